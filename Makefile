@@ -1,0 +1,35 @@
+# Two entry points for a fresh clone: `make demo` (the main job) and `make test`.
+# Both create .venv and install what they need; nothing else is assumed on the machine.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+TORCH_VERSION ?= 2.13.0
+
+.PHONY: venv test demo bench bench-translate clean
+
+venv: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# CPU build of torch first: otherwise a resolver pulls the CUDA wheels.
+	$(PIP) install -q torch==$(TORCH_VERSION)
+	$(PIP) install -q -e '.[test]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider
+
+demo: $(STAMP)
+	$(PY) -m mtqa.demo
+
+bench: bench-translate
+
+bench-translate: $(STAMP)
+	$(PY) bench/bench_translate.py $(if $(QUICK),--quick,)
+
+clean:
+	rm -rf $(VENV) build *.egg-info bench/work

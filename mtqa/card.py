@@ -1,0 +1,64 @@
+"""Hugging Face dataset cards for what mtqa writes (one template for every output)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def size_category(rows: int) -> str:
+    bounds = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")]
+    for bound, label in bounds:
+        if rows < bound:
+            return label
+    return "10M<n<100M"
+
+
+def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render_card(
+    *,
+    title: str,
+    languages: list[str],
+    license_name: str | None,
+    rows: int,
+    source_datasets: list[str],
+    task_categories: list[str],
+    sections: list[tuple[str, str]],
+) -> str:
+    """A dataset card: YAML front matter followed by the given Markdown sections."""
+    front = [
+        "---",
+        "language:",
+        *[f"- {code}" for code in languages],
+        f"license: {license_name or 'unknown'}",
+        "multilinguality: multilingual" if len(languages) > 1 else "multilinguality: monolingual",
+        "size_categories:",
+        f"- {size_category(rows)}",
+        "source_datasets:",
+        *[f"- {name}" for name in source_datasets],
+        "task_categories:",
+        *[f"- {name}" for name in task_categories],
+        "tags:",
+        "- machine-translated",
+        "- mtqa",
+        "---",
+        "",
+        f"# {title}",
+        "",
+    ]
+    body = [f"## {heading}\n\n{text.strip()}\n" for heading, text in sections]
+    return "\n".join(front) + "\n".join(body)
+
+
+MT_LIMITATIONS = """\
+This data was translated by a machine. Expect translationese, literal renderings
+of idioms, inconsistently transliterated names, and errors that the automatic
+filters (language ID, length ratio, copies, repetition loops, empty outputs)
+cannot see. The filters drop the worst cases; they do not certify the rest.
+Answer texts in translated languages are given only where the answer could be
+found verbatim in the translated answer sentence; they are empty otherwise.
+The license of the source data applies to the translations."""

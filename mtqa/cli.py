@@ -1,0 +1,155 @@
+"""The `mtqa` command line."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import MtqaError
+from .languages import PAPER_TARGETS
+
+TRANSLATE_EXAMPLE = """\b
+Example:
+  mtqa translate --input train-v1.1.json --langs de,es,zh --output out/squad-mt
+  mtqa translate --input hf:rajpurkar/squad --split train --langs deu_Latn,tha_Thai \\
+      --model ./nllb-ct2 --output out/squad-mt
+"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mtqa")
+@click.option("--verbose", is_flag=True, help="Show tracebacks for errors.")
+def cli(verbose: bool) -> None:
+    """mtqa: English QA data -> multilingual retrieval training data.
+
+    \b
+    Example:
+      mtqa translate --input squad.json --langs de,zh --output out/mt
+      mtqa build-batches --input out/mt --output out/batches
+      mtqa train-eval --batches out/batches --model sentence-transformers/LaBSE --output out/run
+    """
+
+
+@cli.command(epilog=TRANSLATE_EXAMPLE)
+@click.option("--input", "input_spec", required=True, help="SQuAD .json, .jsonl, .parquet, or hf:NAME[:CONFIG].")
+@click.option("--output", type=click.Path(path_type=Path), required=True, help="Output directory (created atomically).")
+@click.option("--langs", default=",".join(PAPER_TARGETS), show_default=True, help="Target languages: ISO 639-1 or FLORES-200 codes.")
+@click.option("--split", default="train", show_default=True, help="Split for hf: inputs.")
+@click.option("--columns", help="Column renames, e.g. question=query,context=passage,answers=ans.")
+@click.option("--on-bad-row", type=click.Choice(["fail", "skip"]), default="fail", show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), help="Use only the first N answerable questions.")
+@click.option("--model", default="facebook/nllb-200-distilled-600M", show_default=True, help="Hub id, Hugging Face folder or CTranslate2 folder.")
+@click.option("--revision", help="Hub revision of --model.")
+@click.option("--quantization", type=click.Choice(["int8", "int8_float16", "int8_float32", "float16", "bfloat16", "float32"]), default="int8", show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--compute-type", default="default", show_default=True, help="CTranslate2 compute type (default keeps the model's).")
+@click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: the cores this process may use).")
+@click.option("--beam-size", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--max-batch-tokens", type=click.IntRange(min=1), default=4096, show_default=True, help="Tokens per CTranslate2 batch.")
+@click.option("--max-input-tokens", type=click.IntRange(min=8), default=512, show_default=True, help="Longer sentences are split at clause breaks.")
+@click.option("--max-decoding-length", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--repetition-penalty", type=click.FloatRange(min=1.0), default=1.0, show_default=True)
+@click.option("--no-repeat-ngram-size", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--filter-scope", type=click.Choice(["answer", "passage"]), default="answer", show_default=True, help="Sentences that must pass: question+answer sentence, or all.")
+@click.option("--no-filter", is_flag=True, help="Keep every row, with its flags.")
+@click.option("--langid-min-prob", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option("--length-ratio-tolerance", type=click.FloatRange(min=1.0), default=3.0, show_default=True)
+@click.option("--copy-similarity", type=click.FloatRange(0, 1), default=0.9, show_default=True)
+@click.option("--max-repeats", type=click.IntRange(min=2), default=4, show_default=True, help="Repeated 3-grams that mark a decoding loop.")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the translation cache ($MTQA_CACHE).")
+@click.option("--license", "license_name", help="License of the source data, for the dataset card.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --output.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def translate(**options) -> None:
+    """Translate an English QA dataset into a filtered, sentence-aligned parallel corpus.
+
+    Questions, passage sentences and answers are translated with NLLB-200
+    (CTranslate2, int8 by default), each unique text once, through a persistent
+    cache: rerun the same command after a crash to resume.
+    """
+    # Heavy imports stay here so that `mtqa --help` answers at once.
+    from .languages import parse_languages
+    from .translate import DecodingOptions
+    from .translate_job import FilterOptions, TranslateConfig, run_translate, summary_table
+
+    config = TranslateConfig(
+        input=options["input_spec"],
+        output=options["output"],
+        langs=parse_languages(options["langs"]),
+        split=options["split"],
+        columns=options["columns"],
+        on_bad_row=options["on_bad_row"],
+        limit=options["limit"],
+        model=options["model"],
+        revision=options["revision"],
+        quantization=options["quantization"],
+        device=options["device"],
+        compute_type=options["compute_type"],
+        threads=options["threads"],
+        max_batch_tokens=options["max_batch_tokens"],
+        decoding=DecodingOptions(
+            beam_size=options["beam_size"],
+            repetition_penalty=options["repetition_penalty"],
+            no_repeat_ngram_size=options["no_repeat_ngram_size"],
+            max_decoding_length=options["max_decoding_length"],
+            max_input_tokens=options["max_input_tokens"],
+        ),
+        filters=FilterOptions(
+            enabled=not options["no_filter"],
+            scope=options["filter_scope"],
+            langid_min_probability=options["langid_min_prob"],
+            length_tolerance=options["length_ratio_tolerance"],
+            copy_similarity=options["copy_similarity"],
+            max_repeats=options["max_repeats"],
+        ),
+        use_cache=not options["no_cache"],
+        license=options["license_name"],
+        overwrite=options["overwrite"],
+        progress=not options["quiet"],
+    )
+    manifest = run_translate(config)
+    click.echo(summary_table(manifest), err=True)
+    click.echo(f"wrote {manifest['rows']} rows to {config.output}", err=True)
+
+
+def _not_yet(name: str, issue: int):
+    def command() -> None:
+        raise MtqaError(f"'mtqa {name}' is not available in this version yet (tracked as issue {issue})")
+
+    return command
+
+
+cli.command("build-batches", help="Write deterministic hybrid X-X / X-Y batch shards (not yet available).")(_not_yet("build-batches", 3))
+cli.command("train-eval", help="Train a bi-encoder on batch shards and evaluate retrieval (not yet available).")(_not_yet("train-eval", 4))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors end in one line and a non-zero exit, never a traceback."""
+    args = sys.argv[1:] if argv is None else argv
+    verbose = "--verbose" in args
+    try:
+        cli.main(args=args, prog_name="mtqa", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as error:
+        context = getattr(error, "ctx", None)
+        command = context.command_path if context else "mtqa"
+        click.echo(f"{command}: error: {error.format_message()} (see '{command} --help')", err=True)
+        sys.exit(2)
+    except MtqaError as error:
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"mtqa: error: {error}", err=True)
+        sys.exit(1)
+    except (KeyboardInterrupt, click.Abort):
+        click.echo("mtqa: interrupted; rerun the same command to resume (finished work is cached)", err=True)
+        sys.exit(130)
+    except Exception as error:  # a bug, not a user error: still one line unless asked
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"mtqa: internal error: {type(error).__name__}: {error} (rerun with --verbose for details)", err=True)
+        sys.exit(1)

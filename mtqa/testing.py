@@ -1,0 +1,140 @@
+"""Tiny models for tests and install smoke checks.
+
+``python -m mtqa.testing tiny-nllb DIR`` writes a random-weight NLLB-architecture
+model (M2M100) in Hugging Face format: a SentencePiece BPE vocabulary trained on
+a few lines, every FLORES-200 language code as a special token, and
+``sentencepiece.bpe.model`` next to it, exactly as the hub's NLLB repositories
+lay it out. Its translations are noise; its plumbing is the real thing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import shutil
+import string
+import sys
+import tempfile
+from pathlib import Path
+
+TRAINING_LINES = [
+    string.ascii_letters + string.digits + string.punctuation,
+    "The Panthers defense gave up just 308 points, ranking sixth in the league.",
+    "Where is the library? How many points did the defense surrender?",
+    "Pro Bowl defensive tackle Kawann Short led the team in sacks with 11.",
+    "Der schnelle braune Fuchs springt über den faulen Hund. Wo ist die Bibliothek?",
+    "¿Dónde está la biblioteca? El rápido zorro marrón salta sobre el perro perezoso.",
+    "Быстрая коричневая лиса прыгает через ленивую собаку. Где библиотека?",
+    "图书馆在哪里？敏捷的棕色狐狸跳过了懒狗。黑豹队的防守只丢了308分。",
+    "أين المكتبة؟ الثعلب البني السريع يقفز فوق الكلب الكسول.",
+    "पुस्तकालय कहाँ है? तेज़ भूरी लोमड़ी आलसी कुत्ते के ऊपर कूदती है।",
+    "ห้องสมุดอยู่ที่ไหน สุนัขจิ้งจอกสีน้ำตาลกระโดดข้ามสุนัขขี้เกียจ",
+    "Kütüphane nerede? Hızlı kahverengi tilki tembel köpeğin üzerinden atlar.",
+]
+
+
+def build_tiny_nllb(
+    directory: Path,
+    *,
+    vocab_size: int = 400,
+    d_model: int = 64,
+    layers: int = 2,
+    heads: int = 4,
+    ffn_dim: int = 128,
+    max_positions: int = 1024,
+    model_vocab_size: int | None = None,
+    seed: int = 0,
+) -> Path:
+    """Write a random-weight NLLB-architecture model with a working tokenizer to ``directory``.
+
+    ``model_vocab_size`` larger than the tokenizer pads the embedding matrix, as
+    NLLB-200's own 256,206 rows do (used by the benchmark for the real shape).
+    """
+    import sentencepiece as spm
+    import torch
+    from tokenizers.models import BPE
+    from transformers import M2M100Config, M2M100ForConditionalGeneration
+    from transformers.convert_slow_tokenizer import SentencePieceExtractor
+    from transformers.models.nllb.tokenization_nllb import NllbTokenizer
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    proto = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(TRAINING_LINES * 4),
+        model_writer=proto,
+        vocab_size=vocab_size,
+        model_type="bpe",
+        character_coverage=1.0,
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        normalization_rule_name="nmt_nfkc",
+        num_threads=1,
+        minloglevel=2,
+    )
+    spm_path = directory / "sentencepiece.bpe.model"
+    spm_path.write_bytes(proto.getvalue())
+
+    # NLLB's fairseq layout: <s> <pad> </s> <unk>, then SentencePiece pieces shifted
+    # by one, then the language codes. Building the vocabulary explicitly (rather
+    # than letting transformers convert the .model file) keeps language codes from
+    # colliding with piece ids, which transformers 5.x otherwise lets happen.
+    processor = spm.SentencePieceProcessor(model_proto=proto.getvalue())
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+    for piece_id in range(3, processor.get_piece_size()):
+        vocab[processor.id_to_piece(piece_id)] = piece_id + 1
+    extracted = SentencePieceExtractor(str(spm_path)).extract(BPE)
+    tokenizer = NllbTokenizer(
+        vocab=vocab,
+        merges=extracted["merges"],
+        _spm_precompiled_charsmap=extracted["_spm_precompiled_charsmap"],
+        src_lang="eng_Latn",
+    )
+
+    torch.manual_seed(seed)
+    config = M2M100Config(
+        vocab_size=max(len(tokenizer), model_vocab_size or 0),
+        d_model=d_model,
+        encoder_layers=layers,
+        decoder_layers=layers,
+        encoder_attention_heads=heads,
+        decoder_attention_heads=heads,
+        encoder_ffn_dim=ffn_dim,
+        decoder_ffn_dim=ffn_dim,
+        max_position_embeddings=max_positions,
+        scale_embedding=True,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+        init_std=0.2,
+        tokenizer_class="NllbTokenizer",
+    )
+    model = M2M100ForConditionalGeneration(config)
+    model.generation_config.max_length = 64
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m mtqa.testing", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    tiny = commands.add_parser("tiny-nllb", help="write a tiny random NLLB model (Hugging Face format) to DIR")
+    tiny.add_argument("directory", type=Path)
+    tiny.add_argument("--force", action="store_true", help="replace DIR if it exists")
+    args = parser.parse_args(argv)
+    if args.directory.exists() and any(args.directory.iterdir()) and not args.force:
+        sys.exit(f"python -m mtqa.testing: error: {args.directory} is not empty (pass --force to replace it)")
+    staging = Path(tempfile.mkdtemp(prefix=".tiny-nllb-", dir=args.directory.parent if args.directory.parent.exists() else None))
+    build_tiny_nllb(staging)
+    if args.directory.exists():
+        shutil.rmtree(args.directory)
+    shutil.move(str(staging), str(args.directory))
+    print(f"wrote a tiny random NLLB model to {args.directory}; try: mtqa translate --model {args.directory} ...")
+
+
+if __name__ == "__main__":
+    main()

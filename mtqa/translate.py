@@ -1,0 +1,231 @@
+"""NLLB-200 through CTranslate2: tokenise -> translate_batch -> detokenise, with a cache.
+
+The recipe follows CTranslate2's NLLB example: the source is
+``[src_lang] + pieces + ["</s>"]``, the target prefix is ``[tgt_lang]``, and the
+first output token (the language code) is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .cache import TranslationCache, translation_key
+from .errors import MtqaError
+from .model import SPM_FILE
+
+EOS = "</s>"
+
+
+def available_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class DecodingOptions:
+    """Everything besides the model and text that changes a translation (part of the cache key)."""
+
+    beam_size: int = 4
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
+    max_decoding_length: int = 256
+    max_input_tokens: int = 512
+
+    def namespace(self, model_fingerprint: str) -> str:
+        return json.dumps({"model": model_fingerprint, **asdict(self)}, sort_keys=True)
+
+
+class NllbTranslator:
+    """A CTranslate2 NLLB model with its SentencePiece vocabulary."""
+
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        device: str = "cpu",
+        compute_type: str = "default",
+        threads: int | None = None,
+        max_batch_tokens: int = 4096,
+    ) -> None:
+        import ctranslate2
+        import sentencepiece
+
+        self.sp = sentencepiece.SentencePieceProcessor(model_file=str(model_dir / SPM_FILE))
+        if device == "auto":
+            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        if device == "cuda" and ctranslate2.get_cuda_device_count() == 0:
+            raise MtqaError("--device cuda was asked for, but CTranslate2 sees no CUDA device; use --device cpu")
+        self.device = device
+        threads = threads or (available_cores() if device == "cpu" else 1)
+        try:
+            self.model = ctranslate2.Translator(
+                str(model_dir), device=device, compute_type=compute_type, inter_threads=1, intra_threads=threads
+            )
+        except (RuntimeError, ValueError) as error:
+            raise MtqaError(f"cannot load CTranslate2 model {model_dir}: {error}") from None
+        self.max_batch_tokens = max_batch_tokens
+
+    def tokenize(self, text: str, source_lang: str) -> list[str]:
+        return [source_lang, *self.sp.encode(text, out_type=str), EOS]
+
+    def detokenize(self, tokens: Sequence[str]) -> str:
+        return self.sp.decode_pieces(list(tokens)).strip()
+
+    def translate_tokens(
+        self, sources: list[list[str]], target_langs: list[str], options: DecodingOptions
+    ) -> list[list[str]]:
+        """Translate tokenised sources; returns output tokens without the language code."""
+        results = self.model.translate_batch(
+            sources,
+            target_prefix=[[lang] for lang in target_langs],
+            beam_size=options.beam_size,
+            repetition_penalty=options.repetition_penalty,
+            no_repeat_ngram_size=options.no_repeat_ngram_size,
+            max_decoding_length=options.max_decoding_length,
+            max_batch_size=self.max_batch_tokens,
+            batch_type="tokens",
+        )
+        return [result.hypotheses[0][1:] for result in results]
+
+
+_CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+")
+
+
+def split_to_fit(text: str, count_tokens: Callable[[str], int], limit: int) -> list[str]:
+    """Split ``text`` into pieces of at most ``limit`` tokens, at clause breaks, then spaces, then characters."""
+    if count_tokens(text) <= limit:
+        return [text]
+    for pattern in (_CLAUSE_BREAK, re.compile(r"\s+")):
+        parts = [part for part in pattern.split(text) if part]
+        if len(parts) > 1:
+            break
+    else:
+        middle = len(text) // 2
+        parts = [text[:middle], text[middle:]]
+    # Greedily regroup the parts so pieces stay as long as the limit allows.
+    pieces: list[str] = []
+    current = ""
+    for part in parts:
+        candidate = f"{current} {part}" if current else part
+        if current and count_tokens(candidate) > limit:
+            pieces.append(current)
+            current = part
+        else:
+            current = candidate
+    pieces.append(current)
+    if len(pieces) == 1:  # no break helped: halve
+        middle = len(parts) // 2 or 1
+        pieces = [" ".join(parts[:middle]), " ".join(parts[middle:])]
+    return [fitted for piece in pieces for fitted in split_to_fit(piece, count_tokens, limit)]
+
+
+@dataclass
+class TranslationStats:
+    unique_segments: int = 0
+    cache_hits: int = 0
+    translated: int = 0
+    split_long: int = 0
+    source_tokens: int = 0
+    output_tokens: int = 0
+    seconds: float = 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.output_tokens / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class _Piece:
+    text: str
+    target: str
+    key: bytes
+    tokens: list[str] = field(default_factory=list)
+
+
+def translate_segments(
+    translator: NllbTranslator,
+    cache: TranslationCache,
+    namespace: str,
+    segments: Sequence[tuple[str, str]],
+    source_lang: str,
+    options: DecodingOptions,
+    *,
+    progress: bool = True,
+    chunk_tokens: int | None = None,
+) -> tuple[dict[tuple[str, str], str], TranslationStats]:
+    """Translate unique ``(text, target_flores)`` segments, reusing and filling the cache.
+
+    Work is planned over every piece, cached or not, in a fixed order, and each
+    chunk is committed to the cache at once: a rerun after a crash sees the same
+    chunks and translates exactly the ones that were missing.
+    """
+    from tqdm.auto import tqdm
+
+    stats = TranslationStats()
+    started = time.perf_counter()
+    unique = list(dict.fromkeys(segments))
+    stats.unique_segments = len(unique)
+
+    def count(text: str) -> int:
+        return len(translator.sp.encode(text)) + 2
+
+    pieces_of: dict[tuple[str, str], list[str]] = {}
+    pieces: dict[tuple[str, str], _Piece] = {}
+    for text, target in unique:
+        stripped = text.strip()
+        parts = split_to_fit(stripped, count, options.max_input_tokens) if stripped else []
+        stats.split_long += len(parts) > 1
+        pieces_of[(text, target)] = parts
+        for part in parts:
+            if (part, target) not in pieces:
+                pieces[(part, target)] = _Piece(part, target, translation_key(namespace, source_lang, target, part))
+
+    cached = cache.get_many(piece.key for piece in pieces.values())
+    stats.cache_hits = sum(piece.key in cached for piece in pieces.values())
+    for piece in pieces.values():
+        piece.tokens = translator.tokenize(piece.text, source_lang)
+    plan = sorted(pieces.values(), key=lambda p: (len(p.tokens), p.text, p.target))
+    missing = [piece for piece in plan if piece.key not in cached]
+
+    chunk_tokens = chunk_tokens or translator.max_batch_tokens * 4
+    chunks: list[list[_Piece]] = [[]]
+    size = 0
+    for piece in plan:
+        if chunks[-1] and size + len(piece.tokens) > chunk_tokens:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(piece)
+        size += len(piece.tokens)
+
+    bar = tqdm(total=len(missing), unit="seg", desc="translate", disable=not progress or not missing, dynamic_ncols=True)
+    translate_started = time.perf_counter()
+    for chunk in chunks:
+        todo = [piece for piece in chunk if piece.key not in cached]
+        if not todo:
+            continue
+        outputs = translator.translate_tokens([p.tokens for p in todo], [p.target for p in todo], options)
+        texts = [translator.detokenize(tokens) for tokens in outputs]
+        cache.put_many((piece.key, text) for piece, text in zip(todo, texts))
+        cached.update((piece.key, text) for piece, text in zip(todo, texts))
+        stats.translated += len(todo)
+        stats.source_tokens += sum(len(p.tokens) for p in todo)
+        stats.output_tokens += sum(len(tokens) for tokens in outputs)
+        bar.update(len(todo))
+        elapsed = time.perf_counter() - translate_started
+        bar.set_postfix_str(f"{stats.output_tokens / elapsed:.0f} tok/s")
+    bar.close()
+
+    joined: dict[tuple[str, str], str] = {}
+    for (text, target), parts in pieces_of.items():
+        outputs = [cached[pieces[(part, target)].key] for part in parts]
+        joined[(text, target)] = ("" if target.endswith(("_Hans", "_Hant", "_Jpan")) else " ").join(outputs)
+    stats.seconds = time.perf_counter() - started
+    return joined, stats

@@ -1,0 +1,277 @@
+"""`mtqa translate`: load -> segment -> translate -> filter/align -> write, as one job."""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .align import english_row, keeps, memoised_flags, segment_record, segments_to_translate, translated_row
+from .cache import TranslationCache
+from .card import MT_LIMITATIONS, markdown_table, render_card
+from .errors import MtqaError
+from .filters import FilterChain, default_filters
+from .languages import Language, get_language
+from .load import load_records
+from .model import DEFAULT_MODEL, cache_root, resolve_model
+from .output import atomic_directory, check_writable_parent, write_json
+from .segment import split_sentences
+from .translate import DecodingOptions, NllbTranslator, translate_segments
+
+# The Hub's layout: `datasets.load_dataset("parquet", data_dir=DIR)` finds it by its split name.
+CORPUS_FILE = "data/train-00000-of-00001.parquet"
+
+
+@dataclass
+class FilterOptions:
+    enabled: bool = True
+    scope: str = "answer"
+    langid_min_probability: float = 0.5
+    length_tolerance: float = 3.0
+    copy_similarity: float = 0.9
+    max_repeats: int = 4
+
+
+@dataclass
+class TranslateConfig:
+    input: str
+    output: Path
+    langs: list[Language]
+    split: str = "train"
+    columns: str | None = None
+    on_bad_row: str = "fail"
+    limit: int | None = None
+    model: str = DEFAULT_MODEL
+    revision: str | None = None
+    quantization: str = "int8"
+    device: str = "auto"
+    compute_type: str = "default"
+    threads: int | None = None
+    max_batch_tokens: int = 4096
+    decoding: DecodingOptions = field(default_factory=DecodingOptions)
+    filters: FilterOptions = field(default_factory=FilterOptions)
+    use_cache: bool = True
+    license: str | None = None
+    overwrite: bool = False
+    progress: bool = True
+
+
+def corpus_schema():
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("id", pa.string()),
+            ("lang", pa.string()),
+            ("title", pa.string()),
+            ("question", pa.string()),
+            ("context", pa.string()),
+            ("sentences", pa.list_(pa.string())),
+            ("answer_sentence", pa.int32()),
+            ("answer_text", pa.string()),
+            ("flags", pa.list_(pa.string())),
+        ]
+    )
+
+
+def write_corpus(path: Path, rows: list[dict[str, Any]]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pylist(rows, schema=corpus_schema())
+    pq.write_table(table, path, compression="zstd", row_group_size=50_000)
+
+
+def _versions() -> dict[str, str]:
+    import ctranslate2
+    import sentencepiece
+
+    return {"mtqa": __version__, "ctranslate2": ctranslate2.__version__, "sentencepiece": sentencepiece.__version__, "python": platform.python_version()}
+
+
+def run_translate(config: TranslateConfig) -> dict[str, Any]:
+    """Run the whole job; returns the manifest that was written."""
+    source = get_language("en")
+    targets = [language for language in config.langs if language != source]
+    if not targets:
+        raise MtqaError("--langs names no target language besides English (the source)")
+    check_writable_parent(config.output)
+    if config.output.exists() and not config.overwrite:
+        raise MtqaError(f"output {config.output} already exists; choose another --output or pass --overwrite")
+    timings: dict[str, float] = {}
+
+    started = time.perf_counter()
+    loaded = load_records(config.input, split=config.split, columns=config.columns, on_bad_row=config.on_bad_row, limit=config.limit)
+    timings["load"] = time.perf_counter() - started
+    if loaded.bad_rows:
+        print(f"mtqa: skipped {len(loaded.bad_rows)} bad rows, e.g. {loaded.bad_rows[0][0]}: {loaded.bad_rows[0][1]}", file=sys.stderr)
+
+    started = time.perf_counter()
+    spans_of = {context: split_sentences(context) for context in dict.fromkeys(r["context"] for r in loaded.records)}
+    records = [segment_record(record, spans_of[record["context"]]) for record in loaded.records]
+    timings["segment"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    resolved = resolve_model(config.model, quantization=config.quantization, revision=config.revision)
+    translator = NllbTranslator(
+        resolved.path, device=config.device, compute_type=config.compute_type, threads=config.threads, max_batch_tokens=config.max_batch_tokens
+    )
+    timings["model"] = time.perf_counter() - started
+
+    requested = [(text, language.flores) for language in targets for record in records for text in segments_to_translate(record)]
+    cache = TranslationCache(cache_root() / "translations.sqlite" if config.use_cache else None)
+    try:
+        translations, stats = translate_segments(
+            translator, cache, config.decoding.namespace(resolved.fingerprint), requested, source.flores, config.decoding, progress=config.progress
+        )
+    finally:
+        cache.close()
+    timings["translate"] = stats.seconds
+
+    started = time.perf_counter()
+    options = config.filters
+    chain = FilterChain(
+        default_filters(
+            langid_min_probability=options.langid_min_probability,
+            length_tolerance=options.length_tolerance,
+            copy_similarity=options.copy_similarity,
+            max_repeats=options.max_repeats,
+        )
+    )
+    flags_of = memoised_flags(chain)
+
+    def translate(text: str, language: Language) -> str:
+        return translations[(text, language.flores)]
+
+    rows: list[dict[str, Any]] = []
+    kept: Counter[str] = Counter()
+    dropped: Counter[str] = Counter()
+    dropped_by_reason: dict[str, Counter[str]] = defaultdict(Counter)
+    for record in records:
+        rows.append(english_row(record))
+        kept["en"] += 1
+        for language in targets:
+            row = translated_row(record, language, translate, flags_of)
+            if not options.enabled or keeps(row, options.scope):
+                rows.append(row)
+                kept[language.code] += 1
+            else:
+                dropped[language.code] += 1
+                for reason in sorted({flag.split(":", 1)[1] for flag in row["flags"]}):
+                    dropped_by_reason[reason][language.code] += 1
+    timings["filter_align"] = time.perf_counter() - started
+
+    codes = ["en"] + [language.code for language in targets]
+    manifest = {
+        "created_by": "mtqa translate",
+        "input": {
+            "spec": config.input,
+            "split": config.split if config.input.startswith("hf:") else None,
+            "answerable_records": len(records),
+            "unanswerable_dropped": loaded.unanswerable,
+            "bad_rows_skipped": len(loaded.bad_rows),
+            "bad_row_examples": [f"{where}: {why}" for where, why in loaded.bad_rows[:20]],
+            "license": config.license or loaded.license,
+        },
+        "model": {
+            "source": resolved.source,
+            "path": str(resolved.path),
+            "fingerprint": resolved.fingerprint,
+            "quantization": config.quantization,
+            "device": translator.device,
+            "compute_type": config.compute_type,
+        },
+        "options": {"decoding": asdict(config.decoding), "filters": asdict(options), "max_batch_tokens": config.max_batch_tokens},
+        "versions": _versions(),
+        "languages": codes,
+        "counts": {code: {"kept": kept[code], "dropped": dropped[code]} for code in codes},
+        "rows": len(rows),
+        "segments": {
+            "requested": len(requested),
+            "unique": stats.unique_segments,
+            "dedup_factor": round(len(requested) / max(1, stats.unique_segments), 3),
+            "translated": stats.translated,
+            "cache_hits": stats.cache_hits,
+            "split_long": stats.split_long,
+            "source_tokens": stats.source_tokens,
+            "output_tokens": stats.output_tokens,
+        },
+        "filters": {
+            "segment_failures": {name: dict(sorted(counts.items())) for name, counts in sorted(chain.failures.items())},
+            "dropped_examples_by_reason": {name: dict(sorted(counts.items())) for name, counts in sorted(dropped_by_reason.items())},
+        },
+        "timings_s": {name: round(value, 3) for name, value in timings.items()},
+        "throughput": {"output_tokens_per_s": round(stats.tokens_per_second, 1)},
+    }
+
+    started = time.perf_counter()
+    with atomic_directory(config.output, overwrite=config.overwrite) as staging:
+        write_corpus(staging / CORPUS_FILE, rows)
+        write_json(staging / "manifest.json", manifest)
+        (staging / "README.md").write_text(_card(manifest, config), encoding="utf-8")
+    manifest["timings_s"]["write"] = round(time.perf_counter() - started, 3)
+    return manifest
+
+
+def _card(manifest: dict[str, Any], config: TranslateConfig) -> str:
+    codes = manifest["languages"]
+    counts = manifest["counts"]
+    reasons = manifest["filters"]["dropped_examples_by_reason"]
+    filter_rows = [[code, counts[code]["kept"], counts[code]["dropped"], *[reasons.get(name, {}).get(code, 0) for name in sorted(reasons)]] for code in codes]
+    segments = manifest["segments"]
+    how = f"""\
+Made with `mtqa translate` {manifest['versions']['mtqa']} from `{config.input}`.
+English passages were split into sentences (pysbd) and every question, sentence and
+answer text was translated separately with `{manifest['model']['source']}` through
+CTranslate2 ({config.quantization}, beam size {config.decoding.beam_size}), so sentence *i*
+is aligned across languages and `answer_sentence` holds in every language.
+{segments['requested']} segments were needed, {segments['unique']} were unique
+(dedup factor {segments['dedup_factor']})."""
+    fields = """\
+One row per (example, language), English included:
+`id`, `lang`, `title`, `question`, `context` (the translated sentences joined),
+`sentences`, `answer_sentence` (index into `sentences`), `answer_text`
+(English answer; in other languages only where found verbatim, else null),
+`flags` (`part:filter` for each failed check; empty for clean rows)."""
+    scope = "question and answer sentence" if config.filters.scope == "answer" else "question and every sentence"
+    filters = (
+        f"An example is kept in a language when its {scope} pass every filter"
+        + ("" if config.filters.enabled else " (filtering was off: every row kept, with flags)")
+        + ".\n\n"
+        + markdown_table(["lang", "kept", "dropped", *sorted(reasons)], filter_rows)
+    )
+    return render_card(
+        title="Machine-translated parallel QA corpus",
+        languages=codes,
+        license_name=manifest["input"]["license"],
+        rows=manifest["rows"],
+        source_datasets=[config.input],
+        task_categories=["question-answering", "text-retrieval"],
+        sections=[("How it was made", how), ("Fields", fields), ("Filters", filters), ("Limitations", MT_LIMITATIONS)],
+    )
+
+
+def summary_table(manifest: dict[str, Any]) -> str:
+    reasons = manifest["filters"]["dropped_examples_by_reason"]
+    rows = []
+    for code in manifest["languages"]:
+        counts = manifest["counts"][code]
+        top = ", ".join(f"{name} {by_lang[code]}" for name, by_lang in reasons.items() if by_lang.get(code))
+        rows.append(f"  {code:<10} kept {counts['kept']:>7}  dropped {counts['dropped']:>6}  {top}")
+    segments = manifest["segments"]
+    return "\n".join(
+        [
+            "lang        examples",
+            *rows,
+            f"segments: {segments['requested']} requested, {segments['unique']} unique (dedup x{segments['dedup_factor']}), "
+            f"{segments['translated']} translated now, {segments['cache_hits']} from cache, {segments['split_long']} split for length",
+            f"throughput: {manifest['throughput']['output_tokens_per_s']} output tokens/s; "
+            + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in manifest["timings_s"].items()),
+        ]
+    )
