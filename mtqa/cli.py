@@ -52,6 +52,7 @@ def cli(verbose: bool) -> None:
 @click.option("--max-batch-tokens", type=click.IntRange(min=1), default=4096, show_default=True, help="Tokens per CTranslate2 batch.")
 @click.option("--max-input-tokens", type=click.IntRange(min=8), default=512, show_default=True, help="Longer sentences are split at clause breaks.")
 @click.option("--max-decoding-length", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--min-decoding-length", type=click.IntRange(min=0), default=0, show_default=True, help="Mostly for benchmarks: fixed-length outputs.")
 @click.option("--repetition-penalty", type=click.FloatRange(min=1.0), default=1.0, show_default=True)
 @click.option("--no-repeat-ngram-size", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--filter-scope", type=click.Choice(["answer", "passage"]), default="answer", show_default=True, help="Sentences that must pass: question+answer sentence, or all.")
@@ -96,6 +97,7 @@ def translate(**options) -> None:
             repetition_penalty=options["repetition_penalty"],
             no_repeat_ngram_size=options["no_repeat_ngram_size"],
             max_decoding_length=options["max_decoding_length"],
+            min_decoding_length=options["min_decoding_length"],
             max_input_tokens=options["max_input_tokens"],
         ),
         filters=FilterOptions(

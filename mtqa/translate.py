@@ -37,6 +37,7 @@ class DecodingOptions:
     repetition_penalty: float = 1.0
     no_repeat_ngram_size: int = 0
     max_decoding_length: int = 256
+    min_decoding_length: int = 0
     max_input_tokens: int = 512
 
     def namespace(self, model_fingerprint: str) -> str:
@@ -90,6 +91,7 @@ class NllbTranslator:
             repetition_penalty=options.repetition_penalty,
             no_repeat_ngram_size=options.no_repeat_ngram_size,
             max_decoding_length=options.max_decoding_length,
+            min_decoding_length=options.min_decoding_length,
             max_batch_size=self.max_batch_tokens,
             batch_type="tokens",
         )

@@ -1,0 +1,40 @@
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from mtqa import __version__
+from mtqa.cli import cli
+
+
+def run_mtqa(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mtqa", *args], capture_output=True, text=True, **kwargs)
+
+
+def test_help_lists_the_three_commands():
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for command in ("translate", "build-batches", "train-eval"):
+        assert command in result.output
+
+
+def test_version():
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert __version__ in result.output
+
+
+def test_every_command_help_has_an_example():
+    for command in ("translate",):
+        result = CliRunner().invoke(cli, [command, "--help"])
+        assert result.exit_code == 0, result.output
+        assert "Example" in result.output, command
+
+
+def test_bad_option_is_one_line_without_traceback():
+    result = run_mtqa("translate", "--no-such-option")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "--no-such-option" in lines[0] and "--help" in lines[0]
+    assert "Traceback" not in result.stderr

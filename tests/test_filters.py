@@ -1,0 +1,83 @@
+import json
+
+import pytest
+
+from mtqa.filters import (
+    CopyFilter, EmptyFilter, FilterChain, LanguageIdFilter, LengthRatioFilter, RepetitionFilter, default_filters,
+)
+from mtqa.languages import get_language
+
+LANGS = ["ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"]
+WRONG_TARGET = {"ar": "hi", "de": "es", "el": "ru", "en": "de", "es": "de", "hi": "ar", "ru": "tr",
+                "th": "zh", "tr": "en", "vi": "es", "zh": "th"}
+
+
+@pytest.fixture(scope="module")
+def xquad_sentences(xquad_r):
+    sentences = {}
+    for code in LANGS:
+        document = json.loads((xquad_r / f"{code}.json").read_text())
+        sentences[code] = [s for a in document["data"] for p in a["paragraphs"] for s in p["sentences"]]
+    return sentences
+
+
+@pytest.mark.parametrize("code", LANGS)
+def test_langid_accepts_true_language_and_rejects_a_wrong_one(xquad_sentences, code):
+    langid = LanguageIdFilter()
+    sentences = xquad_sentences[code]
+    accepted = sum(langid.passes("", s, get_language(code)) for s in sentences) / len(sentences)
+    rejected = sum(not langid.passes("", s, get_language(WRONG_TARGET[code])) for s in sentences) / len(sentences)
+    assert accepted >= 0.95, f"{code}: accepted only {accepted:.3f}"
+    assert rejected >= 0.95, f"{code} as {WRONG_TARGET[code]}: rejected only {rejected:.3f}"
+
+
+def test_langid_is_deterministic(xquad_sentences):
+    langid = LanguageIdFilter()
+    sample = xquad_sentences["es"][:50] + xquad_sentences["tr"][:50]
+    first = [langid.passes("", s, get_language("es")) for s in sample]
+    assert first == [langid.passes("", s, get_language("es")) for s in sample]
+
+
+def test_empty_filter():
+    de = get_language("de")
+    assert not EmptyFilter().passes("Hello there.", "  ", de)
+    assert EmptyFilter().passes("", "", de)
+
+
+def test_length_ratio_filter_uses_script_expectations():
+    source = "The Panthers defense gave up just 308 points, ranking sixth in the league."
+    ratio = LengthRatioFilter()
+    assert ratio.passes(source, "Die Verteidigung der Panthers gab nur 308 Punkte ab.", get_language("de"))
+    assert not ratio.passes(source, "Die.", get_language("de"))
+    assert ratio.passes(source, "黑豹队的防守只丢了308分，在联赛中排名第六。", get_language("zh"))
+    assert not ratio.passes(source, source * 4, get_language("zh"))
+
+
+def test_copy_filter_flags_untranslated_text_but_not_names():
+    copy = CopyFilter()
+    de = get_language("de")
+    sentence = "The Panthers defense gave up just 308 points."
+    assert not copy.passes(sentence, sentence, de)
+    assert not copy.passes(sentence, "The Panthers defence gave up just 308 points!", de)
+    assert copy.passes("Kawann Short.", "Kawann Short.", de)
+    assert copy.passes(sentence, "Die Verteidigung der Panthers gab nur 308 Punkte ab.", de)
+
+
+def test_repetition_filter_flags_loops_only():
+    repetition = RepetitionFilter()
+    de = get_language("de")
+    source = "The defense gave up just 308 points in the whole season."
+    assert not repetition.passes(source, "Die Verteidigung " + "gab nur 308 Punkte " * 6, de)
+    assert repetition.passes(source, "Die Verteidigung gab in der ganzen Saison nur 308 Punkte ab.", de)
+    assert not repetition.passes("A short question about nothing much at all?", "的的的的的的的的的的的的的的的的的的", get_language("zh"))
+    chant = "Go team go team go team go team go team go team go!"
+    assert repetition.passes(chant, "Los Team los Team los Team los Team los Team los Team los!", de)
+
+
+def test_chain_counts_failures_per_filter_and_language():
+    chain = FilterChain(default_filters())
+    de, zh = get_language("de"), get_language("zh")
+    assert chain.check("Where is the library today?", "", de) == ["empty"]
+    assert "langid" in chain.check("Where is the library in the city centre today?", "Где находится библиотека в центре города сегодня?", de)
+    assert chain.check("Where is the library?", "图书馆在哪里？", zh) == []
+    assert chain.failures["empty"]["de"] == 1 and chain.failures["langid"]["de"] == 1
