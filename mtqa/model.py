@@ -122,6 +122,37 @@ def _convert(source: str, revision: str | None, quantization: str, target: Path)
         ) from None
 
 
+def _hub_reachable(timeout: float = 5.0) -> bool:
+    """One quick connection attempt, instead of the hub client's minute of retries."""
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes"}:
+        return False
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    try:
+        socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _locate_hub_model(source: str, revision: str | None, target: Path) -> str:
+    """A local snapshot of a hub model if one is cached, else the id itself when the hub answers."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(source, revision=revision, local_files_only=True)
+    except Exception:  # not in the Hugging Face cache: go to the hub
+        pass
+    if not _hub_reachable():
+        raise MtqaError(
+            f"cannot reach the Hugging Face hub to fetch {source!r}, and no converted copy is cached in {target.parent}; "
+            "download the model where the hub is reachable and pass --model PATH (a Hugging Face or CTranslate2 model folder)"
+        )
+    return source
+
+
 def resolve_model(source: str, *, quantization: str = "int8", revision: str | None = None) -> ResolvedModel:
     """Return a ready CTranslate2 directory for ``source``, converting it first if needed."""
     if quantization not in QUANTIZATIONS:
@@ -147,6 +178,7 @@ def resolve_model(source: str, *, quantization: str = "int8", revision: str | No
             fingerprint = _stored_fingerprint(target)
             if fingerprint is None:
                 shutil.rmtree(target, ignore_errors=True)  # an unmarked folder is an interrupted copy
-                _convert(str(path) if path.exists() else source, revision, quantization, target)
+                origin = str(path) if path.exists() else _locate_hub_model(source, revision, target)
+                _convert(origin, revision, quantization, target)
                 fingerprint = _stored_fingerprint(target)
     return ResolvedModel(target, source, fingerprint, converted=True)

@@ -77,10 +77,15 @@ def write_json(path: Path, data: Any) -> None:
 
 def check_writable_parent(target: Path) -> None:
     """Fail early, before hours of work, if the output location cannot be written."""
-    parent = Path(target).resolve().parent
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise MtqaError(f"output {target} exists and is not a directory")
+    parent = target.resolve().parent
     while not parent.exists():
         parent = parent.parent
-    if not os.access(parent, os.W_OK):
-        raise MtqaError(f"cannot write to {parent} (permission denied); choose a writable --output")
-    if Path(target).exists() and not Path(target).is_dir():
-        raise MtqaError(f"output {target} exists and is not a directory")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".mtqa-probe-", dir=parent)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise MtqaError(f"cannot write to {parent} ({error.strerror.lower()}); choose a writable --output") from None

@@ -1,0 +1,181 @@
+"""`mtqa translate` end to end on the tiny model, as a user runs it."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+FAST = ["--beam-size", "1", "--max-decoding-length", "12", "--quiet"]
+
+
+def mtqa(*args, env_cache: Path, **kwargs) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MTQA_CACHE": str(env_cache)}
+    return subprocess.run([sys.executable, "-m", "mtqa", *map(str, args)], capture_output=True, text=True, env=env, **kwargs)
+
+
+def test_translate_writes_an_aligned_corpus(tmp_path, tiny_nllb, small_squad, isolated_cache):
+    out = tmp_path / "out"
+    result = mtqa("translate", "--input", small_squad, "--langs", "de,zho_Hans", "--model", tiny_nllb, "--output", out,
+                  "--no-filter", *FAST, env_cache=isolated_cache)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "data", "manifest.json"]
+
+    import datasets
+
+    corpus = datasets.load_dataset("parquet", data_dir=str(out), split="train")
+    assert corpus.num_rows == 97 * 3
+    rows = corpus.to_list()
+    by_key = {(row["id"], row["lang"]): row for row in rows}
+    english = [row for row in rows if row["lang"] == "en"]
+    for row in english:
+        for lang in ("de", "zh"):
+            other = by_key[(row["id"], lang)]
+            assert len(other["sentences"]) == len(row["sentences"])
+            assert other["answer_sentence"] == row["answer_sentence"]
+            assert other["question"] and other["question"] != row["question"]
+        assert row["answer_text"] in row["sentences"][row["answer_sentence"]]
+    assert [row["lang"] for row in rows[:3]] == ["en", "de", "zh"]
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    segments = manifest["segments"]
+    assert segments["requested"] == 2 * sum(2 + len(r["sentences"]) for r in english)
+    assert segments["unique"] < segments["requested"] / 2  # passages are shared by several questions
+    assert segments["translated"] == segments["unique"] and segments["cache_hits"] == 0
+    assert manifest["counts"]["de"]["kept"] == 97
+
+    card = (out / "README.md").read_text()
+    front = card.split("---")[1]
+    assert "- de" in front and "- zh" in front and "size_categories" in front and "license:" in front
+
+    again = mtqa("translate", "--input", small_squad, "--langs", "de,zh", "--model", tiny_nllb, "--output", tmp_path / "again",
+                 "--no-filter", *FAST, env_cache=isolated_cache)
+    assert again.returncode == 0, again.stderr
+    second = json.loads((tmp_path / "again" / "manifest.json").read_text())["segments"]
+    assert second["translated"] == 0 and second["cache_hits"] == segments["unique"]
+    assert (out / "data").joinpath(os.listdir(out / "data")[0]).read_bytes() == \
+        (tmp_path / "again" / "data").joinpath(os.listdir(out / "data")[0]).read_bytes()
+
+
+def test_filters_drop_noise_and_report_why(tmp_path, tiny_ct2, small_squad, isolated_cache):
+    out = tmp_path / "out"
+    result = mtqa("translate", "--input", small_squad, "--langs", "ru", "--model", tiny_ct2, "--output", out, *FAST, env_cache=isolated_cache)
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    ru = manifest["counts"]["ru"]
+    assert ru["kept"] + ru["dropped"] == 97 and ru["dropped"] > 0  # random weights do not produce Russian
+    assert manifest["filters"]["dropped_examples_by_reason"]["langid"]["ru"] > 0
+    table = pq.read_table(next((out / "data").iterdir())).to_pylist()
+    assert all(row["lang"] == "en" or not row["flags"] for row in table)
+    assert "dropped" in result.stderr and "langid" in result.stderr  # the summary table
+
+
+def _cache_rows(cache: Path) -> int:
+    database = cache / "translations.sqlite"
+    if not database.exists():
+        return 0
+    try:
+        with sqlite3.connect(database, timeout=1) as connection:
+            return connection.execute("SELECT COUNT(*) FROM translations").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_resume_after_kill_gives_identical_output(tmp_path, tiny_ct2, small_squad):
+    slow = ["--beam-size", "1", "--max-decoding-length", "48", "--max-batch-tokens", "64", "--quiet", "--langs", "de,es"]
+    reference_cache, cache = tmp_path / "ref-cache", tmp_path / "cache"
+    reference = mtqa("translate", "--input", small_squad, "--model", tiny_ct2, "--output", tmp_path / "ref", *slow, env_cache=reference_cache)
+    assert reference.returncode == 0, reference.stderr
+    total = json.loads((tmp_path / "ref" / "manifest.json").read_text())["segments"]["unique"]
+
+    out = tmp_path / "out"
+    env = {**os.environ, "MTQA_CACHE": str(cache)}
+    process = subprocess.Popen([sys.executable, "-m", "mtqa", "translate", "--input", str(small_squad), "--model", str(tiny_ct2),
+                                "--output", str(out), *slow], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while _cache_rows(cache) < total // 4 and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = _cache_rows(cache)
+    assert 0 < done < total, "the kill should land mid-translation"
+    assert not out.exists()
+
+    resumed = mtqa("translate", "--input", small_squad, "--model", tiny_ct2, "--output", out, *slow, env_cache=cache)
+    assert resumed.returncode == 0, resumed.stderr
+    segments = json.loads((out / "manifest.json").read_text())["segments"]
+    assert segments["cache_hits"] == done and segments["translated"] == total - done
+    name = "data/train-00000-of-00001.parquet"
+    assert (out / name).read_bytes() == (tmp_path / "ref" / name).read_bytes()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".mtqa-staging-")]
+
+
+ONE_PARAGRAPH = {"data": [{"title": "t", "paragraphs": [{"context": "abc", "qas": [
+    {"id": "1", "question": "q?", "answers": [{"text": "abc", "answer_start": 7}]}]}]}]}
+NO_QUESTION = {"data": [{"title": "t", "paragraphs": [{"context": "abc", "qas": [
+    {"id": "1", "answers": [{"text": "abc", "answer_start": 0}]}]}]}]}
+
+
+@pytest.mark.parametrize(
+    "file_name, content, extra, message",
+    [
+        ("missing.json", None, [], "input file not found"),
+        ("bad.json", "{oops", [], "not valid JSON"),
+        ("empty.jsonl", "", [], "no answerable questions"),
+        ("offset.json", json.dumps(ONE_PARAGRAPH), [], "outside the context"),
+        ("fields.json", json.dumps(NO_QUESTION), [], "missing or empty field 'question'"),
+        (None, None, ["--langs", "de,xx"], "unknown language 'xx'"),
+        (None, None, ["--model", "/no/such/model"], "model folder not found"),
+        (None, None, ["--langs", "en"], "no target language"),
+    ],
+)
+def test_bad_input_is_one_line_and_leaves_nothing(tmp_path, tiny_nllb, small_squad, file_name, content, extra, message):
+    path = small_squad if file_name is None else tmp_path / file_name
+    if content is not None:
+        path.write_text(content)
+    out = tmp_path / "out"
+    args = ["translate", "--input", path, "--model", tiny_nllb, "--output", out, *FAST, *extra]
+    result = mtqa(*args, env_cache=tmp_path / "cache")
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_unwritable_output_fails_before_work(tmp_path, tiny_nllb, small_squad):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    # root may write anywhere on disk, but not into /proc
+    target = locked / "out" if os.geteuid() != 0 else Path("/proc/mtqa-test-output")
+    try:
+        result = mtqa("translate", "--input", small_squad, "--model", tiny_nllb, "--output", target, *FAST, env_cache=tmp_path / "c")
+    finally:
+        locked.chmod(0o700)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and len(lines) == 1 and "cannot write to" in lines[0], result.stderr
+    assert not target.exists()
+    assert not (tmp_path / "c" / "models").exists()  # refused before converting the model
+
+
+def test_output_that_is_a_file_is_refused(tmp_path, tiny_nllb, small_squad):
+    target = tmp_path / "taken"
+    target.write_text("keep me")
+    result = mtqa("translate", "--input", small_squad, "--model", tiny_nllb, "--output", target, "--overwrite", *FAST, env_cache=tmp_path / "c")
+    assert result.returncode == 1 and "not a directory" in result.stderr
+    assert target.read_text() == "keep me"
+
+
+def test_unreachable_hub_model_says_how_to_provide_one(tmp_path, small_squad):
+    result = mtqa("translate", "--input", small_squad, "--model", "facebook/nllb-200-distilled-600M", "--output", tmp_path / "o",
+                  *FAST, env_cache=tmp_path / "c")
+    assert result.returncode == 1
+    line = result.stderr.strip().splitlines()
+    assert len(line) == 1 and "--model PATH" in line[0]
