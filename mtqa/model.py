@@ -93,6 +93,9 @@ def _stored_fingerprint(path: Path) -> str | None:
 
 def _convert(source: str, revision: str | None, quantization: str, target: Path) -> None:
     from ctranslate2.converters import TransformersConverter
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # per-tensor bars for a one-off step
 
     copy_files = [SPM_FILE]
     if os.path.isdir(source) and not (Path(source) / SPM_FILE).is_file():

@@ -107,13 +107,6 @@ def run_translate(config: TranslateConfig) -> dict[str, Any]:
     timings: dict[str, float] = {}
 
     started = time.perf_counter()
-    resolved = resolve_model(config.model, quantization=config.quantization, revision=config.revision)
-    translator = NllbTranslator(
-        resolved.path, device=config.device, compute_type=config.compute_type, threads=config.threads, max_batch_tokens=config.max_batch_tokens
-    )
-    timings["model"] = time.perf_counter() - started
-
-    started = time.perf_counter()
     loaded = load_records(config.input, split=config.split, columns=config.columns, on_bad_row=config.on_bad_row, limit=config.limit)
     timings["load"] = time.perf_counter() - started
     if loaded.bad_rows:
@@ -123,6 +116,13 @@ def run_translate(config: TranslateConfig) -> dict[str, Any]:
     spans_of = {context: split_sentences(context) for context in dict.fromkeys(r["context"] for r in loaded.records)}
     records = [segment_record(record, spans_of[record["context"]]) for record in loaded.records]
     timings["segment"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    resolved = resolve_model(config.model, quantization=config.quantization, revision=config.revision)
+    translator = NllbTranslator(
+        resolved.path, device=config.device, compute_type=config.compute_type, threads=config.threads, max_batch_tokens=config.max_batch_tokens
+    )
+    timings["model"] = time.perf_counter() - started
 
     requested = [(text, language.flores) for language in targets for record in records for text in segments_to_translate(record)]
     cache = TranslationCache(cache_root() / "translations.sqlite" if config.use_cache else None)
