@@ -125,7 +125,103 @@ def _not_yet(name: str, issue: int):
     return command
 
 
-cli.command("build-batches", help="Write deterministic hybrid X-X / X-Y batch shards (not yet available).")(_not_yet("build-batches", 3))
+BUILD_EXAMPLE = """\b
+Examples:
+  mtqa build-batches --input out/squad-mt --output out/batches
+  mtqa build-batches --input lareqa:../shared/data/xquad-r --articles 0-23 \\
+      --mode hybrid --mono-prob 0.5 --positive sentence --output out/xquad-batches
+  mtqa build-batches --stats out/batches
+"""
+
+
+def _parse_weights(spec: str | None) -> dict[str, float] | None:
+    if not spec:
+        return None
+    weights = {}
+    for item in spec.split(","):
+        code, sep, value = item.partition("=")
+        try:
+            weights[code.strip()] = float(value)
+        except ValueError:
+            raise MtqaError(f"--lang-weights: cannot read {item!r}; use CODE=WEIGHT pairs such as de=2,es=1") from None
+        if not sep or weights[code.strip()] < 0:
+            raise MtqaError(f"--lang-weights: cannot read {item!r}; use CODE=WEIGHT pairs such as de=2,es=1")
+    return weights
+
+
+@cli.command("build-batches", epilog=BUILD_EXAMPLE)
+@click.option("--input", "inputs", multiple=True, help="mtqa translate output DIR, or lareqa:PATH (repeatable).")
+@click.option("--output", type=click.Path(path_type=Path), help="Directory for shards, manifest.json and README.md.")
+@click.option("--mode", type=click.Choice(["hybrid", "xx", "xy", "xx-mixed", "en"]), default="hybrid", show_default=True)
+@click.option("--mono-prob", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Hybrid: probability of an X-X batch (alpha).")
+@click.option("--xy-scope", type=click.Choice(["example", "batch"]), default="example", show_default=True, help="X-Y: a language pair per row, or one per batch.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--positive", type=click.Choice(["passage", "sentence", "sentence+context"]), default="passage", show_default=True)
+@click.option("--hard-negatives", type=click.IntRange(min=0), default=0, show_default=True, help="Other sentences of the positive's passage (sentence positives).")
+@click.option("--langs", help="Use only these languages (codes as in the inputs), e.g. en,de,zh.")
+@click.option("--lang-weights", help="Relative language weights, e.g. en=2,de=1 (default: uniform).")
+@click.option("--lang-temperature", type=click.FloatRange(min=0, min_open=True), help="Weight languages by size^(1/T).")
+@click.option("--dataset-sampling", type=click.Choice(["proportional", "uniform", "temperature"]), default="proportional", show_default=True)
+@click.option("--dataset-temperature", type=click.FloatRange(min=0, min_open=True), default=2.0, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--num-batches", type=click.IntRange(min=1), help="Stop after N batches (overrides --epochs).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--articles", help="lareqa inputs: article indices to use, e.g. 0-23.")
+@click.option("--batches-per-shard", type=click.IntRange(min=1), help="Default: about 100,000 rows per shard.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --output.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--stats", "stats_dir", type=click.Path(path_type=Path), help="Inspect a shard directory instead: print its mix, write a heatmap PNG.")
+@click.option("--plot", type=click.Path(path_type=Path), help="With --stats: where to write the heatmap (default DIR/pairs.png).")
+def build_batches(**options) -> None:
+    """Compose monolingual (X-X) and cross-lingual (X-Y) batches into training shards.
+
+    Every batch is X-X with probability --mono-prob, else X-Y (hybrid mode, the
+    method of arXiv 2408.10536). Same inputs and --seed give byte-identical shards.
+    """
+    from .batches_job import BuildConfig, read_manifest, run_build_batches, stats_text, write_heatmap
+    from .sampler import SamplerConfig
+
+    if options["stats_dir"]:
+        manifest = read_manifest(options["stats_dir"])
+        click.echo(stats_text(manifest))
+        plot = options["plot"] or options["stats_dir"] / "pairs.png"
+        write_heatmap(manifest, plot)
+        click.echo(f"heatmap: {plot}")
+        return
+    if not options["inputs"]:
+        raise MtqaError("build-batches needs --input (or --stats DIR to inspect shards)")
+    if options["output"] is None:
+        raise MtqaError("build-batches needs --output DIR")
+    sampler = SamplerConfig(
+        mode=options["mode"],
+        mono_prob=options["mono_prob"],
+        xy_scope=options["xy_scope"],
+        batch_size=options["batch_size"],
+        positive=options["positive"],
+        langs=[code.strip() for code in options["langs"].split(",") if code.strip()] if options["langs"] else None,
+        lang_weights=_parse_weights(options["lang_weights"]),
+        lang_temperature=options["lang_temperature"],
+        dataset_sampling=options["dataset_sampling"],
+        dataset_temperature=options["dataset_temperature"],
+        epochs=options["epochs"],
+        num_batches=options["num_batches"],
+        seed=options["seed"],
+    )
+    config = BuildConfig(
+        inputs=list(options["inputs"]),
+        output=options["output"],
+        sampler=sampler,
+        articles=options["articles"],
+        hard_negatives=options["hard_negatives"],
+        batches_per_shard=options["batches_per_shard"],
+        overwrite=options["overwrite"],
+        progress=not options["quiet"],
+    )
+    manifest = run_build_batches(config)
+    click.echo(stats_text(manifest), err=True)
+    click.echo(f"wrote {manifest['num_batches']} batches ({manifest['rows']} rows) in {len(manifest['shards'])} shards to {config.output}", err=True)
+
+
 cli.command("train-eval", help="Train a bi-encoder on batch shards and evaluate retrieval (not yet available).")(_not_yet("train-eval", 4))
 
 

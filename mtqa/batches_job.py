@@ -1,0 +1,293 @@
+"""`mtqa build-batches`: index corpora -> compose batches -> write shards, manifest and card."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import __version__
+from .card import markdown_table, render_card
+from .corpus_index import Corpus, TextStores, load_corpus, parse_articles
+from .errors import MtqaError
+from .output import atomic_directory, check_writable_parent, write_json
+from .sampler import Batch, SamplerConfig, SamplingReport, allowed_languages, iterate_batches
+
+SHARD_FORMAT_VERSION = 1
+
+EPOCH_DEFINITION = """\
+An epoch uses every (example, language) pair of every input as a query at most
+once (in `en` mode, every English example). Each corpus's epoch ends when no
+further full batch can be formed from its unused pairs; those are counted as
+`leftover_units`. `--epochs N` runs N such passes with fresh shuffles;
+`--num-batches N` stops after N batches, starting new epochs as needed."""
+
+
+@dataclass
+class BuildConfig:
+    inputs: list[str]
+    output: Path
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    articles: str | None = None
+    hard_negatives: int = 0
+    batches_per_shard: int | None = None
+    overwrite: bool = False
+    progress: bool = True
+
+
+class _ShardWriter:
+    """Collects rows of whole batches and writes them as numbered Parquet shards."""
+
+    def __init__(self, directory: Path, corpora: list[Corpus], stores: TextStores, config: BuildConfig) -> None:
+        self.directory, self.corpora, self.stores, self.config = directory, corpora, stores, config
+        self.positive = config.sampler.positive
+        self.rng = np.random.default_rng([config.sampler.seed, 1])
+        self.shards: list[dict[str, Any]] = []
+        self._reset()
+
+    def _reset(self) -> None:
+        self.columns: dict[str, list] = {k: [] for k in ("batch_index", "batch_type", "query_lang", "positive_lang", "dataset", "example_id", "query", "positive", "context", "negatives")}
+        self.batches = 0
+
+    def add(self, batch_index: int, batch: Batch) -> None:
+        corpus = self.corpora[batch.corpus]
+        c = self.columns
+        for row in batch.rows:
+            query_row = corpus.row_of[row.example, row.query_lang]
+            positive_row = corpus.row_of[row.example, row.positive_lang]
+            c["batch_index"].append(batch_index)
+            c["batch_type"].append(batch.batch_type)
+            c["query_lang"].append(corpus.langs[row.query_lang])
+            c["positive_lang"].append(corpus.langs[row.positive_lang])
+            c["dataset"].append(corpus.name)
+            c["example_id"].append(corpus.example_ids[row.example])
+            c["query"].append(corpus.question[query_row])
+            c["positive"].append(corpus.context[positive_row] if self.positive == "passage" else corpus.answer_sentence[positive_row])
+            c["context"].append(corpus.context[positive_row])
+            if self.config.hard_negatives:
+                start, count = corpus.sentences_start[positive_row], corpus.sentences_count[positive_row]
+                others = [i for i in corpus.sentence_ids[start:start + count] if i != corpus.answer_sentence[positive_row]]
+                pick = self.rng.permutation(len(others))[: self.config.hard_negatives]
+                c["negatives"].append([int(others[i]) for i in sorted(pick)])
+        self.batches += 1
+
+    def flush(self) -> None:
+        if not self.batches:
+            return
+        c = self.columns
+        positive_store = self.stores.passages if self.positive == "passage" else self.stores.sentences
+        arrays = {
+            "batch_index": pa.array(c["batch_index"], pa.int64()),
+            "batch_type": pa.array(c["batch_type"], pa.string()),
+            "query_lang": pa.array(c["query_lang"], pa.string()),
+            "positive_lang": pa.array(c["positive_lang"], pa.string()),
+            "dataset": pa.array(c["dataset"], pa.string()),
+            "example_id": pa.array(c["example_id"], pa.string()),
+            "query": self.stores.questions.take(np.array(c["query"], np.int64)).cast(pa.string()),
+            "positive": positive_store.take(np.array(c["positive"], np.int64)).cast(pa.string()),
+        }
+        if self.positive == "sentence+context":
+            arrays["positive_context"] = self.stores.passages.take(np.array(c["context"], np.int64)).cast(pa.string())
+        if self.config.hard_negatives:
+            lengths = np.array([len(ids) for ids in c["negatives"]], np.int32)
+            offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+            flat = np.array([i for ids in c["negatives"] for i in ids], np.int64)
+            arrays["negatives"] = pa.ListArray.from_arrays(offsets, self.stores.sentences.take(flat).cast(pa.string()))
+        table = pa.table(arrays)
+        name = f"batches-{len(self.shards):05d}.parquet"
+        path = self.directory / name
+        pq.write_table(table, path, compression="zstd", row_group_size=max(1, self.config.sampler.batch_size) * 64)
+        self.shards.append({"file": name, "rows": table.num_rows, "batches": self.batches, "sha256": _sha256(path)})
+        self._reset()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def run_build_batches(config: BuildConfig) -> dict[str, Any]:
+    if not config.inputs:
+        raise MtqaError("no --input given; pass a directory written by mtqa translate or lareqa:PATH")
+    check_writable_parent(config.output)
+    if config.output.exists() and not config.overwrite:
+        raise MtqaError(f"output {config.output} already exists; choose another --output or pass --overwrite")
+    if config.hard_negatives and config.sampler.positive == "passage":
+        raise MtqaError("--hard-negatives needs sentence positives; add --positive sentence (or sentence+context)")
+    started = time.perf_counter()
+    stores = TextStores()
+    articles = parse_articles(config.articles)
+    corpora: list[Corpus] = []
+    names: Counter[str] = Counter()
+    for spec in config.inputs:
+        corpus = load_corpus(spec, stores, articles=articles)
+        names[corpus.name] += 1
+        if names[corpus.name] > 1:
+            corpus.name = f"{corpus.name}-{names[corpus.name]}"
+        corpora.append(corpus)
+    index_seconds = time.perf_counter() - started
+
+    from tqdm.auto import tqdm
+
+    sampler = config.sampler
+    per_shard = config.batches_per_shard or max(1, 100_000 // sampler.batch_size)
+    report = SamplingReport()
+    by_type: Counter[str] = Counter()
+    pairs: Counter[str] = Counter()
+    by_dataset: Counter[str] = Counter()
+    started = time.perf_counter()
+    with atomic_directory(config.output, overwrite=config.overwrite) as staging:
+        writer = _ShardWriter(staging, corpora, stores, config)
+        bar = tqdm(unit="batch", desc="build-batches", disable=not config.progress, dynamic_ncols=True)
+        for batch_index, batch in enumerate(iterate_batches(corpora, sampler, report)):
+            corpus = corpora[batch.corpus]
+            by_type[batch.batch_type] += 1
+            by_dataset[corpus.name] += 1
+            for row in batch.rows:
+                pairs[f"{corpus.langs[row.query_lang]}-{corpus.langs[row.positive_lang]}"] += 1
+            writer.add(batch_index, batch)
+            if writer.batches >= per_shard:
+                writer.flush()
+            bar.update(1)
+        writer.flush()
+        bar.close()
+        manifest = _manifest(config, corpora, report, writer.shards, by_type, pairs, by_dataset)
+        manifest["timings_s"] = {"index": round(index_seconds, 3), "sample_and_write": round(time.perf_counter() - started, 3)}
+        write_json(staging / "manifest.json", manifest)
+        (staging / "README.md").write_text(_card(manifest), encoding="utf-8")
+    return manifest
+
+
+def _manifest(config, corpora, report, shards, by_type, pairs, by_dataset) -> dict[str, Any]:
+    sampler = config.sampler
+    inputs = []
+    for spec, corpus in zip(config.inputs, corpora):
+        langs = allowed_languages(corpus, sampler)
+        available = (corpus.row_of[:, langs] >= 0).sum(axis=1) if langs else np.zeros(corpus.num_examples)
+        skipped = dict(corpus.skipped)
+        if sampler.mode in ("xy",) or (sampler.mode == "hybrid"):
+            single = int((available == 1).sum())
+            if single:
+                skipped["examples in one language only (usable in X-X batches only)"] = single
+        absent = int((available == 0).sum())
+        if absent:
+            skipped["examples in none of the chosen languages"] = absent
+        inputs.append({
+            "spec": spec,
+            "name": corpus.name,
+            "languages": corpus.langs,
+            "examples": corpus.num_examples,
+            "rows": int((corpus.row_of >= 0).sum()),
+            "skipped": skipped,
+        })
+    return {
+        "created_by": "mtqa build-batches",
+        "format_version": SHARD_FORMAT_VERSION,
+        "mtqa_version": __version__,
+        "config": {**asdict(sampler), "articles": config.articles, "hard_negatives": config.hard_negatives, "inputs": config.inputs},
+        "seed": sampler.seed,
+        "epoch_definition": " ".join(EPOCH_DEFINITION.split()),
+        "inputs": inputs,
+        "num_batches": sum(by_type.values()),
+        "rows": sum(shard["rows"] for shard in shards),
+        "batches_by_type": dict(sorted(by_type.items())),
+        "batches_by_dataset": dict(sorted(by_dataset.items())),
+        "pairs": dict(sorted(pairs.items())),
+        "epochs": report.epochs,
+        "leftover_units": report.leftover_units,
+        "shards": shards,
+    }
+
+
+def _card(manifest: dict[str, Any]) -> str:
+    config = manifest["config"]
+    langs = sorted({code for item in manifest["inputs"] for code in item["languages"]})
+    types = markdown_table(["batch type", "batches"], [[k, v] for k, v in manifest["batches_by_type"].items()])
+    inputs = markdown_table(
+        ["input", "examples", "rows", "skipped"],
+        [[i["spec"], i["examples"], i["rows"], "; ".join(f"{k}: {v}" for k, v in i["skipped"].items()) or "-"] for i in manifest["inputs"]],
+    )
+    how = f"""\
+Written by `mtqa build-batches` {manifest['mtqa_version']} in mode `{config['mode']}`
+(X-X probability {config['mono_prob']}, X-Y scope `{config['xy_scope']}`), batch size
+{config['batch_size']}, positives `{config['positive']}`, seed {manifest['seed']}.
+Each row of a shard is one (query, positive) pair; rows with the same `batch_index`
+form one training batch, stored in training order. Texts are raw: the trainer adds
+prefixes such as "query: "."""
+    return render_card(
+        title="Hybrid-batch training shards",
+        languages=langs,
+        license_name=None,
+        rows=manifest["rows"],
+        source_datasets=[i["spec"] for i in manifest["inputs"]],
+        task_categories=["text-retrieval", "sentence-similarity"],
+        sections=[("How it was made", how), ("Epochs", EPOCH_DEFINITION), ("Batch types", types), ("Inputs", inputs)],
+    )
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    path = Path(directory) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise MtqaError(f"{directory}: no manifest.json; is it a directory written by mtqa build-batches?") from None
+    except json.JSONDecodeError as error:
+        raise MtqaError(f"{path}: not valid JSON ({error.msg})") from None
+    if manifest.get("created_by") != "mtqa build-batches":
+        raise MtqaError(f"{path}: not written by mtqa build-batches")
+    if manifest.get("format_version") != SHARD_FORMAT_VERSION:
+        raise MtqaError(f"{path}: shard format {manifest.get('format_version')} is not {SHARD_FORMAT_VERSION}; rebuild with this mtqa version")
+    return manifest
+
+
+def pair_matrix(manifest: dict[str, Any]) -> tuple[list[str], np.ndarray]:
+    langs = sorted({code for pair in manifest["pairs"] for code in pair.split("-", 1)})
+    matrix = np.zeros((len(langs), len(langs)), dtype=np.int64)
+    for pair, count in manifest["pairs"].items():
+        query, positive = pair.split("-", 1)
+        matrix[langs.index(query), langs.index(positive)] = count
+    return langs, matrix
+
+
+def stats_text(manifest: dict[str, Any]) -> str:
+    langs, matrix = pair_matrix(manifest)
+    total = sum(manifest["batches_by_type"].values())
+    lines = ["batch types:"]
+    lines += [f"  {kind:<9} {count:>8}  {count / total:6.1%}" for kind, count in manifest["batches_by_type"].items()]
+    lines.append("rows by query language (rows) x positive language (columns):")
+    width = max(6, len(str(matrix.max())) + 1)
+    lines.append("  q\\p " + "".join(f"{code:>{width}}" for code in langs))
+    for code, row in zip(langs, matrix):
+        lines.append(f"  {code:<4}" + "".join(f"{value:>{width}}" for value in row))
+    return "\n".join(lines)
+
+
+def write_heatmap(manifest: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    langs, matrix = pair_matrix(manifest)
+    figure, axes = plt.subplots(figsize=(1.0 + 0.55 * len(langs), 0.8 + 0.5 * len(langs)))
+    image = axes.imshow(matrix, cmap="viridis")
+    axes.set_xticks(range(len(langs)), langs)
+    axes.set_yticks(range(len(langs)), langs)
+    axes.set_xlabel("positive language")
+    axes.set_ylabel("query language")
+    axes.set_title("rows per language pair")
+    figure.colorbar(image, ax=axes)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

@@ -1,0 +1,276 @@
+"""Index parallel corpora for batch building without holding texts as Python objects.
+
+Texts live in Arrow arrays (:class:`TextStore`), deduplicated by a 64-bit hash,
+and everything the sampler needs is a NumPy array of ids. A 2-million-row corpus
+where ~5 questions share each passage thus costs its questions, its unique
+passages and their sentences once, plus a few integers per row.
+
+Two inputs share one code path: a directory written by ``mtqa translate`` and
+``lareqa:PATH`` (one SQuAD-style JSON per language with ``sentences`` and
+``sentence_breaks``, as XQuAD-R and MLQA-R ship).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+import xxhash
+
+from .errors import MtqaError
+
+READ_COLUMNS = ["id", "lang", "question", "context", "sentences", "answer_sentence"]
+
+
+def text_key(text: str) -> int:
+    return xxhash.xxh3_64_intdigest(text.encode("utf-8"))
+
+
+class TextStore:
+    """Append-only, deduplicated strings in Arrow chunks, addressed by integer id."""
+
+    def __init__(self) -> None:
+        self._chunks: list[pa.Array] = []
+        self._ids: dict[int, int] = {}
+        self._size = 0
+        self._array: pa.Array | None = None
+
+    def __len__(self) -> int:
+        return self._size
+
+    def add(self, text: str) -> int:
+        key = text_key(text)
+        existing = self._ids.get(key)
+        if existing is not None:
+            return existing
+        self._ids[key] = self._size
+        self._chunks.append(pa.array([text], pa.large_string()))
+        self._size += 1
+        self._array = None
+        return self._size - 1
+
+    def add_many(self, texts: pa.Array) -> np.ndarray:
+        """Add a column of strings; returns their ids (equal texts share an id)."""
+        encoded = texts.dictionary_encode()
+        uniques = encoded.dictionary.to_pylist()
+        local = np.empty(len(uniques), dtype=np.int64)
+        new: list[str] = []
+        for index, text in enumerate(uniques):
+            key = text_key(text)
+            existing = self._ids.get(key)
+            if existing is None:
+                existing = self._ids[key] = self._size + len(new)
+                new.append(text)
+            local[index] = existing
+        if new:
+            self._chunks.append(pa.array(new, pa.large_string()))
+            self._size += len(new)
+            self._array = None
+        return local[encoded.indices.to_numpy(zero_copy_only=False)]
+
+    def take(self, ids: np.ndarray) -> pa.Array:
+        if self._array is None:
+            self._array = pa.concat_arrays(self._chunks) if self._chunks else pa.array([], pa.large_string())
+            self._chunks = [self._array]
+        return self._array.take(pa.array(ids, pa.int64()))
+
+
+@dataclass
+class Corpus:
+    """One parallel corpus: examples x languages, with ids into the shared text stores."""
+
+    name: str
+    langs: list[str]
+    example_ids: list[str]
+    row_of: np.ndarray  # [examples, langs] -> row, or -1 where the example lacks that language
+    example_of: np.ndarray  # per row: example index
+    question: np.ndarray  # per row: text id
+    context: np.ndarray  # per row: text id
+    answer_sentence: np.ndarray  # per row: text id of the answer sentence
+    answer_index: np.ndarray  # per row: index of the answer sentence within the passage
+    sentences_start: np.ndarray  # per row: offset into Corpus.sentence_ids
+    sentences_count: np.ndarray
+    sentence_ids: np.ndarray  # flat text ids of every row's sentences
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def num_examples(self) -> int:
+        return len(self.example_ids)
+
+    def languages_of(self, example: int) -> np.ndarray:
+        return np.flatnonzero(self.row_of[example] >= 0)
+
+
+@dataclass
+class TextStores:
+    questions: TextStore = field(default_factory=TextStore)
+    passages: TextStore = field(default_factory=TextStore)
+    sentences: TextStore = field(default_factory=TextStore)
+
+
+class _Builder:
+    def __init__(self, name: str, stores: TextStores) -> None:
+        self.name = name
+        self.stores = stores
+        self.example_index: dict[str, int] = {}
+        self.lang_index: dict[str, int] = {}
+        self.columns: dict[str, list[np.ndarray]] = {
+            key: [] for key in ("example", "lang", "question", "context", "answer", "answer_index", "start", "count")
+        }
+        self.sentence_chunks: list[np.ndarray] = []
+        self.sentence_total = 0
+
+    def add_batch(self, batch: pa.RecordBatch, where: str) -> None:
+        answer = batch.column("answer_sentence").to_numpy(zero_copy_only=False).astype(np.int64)
+        sentences = batch.column("sentences")
+        if any(batch.column(name).null_count for name in ("id", "lang", "question", "context", "sentences")):
+            raise MtqaError(f"{where}: rows with missing id, lang, question, context or sentences; was it written by mtqa translate?")
+        offsets = sentences.offsets.to_numpy()
+        starts = offsets[:-1] - offsets[0]
+        counts = np.diff(offsets)
+        outside = (answer < 0) | (answer >= counts)
+        if outside.any():
+            bad = int(np.flatnonzero(outside)[0])
+            raise MtqaError(f"{where}: row {bad} has answer_sentence {answer[bad]} outside its {counts[bad]} sentences")
+        sentence_ids = self.stores.sentences.add_many(sentences.flatten())
+        examples = self.example_index
+        langs = self.lang_index
+        self.columns["example"].append(np.fromiter((examples.setdefault(i, len(examples)) for i in batch.column("id").to_pylist()), np.int64))
+        self.columns["lang"].append(np.fromiter((langs.setdefault(code, len(langs)) for code in batch.column("lang").to_pylist()), np.int64))
+        self.columns["question"].append(self.stores.questions.add_many(batch.column("question")))
+        self.columns["context"].append(self.stores.passages.add_many(batch.column("context")))
+        self.columns["answer"].append(sentence_ids[starts + answer])
+        self.columns["answer_index"].append(answer)
+        self.columns["start"].append(starts + self.sentence_total)
+        self.columns["count"].append(counts)
+        self.sentence_chunks.append(sentence_ids)
+        self.sentence_total += len(sentence_ids)
+
+    def build(self) -> Corpus:
+        if not self.columns["example"]:
+            raise MtqaError(f"{self.name}: the corpus has no rows")
+        column = {name: np.concatenate(chunks) for name, chunks in self.columns.items()}
+        langs = sorted(self.lang_index, key=self.lang_index.get)
+        # A repeated (id, lang) keeps its first row.
+        flat = column["example"] * len(langs) + column["lang"]
+        _, first = np.unique(flat, return_index=True)
+        keep = np.zeros(len(flat), dtype=bool)
+        keep[first] = True
+        skipped = {"duplicate (id, lang) row": int((~keep).sum())} if not keep.all() else {}
+        column = {name: values[keep] for name, values in column.items()}
+        row_of = np.full((len(self.example_index), len(langs)), -1, dtype=np.int64)
+        row_of[column["example"], column["lang"]] = np.arange(len(column["example"]))
+        return Corpus(
+            name=self.name,
+            langs=langs,
+            example_ids=sorted(self.example_index, key=self.example_index.get),
+            row_of=row_of,
+            example_of=column["example"],
+            question=column["question"],
+            context=column["context"],
+            answer_sentence=column["answer"],
+            answer_index=column["answer_index"],
+            sentences_start=column["start"],
+            sentences_count=column["count"],
+            sentence_ids=np.concatenate(self.sentence_chunks),
+            skipped=skipped,
+        )
+
+
+def _translate_output_batches(directory: Path) -> Iterator[tuple[pa.RecordBatch, str]]:
+    import pyarrow.parquet as pq
+
+    files = sorted((directory / "data").glob("*.parquet")) if (directory / "data").is_dir() else sorted(directory.glob("*.parquet"))
+    if not files:
+        raise MtqaError(f"{directory}: no Parquet files (expected data/*.parquet written by mtqa translate)")
+    for path in files:
+        try:
+            parquet = pq.ParquetFile(path)
+            missing = [c for c in READ_COLUMNS if c not in parquet.schema_arrow.names]
+            if missing:
+                raise MtqaError(f"{path}: missing columns {', '.join(missing)}; was it written by mtqa translate?")
+            for batch in parquet.iter_batches(batch_size=65_536, columns=READ_COLUMNS):
+                yield batch, str(path)
+        except MtqaError:
+            raise
+        except Exception as error:
+            raise MtqaError(f"{path}: not a readable Parquet file ({str(error).splitlines()[0]})") from None
+
+
+def parse_articles(spec: str | None) -> set[int] | None:
+    """``0-23,30`` -> {0, ..., 23, 30}."""
+    if not spec:
+        return None
+    chosen: set[int] = set()
+    for part in spec.split(","):
+        low, sep, high = part.strip().partition("-")
+        try:
+            start, end = int(low), int(high) if sep else int(low)
+        except ValueError:
+            raise MtqaError(f"--articles: cannot read {part!r}; use ranges such as 0-23 or 0-23,30") from None
+        if start < 0 or end < start:
+            raise MtqaError(f"--articles: {part!r} is not an ascending range of article indices")
+        chosen.update(range(start, end + 1))
+    return chosen
+
+
+def _answer_sentence(breaks: list[list[int]], answer_start: int) -> int:
+    for index, (_, end) in enumerate(breaks):
+        if answer_start < end:
+            return index
+    return len(breaks) - 1
+
+
+def _lareqa_batches(directory: Path, articles: set[int] | None) -> Iterator[tuple[pa.RecordBatch, str]]:
+    files = sorted(directory.glob("*.json"))
+    if not directory.is_dir() or not files:
+        raise MtqaError(f"lareqa:{directory}: no <lang>.json files found")
+    for path in files:
+        lang = path.stem
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            rows = {key: [] for key in READ_COLUMNS}
+            for article_index, article in enumerate(document["data"]):
+                if articles is not None and article_index not in articles:
+                    continue
+                for paragraph in article["paragraphs"]:
+                    sentences, breaks = paragraph["sentences"], paragraph["sentence_breaks"]
+                    for qa in paragraph["qas"]:
+                        rows["id"].append(qa["id"])
+                        rows["lang"].append(lang)
+                        rows["question"].append(qa["question"])
+                        rows["context"].append(paragraph["context"])
+                        rows["sentences"].append([sentence.strip() for sentence in sentences])
+                        rows["answer_sentence"].append(_answer_sentence(breaks, qa["answers"][0]["answer_start"]))
+        except json.JSONDecodeError as error:
+            raise MtqaError(f"{path}:{error.lineno}:{error.colno}: not valid JSON ({error.msg})") from None
+        except (KeyError, IndexError, TypeError) as error:
+            raise MtqaError(f"{path}: not in LAReQA format (missing {error}); expected data/paragraphs with sentences, sentence_breaks, qas") from None
+        except UnicodeDecodeError:
+            raise MtqaError(f"{path}: not UTF-8 text") from None
+        if rows["id"]:
+            yield pa.RecordBatch.from_pydict(rows), str(path)
+
+
+def load_corpus(spec: str, stores: TextStores, *, articles: set[int] | None = None, name: str | None = None) -> Corpus:
+    """Index ``DIR`` (mtqa translate output) or ``lareqa:PATH``."""
+    if spec.startswith("lareqa:"):
+        directory = Path(spec[len("lareqa:"):]).expanduser()
+        batches = _lareqa_batches(directory, articles)
+    else:
+        directory = Path(spec).expanduser()
+        if not directory.is_dir():
+            raise MtqaError(f"input {spec} not found; give a directory written by mtqa translate, or lareqa:PATH")
+        batches = _translate_output_batches(directory)
+    builder = _Builder(name or directory.resolve().name or os.path.basename(spec), stores)
+    for batch, where in batches:
+        builder.add_batch(batch, where)
+    corpus = builder.build()
+    if corpus.num_examples == 0:
+        raise MtqaError(f"{spec}: no examples{' in the chosen --articles' if articles else ''}")
+    return corpus
