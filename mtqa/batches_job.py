@@ -19,7 +19,7 @@ from .card import markdown_table, render_card
 from .corpus_index import Corpus, TextStores, load_corpus, parse_articles
 from .errors import MtqaError
 from .output import atomic_directory, check_writable_parent, write_json
-from .sampler import Batch, SamplerConfig, SamplingReport, allowed_languages, iterate_batches
+from .sampler import Batch, SamplerConfig, SamplingReport, allowed_languages, iterate_batches, validate
 
 SHARD_FORMAT_VERSION = 1
 
@@ -137,6 +137,7 @@ def run_build_batches(config: BuildConfig) -> dict[str, Any]:
             corpus.name = f"{corpus.name}-{names[corpus.name]}"
         corpora.append(corpus)
     index_seconds = time.perf_counter() - started
+    validate(corpora, config.sampler)
 
     from tqdm.auto import tqdm
 

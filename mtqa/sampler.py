@@ -289,8 +289,10 @@ def validate(corpora: list[Corpus], config: SamplerConfig) -> None:
 
 
 def iterate_batches(corpora: list[Corpus], config: SamplerConfig, report: SamplingReport) -> Iterator[Batch]:
-    """Yield batches epoch by epoch; each batch comes from one corpus drawn by size."""
-    validate(corpora, config)
+    """Yield batches epoch by epoch; each batch comes from one corpus drawn by size.
+
+    Call :func:`validate` first: it turns impossible requests into clear errors.
+    """
     rng = np.random.default_rng(config.seed)
     sizes = np.array([corpus_size(corpus, config) for corpus in corpora], dtype=float)
     if config.dataset_sampling == "uniform":

@@ -1,0 +1,216 @@
+"""Properties of every batch of every mode, on real parallel data (XQuAD-R)."""
+
+import json
+import math
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from mtqa.batches_job import BuildConfig, run_build_batches
+from mtqa.errors import MtqaError
+from mtqa.sampler import SamplerConfig
+from mtqa.translate_job import CORPUS_FILE, write_corpus
+
+
+def build(tmp_path, inputs, name="out", articles="0-23", hard_negatives=0, **sampler) -> tuple[dict, list[dict]]:
+    out = tmp_path / name
+    manifest = run_build_batches(BuildConfig(inputs=inputs, output=out, articles=articles, hard_negatives=hard_negatives,
+                                             sampler=SamplerConfig(**sampler), batches_per_shard=40, progress=False))
+    rows = [row for shard in manifest["shards"] for row in pq.read_table(out / shard["file"]).to_pylist()]
+    return manifest, rows
+
+
+def batches_of(rows):
+    batches = defaultdict(list)
+    for row in rows:
+        batches[row["batch_index"]].append(row)
+    assert list(batches) == list(range(len(batches))), "batches are stored whole and in order"
+    return list(batches.values())
+
+
+@pytest.fixture(scope="module")
+def english_passage(xquad_r):
+    """example id -> (English passage, answer sentence index), the source a positive comes from."""
+    from mtqa.corpus_index import _answer_sentence
+
+    document = json.loads((xquad_r / "en.json").read_text())
+    source = {}
+    for article in document["data"]:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                source[qa["id"]] = (paragraph["context"], _answer_sentence(paragraph["sentence_breaks"], qa["answers"][0]["answer_start"]))
+    return source
+
+
+def lareqa(xquad_r):
+    return f"lareqa:{xquad_r}"
+
+
+MODES = [
+    ("hybrid", "example"), ("xx", "example"), ("xy", "example"), ("xy", "batch"), ("xx-mixed", "example"), ("en", "example"),
+]
+
+
+@pytest.mark.parametrize("mode, scope", MODES)
+@pytest.mark.parametrize("positive", ["passage", "sentence"])
+def test_every_batch_of_every_mode(tmp_path, xquad_r, english_passage, mode, scope, positive):
+    size = 16
+    manifest, rows = build(tmp_path, [lareqa(xquad_r)], mode=mode, xy_scope=scope, positive=positive, batch_size=size)
+    batches = batches_of(rows)
+    assert len(batches) == manifest["num_batches"] > 0
+    used = Counter()
+    for batch in batches:
+        assert len(batch) == size
+        kind = batch[0]["batch_type"]
+        assert {row["batch_type"] for row in batch} == {kind}
+        queries = {row["query_lang"] for row in batch}
+        if kind == "xx":
+            assert len(queries) == 1 and all(row["positive_lang"] == row["query_lang"] for row in batch)
+        elif kind == "xy":
+            assert all(row["positive_lang"] != row["query_lang"] for row in batch)
+            if scope == "batch":
+                assert len({(row["query_lang"], row["positive_lang"]) for row in batch}) == 1
+        elif kind == "xx-mixed":
+            assert all(row["positive_lang"] == row["query_lang"] for row in batch)
+        if mode == "en":
+            assert queries == {"en"} and kind == "xx"
+        assert len({row["example_id"] for row in batch}) == size
+        assert len({row["positive"] for row in batch}) == size
+        sources = {english_passage[row["example_id"]] if positive == "sentence" else english_passage[row["example_id"]][0] for row in batch}
+        assert len(sources) == size, "two positives of one batch come from the same source passage/sentence"
+        used.update((row["example_id"], row["query_lang"]) for row in batch)
+    assert max(used.values()) == 1, "an (example, language) pair was a query twice in one epoch"
+    kinds = {"hybrid": {"xx", "xy"}, "xx": {"xx"}, "xy": {"xy"}, "xx-mixed": {"xx-mixed"}, "en": {"xx"}}[mode]
+    assert set(manifest["batches_by_type"]) == kinds
+
+
+def test_positive_texts_are_the_real_ones(tmp_path, xquad_r):
+    _, rows = build(tmp_path, [lareqa(xquad_r)], mode="xy", positive="sentence", batch_size=8, num_batches=5, hard_negatives=2)
+    documents = {code: json.loads((xquad_r / f"{code}.json").read_text()) for code in {r["positive_lang"] for r in rows} | {r["query_lang"] for r in rows}}
+    for row in rows:
+        qa_by_id = {qa["id"]: (qa, p) for a in documents[row["positive_lang"]]["data"] for p in a["paragraphs"] for qa in p["qas"]}
+        qa, paragraph = qa_by_id[row["example_id"]]
+        sentences = [s.strip() for s in paragraph["sentences"]]
+        assert row["positive"] in sentences
+        assert row["positive"] in paragraph["context"] or row["positive"].strip() in paragraph["context"]
+        assert len(row["negatives"]) == min(2, len(sentences) - 1)
+        assert all(n in sentences and n != row["positive"] for n in row["negatives"])
+        query_qas = {qa["id"]: qa for a in documents[row["query_lang"]]["data"] for p in a["paragraphs"] for qa in p["qas"]}
+        assert row["query"] == query_qas[row["example_id"]]["question"]
+
+
+@pytest.mark.parametrize("alpha", [0.5, 0.2])
+def test_hybrid_share_of_xx_batches_matches_alpha(tmp_path, xquad_r, alpha):
+    n = 300  # well inside one epoch (about 690 batches of 10), away from its tail
+    manifest, _ = build(tmp_path, [lareqa(xquad_r)], mode="hybrid", mono_prob=alpha, batch_size=10, num_batches=n, articles=None)
+    share = manifest["batches_by_type"].get("xx", 0) / n
+    assert abs(share - alpha) <= 4 * math.sqrt(alpha * (1 - alpha) / n), share
+
+
+def _translate_style_corpus(directory: Path, xquad_r: Path, langs: list[str], articles: range) -> Path:
+    """A parallel corpus in `mtqa translate` output format, from XQuAD-R articles."""
+    from mtqa.corpus_index import _answer_sentence
+
+    rows = []
+    for code in langs:
+        document = json.loads((xquad_r / f"{code}.json").read_text())
+        for index in articles:
+            article = document["data"][index]
+            for paragraph in article["paragraphs"]:
+                for qa in paragraph["qas"]:
+                    rows.append({"id": qa["id"], "lang": code, "title": article["title"], "question": qa["question"],
+                                 "context": paragraph["context"], "sentences": [s.strip() for s in paragraph["sentences"]],
+                                 "answer_sentence": _answer_sentence(paragraph["sentence_breaks"], qa["answers"][0]["answer_start"]),
+                                 "answer_text": qa["answers"][0]["text"], "flags": []})
+    write_corpus(directory / CORPUS_FILE, rows)
+    return directory
+
+
+def test_datasets_are_drawn_by_size(tmp_path, xquad_r):
+    small = _translate_style_corpus(tmp_path / "small", xquad_r, ["en", "de", "es"], range(24, 36))
+    n = 200
+    manifest, rows = build(tmp_path, [lareqa(xquad_r), str(small)], mode="hybrid", batch_size=10, num_batches=n)
+    sizes = {item["name"]: item["rows"] for item in manifest["inputs"]}
+    expected = sizes["small"] / sum(sizes.values())
+    share = manifest["batches_by_dataset"].get("small", 0) / n
+    assert abs(share - expected) <= 4 * math.sqrt(expected * (1 - expected) / n)
+    for batch in batches_of(rows):
+        assert len({row["dataset"] for row in batch}) == 1
+    uniform, _ = build(tmp_path, [lareqa(xquad_r), str(small)], name="uniform", batch_size=10, num_batches=n, dataset_sampling="uniform")
+    assert abs(uniform["batches_by_dataset"]["small"] / n - 0.5) <= 4 * math.sqrt(0.25 / n)
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, xquad_r):
+    first, _ = build(tmp_path, [lareqa(xquad_r)], name="a", batch_size=12, seed=7)
+    second, _ = build(tmp_path, [lareqa(xquad_r)], name="b", batch_size=12, seed=7)
+    other, _ = build(tmp_path, [lareqa(xquad_r)], name="c", batch_size=12, seed=8)
+    assert [s["sha256"] for s in first["shards"]] == [s["sha256"] for s in second["shards"]]
+    assert (tmp_path / "a" / "batches-00000.parquet").read_bytes() == (tmp_path / "b" / "batches-00000.parquet").read_bytes()
+    assert [s["sha256"] for s in first["shards"]] != [s["sha256"] for s in other["shards"]]
+
+
+def test_article_split_keeps_held_out_articles_out(tmp_path, xquad_r):
+    document = json.loads((xquad_r / "en.json").read_text())
+    ids_of = lambda articles: {qa["id"] for a in articles for p in a["paragraphs"] for qa in p["qas"]}
+    train_ids, held_out = ids_of(document["data"][:24]), ids_of(document["data"][24:])
+    manifest, rows = build(tmp_path, [lareqa(xquad_r)], articles="0-23", batch_size=20)
+    seen = {row["example_id"] for row in rows}
+    assert seen <= train_ids and not seen & held_out
+    assert manifest["inputs"][0]["examples"] == len(train_ids)
+    assert len(seen) > 0.9 * len(train_ids)
+
+
+def test_langs_restriction_and_weights(tmp_path, xquad_r):
+    _, rows = build(tmp_path, [lareqa(xquad_r)], langs=["en", "de", "zh"], batch_size=10, num_batches=60)
+    assert {row["query_lang"] for row in rows} | {row["positive_lang"] for row in rows} <= {"en", "de", "zh"}
+    _, weighted = build(tmp_path, [lareqa(xquad_r)], name="w", mode="xx", langs=["en", "de"], lang_weights={"en": 3, "de": 1}, batch_size=10, num_batches=40)
+    counts = Counter(row["query_lang"] for row in weighted)
+    assert counts["en"] > 2 * counts["de"]
+
+
+def test_translate_output_is_an_input(tmp_path, xquad_r):
+    corpus = _translate_style_corpus(tmp_path / "mt", xquad_r, ["en", "ar", "zh"], range(0, 8))
+    manifest, rows = build(tmp_path, [str(corpus)], batch_size=8, positive="sentence+context")
+    assert manifest["num_batches"] > 0
+    assert all(row["positive"] in row["positive_context"] for row in rows)
+
+
+@pytest.mark.parametrize(
+    "inputs, sampler, message",
+    [
+        (["missing-dir"], {}, "not found"),
+        (["lareqa:empty"], {}, "no <lang>.json files"),
+        (["XQ"], {"langs": ["en"]}, "needs at least two languages"),
+        (["XQ"], {"batch_size": 5000}, "larger than the"),
+        (["XQ"], {"langs": ["en", "fr"]}, "language 'fr' is in none of the inputs"),
+        (["corrupt"], {}, "not a readable Parquet file"),
+    ],
+)
+def test_bad_input_fails_cleanly_and_leaves_nothing(tmp_path, xquad_r, inputs, sampler, message):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "corrupt" / "data").mkdir(parents=True)
+    (tmp_path / "corrupt" / "data" / "train-00000-of-00001.parquet").write_bytes(b"PAR1 garbage")
+    resolved = [f"lareqa:{xquad_r}" if spec == "XQ" else spec.replace("empty", str(tmp_path / "empty")) if spec.startswith("lareqa:")
+                else str(tmp_path / spec) for spec in inputs]
+    with pytest.raises(MtqaError, match=message):
+        run_build_batches(BuildConfig(inputs=resolved, output=tmp_path / "out", articles="0-23", sampler=SamplerConfig(**sampler), progress=False))
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_build_and_stats(tmp_path, xquad_r):
+    out = tmp_path / "b"
+    result = subprocess.run([sys.executable, "-m", "mtqa", "build-batches", "--input", lareqa(xquad_r), "--articles", "0-23",
+                             "--batch-size", "32", "--output", str(out), "--quiet"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    names = {p.name for p in out.iterdir()}
+    assert {"README.md", "manifest.json", "batches-00000.parquet"} <= names
+    stats = subprocess.run([sys.executable, "-m", "mtqa", "build-batches", "--stats", str(out)], capture_output=True, text=True)
+    assert stats.returncode == 0 and "xx" in stats.stdout and "q\\p" in stats.stdout
+    assert (out / "pairs.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = subprocess.run([sys.executable, "-m", "mtqa", "build-batches", "--input", lareqa(xquad_r), "--mode", "xy", "--langs", "de",
+                          "--output", str(tmp_path / "x")], capture_output=True, text=True)
+    assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1 and "two languages" in bad.stderr
