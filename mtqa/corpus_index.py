@@ -73,6 +73,13 @@ class TextStore:
             self._array = None
         return local[encoded.indices.to_numpy(zero_copy_only=False)]
 
+    def extend(self, texts: pa.Array) -> np.ndarray:
+        """Add a column of strings without deduplication (for texts that rarely repeat)."""
+        self._chunks.append(texts.cast(pa.large_string()))
+        self._size += len(texts)
+        self._array = None
+        return np.arange(self._size - len(texts), self._size, dtype=np.int64)
+
     def take(self, ids: np.ndarray) -> pa.Array:
         if self._array is None:
             self._array = pa.concat_arrays(self._chunks) if self._chunks else pa.array([], pa.large_string())
@@ -108,7 +115,7 @@ class Corpus:
 
 @dataclass
 class TextStores:
-    questions: TextStore = field(default_factory=TextStore)
+    questions: TextStore = field(default_factory=TextStore)  # appended, not deduplicated
     passages: TextStore = field(default_factory=TextStore)
     sentences: TextStore = field(default_factory=TextStore)
 
@@ -142,7 +149,7 @@ class _Builder:
         langs = self.lang_index
         self.columns["example"].append(np.fromiter((examples.setdefault(i, len(examples)) for i in batch.column("id").to_pylist()), np.int64))
         self.columns["lang"].append(np.fromiter((langs.setdefault(code, len(langs)) for code in batch.column("lang").to_pylist()), np.int64))
-        self.columns["question"].append(self.stores.questions.add_many(batch.column("question")))
+        self.columns["question"].append(self.stores.questions.extend(batch.column("question")))
         self.columns["context"].append(self.stores.passages.add_many(batch.column("context")))
         self.columns["answer"].append(sentence_ids[starts + answer])
         self.columns["answer_index"].append(answer)

@@ -138,10 +138,16 @@ class CorpusSampler:
         self.base_weight = language_weights(corpus, self.langs, config)
 
     def _choose(self, candidates: list[int]) -> int | None:
+        """One language, by weight (a hot path: plain Python beats numpy's choice for ~10 items)."""
         if not candidates:
             return None
-        weights = np.array([self.base_weight[lang] for lang in candidates], dtype=float)
-        return candidates[int(self.rng.choice(len(candidates), p=weights / weights.sum()))]
+        weights = [self.base_weight[lang] for lang in candidates]
+        point = self.rng.random() * sum(weights)
+        for lang, weight in zip(candidates, weights):
+            point -= weight
+            if point < 0:
+                return lang
+        return candidates[-1]
 
     def _accept(self, state: _BatchState, query_lang: int, positive_lang: int) -> Callable[[int], bool]:
         def accept(example: int) -> bool:
@@ -174,13 +180,16 @@ class CorpusSampler:
     def _rows_each_drawing(self, batch_type: str) -> Batch | None:
         snapshot = self.queues.snapshot()
         state = _BatchState()
+        active = [lang for lang in self.langs if self.queues.remaining(lang) > 0]
         while len(state.rows) < self.config.batch_size:
-            candidates = [lang for lang in self.langs if self.queues.remaining(lang) > 0]
+            candidates = list(active)
             added = False
             while candidates and not added:
                 query_lang = self._choose(candidates)
                 candidates.remove(query_lang)
                 added = self.queues.draw(query_lang, 1, self._pick_positive(state, query_lang, batch_type))
+                if not added and self.queues.remaining(query_lang) == 0:
+                    active.remove(query_lang)
             if not added:
                 self.queues.restore(snapshot)
                 return None
