@@ -131,7 +131,7 @@ def run_build_batches(config: BuildConfig) -> dict[str, Any]:
     corpora: list[Corpus] = []
     names: Counter[str] = Counter()
     for spec in config.inputs:
-        corpus = load_corpus(spec, stores, articles=articles)
+        corpus = load_corpus(spec, stores, articles=articles, with_sentences=config.sampler.positive != "passage" or config.hard_negatives > 0)
         names[corpus.name] += 1
         if names[corpus.name] > 1:
             corpus.name = f"{corpus.name}-{names[corpus.name]}"

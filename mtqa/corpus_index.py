@@ -121,9 +121,10 @@ class TextStores:
 
 
 class _Builder:
-    def __init__(self, name: str, stores: TextStores) -> None:
+    def __init__(self, name: str, stores: TextStores, with_sentences: bool) -> None:
         self.name = name
         self.stores = stores
+        self.with_sentences = with_sentences
         self.example_index: dict[str, int] = {}
         self.lang_index: dict[str, int] = {}
         self.columns: dict[str, list[np.ndarray]] = {
@@ -144,7 +145,10 @@ class _Builder:
         if outside.any():
             bad = int(np.flatnonzero(outside)[0])
             raise MtqaError(f"{where}: row {bad} has answer_sentence {answer[bad]} outside its {counts[bad]} sentences")
-        sentence_ids = self.stores.sentences.add_many(sentences.flatten())
+        if self.with_sentences:
+            sentence_ids = self.stores.sentences.add_many(sentences.flatten())
+        else:  # passage positives without hard negatives never read a sentence
+            sentence_ids = np.full(int(offsets[-1] - offsets[0]), -1, dtype=np.int64)
         examples = self.example_index
         langs = self.lang_index
         self.columns["example"].append(np.fromiter((examples.setdefault(i, len(examples)) for i in batch.column("id").to_pylist()), np.int64))
@@ -264,8 +268,10 @@ def _lareqa_batches(directory: Path, articles: set[int] | None) -> Iterator[tupl
             yield pa.RecordBatch.from_pydict(rows), str(path)
 
 
-def load_corpus(spec: str, stores: TextStores, *, articles: set[int] | None = None, name: str | None = None) -> Corpus:
-    """Index ``DIR`` (mtqa translate output) or ``lareqa:PATH``."""
+def load_corpus(
+    spec: str, stores: TextStores, *, articles: set[int] | None = None, name: str | None = None, with_sentences: bool = True
+) -> Corpus:
+    """Index ``DIR`` (mtqa translate output) or ``lareqa:PATH``; sentence texts only if ``with_sentences``."""
     if spec.startswith("lareqa:"):
         directory = Path(spec[len("lareqa:"):]).expanduser()
         batches = _lareqa_batches(directory, articles)
@@ -274,7 +280,7 @@ def load_corpus(spec: str, stores: TextStores, *, articles: set[int] | None = No
         if not directory.is_dir():
             raise MtqaError(f"input {spec} not found; give a directory written by mtqa translate, or lareqa:PATH")
         batches = _translate_output_batches(directory)
-    builder = _Builder(name or directory.resolve().name or os.path.basename(spec), stores)
+    builder = _Builder(name or directory.resolve().name or os.path.basename(spec), stores, with_sentences)
     for batch, where in batches:
         builder.add_batch(batch, where)
     corpus = builder.build()

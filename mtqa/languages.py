@@ -32,8 +32,12 @@ class Language:
 
     @property
     def joins_without_spaces(self) -> bool:
-        """Scripts written without spaces between sentences."""
-        return self.script in {"Hans", "Hant", "Jpan"}
+        return joins_without_spaces(self.flores)
+
+
+def joins_without_spaces(flores: str) -> bool:
+    """Scripts written without spaces between sentences (Chinese, Japanese)."""
+    return flores.rsplit("_", 1)[-1] in {"Hans", "Hant", "Jpan"}
 
 
 @functools.lru_cache(maxsize=1)

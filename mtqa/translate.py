@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 
 from .cache import TranslationCache, translation_key
 from .errors import MtqaError
+from .languages import joins_without_spaces
 from .model import SPM_FILE
 
 EOS = "</s>"
@@ -228,6 +229,6 @@ def translate_segments(
     joined: dict[tuple[str, str], str] = {}
     for (text, target), parts in pieces_of.items():
         outputs = [cached[pieces[(part, target)].key] for part in parts]
-        joined[(text, target)] = ("" if target.endswith(("_Hans", "_Hant", "_Jpan")) else " ").join(outputs)
+        joined[(text, target)] = ("" if joins_without_spaces(target) else " ").join(outputs)
     stats.seconds = time.perf_counter() - started
     return joined, stats
