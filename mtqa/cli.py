@@ -51,7 +51,7 @@ def cli(verbose: bool) -> None:
 @click.option("--beam-size", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option("--max-batch-tokens", type=click.IntRange(min=1), default=4096, show_default=True, help="Tokens per CTranslate2 batch.")
 @click.option("--max-input-tokens", type=click.IntRange(min=8), default=512, show_default=True, help="Longer sentences are split at clause breaks.")
-@click.option("--max-decoding-length", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--max-decoding-length", type=click.IntRange(min=1), default=256, show_default=True, help="Output tokens per sentence, the language code included.")
 @click.option("--min-decoding-length", type=click.IntRange(min=0), default=0, show_default=True, help="Mostly for benchmarks: fixed-length outputs.")
 @click.option("--repetition-penalty", type=click.FloatRange(min=1.0), default=1.0, show_default=True)
 @click.option("--no-repeat-ngram-size", type=click.IntRange(min=0), default=0, show_default=True)

@@ -133,6 +133,7 @@ def split_to_fit(text: str, count_tokens: Callable[[str], int], limit: int) -> l
 @dataclass
 class TranslationStats:
     unique_segments: int = 0
+    pieces: int = 0  # unique segments after splitting over-long ones: translated + cache_hits
     cache_hits: int = 0
     translated: int = 0
     split_long: int = 0
@@ -191,6 +192,7 @@ def translate_segments(
             if (part, target) not in pieces:
                 pieces[(part, target)] = _Piece(part, target, translation_key(namespace, source_lang, target, part))
 
+    stats.pieces = len(pieces)
     cached = cache.get_many(piece.key for piece in pieces.values())
     stats.cache_hits = sum(piece.key in cached for piece in pieces.values())
     for piece in pieces.values():

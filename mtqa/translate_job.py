@@ -196,6 +196,7 @@ def run_translate(config: TranslateConfig) -> dict[str, Any]:
             "requested": len(requested),
             "unique": stats.unique_segments,
             "dedup_factor": round(len(requested) / max(1, stats.unique_segments), 3),
+            "pieces": stats.pieces,
             "translated": stats.translated,
             "cache_hits": stats.cache_hits,
             "split_long": stats.split_long,

@@ -47,7 +47,7 @@ def test_translate_writes_an_aligned_corpus(tmp_path, tiny_nllb, small_squad, is
     segments = manifest["segments"]
     assert segments["requested"] == 2 * sum(2 + len(r["sentences"]) for r in english)
     assert segments["unique"] < segments["requested"] / 2  # passages are shared by several questions
-    assert segments["translated"] == segments["unique"] and segments["cache_hits"] == 0
+    assert segments["translated"] == segments["pieces"] == segments["unique"] and segments["cache_hits"] == 0
     assert manifest["counts"]["de"]["kept"] == 97
 
     card = (out / "README.md").read_text()
