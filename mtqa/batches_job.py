@@ -44,69 +44,69 @@ class BuildConfig:
 
 
 class _ShardWriter:
-    """Collects rows of whole batches and writes them as numbered Parquet shards."""
+    """Collects whole batches and writes them as numbered Parquet shards."""
 
     def __init__(self, directory: Path, corpora: list[Corpus], stores: TextStores, config: BuildConfig) -> None:
         self.directory, self.corpora, self.stores, self.config = directory, corpora, stores, config
         self.positive = config.sampler.positive
         self.rng = np.random.default_rng([config.sampler.seed, 1])
+        self.lang_names = [np.array(corpus.langs, dtype=object) for corpus in corpora]
+        self.example_names = [np.array(corpus.example_ids, dtype=object) for corpus in corpora]
         self.shards: list[dict[str, Any]] = []
-        self._reset()
+        self.parts: list[dict[str, np.ndarray]] = []
+        self.negatives: list[list[int]] = []
 
-    def _reset(self) -> None:
-        self.columns: dict[str, list] = {k: [] for k in ("batch_index", "batch_type", "query_lang", "positive_lang", "dataset", "example_id", "query", "positive", "context", "negatives")}
-        self.batches = 0
+    @property
+    def batches(self) -> int:
+        return len(self.parts)
 
     def add(self, batch_index: int, batch: Batch) -> None:
         corpus = self.corpora[batch.corpus]
-        c = self.columns
-        for row in batch.rows:
-            query_row = corpus.row_of[row.example, row.query_lang]
-            positive_row = corpus.row_of[row.example, row.positive_lang]
-            c["batch_index"].append(batch_index)
-            c["batch_type"].append(batch.batch_type)
-            c["query_lang"].append(corpus.langs[row.query_lang])
-            c["positive_lang"].append(corpus.langs[row.positive_lang])
-            c["dataset"].append(corpus.name)
-            c["example_id"].append(corpus.example_ids[row.example])
-            c["query"].append(corpus.question[query_row])
-            c["positive"].append(corpus.context[positive_row] if self.positive == "passage" else corpus.answer_sentence[positive_row])
-            c["context"].append(corpus.context[positive_row])
-            if self.config.hard_negatives:
-                start, count = corpus.sentences_start[positive_row], corpus.sentences_count[positive_row]
-                others = [i for i in corpus.sentence_ids[start:start + count] if i != corpus.answer_sentence[positive_row]]
+        query_rows = corpus.row_of[batch.examples, batch.query_langs]
+        positive_rows = corpus.row_of[batch.examples, batch.positive_langs]
+        size = len(batch)
+        self.parts.append({
+            "batch_index": np.full(size, batch_index, np.int64),
+            "batch_type": np.full(size, batch.batch_type, dtype=object),
+            "query_lang": self.lang_names[batch.corpus][batch.query_langs],
+            "positive_lang": self.lang_names[batch.corpus][batch.positive_langs],
+            "dataset": np.full(size, corpus.name, dtype=object),
+            "example_id": self.example_names[batch.corpus][batch.examples],
+            "query": corpus.question[query_rows],
+            "positive": corpus.context[positive_rows] if self.positive == "passage" else corpus.answer_sentence[positive_rows],
+            "context": corpus.context[positive_rows],
+        })
+        if self.config.hard_negatives:
+            for row in positive_rows:
+                start, count = corpus.sentences_start[row], corpus.sentences_count[row]
+                others = [i for i in corpus.sentence_ids[start:start + count] if i != corpus.answer_sentence[row]]
                 pick = self.rng.permutation(len(others))[: self.config.hard_negatives]
-                c["negatives"].append([int(others[i]) for i in sorted(pick)])
-        self.batches += 1
+                self.negatives.append([int(others[i]) for i in sorted(pick)])
 
     def flush(self) -> None:
-        if not self.batches:
+        if not self.parts:
             return
-        c = self.columns
+        column = {name: np.concatenate([part[name] for part in self.parts]) for name in self.parts[0]}
         positive_store = self.stores.passages if self.positive == "passage" else self.stores.sentences
-        arrays = {
-            "batch_index": pa.array(c["batch_index"], pa.int64()),
-            "batch_type": pa.array(c["batch_type"], pa.string()),
-            "query_lang": pa.array(c["query_lang"], pa.string()),
-            "positive_lang": pa.array(c["positive_lang"], pa.string()),
-            "dataset": pa.array(c["dataset"], pa.string()),
-            "example_id": pa.array(c["example_id"], pa.string()),
-            "query": self.stores.questions.take(np.array(c["query"], np.int64)).cast(pa.string()),
-            "positive": positive_store.take(np.array(c["positive"], np.int64)).cast(pa.string()),
-        }
+        arrays = {name: pa.array(column[name], pa.int64() if name == "batch_index" else pa.string())
+                  for name in ("batch_index", "batch_type", "query_lang", "positive_lang", "dataset", "example_id")}
+        arrays["query"] = self.stores.questions.take(column["query"]).cast(pa.string())
+        arrays["positive"] = positive_store.take(column["positive"]).cast(pa.string())
         if self.positive == "sentence+context":
-            arrays["positive_context"] = self.stores.passages.take(np.array(c["context"], np.int64)).cast(pa.string())
+            arrays["positive_context"] = self.stores.passages.take(column["context"]).cast(pa.string())
         if self.config.hard_negatives:
-            lengths = np.array([len(ids) for ids in c["negatives"]], np.int32)
+            lengths = np.array([len(ids) for ids in self.negatives], np.int64)
             offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
-            flat = np.array([i for ids in c["negatives"] for i in ids], np.int64)
+            flat = np.array([i for ids in self.negatives for i in ids], np.int64)
             arrays["negatives"] = pa.ListArray.from_arrays(offsets, self.stores.sentences.take(flat).cast(pa.string()))
         table = pa.table(arrays)
         name = f"batches-{len(self.shards):05d}.parquet"
         path = self.directory / name
-        pq.write_table(table, path, compression="zstd", row_group_size=max(1, self.config.sampler.batch_size) * 64)
-        self.shards.append({"file": name, "rows": table.num_rows, "batches": self.batches, "sha256": _sha256(path)})
-        self._reset()
+        # Dictionary pages only for the few-valued columns: long texts write faster and smaller without.
+        pq.write_table(table, path, compression="zstd", row_group_size=max(1, self.config.sampler.batch_size) * 64,
+                       use_dictionary=["batch_type", "query_lang", "positive_lang", "dataset"])
+        self.shards.append({"file": name, "rows": table.num_rows, "batches": len(self.parts), "sha256": _sha256(path)})
+        self.parts, self.negatives = [], []
 
 
 def _sha256(path: Path) -> str:
@@ -155,8 +155,9 @@ def run_build_batches(config: BuildConfig) -> dict[str, Any]:
             corpus = corpora[batch.corpus]
             by_type[batch.batch_type] += 1
             by_dataset[corpus.name] += 1
-            for row in batch.rows:
-                pairs[f"{corpus.langs[row.query_lang]}-{corpus.langs[row.positive_lang]}"] += 1
+            pair_counts = np.bincount(batch.query_langs * len(corpus.langs) + batch.positive_langs, minlength=len(corpus.langs) ** 2)
+            for flat in np.flatnonzero(pair_counts):
+                pairs[f"{corpus.langs[flat // len(corpus.langs)]}-{corpus.langs[flat % len(corpus.langs)]}"] += int(pair_counts[flat])
             writer.add(batch_index, batch)
             if writer.batches >= per_shard:
                 writer.flush()

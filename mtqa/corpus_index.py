@@ -125,10 +125,10 @@ class _Builder:
         self.name = name
         self.stores = stores
         self.with_sentences = with_sentences
-        self.example_index: dict[str, int] = {}
-        self.lang_index: dict[str, int] = {}
+        self.ids: list[pa.Array] = []
+        self.langs: list[pa.Array] = []
         self.columns: dict[str, list[np.ndarray]] = {
-            key: [] for key in ("example", "lang", "question", "context", "answer", "answer_index", "start", "count")
+            key: [] for key in ("question", "context", "answer", "answer_index", "start", "count")
         }
         self.sentence_chunks: list[np.ndarray] = []
         self.sentence_total = 0
@@ -149,10 +149,8 @@ class _Builder:
             sentence_ids = self.stores.sentences.add_many(sentences.flatten())
         else:  # passage positives without hard negatives never read a sentence
             sentence_ids = np.full(int(offsets[-1] - offsets[0]), -1, dtype=np.int64)
-        examples = self.example_index
-        langs = self.lang_index
-        self.columns["example"].append(np.fromiter((examples.setdefault(i, len(examples)) for i in batch.column("id").to_pylist()), np.int64))
-        self.columns["lang"].append(np.fromiter((langs.setdefault(code, len(langs)) for code in batch.column("lang").to_pylist()), np.int64))
+        self.ids.append(batch.column("id").cast(pa.string()))
+        self.langs.append(batch.column("lang").cast(pa.string()))
         self.columns["question"].append(self.stores.questions.extend(batch.column("question")))
         self.columns["context"].append(self.stores.passages.add_many(batch.column("context")))
         self.columns["answer"].append(sentence_ids[starts + answer])
@@ -163,10 +161,16 @@ class _Builder:
         self.sentence_total += len(sentence_ids)
 
     def build(self) -> Corpus:
-        if not self.columns["example"]:
+        if not self.ids:
             raise MtqaError(f"{self.name}: the corpus has no rows")
         column = {name: np.concatenate(chunks) for name, chunks in self.columns.items()}
-        langs = sorted(self.lang_index, key=self.lang_index.get)
+        # Example and language indices in order of first appearance, computed by Arrow.
+        ids = pa.chunked_array(self.ids).combine_chunks().dictionary_encode()
+        codes = pa.chunked_array(self.langs).combine_chunks().dictionary_encode()
+        column["example"] = ids.indices.to_numpy().astype(np.int64)
+        column["lang"] = codes.indices.to_numpy().astype(np.int64)
+        example_ids = ids.dictionary.to_pylist()
+        langs = codes.dictionary.to_pylist()
         # A repeated (id, lang) keeps its first row.
         flat = column["example"] * len(langs) + column["lang"]
         _, first = np.unique(flat, return_index=True)
@@ -174,12 +178,12 @@ class _Builder:
         keep[first] = True
         skipped = {"duplicate (id, lang) row": int((~keep).sum())} if not keep.all() else {}
         column = {name: values[keep] for name, values in column.items()}
-        row_of = np.full((len(self.example_index), len(langs)), -1, dtype=np.int64)
+        row_of = np.full((len(example_ids), len(langs)), -1, dtype=np.int64)
         row_of[column["example"], column["lang"]] = np.arange(len(column["example"]))
         return Corpus(
             name=self.name,
             langs=langs,
-            example_ids=sorted(self.example_index, key=self.example_index.get),
+            example_ids=example_ids,
             row_of=row_of,
             example_of=column["example"],
             question=column["question"],

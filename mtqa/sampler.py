@@ -29,18 +29,18 @@ POSITIVES = ("passage", "sentence", "sentence+context")
 MAX_SKIPS_PER_ROW = 20
 
 
-@dataclass(frozen=True)
-class Row:
-    example: int
-    query_lang: int
-    positive_lang: int
-
-
 @dataclass
 class Batch:
+    """One training batch: parallel arrays of example, query language and positive language."""
+
     corpus: int
     batch_type: str
-    rows: list[Row]
+    examples: np.ndarray
+    query_langs: np.ndarray
+    positive_langs: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.examples)
 
 
 @dataclass
@@ -61,73 +61,84 @@ class SamplerConfig:
 
 
 class _BatchState:
-    """Rows of the batch being built, and what they already use."""
+    """Rows of the batch being built, and the examples, sources and texts they use."""
 
     def __init__(self) -> None:
-        self.rows: list[Row] = []
-        self.examples: set[int] = set()
-        self.groups: set[int] = set()
-        self.texts: set[int] = set()
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.used = [np.empty(0, np.int64) for _ in range(3)]  # examples, groups, texts
+        self.size = 0
 
-    def try_add(self, example: int, query_lang: int, positive_lang: int, group: int, text: int) -> bool:
-        if example in self.examples or group in self.groups or text in self.texts:
-            return False
-        self.rows.append(Row(example, query_lang, positive_lang))
-        self.examples.add(example)
-        self.groups.add(group)
-        self.texts.add(text)
-        return True
+    def admit(self, keys: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+        """Mask of candidates that clash with no row so far and are each key's first occurrence."""
+        ok = np.ones(len(keys[0]), dtype=bool)
+        for values, used in zip(keys, self.used):
+            if len(used):
+                ok &= ~np.isin(values, used)
+            candidates = np.flatnonzero(ok)
+            _, positions = np.unique(values[candidates], return_index=True)
+            first = np.zeros(len(values), dtype=bool)
+            first[candidates[positions]] = True
+            ok &= first
+        return ok
+
+    def add(self, examples: np.ndarray, query_langs: np.ndarray, positive_langs: np.ndarray, keys: tuple[np.ndarray, ...]) -> None:
+        self.parts.append((examples, query_langs, positive_langs))
+        self.used = [np.concatenate([used, values]) for used, values in zip(self.used, keys)]
+        self.size += len(examples)
+
+    def batch(self, corpus: int, batch_type: str) -> Batch:
+        examples, query_langs, positive_langs = (np.concatenate(column) for column in zip(*self.parts))
+        return Batch(corpus, batch_type, examples, query_langs, positive_langs)
 
 
 class _Queues:
-    """The unused query units of one corpus in this epoch: one shuffled queue per language."""
+    """The unused query units of one corpus in this epoch: one shuffled queue per language.
+
+    Candidates refused for a batch (a clash with a row already in it) wait at the
+    front of their queue for the next batch.
+    """
 
     def __init__(self, corpus: Corpus, langs: list[int], rng: np.random.Generator) -> None:
         self.queues = {lang: rng.permutation(np.flatnonzero(corpus.row_of[:, lang] >= 0)) for lang in langs}
         self.position = {lang: 0 for lang in langs}
-        self.deferred: dict[int, list[int]] = {lang: [] for lang in langs}
+        self.deferred = {lang: np.empty(0, np.int64) for lang in langs}
+        self.aside = {lang: np.empty(0, np.int64) for lang in langs}
 
     def remaining(self, lang: int) -> int:
-        return len(self.queues[lang]) - self.position[lang] + len(self.deferred[lang])
+        return len(self.queues[lang]) - self.position[lang] + len(self.deferred[lang]) + len(self.aside[lang])
 
     def total_remaining(self) -> int:
         return sum(self.remaining(lang) for lang in self.queues)
 
-    def snapshot(self) -> tuple[dict[int, int], dict[int, list[int]]]:
-        return dict(self.position), {lang: list(items) for lang, items in self.deferred.items()}
+    def snapshot(self) -> tuple[dict[int, int], dict[int, np.ndarray], dict[int, np.ndarray]]:
+        return dict(self.position), dict(self.deferred), dict(self.aside)
 
-    def restore(self, state: tuple[dict[int, int], dict[int, list[int]]]) -> None:
-        self.position, self.deferred = state
+    def restore(self, state: tuple[dict[int, int], dict[int, np.ndarray], dict[int, np.ndarray]]) -> None:
+        self.position, self.deferred, self.aside = dict(state[0]), dict(state[1]), dict(state[2])
 
-    def draw(self, lang: int, count: int, accept: Callable[[int], bool]) -> bool:
-        """Take ``count`` examples of ``lang`` that ``accept`` admits; refused ones wait for a later batch."""
-        deferred, queue = self.deferred[lang], self.queues[lang]
-        taken = skipped = 0
-        refused: list[int] = []
-        index, position = 0, self.position[lang]
-        while taken < count:
-            if index < len(deferred):
-                example = deferred[index]
-                index += 1
-            elif position < len(queue):
-                example = int(queue[position])
-                position += 1
-            else:
-                return False
-            if accept(example):
-                taken += 1
-            else:
-                refused.append(example)
-                skipped += 1
-                if skipped > MAX_SKIPS_PER_ROW * count:
-                    return False
-        self.deferred[lang] = refused + deferred[index:]
-        self.position[lang] = position
-        return True
+    def take(self, lang: int, count: int) -> np.ndarray:
+        """Remove and return the next ``count`` candidates (fewer if the queue runs out)."""
+        deferred = self.deferred[lang]
+        from_deferred = deferred[:count]
+        self.deferred[lang] = deferred[count:]
+        start = self.position[lang]
+        from_queue = self.queues[lang][start:start + count - len(from_deferred)]
+        self.position[lang] = start + len(from_queue)
+        from_aside = self.aside[lang][: count - len(from_deferred) - len(from_queue)]
+        self.aside[lang] = self.aside[lang][len(from_aside):]
+        return np.concatenate([from_deferred, from_queue, from_aside]).astype(np.int64, copy=False)
+
+    def put_back(self, lang: int, examples: np.ndarray) -> None:
+        """Candidates that clashed with this batch: first in line for the next one."""
+        self.deferred[lang] = np.concatenate([examples, self.deferred[lang]])
+
+    def put_aside(self, lang: int, examples: np.ndarray) -> None:
+        """Candidates this kind of batch cannot use at all (no partner language): last in line."""
+        self.aside[lang] = np.concatenate([self.aside[lang], examples])
 
 
 class CorpusSampler:
-    """Builds batches from one corpus for one epoch."""
+    """Builds batches from one corpus for one epoch, a block of candidates at a time."""
 
     def __init__(self, corpus: Corpus, index: int, config: SamplerConfig, rng: np.random.Generator) -> None:
         self.corpus, self.index, self.config, self.rng = corpus, index, config, rng
@@ -135,98 +146,129 @@ class CorpusSampler:
         self.queues = _Queues(corpus, self.langs, rng)
         self.xx_exhausted: set[int] = set()
         self.group, self.text = positive_keys(corpus, config.positive)
-        self.base_weight = language_weights(corpus, self.langs, config)
+        weights = language_weights(corpus, self.langs, config)
+        self.weight = np.zeros(len(corpus.langs))
+        self.weight[self.langs] = [weights[lang] for lang in self.langs]
 
     def _choose(self, candidates: list[int]) -> int | None:
-        """One language, by weight (a hot path: plain Python beats numpy's choice for ~10 items)."""
         if not candidates:
             return None
-        weights = [self.base_weight[lang] for lang in candidates]
-        point = self.rng.random() * sum(weights)
-        for lang, weight in zip(candidates, weights):
-            point -= weight
-            if point < 0:
-                return lang
-        return candidates[-1]
+        weights = self.weight[candidates]
+        return candidates[int(np.searchsorted(np.cumsum(weights), self.rng.random() * weights.sum(), side="right").clip(max=len(candidates) - 1))]
 
-    def _accept(self, state: _BatchState, query_lang: int, positive_lang: int) -> Callable[[int], bool]:
-        def accept(example: int) -> bool:
-            row = self.corpus.row_of[example, positive_lang]
-            return row >= 0 and state.try_add(example, query_lang, positive_lang, int(self.group[row]), int(self.text[row]))
+    def _fill(self, state: _BatchState, counts: dict[int, int], positive_of: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> set[int]:
+        """Add ``counts[lang]`` rows with questions in each ``lang``; returns the languages that ran dry.
 
-        return accept
+        Candidates for all languages are judged together, so a batch usually costs
+        one round of array operations; refused ones wait for the next batch.
+        """
+        needed = {lang: count for lang, count in counts.items() if count > 0}
+        refused: dict[int, list[np.ndarray]] = {lang: [] for lang in needed}
+        examined = {lang: 0 for lang in needed}
+        failed: set[int] = set()
+        while needed:
+            taken = {lang: self.queues.take(lang, count) for lang, count in needed.items()}
+            for lang, count in needed.items():
+                examined[lang] += len(taken[lang])
+                if len(taken[lang]) < count or examined[lang] > (MAX_SKIPS_PER_ROW + 1) * counts[lang]:
+                    failed.add(lang)
+            for lang in failed & set(taken):
+                self.queues.put_back(lang, np.concatenate([*refused.pop(lang), taken.pop(lang)]))
+                needed.pop(lang)
+            if not taken:
+                break
+            block = np.concatenate(list(taken.values()))
+            query_langs = np.repeat(list(taken), [len(examples) for examples in taken.values()])
+            positive_langs = positive_of(block, query_langs)
+            partnered = positive_langs >= 0
+            for lang in taken:
+                self.queues.put_aside(lang, block[~partnered & (query_langs == lang)])
+            block, query_langs, positive_langs = block[partnered], query_langs[partnered], positive_langs[partnered]
+            rows = self.corpus.row_of[block, positive_langs]
+            keys = (block, self.group[rows], self.text[rows])
+            ok = state.admit(keys)
+            state.add(block[ok], query_langs[ok], positive_langs[ok], tuple(key[ok] for key in keys))
+            accepted = np.bincount(query_langs[ok], minlength=len(self.corpus.langs))
+            for lang in taken:
+                refused[lang].append(block[~ok & (query_langs == lang)])
+                needed[lang] -= int(accepted[lang])
+            needed = {lang: count for lang, count in needed.items() if count > 0}
+        for lang, parts in refused.items():
+            if parts:
+                self.queues.put_back(lang, np.concatenate(parts))
+        return failed
 
-    def monolingual(self, langs: list[int] | None = None) -> Batch | None:
+    def _same_language(self, block: np.ndarray, query_langs: np.ndarray) -> np.ndarray:
+        return query_langs
+
+    def _other_language(self, block: np.ndarray, query_langs: np.ndarray) -> np.ndarray:
+        """A weighted random partner language per example (-1 where there is none)."""
+        available = (self.corpus.row_of[block] >= 0) & (self.weight > 0)
+        available[np.arange(len(block)), query_langs] = False
+        scores = np.where(available, self.rng.exponential(size=available.shape) / np.maximum(self.weight, 1e-300), np.inf)
+        choice = scores.argmin(axis=1)
+        return np.where(available.any(axis=1), choice, -1)
+
+    def monolingual(self) -> Batch | None:
         """X-X: one language X for every question and positive."""
         size = self.config.batch_size
         while True:
-            candidates = [lang for lang in (langs or self.langs) if lang not in self.xx_exhausted and self.queues.remaining(lang) >= size]
+            candidates = [lang for lang in self.langs if lang not in self.xx_exhausted and self.queues.remaining(lang) >= size]
             lang = self._choose(candidates)
             if lang is None:
                 return None
+            snapshot = self.queues.snapshot()
             state = _BatchState()
-            if self.queues.draw(lang, size, self._accept(state, lang, lang)):
-                return Batch(self.index, "xx", state.rows)
+            if not self._fill(state, {lang: size}, self._same_language):
+                return state.batch(self.index, "xx")
+            self.queues.restore(snapshot)
             self.xx_exhausted.add(lang)
 
     def cross_lingual(self) -> Batch | None:
         """X-Y: question language differs from positive language in every row."""
-        return self._cross_per_batch() if self.config.xy_scope == "batch" else self._rows_each_drawing("xy")
+        if self.config.xy_scope == "batch":
+            return self._cross_per_batch()
+        return self._mixed_languages("xy", self._other_language)
 
     def mixed_monolingual(self) -> Batch | None:
         """LAReQA's X-X: same-language pairs, languages mixed inside the batch."""
-        return self._rows_each_drawing("xx-mixed")
+        return self._mixed_languages("xx-mixed", self._same_language)
 
-    def _rows_each_drawing(self, batch_type: str) -> Batch | None:
+    def _mixed_languages(self, batch_type: str, positive_of: Callable[[np.ndarray, int], np.ndarray]) -> Batch | None:
+        """Each row draws its own query language (by weight, among those with questions left)."""
         snapshot = self.queues.snapshot()
         state = _BatchState()
         active = [lang for lang in self.langs if self.queues.remaining(lang) > 0]
-        while len(state.rows) < self.config.batch_size:
-            candidates = list(active)
-            added = False
-            while candidates and not added:
-                query_lang = self._choose(candidates)
-                candidates.remove(query_lang)
-                added = self.queues.draw(query_lang, 1, self._pick_positive(state, query_lang, batch_type))
-                if not added and self.queues.remaining(query_lang) == 0:
-                    active.remove(query_lang)
-            if not added:
-                self.queues.restore(snapshot)
-                return None
-        return Batch(self.index, batch_type, state.rows)
-
-    def _pick_positive(self, state: _BatchState, query_lang: int, batch_type: str) -> Callable[[int], bool]:
-        def accept(example: int) -> bool:
-            if batch_type == "xx-mixed":
-                options = [query_lang]
-            else:
-                options = [lang for lang in self.langs if lang != query_lang and self.corpus.row_of[example, lang] >= 0]
-            positive_lang = self._choose(options)
-            return positive_lang is not None and self._accept(state, query_lang, positive_lang)(example)
-
-        return accept
+        while state.size < self.config.batch_size and active:
+            weights = self.weight[active]
+            draws = self.rng.choice(len(active), size=self.config.batch_size - state.size, p=weights / weights.sum())
+            counts = {lang: int(min(count, self.queues.remaining(lang))) for lang, count in zip(active, np.bincount(draws, minlength=len(active)))}
+            failed = self._fill(state, counts, positive_of)
+            active = [lang for lang in active if lang not in failed and self.queues.remaining(lang) > 0]
+        if state.size < self.config.batch_size:
+            self.queues.restore(snapshot)
+            return None
+        return state.batch(self.index, batch_type)
 
     def _cross_per_batch(self) -> Batch | None:
         size = self.config.batch_size
         pairs = [(x, y) for x in self.langs for y in self.langs if x != y and self.queues.remaining(x) >= size]
         if not pairs:
             return None
-        weights = np.array([self.base_weight[x] * self.base_weight[y] for x, y in pairs], dtype=float)
+        weights = np.array([self.weight[x] * self.weight[y] for x, y in pairs], dtype=float)
         for choice in self.rng.choice(len(pairs), size=len(pairs), replace=False, p=weights / weights.sum()):
             query_lang, positive_lang = pairs[int(choice)]
             snapshot = self.queues.snapshot()
             state = _BatchState()
-            if self.queues.draw(query_lang, size, self._accept(state, query_lang, positive_lang)):
-                return Batch(self.index, "xy", state.rows)
+            if not self._fill(state, {query_lang: size}, lambda block, _: np.where(self.corpus.row_of[block, positive_lang] >= 0, positive_lang, -1)):
+                return state.batch(self.index, "xy")
             self.queues.restore(snapshot)
         return None
 
     def next_batch(self) -> Batch | None:
         mode = self.config.mode
-        if mode == "xx":
+        if mode in ("xx", "en"):
             return self.monolingual()
-        if mode == "en":
-            return self.monolingual(langs=self.langs)
         if mode == "xy":
             return self.cross_lingual()
         if mode == "xx-mixed":
