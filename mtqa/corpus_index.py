@@ -134,26 +134,28 @@ class _Builder:
         self.sentence_total = 0
 
     def add_batch(self, batch: pa.RecordBatch, where: str) -> None:
+        required = ("id", "lang", "question", "context", "answer_sentence") + (("sentences",) if self.with_sentences else ())
+        if any(batch.column(name).null_count for name in required):
+            raise MtqaError(f"{where}: rows with missing {', '.join(required)}; was it written by mtqa translate?")
         answer = batch.column("answer_sentence").to_numpy(zero_copy_only=False).astype(np.int64)
-        sentences = batch.column("sentences")
-        if any(batch.column(name).null_count for name in ("id", "lang", "question", "context", "sentences")):
-            raise MtqaError(f"{where}: rows with missing id, lang, question, context or sentences; was it written by mtqa translate?")
-        offsets = sentences.offsets.to_numpy()
-        starts = offsets[:-1] - offsets[0]
-        counts = np.diff(offsets)
-        outside = (answer < 0) | (answer >= counts)
-        if outside.any():
-            bad = int(np.flatnonzero(outside)[0])
-            raise MtqaError(f"{where}: row {bad} has answer_sentence {answer[bad]} outside its {counts[bad]} sentences")
         if self.with_sentences:
+            sentences = batch.column("sentences")
+            offsets = sentences.offsets.to_numpy()
+            starts, counts = offsets[:-1] - offsets[0], np.diff(offsets)
+            outside = (answer < 0) | (answer >= counts)
+            if outside.any():
+                bad = int(np.flatnonzero(outside)[0])
+                raise MtqaError(f"{where}: row {bad} has answer_sentence {answer[bad]} outside its {counts[bad]} sentences")
             sentence_ids = self.stores.sentences.add_many(sentences.flatten())
+            answer_ids = sentence_ids[starts + answer]
         else:  # passage positives without hard negatives never read a sentence
-            sentence_ids = np.full(int(offsets[-1] - offsets[0]), -1, dtype=np.int64)
+            sentence_ids = np.empty(0, np.int64)
+            starts = counts = answer_ids = np.full(len(answer), -1, dtype=np.int64)
         self.ids.append(batch.column("id").cast(pa.string()))
         self.langs.append(batch.column("lang").cast(pa.string()))
         self.columns["question"].append(self.stores.questions.extend(batch.column("question")))
         self.columns["context"].append(self.stores.passages.add_many(batch.column("context")))
-        self.columns["answer"].append(sentence_ids[starts + answer])
+        self.columns["answer"].append(answer_ids)
         self.columns["answer_index"].append(answer)
         self.columns["start"].append(starts + self.sentence_total)
         self.columns["count"].append(counts)
@@ -197,7 +199,7 @@ class _Builder:
         )
 
 
-def _translate_output_batches(directory: Path) -> Iterator[tuple[pa.RecordBatch, str]]:
+def _translate_output_batches(directory: Path, columns: list[str]) -> Iterator[tuple[pa.RecordBatch, str]]:
     import pyarrow.parquet as pq
 
     files = sorted((directory / "data").glob("*.parquet")) if (directory / "data").is_dir() else sorted(directory.glob("*.parquet"))
@@ -206,10 +208,10 @@ def _translate_output_batches(directory: Path) -> Iterator[tuple[pa.RecordBatch,
     for path in files:
         try:
             parquet = pq.ParquetFile(path)
-            missing = [c for c in READ_COLUMNS if c not in parquet.schema_arrow.names]
+            missing = [c for c in columns if c not in parquet.schema_arrow.names]
             if missing:
                 raise MtqaError(f"{path}: missing columns {', '.join(missing)}; was it written by mtqa translate?")
-            for batch in parquet.iter_batches(batch_size=65_536, columns=READ_COLUMNS):
+            for batch in parquet.iter_batches(batch_size=65_536, columns=columns):
                 yield batch, str(path)
         except MtqaError:
             raise
@@ -283,7 +285,8 @@ def load_corpus(
         directory = Path(spec).expanduser()
         if not directory.is_dir():
             raise MtqaError(f"input {spec} not found; give a directory written by mtqa translate, or lareqa:PATH")
-        batches = _translate_output_batches(directory)
+        columns = READ_COLUMNS if with_sentences else [c for c in READ_COLUMNS if c != "sentences"]
+        batches = _translate_output_batches(directory, columns)
     builder = _Builder(name or directory.resolve().name or os.path.basename(spec), stores, with_sentences)
     for batch, where in batches:
         builder.add_batch(batch, where)
