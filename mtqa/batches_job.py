@@ -6,6 +6,7 @@ import hashlib
 import json
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,10 @@ class _ShardWriter:
         self.shards: list[dict[str, Any]] = []
         self.parts: list[dict[str, np.ndarray]] = []
         self.negatives: list[list[int]] = []
+        # Gathering texts and compressing a shard runs in Arrow with the GIL released,
+        # so one writer thread overlaps it with sampling the next shard.
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._pending: Future | None = None
 
     @property
     def batches(self) -> int:
@@ -84,9 +89,29 @@ class _ShardWriter:
                 self.negatives.append([int(others[i]) for i in sorted(pick)])
 
     def flush(self) -> None:
+        """Hand the collected batches to the writer thread (at most one shard waits in memory)."""
         if not self.parts:
             return
-        column = {name: np.concatenate([part[name] for part in self.parts]) for name in self.parts[0]}
+        self._wait()
+        self._pending = self._pool.submit(self._write, self.parts, self.negatives, len(self.shards))
+        self.shards.append({})
+        self.parts, self.negatives = [], []
+
+    def close(self) -> None:
+        """Wait for the last shard; its errors surface here."""
+        self._wait()
+
+    def abandon(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            number, entry = self._pending.result()
+            self.shards[number] = entry
+            self._pending = None
+
+    def _write(self, parts: list[dict[str, np.ndarray]], negatives: list[list[int]], number: int) -> tuple[int, dict[str, Any]]:
+        column = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
         positive_store = self.stores.passages if self.positive == "passage" else self.stores.sentences
         arrays = {name: pa.array(column[name], pa.int64() if name == "batch_index" else pa.string())
                   for name in ("batch_index", "batch_type", "query_lang", "positive_lang", "dataset", "example_id")}
@@ -95,18 +120,17 @@ class _ShardWriter:
         if self.positive == "sentence+context":
             arrays["positive_context"] = self.stores.passages.take(column["context"]).cast(pa.string())
         if self.config.hard_negatives:
-            lengths = np.array([len(ids) for ids in self.negatives], np.int64)
+            lengths = np.array([len(ids) for ids in negatives], np.int64)
             offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
-            flat = np.array([i for ids in self.negatives for i in ids], np.int64)
+            flat = np.array([i for ids in negatives for i in ids], np.int64)
             arrays["negatives"] = pa.ListArray.from_arrays(offsets, self.stores.sentences.take(flat).cast(pa.string()))
         table = pa.table(arrays)
-        name = f"batches-{len(self.shards):05d}.parquet"
+        name = f"batches-{number:05d}.parquet"
         path = self.directory / name
         # Dictionary pages only for the few-valued columns: long texts write faster and smaller without.
         pq.write_table(table, path, compression="zstd", row_group_size=max(1, self.config.sampler.batch_size) * 64,
                        use_dictionary=["batch_type", "query_lang", "positive_lang", "dataset"])
-        self.shards.append({"file": name, "rows": table.num_rows, "batches": len(self.parts), "sha256": _sha256(path)})
-        self.parts, self.negatives = [], []
+        return number, {"file": name, "rows": table.num_rows, "batches": len(parts), "sha256": _sha256(path)}
 
 
 def _sha256(path: Path) -> str:
@@ -138,40 +162,60 @@ def run_build_batches(config: BuildConfig) -> dict[str, Any]:
         corpora.append(corpus)
     index_seconds = time.perf_counter() - started
     validate(corpora, config.sampler)
+    stores.seal()
 
     from tqdm.auto import tqdm
 
     sampler = config.sampler
     per_shard = config.batches_per_shard or max(1, 100_000 // sampler.batch_size)
     report = SamplingReport()
-    by_type: Counter[str] = Counter()
-    pairs: Counter[str] = Counter()
-    by_dataset: Counter[str] = Counter()
     started = time.perf_counter()
     with atomic_directory(config.output, overwrite=config.overwrite) as staging:
         writer = _ShardWriter(staging, corpora, stores, config)
         bar = tqdm(unit="batch", desc="build-batches", disable=not config.progress, dynamic_ncols=True)
-        for batch_index, batch in enumerate(iterate_batches(corpora, sampler, report)):
-            corpus = corpora[batch.corpus]
-            by_type[batch.batch_type] += 1
-            by_dataset[corpus.name] += 1
-            pair_counts = np.bincount(batch.query_langs * len(corpus.langs) + batch.positive_langs, minlength=len(corpus.langs) ** 2)
-            for flat in np.flatnonzero(pair_counts):
-                pairs[f"{corpus.langs[flat // len(corpus.langs)]}-{corpus.langs[flat % len(corpus.langs)]}"] += int(pair_counts[flat])
-            writer.add(batch_index, batch)
-            if writer.batches >= per_shard:
-                writer.flush()
-            bar.update(1)
-        writer.flush()
-        bar.close()
-        manifest = _manifest(config, corpora, report, writer.shards, by_type, pairs, by_dataset)
+        try:
+            tally = _compose(corpora, sampler, report, writer, per_shard, bar)
+        finally:
+            writer.abandon()
+            bar.close()
+        manifest = _manifest(config, corpora, report, writer.shards, tally)
         manifest["timings_s"] = {"index": round(index_seconds, 3), "sample_and_write": round(time.perf_counter() - started, 3)}
         write_json(staging / "manifest.json", manifest)
         (staging / "README.md").write_text(_card(manifest), encoding="utf-8")
     return manifest
 
 
-def _manifest(config, corpora, report, shards, by_type, pairs, by_dataset) -> dict[str, Any]:
+@dataclass
+class _Tally:
+    """What the manifest reports about the batches written."""
+
+    by_type: Counter = field(default_factory=Counter)
+    by_dataset: Counter = field(default_factory=Counter)
+    pairs: Counter = field(default_factory=Counter)
+
+    def count(self, corpus: Corpus, batch: Batch) -> None:
+        self.by_type[batch.batch_type] += 1
+        self.by_dataset[corpus.name] += 1
+        width = len(corpus.langs)
+        pair_counts = np.bincount(batch.query_langs * width + batch.positive_langs, minlength=width * width)
+        for flat in np.flatnonzero(pair_counts):
+            self.pairs[f"{corpus.langs[flat // width]}-{corpus.langs[flat % width]}"] += int(pair_counts[flat])
+
+
+def _compose(corpora: list[Corpus], sampler: SamplerConfig, report: SamplingReport, writer: "_ShardWriter", per_shard: int, bar) -> _Tally:
+    tally = _Tally()
+    for batch_index, batch in enumerate(iterate_batches(corpora, sampler, report)):
+        tally.count(corpora[batch.corpus], batch)
+        writer.add(batch_index, batch)
+        if writer.batches >= per_shard:
+            writer.flush()
+        bar.update(1)
+    writer.flush()
+    writer.close()
+    return tally
+
+
+def _manifest(config: BuildConfig, corpora: list[Corpus], report: SamplingReport, shards: list[dict[str, Any]], tally: _Tally) -> dict[str, Any]:
     sampler = config.sampler
     inputs = []
     for spec, corpus in zip(config.inputs, corpora):
@@ -201,11 +245,11 @@ def _manifest(config, corpora, report, shards, by_type, pairs, by_dataset) -> di
         "seed": sampler.seed,
         "epoch_definition": " ".join(EPOCH_DEFINITION.split()),
         "inputs": inputs,
-        "num_batches": sum(by_type.values()),
+        "num_batches": sum(tally.by_type.values()),
         "rows": sum(shard["rows"] for shard in shards),
-        "batches_by_type": dict(sorted(by_type.items())),
-        "batches_by_dataset": dict(sorted(by_dataset.items())),
-        "pairs": dict(sorted(pairs.items())),
+        "batches_by_type": dict(sorted(tally.by_type.items())),
+        "batches_by_dataset": dict(sorted(tally.by_dataset.items())),
+        "pairs": dict(sorted(tally.pairs.items())),
         "epochs": report.epochs,
         "leftover_units": report.leftover_units,
         "shards": shards,

@@ -80,10 +80,14 @@ class TextStore:
         self._array = None
         return np.arange(self._size - len(texts), self._size, dtype=np.int64)
 
-    def take(self, ids: np.ndarray) -> pa.Array:
+    def seal(self) -> None:
+        """Join the chunks into one array; call before reading from several threads."""
         if self._array is None:
             self._array = pa.concat_arrays(self._chunks) if self._chunks else pa.array([], pa.large_string())
             self._chunks = [self._array]
+
+    def take(self, ids: np.ndarray) -> pa.Array:
+        self.seal()
         return self._array.take(pa.array(ids, pa.int64()))
 
 
@@ -118,6 +122,10 @@ class TextStores:
     questions: TextStore = field(default_factory=TextStore)  # appended, not deduplicated
     passages: TextStore = field(default_factory=TextStore)
     sentences: TextStore = field(default_factory=TextStore)
+
+    def seal(self) -> None:
+        for store in (self.questions, self.passages, self.sentences):
+            store.seal()
 
 
 class _Builder:
