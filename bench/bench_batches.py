@@ -77,6 +77,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int)
     parser.add_argument("--workdir", type=Path, default=Path("bench/work"))
     parser.add_argument("--out", type=Path, default=Path("bench/results-batches.json"))
+    parser.add_argument("--positive", default="passage", choices=["passage", "sentence", "sentence+context"])
     args = parser.parse_args()
     rows = args.rows or (200_000 if args.quick else 2_000_000)
     corpus = args.workdir / f"corpus-{rows}"
@@ -90,13 +91,15 @@ def main() -> None:
     for path in (plain_out, batches_out):
         shutil.rmtree(path, ignore_errors=True)
     plain = measure([sys.executable, "-c", PLAIN, str(corpus), str(plain_out)])
-    built = measure([sys.executable, "-m", "mtqa", "build-batches", "--input", str(corpus), "--output", str(batches_out), "--quiet"])
+    built = measure([sys.executable, "-m", "mtqa", "build-batches", "--input", str(corpus), "--output", str(batches_out), "--quiet",
+                     "--positive", args.positive])
     manifest = json.loads((batches_out / "manifest.json").read_text())
     results = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": machine(),
         "rows": rows,
         "rows_written": manifest["rows"],
+        "positive": args.positive,
         "plain_read_write": {**plain, "rows_per_s": rows / plain["seconds"]},
         "build_batches": {**built, "rows_per_s": rows / built["seconds"]},
         "time_ratio": built["seconds"] / plain["seconds"],
@@ -104,7 +107,8 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"bench-batches on {results['machine']}, {rows:,} input rows ({manifest['rows']:,} written in {manifest['num_batches']:,} batches)")
+    print(f"bench-batches on {results['machine']}, {rows:,} input rows ({manifest['rows']:,} written in "
+          f"{manifest['num_batches']:,} batches, {args.positive} positives)")
     print("| method | seconds | rows/s | peak RSS MiB |")
     print("| --- | ---: | ---: | ---: |")
     for name, key in (("plain pyarrow read+write", "plain_read_write"), ("mtqa build-batches", "build_batches")):

@@ -16,6 +16,7 @@ too), or two identical positive texts.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -201,6 +202,9 @@ class CorpusSampler:
     def _same_language(self, block: np.ndarray, query_langs: np.ndarray) -> np.ndarray:
         return query_langs
 
+    def _fixed_language(self, positive_lang: int, block: np.ndarray, query_langs: np.ndarray) -> np.ndarray:
+        return np.where(self.corpus.row_of[block, positive_lang] >= 0, positive_lang, -1)
+
     def _other_language(self, block: np.ndarray, query_langs: np.ndarray) -> np.ndarray:
         """A weighted random partner language per example (-1 where there is none)."""
         available = (self.corpus.row_of[block] >= 0) & (self.weight > 0)
@@ -260,7 +264,7 @@ class CorpusSampler:
             query_lang, positive_lang = pairs[int(choice)]
             snapshot = self.queues.snapshot()
             state = _BatchState()
-            if not self._fill(state, {query_lang: size}, lambda block, _: np.where(self.corpus.row_of[block, positive_lang] >= 0, positive_lang, -1)):
+            if not self._fill(state, {query_lang: size}, functools.partial(self._fixed_language, positive_lang)):
                 return state.batch(self.index, "xy")
             self.queues.restore(snapshot)
         return None
