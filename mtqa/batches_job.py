@@ -163,6 +163,8 @@ def run_build_batches(config: BuildConfig) -> dict[str, Any]:
     index_seconds = time.perf_counter() - started
     validate(corpora, config.sampler)
     stores.seal()
+    for corpus in corpora:
+        corpus.use_canonical_ids(stores)
 
     from tqdm.auto import tqdm
 

@@ -32,63 +32,83 @@ def text_key(text: str) -> int:
 
 
 class TextStore:
-    """Append-only, deduplicated strings in Arrow chunks, addressed by integer id."""
+    """Append-only strings in Arrow chunks, addressed by integer id.
+
+    ``add_many`` stores each distinct string of a column once, with a 64-bit hash.
+    Equal strings added by different calls get different ids until :meth:`seal`
+    maps every id to the first id holding the same text (``canonical``): 8 bytes
+    per text, where a dict of every text seen would cost a hundred.
+    """
 
     def __init__(self) -> None:
         self._chunks: list[pa.Array] = []
-        self._ids: dict[int, int] = {}
+        self._starts: list[int] = []
+        self._hashes: list[np.ndarray] = []
         self._size = 0
-        self._array: pa.Array | None = None
+        self.canonical: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self._size
 
-    def add(self, text: str) -> int:
-        key = text_key(text)
-        existing = self._ids.get(key)
-        if existing is not None:
-            return existing
-        self._ids[key] = self._size
-        self._chunks.append(pa.array([text], pa.large_string()))
-        self._size += 1
-        self._array = None
-        return self._size - 1
+    def _append(self, texts: pa.Array) -> int:
+        start = self._size
+        self._chunks.append(texts.cast(pa.large_string()))
+        self._starts.append(start)
+        self._size += len(texts)
+        self.canonical = None
+        return start
 
     def add_many(self, texts: pa.Array) -> np.ndarray:
-        """Add a column of strings; returns their ids (equal texts share an id)."""
+        """Add a column of strings; returns their ids (equal texts within the column share one)."""
         encoded = texts.dictionary_encode()
-        uniques = encoded.dictionary.to_pylist()
-        local = np.empty(len(uniques), dtype=np.int64)
-        new: list[str] = []
-        for index, text in enumerate(uniques):
-            key = text_key(text)
-            existing = self._ids.get(key)
-            if existing is None:
-                existing = self._ids[key] = self._size + len(new)
-                new.append(text)
-            local[index] = existing
-        if new:
-            self._chunks.append(pa.array(new, pa.large_string()))
-            self._size += len(new)
-            self._array = None
-        return local[encoded.indices.to_numpy(zero_copy_only=False)]
+        uniques = encoded.dictionary
+        self._hashes.append(np.fromiter((text_key(text) for text in uniques.to_pylist()), np.uint64, len(uniques)))
+        start = self._append(uniques)
+        return start + encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
 
     def extend(self, texts: pa.Array) -> np.ndarray:
-        """Add a column of strings without deduplication (for texts that rarely repeat)."""
-        self._chunks.append(texts.cast(pa.large_string()))
-        self._size += len(texts)
-        self._array = None
-        return np.arange(self._size - len(texts), self._size, dtype=np.int64)
+        """Add a column of strings as they are (for texts that rarely repeat, such as questions)."""
+        start = self._append(texts)
+        self._hashes.append(np.arange(start, self._size, dtype=np.uint64) | np.uint64(1 << 63))  # never equal to another text
+        return np.arange(start, self._size, dtype=np.int64)
 
     def seal(self) -> None:
-        """Join the chunks into one array; call before reading from several threads."""
-        if self._array is None:
-            self._array = pa.concat_arrays(self._chunks) if self._chunks else pa.array([], pa.large_string())
-            self._chunks = [self._array]
+        """Compute ``canonical``; call once all texts are in, before reading from several threads."""
+        if self.canonical is None:
+            hashes = np.concatenate(self._hashes) if self._hashes else np.empty(0, np.uint64)
+            _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+            self.canonical = first[inverse].astype(np.int64)
+            self._hashes = [hashes]
 
     def take(self, ids: np.ndarray) -> pa.Array:
-        self.seal()
-        return self._array.take(pa.array(ids, pa.int64()))
+        """The texts with these ids, in order, gathered chunk by chunk.
+
+        Concatenating the chunks first (what a chunked-array take does) would
+        briefly double the store's memory.
+        """
+        ids = np.asarray(ids, dtype=np.int64)
+        if not len(ids):
+            return pa.array([], pa.large_string())
+        chunk_of = np.searchsorted(self._starts, ids, side="right") - 1
+        order = np.argsort(chunk_of, kind="stable")
+        boundaries = np.flatnonzero(np.diff(chunk_of[order])) + 1
+        parts = []
+        for group in np.split(order, boundaries):
+            chunk = int(chunk_of[group[0]])
+            parts.append(self._chunks[chunk].take(pa.array(ids[group] - self._starts[chunk])))
+        gathered = pa.concat_arrays(parts)
+        return gathered.take(pa.array(np.argsort(order, kind="stable")))
+
+
+@dataclass
+class TextStores:
+    questions: TextStore = field(default_factory=TextStore)
+    passages: TextStore = field(default_factory=TextStore)
+    sentences: TextStore = field(default_factory=TextStore)
+
+    def seal(self) -> None:
+        for store in (self.questions, self.passages, self.sentences):
+            store.seal()
 
 
 @dataclass
@@ -102,7 +122,7 @@ class Corpus:
     example_of: np.ndarray  # per row: example index
     question: np.ndarray  # per row: text id
     context: np.ndarray  # per row: text id
-    answer_sentence: np.ndarray  # per row: text id of the answer sentence
+    answer_sentence: np.ndarray  # per row: text id of the answer sentence (-1: sentences not indexed)
     answer_index: np.ndarray  # per row: index of the answer sentence within the passage
     sentences_start: np.ndarray  # per row: offset into Corpus.sentence_ids
     sentences_count: np.ndarray
@@ -113,19 +133,12 @@ class Corpus:
     def num_examples(self) -> int:
         return len(self.example_ids)
 
-    def languages_of(self, example: int) -> np.ndarray:
-        return np.flatnonzero(self.row_of[example] >= 0)
-
-
-@dataclass
-class TextStores:
-    questions: TextStore = field(default_factory=TextStore)  # appended, not deduplicated
-    passages: TextStore = field(default_factory=TextStore)
-    sentences: TextStore = field(default_factory=TextStore)
-
-    def seal(self) -> None:
-        for store in (self.questions, self.passages, self.sentences):
-            store.seal()
+    def use_canonical_ids(self, stores: TextStores) -> None:
+        """Give equal texts equal ids (after ``stores.seal()``), so identity checks see duplicates."""
+        self.context = stores.passages.canonical[self.context]
+        if len(self.sentence_ids):
+            self.sentence_ids = stores.sentences.canonical[self.sentence_ids]
+            self.answer_sentence = stores.sentences.canonical[self.answer_sentence]
 
 
 class _Builder:
