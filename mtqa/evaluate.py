@@ -1,0 +1,271 @@
+"""Retrieval evaluation: LAReQA-style pools (XQuAD-R, MLQA-R) and BEIR-format corpora.
+
+LAReQA protocol (Roy et al., 2020), as used by arXiv 2408.10536:
+  * candidates: every sentence of every paragraph, per language;
+  * queries: every question, per language;
+  * relevant: a question's answer sentence in every language where its id exists.
+Settings:
+  * mono: queries in X against the pool of X, per language;
+  * cross: queries in X against the pool of Y, for every ordered pair X != Y;
+  * multi: queries in X against the pool of all languages at once.
+mAP is macro-averaged over languages (mono, multi) or pairs (cross). Language
+bias is the rank distance in the multilingual pool: per query, the worst minus
+the best rank among its relevant sentences, averaged over queries, then over
+query languages.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .corpus_index import _answer_sentence, parse_articles
+from .errors import MtqaError
+from .metrics import average_precision, macro_mean, rank_distance, recall_at_k, relevant_ranks
+
+Encoder = Callable[[list[str], str], np.ndarray]  # (texts, role) -> L2-normalised embeddings
+
+
+@dataclass
+class LareqaSet:
+    """Questions and candidate sentences of a LAReQA-format set, per language."""
+
+    langs: list[str]
+    question_ids: dict[str, list[str]]
+    questions: dict[str, list[str]]
+    candidates: dict[str, list[str]]  # texts, one per sentence
+    candidate_context: dict[str, list[str]]
+    answer: dict[str, dict[str, int]]  # lang -> question id -> candidate index
+    articles: set[int] | None = None
+
+
+def load_lareqa(directory: Path, *, articles: str | None = None) -> LareqaSet:
+    chosen = parse_articles(articles)
+    files = sorted(Path(directory).glob("*.json"))
+    if not files:
+        raise MtqaError(f"{directory}: no <lang>.json files (expected the LAReQA release: one SQuAD-style file per language)")
+    data = LareqaSet(langs=[], question_ids={}, questions={}, candidates={}, candidate_context={}, answer={}, articles=chosen)
+    for path in files:
+        lang = path.stem
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            ids, questions, candidates, contexts, answer = [], [], [], [], {}
+            for index, article in enumerate(document["data"]):
+                if chosen is not None and index not in chosen:
+                    continue
+                for paragraph in article["paragraphs"]:
+                    offset = len(candidates)
+                    candidates += [sentence.strip() for sentence in paragraph["sentences"]]
+                    contexts += [paragraph["context"]] * len(paragraph["sentences"])
+                    for qa in paragraph["qas"]:
+                        ids.append(qa["id"])
+                        questions.append(qa["question"])
+                        answer[qa["id"]] = offset + _answer_sentence(paragraph["sentence_breaks"], qa["answers"][0]["answer_start"])
+        except json.JSONDecodeError as error:
+            raise MtqaError(f"{path}:{error.lineno}:{error.colno}: not valid JSON ({error.msg})") from None
+        except (KeyError, IndexError, TypeError) as error:
+            raise MtqaError(f"{path}: not in LAReQA format (missing {error})") from None
+        if not ids:
+            continue
+        data.langs.append(lang)
+        data.question_ids[lang], data.questions[lang] = ids, questions
+        data.candidates[lang], data.candidate_context[lang], data.answer[lang] = candidates, contexts, answer
+    if not data.langs:
+        raise MtqaError(f"{directory}: no questions{' in the chosen --articles' if chosen else ''}")
+    return data
+
+
+class _Scores:
+    """Query x candidate cosine scores, computed a block of queries at a time."""
+
+    def __init__(self, queries: np.ndarray, candidates: np.ndarray) -> None:
+        self.queries, self.candidates = queries, candidates
+        self.shape = (len(queries), len(candidates))
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        return self.queries[rows] @ self.candidates.T
+
+
+def _csr(lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    indptr = np.zeros(len(lists) + 1, dtype=np.int64)
+    np.cumsum([len(items) for items in lists], out=indptr[1:])
+    indices = np.array([item for items in lists for item in items], dtype=np.int64)
+    return indptr, indices
+
+
+@dataclass
+class LareqaResult:
+    langs: list[str]
+    mono: dict[str, float] = field(default_factory=dict)
+    cross: dict[str, dict[str, float]] = field(default_factory=dict)
+    multi: dict[str, float] = field(default_factory=dict)
+    recall: dict[str, dict[str, float]] = field(default_factory=dict)
+    rank_distance: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        cross_values = [value for row in self.cross.values() for value in row.values()]
+        return {
+            "mono_map": float(np.mean(list(self.mono.values()))),
+            "cross_map": float(np.mean(cross_values)) if cross_values else float("nan"),
+            "multi_map": float(np.mean(list(self.multi.values()))),
+            "rank_distance": float(np.nanmean(list(self.rank_distance.values()))),
+            **{f"{setting}_{name}": value for setting, values in self.recall.items() for name, value in values.items()},
+            "per_language": {"mono_map": self.mono, "multi_map": self.multi, "rank_distance": self.rank_distance},
+            "cross_matrix": self.cross,
+            "languages": self.langs,
+            "pairs": len(cross_values),
+        }
+
+
+def evaluate_lareqa(data: LareqaSet, encode: Encoder, *, candidate: str = "sentence", chunk_size: int = 1024) -> LareqaResult:
+    """mono / cross / multi mAP, R@1, R@10 and rank distance, each text encoded once."""
+    langs = data.langs
+    question_vectors = {lang: encode(data.questions[lang], "query") for lang in langs}
+    if candidate == "sentence+context":
+        texts = {lang: [f"{s} {c}" for s, c in zip(data.candidates[lang], data.candidate_context[lang])] for lang in langs}
+    else:
+        texts = data.candidates
+    candidate_vectors = {lang: encode(texts[lang], "passage") for lang in langs}
+    result = LareqaResult(langs=langs)
+    recall = {"mono": {1: [], 10: []}, "cross": {1: [], 10: []}, "multi": {1: [], 10: []}}
+
+    def score(queries: np.ndarray, pool: np.ndarray, relevant: list[list[int]], setting: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        indptr, indices = _csr(relevant)
+        ranks = relevant_ranks(_Scores(queries, pool), indptr, indices, chunk_size=chunk_size)
+        for k in (1, 10):
+            recall[setting][k].append(float(np.mean(recall_at_k(ranks, indptr, k))))
+        return ranks, indptr, average_precision(ranks, indptr)
+
+    for query_lang in langs:
+        ids = data.question_ids[query_lang]
+        for pool_lang in langs:
+            present = [i for i, qid in enumerate(ids) if qid in data.answer[pool_lang]]
+            if not present:
+                continue
+            relevant = [[data.answer[pool_lang][ids[i]]] for i in present]
+            setting = "mono" if pool_lang == query_lang else "cross"
+            _, _, ap = score(question_vectors[query_lang][present], candidate_vectors[pool_lang], relevant, setting)
+            if setting == "mono":
+                result.mono[query_lang] = float(ap.mean())
+            else:
+                result.cross.setdefault(query_lang, {})[pool_lang] = float(ap.mean())
+
+    offsets = np.cumsum([0] + [len(data.candidates[lang]) for lang in langs])
+    pool = np.concatenate([candidate_vectors[lang] for lang in langs])
+    distances, groups = [], []
+    for query_lang in langs:
+        ids = data.question_ids[query_lang]
+        relevant = [[int(offsets[j]) + data.answer[lang][qid] for j, lang in enumerate(langs) if qid in data.answer[lang]] for qid in ids]
+        ranks, indptr, ap = score(question_vectors[query_lang], pool, relevant, "multi")
+        result.multi[query_lang] = float(ap.mean())
+        distance = rank_distance(ranks, indptr)
+        result.rank_distance[query_lang] = float(np.nanmean(distance))
+        distances.append(distance)
+        groups += [query_lang] * len(ids)
+    result.recall = {setting: {f"r@{k}": float(np.mean(values)) for k, values in by_k.items() if values} for setting, by_k in recall.items()}
+    assert np.isclose(macro_mean(np.concatenate(distances), np.array(groups)), np.nanmean(list(result.rank_distance.values())), equal_nan=True)
+    return result
+
+
+@dataclass
+class BeirSet:
+    corpus_ids: list[str]
+    corpus_texts: list[str]
+    query_ids: list[str]
+    query_texts: list[str]
+    qrels: dict[str, dict[str, int]]
+    split: str
+
+
+def _read_jsonl(path: Path, fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    if not path.is_file():
+        raise MtqaError(f"{path} not found (a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/<split>.tsv)")
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise MtqaError(f"{path}:{line_no}: not valid JSON ({error.msg})") from None
+            missing = [name for name in fields if name not in row]
+            if missing:
+                raise MtqaError(f"{path}:{line_no}: missing field {missing[0]!r}")
+            rows.append(row)
+    return rows
+
+
+def load_beir(directory: Path, *, split: str = "test") -> BeirSet:
+    directory = Path(directory)
+    corpus = _read_jsonl(directory / "corpus.jsonl", ("_id", "text"))
+    queries = _read_jsonl(directory / "queries.jsonl", ("_id", "text"))
+    qrels_path = directory / "qrels" / f"{split}.tsv"
+    if not qrels_path.is_file():
+        raise MtqaError(f"{qrels_path} not found (BEIR qrels: query-id, corpus-id, score)")
+    corpus_ids = {str(row["_id"]) for row in corpus}
+    query_ids = {str(row["_id"]) for row in queries}
+    qrels: dict[str, dict[str, int]] = {}
+    for line_no, line in enumerate(qrels_path.read_text(encoding="utf-8").splitlines(), start=1):
+        parts = line.strip().split("\t")
+        if not parts[0] or (line_no == 1 and parts[0] == "query-id"):
+            continue
+        if len(parts) != 3:
+            raise MtqaError(f"{qrels_path}:{line_no}: expected query-id, corpus-id, score separated by tabs")
+        query, document, grade = parts
+        if query not in query_ids:
+            raise MtqaError(f"{qrels_path}:{line_no}: query id {query!r} is not in queries.jsonl")
+        if document not in corpus_ids:
+            raise MtqaError(f"{qrels_path}:{line_no}: corpus id {document!r} is not in corpus.jsonl")
+        try:
+            value = int(float(grade))
+        except ValueError:
+            raise MtqaError(f"{qrels_path}:{line_no}: score {grade!r} is not a number") from None
+        if value > 0:
+            qrels.setdefault(query, {})[document] = value
+    judged = [row for row in queries if str(row["_id"]) in qrels]
+    if not judged:
+        raise MtqaError(f"{qrels_path}: no query has a relevant document")
+    return BeirSet(
+        corpus_ids=[str(row["_id"]) for row in corpus],
+        corpus_texts=[(f"{row.get('title') or ''} {row['text']}").strip() for row in corpus],
+        query_ids=[str(row["_id"]) for row in judged],
+        query_texts=[row["text"] for row in judged],
+        qrels=qrels,
+        split=split,
+    )
+
+
+def evaluate_beir(data: BeirSet, encode: Encoder, *, chunk_size: int = 1024, run_depth: int = 100) -> tuple[dict[str, float], list[str]]:
+    """nDCG@10, Recall@100, MRR@10 by exact search in chunks; also a TREC run (top ``run_depth``)."""
+    from .metrics import mrr_at_k, ndcg_at_k
+
+    corpus = encode(data.corpus_texts, "passage")
+    queries = encode(data.query_texts, "query")
+    position = {doc_id: index for index, doc_id in enumerate(data.corpus_ids)}
+    relevant = [sorted(data.qrels[qid], key=position.get) for qid in data.query_ids]
+    indptr, indices = _csr([[position[doc] for doc in docs] for docs in relevant])
+    grades = np.array([data.qrels[qid][doc] for qid, docs in zip(data.query_ids, relevant) for doc in docs], dtype=np.float64)
+    scores = _Scores(queries, corpus)
+    ranks = relevant_ranks(scores, indptr, indices, chunk_size=chunk_size)
+    metrics = {
+        "ndcg@10": float(ndcg_at_k(ranks, indptr, 10, grades).mean()),
+        "recall@100": float(recall_at_k(ranks, indptr, 100).mean()),
+        "mrr@10": float(mrr_at_k(ranks, indptr, 10).mean()),
+        "queries": len(data.query_ids),
+        "documents": len(data.corpus_ids),
+    }
+    run: list[str] = []
+    depth = min(run_depth, len(data.corpus_ids))
+    for start in range(0, len(data.query_ids), chunk_size):
+        block = scores[start:start + chunk_size]
+        top = np.argpartition(-block, depth - 1, axis=1)[:, :depth]
+        for row, candidates in enumerate(top):
+            order = candidates[np.lexsort((candidates, -block[row, candidates]))]
+            qid = data.query_ids[start + row]
+            run += [f"{qid} Q0 {data.corpus_ids[doc]} {rank} {block[row, doc]:.6f} mtqa" for rank, doc in enumerate(order, start=1)]
+    return metrics, run
