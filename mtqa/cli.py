@@ -118,11 +118,6 @@ def translate(**options) -> None:
     click.echo(f"wrote {manifest['rows']} rows to {config.output}", err=True)
 
 
-def _not_yet(name: str, issue: int):
-    def command() -> None:
-        raise MtqaError(f"'mtqa {name}' is not available in this version yet (tracked as issue {issue})")
-
-    return command
 
 
 BUILD_EXAMPLE = """\b
@@ -222,7 +217,60 @@ def build_batches(**options) -> None:
     click.echo(f"wrote {manifest['num_batches']} batches ({manifest['rows']} rows) in {len(manifest['shards'])} shards to {config.output}", err=True)
 
 
-cli.command("train-eval", help="Train a bi-encoder on batch shards and evaluate retrieval (not yet available).")(_not_yet("train-eval", 4))
+TRAIN_EVAL_EXAMPLE = """\b
+Examples:
+  mtqa train-eval --batches out/batches --model sentence-transformers/LaBSE \\
+      --eval lareqa:xquad-r --eval lareqa:mlqa-r --eval beir:./miracl-de --output out/run
+  mtqa train-eval --eval-only --model offline-minilm --eval lareqa:xquad-r \\
+      --eval-articles 24-47 --output out/minilm-untrained
+"""
+
+
+@cli.command("train-eval", epilog=TRAIN_EVAL_EXAMPLE)
+@click.option("--batches", type=click.Path(path_type=Path), help="Shard directory written by mtqa build-batches.")
+@click.option("--model", required=True, help="Hub id, local folder, or offline-minilm (the bundled all-MiniLM-L6-v2).")
+@click.option("--output", type=click.Path(path_type=Path), required=True, help="Run directory: model, checkpoints, logs, report.")
+@click.option("--eval", "evals", multiple=True, help="lareqa:NAME_OR_PATH or beir:PATH (repeatable).")
+@click.option("--eval-only", is_flag=True, help="Skip training; evaluate the model as it is.")
+@click.option("--eval-articles", help="lareqa sets: article indices to evaluate on, e.g. 24-47.")
+@click.option("--candidate", type=click.Choice(["sentence", "sentence+context"]), default="sentence", show_default=True)
+@click.option("--beir-split", default="test", show_default=True)
+@click.option("--pooling", type=click.Choice(["auto", "cls", "mean"]), default="auto", show_default=True)
+@click.option("--max-length", type=click.IntRange(min=8), help="Tokens per text (default: the model's).")
+@click.option("--query-prefix", default="Query: ", show_default=True)
+@click.option("--passage-prefix", default="Passage: ", show_default=True)
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--encode-batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def train_eval(**options) -> None:
+    """Train a bi-encoder on hybrid batch shards, then score it on LAReQA and BEIR sets.
+
+    Writes report.json, report.md (mAP mono / cross / multi and rank distance, as
+    the paper's Tables 1 and 2; nDCG@10, Recall@100 for BEIR sets) and heatmaps.
+    """
+    from .train_eval_job import TrainEvalConfig, run_train_eval
+
+    config = TrainEvalConfig(
+        model=options["model"],
+        output=options["output"],
+        batches=options["batches"],
+        evals=list(options["evals"]),
+        eval_only=options["eval_only"],
+        eval_articles=options["eval_articles"],
+        candidate=options["candidate"],
+        beir_split=options["beir_split"],
+        pooling=options["pooling"],
+        max_length=options["max_length"],
+        query_prefix=options["query_prefix"],
+        passage_prefix=options["passage_prefix"],
+        device=options["device"],
+        encode_batch_size=options["encode_batch_size"],
+        progress=not options["quiet"],
+    )
+    report = run_train_eval(config)
+    from .report import render_markdown
+
+    click.echo(render_markdown(report))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,117 @@
+"""`mtqa train-eval`: train a bi-encoder on batch shards, then evaluate it and write the report."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .encoder import encode, load_encoder
+from .errors import MtqaError
+from .eval_data import resolve_eval_data
+from .evaluate import evaluate_beir, evaluate_lareqa, load_beir, load_lareqa
+from .report import atomic_write, write_report
+
+EVAL_KINDS = ("lareqa", "beir")
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    kind: str
+    source: str
+
+    @property
+    def name(self) -> str:
+        return Path(self.source.rstrip("/")).name or self.source
+
+
+def parse_eval_spec(spec: str) -> EvalSpec:
+    kind, sep, source = spec.partition(":")
+    if not sep or kind not in EVAL_KINDS or not source:
+        raise MtqaError(f"--eval {spec!r}: expected KIND:PATH_OR_NAME with KIND one of {', '.join(EVAL_KINDS)} (e.g. lareqa:xquad-r, beir:./miracl-de)")
+    return EvalSpec(kind, source)
+
+
+@dataclass
+class TrainEvalConfig:
+    model: str
+    output: Path
+    batches: Path | None = None
+    evals: list[str] = field(default_factory=list)
+    eval_only: bool = False
+    eval_articles: str | None = None
+    candidate: str = "sentence"
+    beir_split: str = "test"
+    pooling: str = "auto"
+    max_length: int | None = None
+    query_prefix: str = "Query: "
+    passage_prefix: str = "Passage: "
+    encode_batch_size: int = 64
+    device: str = "cpu"
+    train_options: dict[str, Any] = field(default_factory=dict)
+    progress: bool = True
+
+
+def _prepare_evals(config: TrainEvalConfig) -> list[tuple[EvalSpec, Any]]:
+    """Parse and load every evaluation set before any training, so a typo fails at once."""
+    prepared = []
+    for raw in config.evals:
+        spec = parse_eval_spec(raw)
+        folder = resolve_eval_data(spec.source)
+        if spec.kind == "lareqa":
+            prepared.append((spec, load_lareqa(folder, articles=config.eval_articles)))
+        else:
+            prepared.append((spec, load_beir(folder, split=config.beir_split)))
+    names = [spec.name for spec, _ in prepared]
+    if len(names) != len(set(names)):
+        raise MtqaError(f"--eval: two sets share the name {next(n for n in names if names.count(n) > 1)!r}; give distinct folders")
+    return prepared
+
+
+def evaluate_model(model, prepared: list[tuple[EvalSpec, Any]], config: TrainEvalConfig, output: Path) -> dict[str, Any]:
+    """Every evaluation set; each distinct text is encoded once, with its role's prefix."""
+
+    def encoder(texts: list[str], role: str):
+        prefix = config.query_prefix if role == "query" else config.passage_prefix
+        unique = list(dict.fromkeys(texts))
+        vectors = encode(model, unique, prefix=prefix, batch_size=config.encode_batch_size, progress=config.progress)
+        if len(unique) == len(texts):
+            return vectors
+        position = {text: index for index, text in enumerate(unique)}
+        return vectors[[position[text] for text in texts]]
+
+    results: dict[str, Any] = {}
+    for spec, data in prepared:
+        started = time.perf_counter()
+        if spec.kind == "lareqa":
+            item = evaluate_lareqa(data, encoder, candidate=config.candidate).summary()
+        else:
+            item, run = evaluate_beir(data, encoder)
+            atomic_write(output / f"run-{spec.name}.trec", "\n".join(run) + "\n")
+            qrels = [f"{qid} 0 {doc} {grade}" for qid, docs in data.qrels.items() for doc, grade in docs.items()]
+            atomic_write(output / f"qrels-{spec.name}.trec", "\n".join(qrels) + "\n")
+        results[spec.name] = {"kind": spec.kind, "source": spec.source, **item, "seconds": round(time.perf_counter() - started, 2)}
+    return results
+
+
+def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
+    if not config.eval_only and config.batches is None:
+        raise MtqaError("train-eval needs --batches DIR (or --eval-only to evaluate the model as it is)")
+    if config.eval_only and not config.evals:
+        raise MtqaError("--eval-only needs at least one --eval set")
+    prepared = _prepare_evals(config)
+    model = load_encoder(config.model, pooling=config.pooling, max_length=config.max_length, device=config.device)
+    output = config.output
+    output.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {"mtqa_version": __version__, "model": config.model, "training": None,
+                              "prefixes": {"query": config.query_prefix, "passage": config.passage_prefix}}
+    if not config.eval_only:
+        from .train import TrainConfig, train
+
+        train_config = TrainConfig(**config.train_options, query_prefix=config.query_prefix, passage_prefix=config.passage_prefix)
+        report["training"] = train(train_config, model, config.batches, output, progress=config.progress)
+    report["evals"] = evaluate_model(model, prepared, config, output)
+    write_report(report, output)
+    return report
