@@ -1,0 +1,159 @@
+"""The evaluator on real data with a real model, and on hand-built pools."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mtqa.errors import MtqaError
+from mtqa.eval_data import resolve_eval_data
+from mtqa.evaluate import LareqaSet, evaluate_beir, evaluate_lareqa, load_beir, load_lareqa
+from mtqa.train_eval_job import parse_eval_spec
+
+
+def one_hot_encoder(vectors: dict[str, list[float]]):
+    def encode(texts, role):
+        return np.array([vectors[text] for text in texts], dtype=np.float32)
+    return encode
+
+
+def test_lareqa_settings_on_a_hand_built_pool():
+    """Two languages, two questions; embeddings chosen so every rank is known."""
+    data = LareqaSet(
+        langs=["en", "de"],
+        question_ids={"en": ["q1", "q2"], "de": ["q1", "q2"]},
+        questions={"en": ["Q1", "Q2"], "de": ["F1", "F2"]},
+        candidates={"en": ["S1", "S2"], "de": ["T1", "T2"]},
+        candidate_context={"en": ["", ""], "de": ["", ""]},
+        answer={"en": {"q1": 0, "q2": 1}, "de": {"q1": 0, "q2": 1}},
+    )
+    vectors = {
+        "Q1": [1, 0, 0, 0], "Q2": [0, 1, 0, 0], "F1": [0, 0, 1, 0], "F2": [0, 0, 0, 1],
+        # English sentences match English questions; German sentences match the *wrong* German question.
+        "S1": [0.9, 0, 0.1, 0], "S2": [0, 0.9, 0, 0.1], "T1": [0.1, 0, 0, 0.9], "T2": [0, 0.1, 0.9, 0],
+    }
+    result = evaluate_lareqa(data, one_hot_encoder(vectors)).summary()
+    assert result["per_language"]["mono_map"] == {"en": 1.0, "de": 0.5}
+    assert result["cross_matrix"]["en"]["de"] == 1.0  # Q1 scores T1 0.1 > T2 0.0
+    assert result["cross_matrix"]["de"]["en"] == 1.0  # F1 scores S1 0.1 > S2 0.0
+    # Multilingual pool for Q1 ranks S1 (0.9), T1 (0.1): relevant at ranks 1 and 2: AP 1, distance 1.
+    assert result["per_language"]["rank_distance"]["en"] == 1.0
+    # F1 ranks T2 (0.9), S1 (0.1), then S2 and T1 tied at 0 (lower pool index first): relevant at 2 and 4.
+    assert result["per_language"]["multi_map"]["en"] == 1.0
+    assert result["per_language"]["multi_map"]["de"] == pytest.approx((1 / 2 + 2 / 4) / 2)
+    assert result["per_language"]["rank_distance"]["de"] == 2.0
+    assert result["pairs"] == 2
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    from mtqa.encoder import load_encoder
+
+    return load_encoder("offline-minilm")
+
+
+def test_offline_minilm_on_held_out_xquad_r_articles(minilm, xquad_r):
+    from mtqa.encoder import encode
+
+    data = load_lareqa(xquad_r, articles="24-26")
+    english = LareqaSet(langs=["en", "de"], **{key: {lang: getattr(data, key)[lang] for lang in ("en", "de")}
+                        for key in ("question_ids", "questions", "candidates", "candidate_context", "answer")})
+    result = evaluate_lareqa(english, lambda texts, role: encode(minilm, texts)).summary()
+    pool = len(data.candidates["en"])
+    random_ap = sum(1 / rank for rank in range(1, pool + 1)) / pool  # expected AP of a random ranking, one relevant item
+    assert result["per_language"]["mono_map"]["en"] > max(0.5, 5 * random_ap)
+    assert result["languages"] == ["en", "de"]
+    assert 0 <= result["rank_distance"] < 2 * pool
+
+
+def test_lareqa_article_selection_and_languages(xquad_r):
+    data = load_lareqa(xquad_r, articles="24-47")
+    assert len(data.langs) == 11
+    english = json.loads((xquad_r / "en.json").read_text())["data"]
+    held_out = sum(len(p["qas"]) for a in english[24:] for p in a["paragraphs"])
+    assert len(data.questions["en"]) == held_out
+    assert all(len(data.questions[lang]) == held_out for lang in data.langs)  # XQuAD-R is fully parallel
+
+
+def write_beir(folder, qrels="query-id\tcorpus-id\tscore\nq1\td1\t2\nq1\td4\t1\nq2\td3\t1\n"):
+    (folder / "qrels").mkdir(parents=True, exist_ok=True)
+    docs = [("d1", "Paris is the capital of France."), ("d2", "Berlin is the capital of Germany."),
+            ("d3", "Bananas are yellow fruit."), ("d4", "The Eiffel tower is in Paris.")]
+    (folder / "corpus.jsonl").write_text("\n".join(json.dumps({"_id": i, "title": "", "text": t}) for i, t in docs) + "\n")
+    (folder / "queries.jsonl").write_text("\n".join(json.dumps({"_id": i, "text": t}) for i, t in
+                                                     [("q1", "What is the capital of France?"), ("q2", "Which fruit is yellow?"), ("q3", "unjudged")]) + "\n")
+    (folder / "qrels" / "test.tsv").write_text(qrels)
+    return folder
+
+
+def test_beir_metrics_and_trec_run(tmp_path):
+    data = load_beir(write_beir(tmp_path / "beir"))
+    assert data.query_ids == ["q1", "q2"]  # unjudged queries are not scored
+    vectors = {"Paris is the capital of France.": [1, 0, 0], "Berlin is the capital of Germany.": [0.5, 0.5, 0],
+               "Bananas are yellow fruit.": [0, 0, 1], "The Eiffel tower is in Paris.": [0.6, 0.4, 0],
+               "What is the capital of France?": [1, 0, 0], "Which fruit is yellow?": [0, 0.2, 1]}
+    metrics, run = evaluate_beir(data, one_hot_encoder(vectors))
+    # q1: d1 (1.0), d4 (0.6), d2 (0.5): relevant at ranks 1 and 2 -> nDCG 1. q2: d3 first.
+    assert metrics["ndcg@10"] == pytest.approx(1.0) and metrics["mrr@10"] == 1.0 and metrics["recall@100"] == 1.0
+    assert run[0].split()[:4] == ["q1", "Q0", "d1", "1"] and len(run) == 8
+
+
+@pytest.mark.parametrize("qrels, message", [
+    ("q9\td1\t1\n", "query id 'q9' is not in queries.jsonl"),
+    ("q1\td9\t1\n", "corpus id 'd9' is not in corpus.jsonl"),
+    ("q1\td1\n", "expected query-id, corpus-id, score"),
+    ("q1\td1\t0\n", "no query has a relevant document"),
+])
+def test_bad_qrels(tmp_path, qrels, message):
+    with pytest.raises(MtqaError, match=message):
+        load_beir(write_beir(tmp_path / "b", qrels=qrels))
+
+
+def test_eval_specs_and_data_resolution(tmp_path, monkeypatch, xquad_r):
+    assert parse_eval_spec("lareqa:xquad-r").name == "xquad-r"
+    for bad in ("xquad-r", "squad:x", "beir:"):
+        with pytest.raises(MtqaError, match="expected KIND:PATH_OR_NAME"):
+            parse_eval_spec(bad)
+    monkeypatch.setenv("MTQA_DATA", str(xquad_r.parent))
+    assert resolve_eval_data("xquad-r") == xquad_r
+    with pytest.raises(MtqaError, match="folder not found"):
+        resolve_eval_data(str(tmp_path / "nope"))
+
+
+def test_public_download_failure_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr("mtqa.eval_data.LAREQA_BASE", "http://127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.setattr("mtqa.eval_data.local_candidates", lambda name: [])
+    with pytest.raises(MtqaError, match="downloading it failed"):
+        resolve_eval_data("mlqa-r")
+    assert not list((tmp_path / "mtqa-cache" / "data").glob("*")) if (tmp_path / "mtqa-cache" / "data").exists() else True
+
+
+def test_cli_eval_only_writes_report(tmp_path, xquad_r):
+    out = tmp_path / "run"
+    env_data = str(xquad_r.parent)
+    beir = write_beir(tmp_path / "beir")
+    result = subprocess.run([sys.executable, "-m", "mtqa", "train-eval", "--eval-only", "--model", "offline-minilm",
+                             "--eval", "lareqa:xquad-r", "--eval-articles", "47", "--eval", f"beir:{beir}", "--output", str(out), "--quiet"],
+                            capture_output=True, text=True, env={**__import__("os").environ, "MTQA_DATA": env_data})
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    xquad = report["evals"]["xquad-r"]
+    assert {"mono_map", "cross_map", "multi_map", "rank_distance"} <= set(xquad) and xquad["pairs"] == 110
+    assert {"ndcg@10", "recall@100"} <= set(report["evals"]["beir"])
+    assert "Table 1" in (out / "report.md").read_text()
+    assert (out / "heatmap-xquad-r.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "run-beir.trec").read_text().startswith("q1 Q0 d1 1 ")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--eval-only", "--eval", "squad:x"], "expected KIND:PATH_OR_NAME"),
+    (["--eval-only"], "needs at least one --eval"),
+    ([], "needs --batches"),
+    (["--eval-only", "--eval", "lareqa:/no/such/folder"], "folder not found"),
+])
+def test_cli_bad_input_is_one_line(tmp_path, args, message):
+    result = subprocess.run([sys.executable, "-m", "mtqa", "train-eval", "--model", "offline-minilm", "--output", str(tmp_path / "o"), *args],
+                            capture_output=True, text=True)
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1 and message in result.stderr, result.stderr
