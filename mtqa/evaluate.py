@@ -17,6 +17,7 @@ query languages.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -105,6 +106,8 @@ class LareqaResult:
     multi: dict[str, float] = field(default_factory=dict)
     recall: dict[str, dict[str, float]] = field(default_factory=dict)
     rank_distance: dict[str, float] = field(default_factory=dict)
+    encode_seconds: float = 0.0
+    total_seconds: float = 0.0
 
     def summary(self) -> dict[str, Any]:
         cross_values = [value for row in self.cross.values() for value in row.values()]
@@ -118,11 +121,14 @@ class LareqaResult:
             "cross_matrix": self.cross,
             "languages": self.langs,
             "pairs": len(cross_values),
+            "encode_seconds": round(self.encode_seconds, 3),
+            "scoring_seconds": round(self.total_seconds - self.encode_seconds, 3),
         }
 
 
 def evaluate_lareqa(data: LareqaSet, encode: Encoder, *, candidate: str = "sentence", chunk_size: int = 1024) -> LareqaResult:
     """mono / cross / multi mAP, R@1, R@10 and rank distance, each text encoded once."""
+    started = time.perf_counter()
     langs = data.langs
     question_vectors = {lang: encode(data.questions[lang], "query") for lang in langs}
     if candidate == "sentence+context":
@@ -130,7 +136,7 @@ def evaluate_lareqa(data: LareqaSet, encode: Encoder, *, candidate: str = "sente
     else:
         texts = data.candidates
     candidate_vectors = {lang: encode(texts[lang], "passage") for lang in langs}
-    result = LareqaResult(langs=langs)
+    result = LareqaResult(langs=langs, encode_seconds=time.perf_counter() - started)
     recall = {"mono": {1: [], 10: []}, "cross": {1: [], 10: []}, "multi": {1: [], 10: []}}
 
     def score(queries: np.ndarray, pool: np.ndarray, relevant: list[list[int]], setting: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -168,6 +174,7 @@ def evaluate_lareqa(data: LareqaSet, encode: Encoder, *, candidate: str = "sente
         groups += [query_lang] * len(ids)
     result.recall = {setting: {f"r@{k}": float(np.mean(values)) for k, values in by_k.items() if values} for setting, by_k in recall.items()}
     assert np.isclose(macro_mean(np.concatenate(distances), np.array(groups)), np.nanmean(list(result.rank_distance.values())), equal_nan=True)
+    result.total_seconds = time.perf_counter() - started
     return result
 
 
