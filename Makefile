@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: venv test demo bench bench-translate bench-batches clean
+.PHONY: venv test demo bench bench-translate bench-batches bench-train bench-eval clean
 
 venv: $(STAMP)
 
@@ -26,13 +26,19 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m mtqa.demo
 
-bench: bench-translate bench-batches
+bench: bench-translate bench-batches bench-train bench-eval
 
 bench-translate: $(STAMP)
 	$(PY) bench/bench_translate.py $(if $(QUICK),--quick,)
 
 bench-batches: $(STAMP)
 	$(PY) bench/bench_batches.py $(if $(QUICK),--quick,)
+
+bench-train: $(STAMP)
+	$(PY) bench/bench_train.py $(if $(QUICK),--quick,)
+
+bench-eval: $(STAMP)
+	$(PY) bench/bench_eval.py $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf $(VENV) build *.egg-info bench/work demo-out

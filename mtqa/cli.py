@@ -241,6 +241,18 @@ Examples:
 @click.option("--passage-prefix", default="Passage: ", show_default=True)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--encode-batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=3e-5, show_default=True, help="AdamW learning rate.")
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=0.01, show_default=True)
+@click.option("--warmup-ratio", type=click.FloatRange(0, 1), default=0.1, show_default=True, help="Linear warm-up share of the steps, then linear decay.")
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=0.05, show_default=True, help="InfoNCE temperature.")
+@click.option("--symmetric", is_flag=True, help="Add the passage-to-query InfoNCE term.")
+@click.option("--grad-cache", type=click.IntRange(min=1), help="Encode in chunks of N texts (GradCache): a 100-row batch in bounded memory.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True, help="bf16/fp16: CUDA only.")
+@click.option("--max-steps", type=click.IntRange(min=1), help="Default: every stored batch once.")
+@click.option("--save-every", type=click.IntRange(min=1), default=1000, show_default=True, help="Checkpoint every N steps.")
+@click.option("--eval-every", type=click.IntRange(min=1), help="Evaluate every N steps as well as at the end.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--resume", is_flag=True, help="Continue from the latest complete checkpoint in --output.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train_eval(**options) -> None:
     """Train a bi-encoder on hybrid batch shards, then score it on LAReQA and BEIR sets.
@@ -265,6 +277,11 @@ def train_eval(**options) -> None:
         passage_prefix=options["passage_prefix"],
         device=options["device"],
         encode_batch_size=options["encode_batch_size"],
+        train_options={
+            name: options[name]
+            for name in ("lr", "weight_decay", "warmup_ratio", "temperature", "symmetric", "grad_cache", "precision",
+                         "max_steps", "save_every", "eval_every", "seed", "resume", "max_length")
+        },
         progress=not options["quiet"],
     )
     report = run_train_eval(config)

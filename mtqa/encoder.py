@@ -36,6 +36,9 @@ def load_encoder(name: str, *, pooling: str = "auto", max_length: int | None = N
     """A ``SentenceTransformer`` for ``name`` (hub id, folder, or ``offline-minilm``)."""
     import torch
     from sentence_transformers import SentenceTransformer, models
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # per-tensor loading bars
 
     if pooling not in POOLINGS:
         raise MtqaError(f"--pooling {pooling!r} is not one of {', '.join(POOLINGS)}")

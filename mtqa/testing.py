@@ -119,6 +119,67 @@ def build_tiny_nllb(
     return directory
 
 
+def build_tiny_xlmr(directory: Path, *, vocab_size: int = 250, hidden: int = 32, layers: int = 2, heads: int = 2,
+                    intermediate: int = 64, seed: int = 0) -> Path:
+    """Write a random-weight XLM-RoBERTa encoder (``XLMRobertaModel``) with a working tokenizer to ``directory``.
+
+    The vocabulary is a SentencePiece Unigram model trained on ``TRAINING_LINES``,
+    laid out as fairseq/XLM-R does: ``<s> <pad> </s> <unk>``, the pieces, ``<mask>``
+    last. The tokenizer is built from that vocabulary explicitly (not converted
+    from the .model file by transformers) and saved as ``tokenizer.json``, so
+    ``AutoTokenizer.from_pretrained(directory)`` gets exactly it.
+    """
+    import sentencepiece as spm
+    import torch
+    from sentencepiece import sentencepiece_model_pb2
+    from transformers import XLMRobertaConfig, XLMRobertaModel, XLMRobertaTokenizer
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    proto = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(TRAINING_LINES * 4),
+        model_writer=proto,
+        vocab_size=vocab_size,
+        model_type="unigram",
+        hard_vocab_limit=False,  # a few lines support only so many pieces; take what they give
+        character_coverage=1.0,  # every character of the training lines gets a piece: no <unk> on them
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        normalization_rule_name="nmt_nfkc",
+        num_threads=1,
+        minloglevel=2,
+    )
+    processor = spm.SentencePieceProcessor(model_proto=proto.getvalue())
+    vocab = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    vocab += [(processor.id_to_piece(i), processor.get_score(i)) for i in range(3, processor.get_piece_size())]
+    vocab.append(("<mask>", 0.0))
+    model_proto = sentencepiece_model_pb2.ModelProto()
+    model_proto.ParseFromString(proto.getvalue())
+    tokenizer = XLMRobertaTokenizer(vocab=vocab, _spm_precompiled_charsmap=model_proto.normalizer_spec.precompiled_charsmap,
+                                    model_max_length=512)
+    tokenizer.save_pretrained(directory)
+
+    torch.manual_seed(seed)
+    config = XLMRobertaConfig(
+        vocab_size=len(vocab),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=intermediate,
+        max_position_embeddings=514,  # XLM-R's: positions start after padding_idx 1
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        type_vocab_size=1,
+        tokenizer_class="XLMRobertaTokenizer",
+    )
+    XLMRobertaModel(config).save_pretrained(directory)
+    return directory
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m mtqa.testing", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)

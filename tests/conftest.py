@@ -30,6 +30,14 @@ def tiny_nllb(tmp_path_factory) -> Path:
     return build_tiny_nllb(tmp_path_factory.mktemp("tiny-nllb"))
 
 
+@pytest.fixture(scope="session")
+def tiny_xlmr(tmp_path_factory) -> Path:
+    """A random-weight XLM-RoBERTa encoder with a small SentencePiece vocabulary."""
+    from mtqa.testing import build_tiny_xlmr
+
+    return build_tiny_xlmr(tmp_path_factory.mktemp("tiny-xlmr"))
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch) -> Path:
     """Each test gets its own translation cache and model cache."""

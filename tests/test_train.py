@@ -1,0 +1,246 @@
+"""The bundled trainer on a tiny random XLM-R: loss, GradCache, checkpoints and resume, outputs, errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import unicodedata
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from mtqa.errors import MtqaError  # noqa: E402
+from mtqa.train import InfoNCELoss, TrainConfig, iter_batches, train  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*stored batches")
+
+WORDS = ("apple river stone cloud tiger piano garden rocket silver forest candle mirror bridge winter "
+         "castle violet orange pepper island copper falcon meadow lantern harbor").split()
+
+
+def write_shards(directory: Path, batches: list[list[dict]], per_shard: int = 2, format_version: int = 1) -> Path:
+    """A shard directory as build-batches writes it, from rows {query, positive[, positive_context][, negatives]}."""
+    directory.mkdir(parents=True)
+    shards = []
+    for number, first in enumerate(range(0, len(batches), per_shard)):
+        rows = [dict(row, batch_index=first + i, batch_type="xx" if (first + i) % 2 else "xy")
+                for i, batch in enumerate(batches[first:first + per_shard]) for row in batch]
+        name = f"batches-{number:05d}.parquet"
+        pq.write_table(pa.Table.from_pylist(rows), directory / name)
+        shards.append({"file": name, "rows": len(rows), "batches": len(batches[first:first + per_shard]), "sha256": name})
+    manifest = {"created_by": "mtqa build-batches", "format_version": format_version, "config": {"batch_size": len(batches[0])},
+                "num_batches": len(batches), "shards": shards}
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    return directory
+
+
+def synthetic_batches(count: int = 4, size: int = 8, negatives: int = 0, seed: int = 0) -> list[list[dict]]:
+    rng = random.Random(seed)
+    batches = []
+    for _ in range(count):
+        batch = []
+        for _ in range(size):
+            a, b, c, d = rng.sample(WORDS, 4)
+            row = {"query": f"where is the {a} {b}?", "positive": f"The {a} {b} is by the {c}."}
+            if negatives:
+                row["negatives"] = [f"The {c} {d} is by the {a}." for _ in range(negatives)]
+            batch.append(row)
+        batches.append(batch)
+    return batches
+
+
+def load(path: Path, dropout: bool = True):
+    from mtqa.encoder import load_encoder
+
+    model = load_encoder(str(path), max_length=32)
+    if not dropout:
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.p = 0.0
+    return model
+
+
+def config(**overrides) -> TrainConfig:
+    return TrainConfig(**{"lr": 1e-3, "warmup_steps": 1, "save_every": None, **overrides})
+
+
+def steps(output: Path) -> list[dict]:
+    return [json.loads(line) for line in (output / "train_log.jsonl").read_text().splitlines()]
+
+
+def assert_same_weights(a, b, atol: float = 0.0) -> None:
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.allclose(x, y, atol=atol, rtol=0), f"{name} differs by {(x - y).abs().max():.2e}"
+
+
+# --- the loss -----------------------------------------------------------------------------------
+
+def test_infonce_known_values():
+    eye = torch.eye(2)
+    # Row i's score against its own positive is 1, against the other 0.
+    assert InfoNCELoss(temperature=1.0)(eye, eye).item() == pytest.approx(math.log(1 + math.exp(-1)), abs=1e-6)
+    assert InfoNCELoss(temperature=0.5)(eye * 3, eye).item() == pytest.approx(math.log(1 + math.exp(-2)), abs=1e-6)
+    # A hard negative equal to query 0's positive: row 0 sees scores (1, 0, 1), row 1 sees (0, 1, 0).
+    negative = torch.tensor([[1.0, 0.0]])
+    expected = (-math.log(math.e / (2 * math.e + 1)) - math.log(math.e / (math.e + 2))) / 2
+    with_negative = InfoNCELoss(temperature=1.0)(eye, eye, negative).item()
+    assert with_negative == pytest.approx(expected, abs=1e-6)
+    assert with_negative > InfoNCELoss(temperature=1.0)(eye, eye).item()
+    # Symmetric: passage->query over the (symmetric) score matrix adds the same term again.
+    queries, positives = torch.tensor([[1.0, 0.0], [0.6, 0.8]]), eye
+    forward = InfoNCELoss(temperature=1.0)(queries, positives).item()
+    backward = InfoNCELoss(temperature=1.0)(positives, queries).item()
+    assert InfoNCELoss(temperature=1.0, symmetric=True)(queries, positives).item() == pytest.approx((forward + backward) / 2, abs=1e-6)
+
+
+# --- reading shards -----------------------------------------------------------------------------
+
+def test_iter_batches_order_start_and_context(tmp_path):
+    batches = synthetic_batches(count=5, size=3, negatives=2)
+    for batch in batches:
+        for row in batch:
+            row["positive_context"] = f"context of {row['positive']}"
+    shards = write_shards(tmp_path / "shards", batches, per_shard=2)
+    read = list(iter_batches(shards))
+    assert [b.index for b in read] == [0, 1, 2, 3, 4]
+    assert [b.queries for b in read] == [[row["query"] for row in batch] for batch in batches]
+    assert [b.index for b in iter_batches(shards, start=3)] == [3, 4]  # starts inside the second shard
+    first = read[0]
+    assert first.positive_texts()[0] == f"{batches[0][0]['positive']} context of {batches[0][0]['positive']}"
+    assert len(first.negative_texts()) == 6 and first.negative_texts()[0].endswith(first.positive_context[0])
+
+
+def test_iter_batches_on_build_batches_output(tmp_path, xquad_r):
+    from mtqa.batches_job import BuildConfig, run_build_batches
+    from mtqa.sampler import SamplerConfig
+
+    sampler = SamplerConfig(batch_size=4, positive="sentence+context", num_batches=5)
+    run_build_batches(BuildConfig(inputs=[f"lareqa:{xquad_r}"], output=tmp_path / "b", sampler=sampler, articles="0",
+                                  hard_negatives=1, batches_per_shard=2, progress=False))
+    read = list(iter_batches(tmp_path / "b"))
+    assert len(read) == 5 and all(len(b) == 4 and b.positive_context and b.negatives for b in read)
+    assert {b.batch_type for b in read} <= {"xx", "xy"}
+
+
+def test_bad_inputs(tmp_path, tiny_xlmr):
+    model = load(tiny_xlmr)
+    with pytest.raises(MtqaError, match="no manifest.json"):
+        train(config(), model, tmp_path / "missing", tmp_path / "out", progress=False)
+    old = write_shards(tmp_path / "old", synthetic_batches(count=1), format_version=0)
+    with pytest.raises(MtqaError, match="shard format 0"):
+        train(config(), model, old, tmp_path / "out", progress=False)
+    good = write_shards(tmp_path / "good", synthetic_batches(count=2))
+    with pytest.raises(MtqaError, match="needs a CUDA device"):
+        train(config(precision="bf16"), model, good, tmp_path / "out", progress=False)
+    (good / "batches-00000.parquet").unlink()
+    with pytest.raises(MtqaError, match="missing"):
+        train(config(), model, good, tmp_path / "out", progress=False)
+
+
+# --- training -----------------------------------------------------------------------------------
+
+def test_loss_falls_log_and_saved_model_loads(tmp_path, tiny_xlmr):
+    from sentence_transformers import SentenceTransformer
+    from transformers import AutoModel
+
+    shards = write_shards(tmp_path / "shards", synthetic_batches(count=3, negatives=1))
+    model = load(tiny_xlmr)
+    summary = train(config(max_steps=30), model, shards, tmp_path / "out", progress=False)
+    log = steps(tmp_path / "out")
+    assert [entry["step"] for entry in log] == list(range(1, 31)) and summary["steps"] == 30
+    assert {"loss", "lr", "samples_per_s", "batch_type"} <= set(log[0])
+    first, last = (sum(e["loss"] for e in part) / 3 for part in (log[:3], log[-3:]))
+    assert last < 0.7 * first, (first, last)
+
+    saved = tmp_path / "out" / "model"
+    texts = ["where is the apple river?", "The tiger piano is by the stone."]
+    reloaded = SentenceTransformer(str(saved), device="cpu")
+    assert torch.allclose(torch.tensor(reloaded.encode(texts)), torch.tensor(model.encode(texts)), atol=1e-5)
+    hf = AutoModel.from_pretrained(saved)
+    assert torch.equal(hf.embeddings.word_embeddings.weight, model[0].auto_model.embeddings.word_embeddings.weight)
+    with pytest.raises(MtqaError, match="already exists"):
+        train(config(), load(tiny_xlmr), shards, tmp_path / "out", progress=False)
+
+
+def test_grad_cache_equals_full_batch(tmp_path, tiny_xlmr):
+    shards = write_shards(tmp_path / "shards", synthetic_batches(count=2, negatives=2))
+    plain, cached = load(tiny_xlmr, dropout=False), load(tiny_xlmr, dropout=False)
+    train(config(max_steps=2, sub_batch=64), plain, shards, tmp_path / "plain", progress=False)
+    train(config(max_steps=2, grad_cache=3), cached, shards, tmp_path / "cached", progress=False)
+    assert_same_weights(plain, cached, atol=1e-5)
+    # With dropout on, replaying each chunk's RNG state gives exactly the update of the
+    # plain path run in the same pieces (same dropout draws in the same order).
+    plain, cached = load(tiny_xlmr), load(tiny_xlmr)
+    train(config(max_steps=2, sub_batch=3), plain, shards, tmp_path / "plain-dropout", progress=False)
+    train(config(max_steps=2, grad_cache=3), cached, shards, tmp_path / "cached-dropout", progress=False)
+    assert_same_weights(plain, cached, atol=1e-6)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_equals_uninterrupted_and_skips_corrupt_checkpoint(tmp_path, tiny_xlmr):
+    shards = write_shards(tmp_path / "shards", synthetic_batches(count=4, negatives=1), per_shard=3)
+    settings = {"max_steps": 7, "save_every": 2}
+    straight = load(tiny_xlmr)  # dropout on: the RNG states must be restored too
+    train(config(**settings), straight, shards, tmp_path / "straight", progress=False)
+
+    def stop_at_5(step, model):
+        if step == 5:
+            raise Interrupt
+        return {}
+
+    with pytest.raises(Interrupt):
+        train(config(**settings, eval_every=1), load(tiny_xlmr), shards, tmp_path / "resumed", on_eval=stop_at_5, progress=False)
+    assert sorted(p.name for p in (tmp_path / "resumed" / "checkpoints").iterdir()) == ["step-000002", "step-000004"]
+    shutil.copytree(tmp_path / "resumed", tmp_path / "corrupt")
+    with pytest.raises(MtqaError, match="--resume"):
+        train(config(**settings), load(tiny_xlmr), shards, tmp_path / "resumed", progress=False)
+
+    resumed = load(tiny_xlmr)
+    summary = train(config(**settings, resume=True), resumed, shards, tmp_path / "resumed", progress=False)
+    assert summary["resumed_from"] == 4
+    assert_same_weights(straight, resumed)
+    assert [e["loss"] for e in steps(tmp_path / "resumed")] == [e["loss"] for e in steps(tmp_path / "straight")]
+
+    model_file = tmp_path / "corrupt" / "checkpoints" / "step-000004" / "model.pt"
+    model_file.write_bytes(model_file.read_bytes()[:1000])
+    from_older = load(tiny_xlmr)
+    with pytest.warns(UserWarning, match="skipping unreadable checkpoint"):
+        summary = train(config(**settings, resume=True), from_older, shards, tmp_path / "corrupt", progress=False)
+    assert summary["resumed_from"] == 2
+    assert_same_weights(straight, from_older)
+    assert [e["step"] for e in steps(tmp_path / "corrupt")] == list(range(1, 8))
+
+
+def test_resume_refuses_changed_settings(tmp_path, tiny_xlmr):
+    shards = write_shards(tmp_path / "shards", synthetic_batches(count=3))
+
+    def stop(step, model):
+        raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(config(max_steps=3, save_every=1, eval_every=2), load(tiny_xlmr), shards, tmp_path / "out", on_eval=stop, progress=False)
+    with pytest.raises(MtqaError, match="lr 0.001 -> 0.01"):
+        train(config(max_steps=3, lr=1e-2, resume=True), load(tiny_xlmr), shards, tmp_path / "out", progress=False)
+
+
+def test_tiny_xlmr_tokenizer_round_trips(tiny_xlmr):
+    from transformers import AutoTokenizer
+
+    from mtqa.testing import TRAINING_LINES
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_xlmr)
+    assert (tokenizer.bos_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id) == (0, 1, 2, 3)
+    for line in TRAINING_LINES:
+        ids = tokenizer(line)["input_ids"]
+        assert tokenizer.unk_token_id not in ids, line
+        # SentencePiece's nmt_nfkc normalisation (as in XLM-R) maps e.g. "？" to "?".
+        assert tokenizer.decode(ids, skip_special_tokens=True) == unicodedata.normalize("NFKC", line)

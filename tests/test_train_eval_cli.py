@@ -1,0 +1,48 @@
+"""`mtqa train-eval` end to end: shards -> training -> evaluation -> report."""
+
+import json
+import os
+import subprocess
+import sys
+
+
+def mtqa(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "mtqa", *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+
+
+def test_train_then_evaluate_then_resume_refusal(tmp_path, tiny_xlmr, xquad_r):
+    shards = tmp_path / "shards"
+    built = mtqa("build-batches", "--input", f"lareqa:{xquad_r}", "--articles", "0-3", "--batch-size", "8",
+                 "--positive", "sentence", "--num-batches", "6", "--output", shards, "--quiet")
+    assert built.returncode == 0, built.stderr
+    run = tmp_path / "run"
+    args = ["train-eval", "--batches", shards, "--model", tiny_xlmr, "--max-length", "32", "--save-every", "2",
+            "--eval", f"lareqa:{xquad_r}", "--eval-articles", "47", "--output", run, "--quiet"]
+    result = mtqa(*args)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((run / "report.json").read_text())
+    assert report["training"]["steps"] == 6
+    assert report["evals"]["xquad-r"]["pairs"] == 110
+    assert len((run / "train_log.jsonl").read_text().splitlines()) == 6
+    from sentence_transformers import SentenceTransformer
+
+    assert SentenceTransformer(str(run / "model")).encode(["hello"]).shape[0] == 1
+    again = mtqa(*args)
+    assert again.returncode == 1 and "already exists" in again.stderr and len(again.stderr.strip().splitlines()) == 1
+
+
+def test_cpu_refuses_half_precision(tmp_path, tiny_xlmr, xquad_r):
+    shards = tmp_path / "shards"
+    mtqa("build-batches", "--input", f"lareqa:{xquad_r}", "--articles", "0", "--batch-size", "4", "--num-batches", "2",
+         "--output", shards, "--quiet")
+    result = mtqa("train-eval", "--batches", shards, "--model", tiny_xlmr, "--precision", "bf16", "--output", tmp_path / "r")
+    assert result.returncode == 1 and "needs a CUDA device" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_model_path_that_is_not_a_model(tmp_path):
+    folder = tmp_path / "not-a-model"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("hello")
+    result = mtqa("train-eval", "--eval-only", "--eval", "lareqa:xquad-r", "--model", folder, "--output", tmp_path / "r")
+    assert result.returncode == 1 and "is not a model folder" in result.stderr
