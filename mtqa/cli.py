@@ -233,6 +233,7 @@ Examples:
 @click.option("--eval", "evals", multiple=True, help="lareqa:NAME_OR_PATH or beir:PATH (repeatable).")
 @click.option("--eval-only", is_flag=True, help="Skip training; evaluate the model as it is.")
 @click.option("--eval-articles", help="lareqa sets: article indices to evaluate on, e.g. 24-47.")
+@click.option("--eval-langs", help="lareqa sets: evaluate only these languages, e.g. en,de,zh.")
 @click.option("--candidate", type=click.Choice(["sentence", "sentence+context"]), default="sentence", show_default=True)
 @click.option("--beir-split", default="test", show_default=True)
 @click.option("--pooling", type=click.Choice(["auto", "cls", "mean"]), default="auto", show_default=True)
@@ -269,6 +270,7 @@ def train_eval(**options) -> None:
         evals=list(options["evals"]),
         eval_only=options["eval_only"],
         eval_articles=options["eval_articles"],
+        eval_langs=[code.strip() for code in options["eval_langs"].split(",") if code.strip()] if options["eval_langs"] else None,
         candidate=options["candidate"],
         beir_split=options["beir_split"],
         pooling=options["pooling"],

@@ -44,11 +44,16 @@ class LareqaSet:
     articles: set[int] | None = None
 
 
-def load_lareqa(directory: Path, *, articles: str | None = None) -> LareqaSet:
+def load_lareqa(directory: Path, *, articles: str | None = None, langs: list[str] | None = None) -> LareqaSet:
     chosen = parse_articles(articles)
     files = sorted(Path(directory).glob("*.json"))
     if not files:
         raise MtqaError(f"{directory}: no <lang>.json files (expected the LAReQA release: one SQuAD-style file per language)")
+    if langs:
+        unknown = sorted(set(langs) - {path.stem for path in files})
+        if unknown:
+            raise MtqaError(f"--eval-langs: {', '.join(unknown)} not in {directory} (it has {', '.join(p.stem for p in files)})")
+        files = [path for path in files if path.stem in langs]
     data = LareqaSet(langs=[], question_ids={}, questions={}, candidates={}, candidate_context={}, answer={}, articles=chosen)
     for path in files:
         lang = path.stem

@@ -42,6 +42,7 @@ class TrainEvalConfig:
     evals: list[str] = field(default_factory=list)
     eval_only: bool = False
     eval_articles: str | None = None
+    eval_langs: list[str] | None = None
     candidate: str = "sentence"
     beir_split: str = "test"
     pooling: str = "auto"
@@ -61,7 +62,7 @@ def _prepare_evals(config: TrainEvalConfig) -> list[tuple[EvalSpec, Any]]:
         spec = parse_eval_spec(raw)
         folder = resolve_eval_data(spec.source)
         if spec.kind == "lareqa":
-            prepared.append((spec, load_lareqa(folder, articles=config.eval_articles)))
+            prepared.append((spec, load_lareqa(folder, articles=config.eval_articles, langs=config.eval_langs)))
         else:
             prepared.append((spec, load_beir(folder, split=config.beir_split)))
     names = [spec.name for spec, _ in prepared]

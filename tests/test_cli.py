@@ -25,7 +25,7 @@ def test_version():
 
 
 def test_every_command_help_has_an_example():
-    for command in ("translate", "build-batches"):
+    for command in ("translate", "build-batches", "train-eval"):
         result = CliRunner().invoke(cli, [command, "--help"])
         assert result.exit_code == 0, result.output
         assert "Example" in result.output, command
