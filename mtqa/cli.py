@@ -252,6 +252,8 @@ Examples:
 @click.option("--max-steps", type=click.IntRange(min=1), help="Default: every stored batch once.")
 @click.option("--save-every", type=click.IntRange(min=1), default=1000, show_default=True, help="Checkpoint every N steps.")
 @click.option("--eval-every", type=click.IntRange(min=1), help="Evaluate every N steps as well as at the end.")
+@click.option("--validation-batches", type=click.Path(), help="Held-out shards: their loss is logged at every --eval-every.")
+@click.option("--patience", type=click.IntRange(min=1), help="Early stopping: evals without a better validation loss (keeps the best weights).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from the latest complete checkpoint in --output.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
@@ -282,7 +284,7 @@ def train_eval(**options) -> None:
         train_options={
             name: options[name]
             for name in ("lr", "weight_decay", "warmup_ratio", "temperature", "symmetric", "grad_cache", "precision",
-                         "max_steps", "save_every", "eval_every", "seed", "resume", "max_length")
+                         "max_steps", "save_every", "eval_every", "seed", "resume", "max_length", "validation_batches", "patience")
         },
         progress=not options["quiet"],
     )

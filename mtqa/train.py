@@ -16,6 +16,7 @@ the trainer never reorders or reshuffles: row order and batch order are the data
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import json
 import math
@@ -184,7 +185,9 @@ class TrainConfig:
     passage_prefix: str = "Passage: "
     save_every: int | None = 1000  # checkpoint every N steps; None: none
     keep_checkpoints: int = 2  # the newest N; 2 leaves a fallback should the newest be damaged
-    eval_every: int | None = None  # call on_eval every N steps and at the end
+    eval_every: int | None = None  # call on_eval (and measure the validation loss) every N steps and at the end
+    validation_batches: str | None = None  # held-out shards: their mean loss is logged at each eval
+    patience: int | None = None  # stop after this many evals without a better validation loss; keep the best weights
     resume: bool = False
 
     def validate(self) -> None:
@@ -200,6 +203,10 @@ class TrainConfig:
             raise MtqaError("learning rate and temperature must be positive")
         if self.keep_checkpoints < 1:
             raise MtqaError("keep-checkpoints must be at least 1")
+        if (self.validation_batches or self.patience) and not self.eval_every:
+            raise MtqaError("--validation-batches and --patience need --eval-every N (how often to measure)")
+        if self.patience and not self.validation_batches:
+            raise MtqaError("--patience needs --validation-batches DIR (held-out shards to measure the loss on)")
 
 
 def train(config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: Path,
@@ -262,6 +269,10 @@ def train(config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: P
     losses: list[float] = []
     evals: dict[str, Any] = {}
     samples, started = 0, time.perf_counter()
+    best: tuple[float, int, dict] | None = None
+    stopped_at: int | None = None
+    if config.validation_batches:
+        read_manifest(Path(config.validation_batches))  # a bad folder fails before training starts
     model.train()
     try:
         with open(log_path, "a", encoding="utf-8") as log:
@@ -275,11 +286,18 @@ def train(config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: P
                 record = {"step": step, "loss": _finite(loss, 6), "lr": lr, "grad_norm": _finite(grad_norm, 4),
                           "samples_per_s": round(len(batch) / seconds, 2), "batch_type": batch.batch_type,
                           "batch_index": batch.index}
-                if on_eval and config.eval_every and (step % config.eval_every == 0 or step == max_steps):
+                stop = False
+                if config.eval_every and (step % config.eval_every == 0 or step == max_steps):
                     model.eval()
-                    evals = dict(on_eval(step, model))
+                    if on_eval:
+                        evals = dict(on_eval(step, model))
+                        record["eval"] = evals
+                    if config.validation_batches:
+                        record["val_loss"] = validation_loss(config, model, loss_fn, device)
+                        if best is None or record["val_loss"] < best[0]:
+                            best = (record["val_loss"], step, copy.deepcopy(model.state_dict()))
+                        stop = bool(config.patience) and (step - best[1]) >= config.patience * config.eval_every
                     model.train()
-                    record["eval"] = evals
                 log.write(json.dumps(record, default=float) + "\n")
                 log.flush()
                 if config.save_every and step % config.save_every == 0 and step < max_steps:
@@ -287,9 +305,14 @@ def train(config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: P
                                      config.keep_checkpoints)
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+                if stop:
+                    stopped_at = step
+                    break
     finally:
         bar.close()
     seconds = time.perf_counter() - started
+    if best is not None and config.patience:
+        model.load_state_dict(best[2])  # early stopping keeps the weights with the best validation loss
 
     target = output_dir / "model"
     from transformers.utils import logging as transformers_logging
@@ -312,6 +335,8 @@ def train(config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: P
         "first_loss": losses[0] if losses else None,
         "final_loss": losses[-1] if losses else None,
         "eval": evals,
+        "stopped_early_at": stopped_at,
+        "best_validation": {"loss": best[0], "step": best[1]} if best is not None else None,
         "model": str(target),
         "train_log": str(log_path),
     }
@@ -333,6 +358,22 @@ def _cycle(shards_dir: Path, manifest: dict[str, Any], start: int) -> Iterator[T
         if empty:
             raise MtqaError(f"{shards_dir}: manifest.json counts {manifest['num_batches']} batches, the shards hold fewer; rebuild them")
         position = 0
+
+
+def validation_loss(config: TrainConfig, model: nn.Module, loss_fn: InfoNCELoss, device: torch.device) -> float:
+    """Mean InfoNCE over the held-out shards, without gradients."""
+    total, count = 0.0, 0
+    piece = config.sub_batch or (DEFAULT_CPU_SUB_BATCH if device.type == "cpu" else None)
+    with torch.no_grad():
+        for batch in iter_batches(Path(config.validation_batches)):
+            columns = [[config.query_prefix + text for text in batch.queries],
+                       [config.passage_prefix + text for text in batch.positive_texts()]]
+            negatives = batch.negative_texts()
+            if negatives:
+                columns.append([config.passage_prefix + text for text in negatives])
+            total += float(loss_fn(*[embed(model, texts, piece) for texts in columns]))
+            count += 1
+    return round(total / max(1, count), 6)
 
 
 def _train_step(config: TrainConfig, model: nn.Module, loss_fn: InfoNCELoss, optimizer: torch.optim.Optimizer,

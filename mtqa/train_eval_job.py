@@ -112,7 +112,13 @@ def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
         from .train import TrainConfig, train
 
         train_config = TrainConfig(**config.train_options, query_prefix=config.query_prefix, passage_prefix=config.passage_prefix)
-        report["training"] = train(train_config, model, config.batches, output, progress=config.progress)
+
+        def on_eval(step: int, model) -> dict[str, Any]:
+            headline = ("mono_map", "cross_map", "multi_map", "rank_distance", "ndcg@10", "recall@100")
+            results = evaluate_model(model, prepared, config, output)
+            return {name: {key: item[key] for key in headline if key in item} for name, item in results.items()}
+
+        report["training"] = train(train_config, model, config.batches, output, on_eval=on_eval if prepared else None, progress=config.progress)
     report["evals"] = evaluate_model(model, prepared, config, output)
     write_report(report, output)
     return report

@@ -157,3 +157,24 @@ def test_cli_bad_input_is_one_line(tmp_path, args, message):
     result = subprocess.run([sys.executable, "-m", "mtqa", "train-eval", "--model", "offline-minilm", "--output", str(tmp_path / "o"), *args],
                             capture_output=True, text=True)
     assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1 and message in result.stderr, result.stderr
+
+
+def test_faiss_search_agrees_with_exact_search():
+    pytest.importorskip("faiss")  # an optional extra; CI installs it with the test extra
+    from mtqa.evaluate import BeirSet
+
+    rng = np.random.default_rng(0)
+    documents, queries = rng.normal(size=(3000, 16)).astype(np.float32), rng.normal(size=(40, 16)).astype(np.float32)
+    documents /= np.linalg.norm(documents, axis=1, keepdims=True)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    texts = {f"d{i}": vector for i, vector in enumerate(documents)} | {f"q{i}": vector for i, vector in enumerate(queries)}
+    qrels = {f"q{q}": {f"d{int(d)}": int(rng.integers(1, 3)) for d in rng.choice(3000, size=5, replace=False)} for q in range(40)}
+    data = BeirSet(corpus_ids=[f"d{i}" for i in range(3000)], corpus_texts=[f"d{i}" for i in range(3000)],
+                   query_ids=[f"q{i}" for i in range(40)], query_texts=[f"q{i}" for i in range(40)], qrels=qrels, split="test")
+    encode = lambda names, role: np.stack([texts[name] for name in names])  # noqa: E731
+    exact, exact_run = evaluate_beir(data, encode, search="exact")
+    approximate, faiss_run = evaluate_beir(data, encode, search="faiss")
+    for key in ("ndcg@10", "recall@100", "mrr@10"):
+        assert approximate[key] == pytest.approx(exact[key], abs=1e-9)
+    assert [line.split()[:4] for line in faiss_run] == [line.split()[:4] for line in exact_run]
+    assert 0 < exact["recall@100"] < 1

@@ -244,3 +244,38 @@ def test_tiny_xlmr_tokenizer_round_trips(tiny_xlmr):
         assert tokenizer.unk_token_id not in ids, line
         # SentencePiece's nmt_nfkc normalisation (as in XLM-R) maps e.g. "？" to "?".
         assert tokenizer.decode(ids, skip_special_tokens=True) == unicodedata.normalize("NFKC", line)
+
+
+def test_early_stopping_keeps_the_best_weights(tmp_path, tiny_xlmr, monkeypatch):
+    import copy
+
+    shards = write_shards(tmp_path / "shards", synthetic_batches(count=4))
+    validation = write_shards(tmp_path / "validation", synthetic_batches(count=2, seed=1))
+    snapshots = {}
+
+    def capture(step, model):
+        snapshots[step] = copy.deepcopy(model.state_dict())
+        return {}
+
+    reference = load(tiny_xlmr)
+    train(config(max_steps=12, eval_every=2), reference, shards, tmp_path / "reference", on_eval=capture, progress=False)
+
+    losses = iter([1.0, 0.5, 0.7, 0.8, 0.9, 1.0])
+    monkeypatch.setattr("mtqa.train.validation_loss", lambda *args: next(losses))
+    stopped = load(tiny_xlmr)
+    summary = train(config(max_steps=12, eval_every=2, validation_batches=str(validation), patience=2), stopped, shards,
+                    tmp_path / "early", progress=False)
+    assert summary["stopped_early_at"] == 8 and summary["best_validation"] == {"loss": 0.5, "step": 4}
+    assert all(torch.equal(value, snapshots[4][name]) for name, value in stopped.state_dict().items())
+    log = steps(tmp_path / "early")
+    assert len(log) == 8 and [entry["val_loss"] for entry in log if "val_loss" in entry] == [1.0, 0.5, 0.7, 0.8]
+
+
+def test_validation_loss_is_measured_for_real(tmp_path, tiny_xlmr):
+    shards = write_shards(tmp_path / "shards", synthetic_batches(count=2))
+    validation = write_shards(tmp_path / "validation", synthetic_batches(count=2, seed=3))
+    train(config(max_steps=2, eval_every=1, validation_batches=str(validation)), load(tiny_xlmr), shards, tmp_path / "run", progress=False)
+    values = [entry["val_loss"] for entry in steps(tmp_path / "run")]
+    assert len(values) == 2 and all(0 < value < 10 for value in values) and values[0] != values[1]
+    with pytest.raises(MtqaError, match="--patience needs --validation-batches"):
+        train(config(max_steps=2, eval_every=1, patience=1), load(tiny_xlmr), shards, tmp_path / "bad", progress=False)
