@@ -294,6 +294,32 @@ def train_eval(**options) -> None:
     click.echo(render_markdown(report))
 
 
+@cli.group()
+def recipe() -> None:
+    """Run declarative experiments (recipes/*.yaml): translate -> build-batches -> train-eval.
+
+    \b
+    Example:
+      mtqa recipe run recipes/minilm-xquad-split.yaml --out out/minilm-xquad-split
+    """
+
+
+@recipe.command("run", epilog="""\b
+Example:
+  mtqa recipe run recipes/minilm-xquad-split.yaml --out out/minilm-xquad-split
+  mtqa recipe run recipes/paper-xlmr.yaml --out out/paper-xlmr --dry-run
+""")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="Run directory ({out} in the recipe); default out/NAME.")
+@click.option("--dry-run", is_flag=True, help="Print the commands that would run.")
+def recipe_run(path: Path, out: Path | None, dry_run: bool) -> None:
+    """Run a recipe's steps in order, skipping those whose output is complete."""
+    from .recipe import load_recipe, run_recipe
+
+    out = out or Path("out") / (load_recipe(path).get("name") or path.stem)
+    run_recipe(path, out, dry_run=dry_run, echo=lambda line: click.echo(line, err=True))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors end in one line and a non-zero exit, never a traceback."""
     args = sys.argv[1:] if argv is None else argv

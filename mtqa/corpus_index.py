@@ -300,7 +300,9 @@ def load_corpus(
 ) -> Corpus:
     """Index ``DIR`` (mtqa translate output) or ``lareqa:PATH``; sentence texts only if ``with_sentences``."""
     if spec.startswith("lareqa:"):
-        directory = Path(spec[len("lareqa:"):]).expanduser()
+        from .eval_data import resolve_eval_data
+
+        directory = resolve_eval_data(spec[len("lareqa:"):])  # a folder, or a set name such as xquad-r
         batches = _lareqa_batches(directory, articles)
     else:
         directory = Path(spec).expanduser()

@@ -1,0 +1,129 @@
+"""Recipes: one YAML file per experiment, chaining translate -> build-batches -> train-eval.
+
+A recipe lists steps, each a mtqa command with its options. `{out}` in a value is the
+run directory. A step whose output is already complete (its manifest.json or
+report.json exists) is skipped, so a rerun resumes at the step level. A `compare`
+section tabulates the reports of chosen steps in Markdown and JSON.
+
+    name: demo
+    steps:
+      - name: batches
+        command: build-batches
+        args: {input: [lareqa:xquad-r], articles: 0-23, output: "{out}/batches"}
+      - name: trained
+        command: train-eval
+        args: {batches: "{out}/batches", model: offline-minilm, eval: [lareqa:xquad-r], output: "{out}/trained"}
+    compare: [trained]
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .errors import MtqaError
+
+COMMANDS = {"translate": "manifest.json", "build-batches": "manifest.json", "train-eval": "report.json"}
+
+
+def load_recipe(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        recipe = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MtqaError(f"recipe not found: {path}") from None
+    except yaml.YAMLError as error:
+        raise MtqaError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(recipe, dict) or not isinstance(recipe.get("steps"), list) or not recipe["steps"]:
+        raise MtqaError(f"{path}: a recipe needs a non-empty 'steps' list")
+    names = set()
+    for number, step in enumerate(recipe["steps"], start=1):
+        if not isinstance(step, dict) or step.get("command") not in COMMANDS or not isinstance(step.get("args"), dict):
+            raise MtqaError(f"{path}: step {number} needs 'command' (one of {', '.join(COMMANDS)}) and an 'args' mapping")
+        if "output" not in step["args"]:
+            raise MtqaError(f"{path}: step {number} ({step['command']}) needs args.output")
+        step.setdefault("name", f"step-{number}")
+        if step["name"] in names:
+            raise MtqaError(f"{path}: two steps are named {step['name']!r}")
+        names.add(step["name"])
+    for name in recipe.get("compare", []):
+        if name not in names:
+            raise MtqaError(f"{path}: compare names {name!r}, which is not a step")
+    return recipe
+
+
+def step_arguments(step: dict[str, Any], out: Path) -> list[str]:
+    """The command line of a step: {key: value} -> --key value (lists repeat the option, true flags stand alone)."""
+    argv = [step["command"]]
+    for key, value in step["args"].items():
+        option = f"--{key}"
+        for item in value if isinstance(value, list) else [value]:
+            if item is True:
+                argv.append(option)
+            elif item is False or item is None:
+                continue
+            else:
+                argv += [option, str(item).replace("{out}", str(out))]
+    return argv
+
+
+def step_output(step: dict[str, Any], out: Path) -> Path:
+    return Path(str(step["args"]["output"]).replace("{out}", str(out)))
+
+
+def is_complete(step: dict[str, Any], out: Path) -> bool:
+    return (step_output(step, out) / COMMANDS[step["command"]]).is_file()
+
+
+def comparison(recipe: dict[str, Any], out: Path) -> tuple[str, list[dict[str, Any]]]:
+    """One row per compared step and evaluation set."""
+    rows = []
+    for step in recipe["steps"]:
+        if step["name"] not in recipe.get("compare", []):
+            continue
+        report = json.loads((step_output(step, out) / "report.json").read_text())
+        for name, item in report["evals"].items():
+            rows.append({"run": step["name"], "set": name, "steps": (report.get("training") or {}).get("steps", 0),
+                         **{key: item.get(key) for key in ("mono_map", "cross_map", "multi_map", "rank_distance", "ndcg@10", "recall@100")}})
+    columns = [key for key in ("mono_map", "cross_map", "multi_map", "rank_distance", "ndcg@10", "recall@100") if any(row[key] is not None for row in rows)]
+    lines = ["| run | set | steps | " + " | ".join(columns) + " |", "| --- | --- | ---: | " + " | ".join("---:" for _ in columns) + " |"]
+    for row in rows:
+        cells = [f"{row[key]:.1f}" if key == "rank_distance" else f"{row[key]:.3f}" for key in columns]
+        lines.append(f"| {row['run']} | {row['set']} | {row['steps']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines), rows
+
+
+def run_recipe(path: Path, out: Path, *, dry_run: bool = False, echo=print) -> list[str]:
+    """Run every incomplete step in order; returns the names of the steps that ran (or would run)."""
+    from .cli import main as mtqa_main
+
+    recipe = load_recipe(path)
+    out = Path(out)
+    ran = []
+    for step in recipe["steps"]:
+        argv = step_arguments(step, out)
+        if is_complete(step, out):
+            echo(f"recipe: {step['name']}: complete, skipped")
+            continue
+        echo(f"recipe: {step['name']}: mtqa {' '.join(argv)}")
+        ran.append(step["name"])
+        if dry_run:
+            continue
+        output = step_output(step, out)
+        if output.exists() and step["command"] != "train-eval":
+            argv.append("--overwrite")  # an incomplete output left by an interrupted step
+        elif step["command"] == "train-eval" and (output / "train_log.jsonl").exists() and "--eval-only" not in argv:
+            argv.append("--resume")  # training was interrupted: continue from its last checkpoint
+        try:
+            mtqa_main(argv)
+        except SystemExit as done:
+            if done.code:
+                raise MtqaError(f"recipe step {step['name']!r} failed (see above); fix it and rerun: complete steps are skipped") from None
+    if recipe.get("compare") and not dry_run:
+        table, rows = comparison(recipe, out)
+        (out / "comparison.md").write_text(table + "\n", encoding="utf-8")
+        (out / "comparison.json").write_text(json.dumps({"recipe": recipe.get("name"), "seed": recipe.get("seed"), "rows": rows}, indent=2) + "\n")
+        echo(table)
+    return ran
