@@ -33,6 +33,29 @@ TRAINING_LINES = [
 ]
 
 
+def train_sentencepiece(model_type: str, vocab_size: int, **options) -> io.BytesIO:
+    """A SentencePiece model of TRAINING_LINES; every character gets a piece, so no <unk> on them."""
+    import sentencepiece as spm
+
+    proto = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(TRAINING_LINES * 4),
+        model_writer=proto,
+        vocab_size=vocab_size,
+        model_type=model_type,
+        character_coverage=1.0,
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        normalization_rule_name="nmt_nfkc",
+        num_threads=1,
+        minloglevel=2,
+        **options,
+    )
+    return proto
+
+
 def build_tiny_nllb(
     directory: Path,
     *,
@@ -59,21 +82,7 @@ def build_tiny_nllb(
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    proto = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(TRAINING_LINES * 4),
-        model_writer=proto,
-        vocab_size=vocab_size,
-        model_type="bpe",
-        character_coverage=1.0,
-        unk_id=0,
-        bos_id=1,
-        eos_id=2,
-        pad_id=-1,
-        normalization_rule_name="nmt_nfkc",
-        num_threads=1,
-        minloglevel=2,
-    )
+    proto = train_sentencepiece("bpe", vocab_size)
     spm_path = directory / "sentencepiece.bpe.model"
     spm_path.write_bytes(proto.getvalue())
 
@@ -136,22 +145,8 @@ def build_tiny_xlmr(directory: Path, *, vocab_size: int = 250, hidden: int = 32,
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    proto = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(TRAINING_LINES * 4),
-        model_writer=proto,
-        vocab_size=vocab_size,
-        model_type="unigram",
-        hard_vocab_limit=False,  # a few lines support only so many pieces; take what they give
-        character_coverage=1.0,  # every character of the training lines gets a piece: no <unk> on them
-        unk_id=0,
-        bos_id=1,
-        eos_id=2,
-        pad_id=-1,
-        normalization_rule_name="nmt_nfkc",
-        num_threads=1,
-        minloglevel=2,
-    )
+    # hard_vocab_limit off: a few lines support only so many unigram pieces; take what they give.
+    proto = train_sentencepiece("unigram", vocab_size, hard_vocab_limit=False)
     processor = spm.SentencePieceProcessor(model_proto=proto.getvalue())
     vocab = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
     vocab += [(processor.id_to_piece(i), processor.get_score(i)) for i in range(3, processor.get_piece_size())]
