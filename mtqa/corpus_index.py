@@ -23,6 +23,7 @@ import pyarrow as pa
 import xxhash
 
 from .errors import MtqaError
+from .segment import answer_sentence_index
 
 READ_COLUMNS = ["id", "lang", "question", "context", "sentences", "answer_sentence"]
 
@@ -257,13 +258,6 @@ def parse_articles(spec: str | None) -> set[int] | None:
     return chosen
 
 
-def _answer_sentence(breaks: list[list[int]], answer_start: int) -> int:
-    for index, (_, end) in enumerate(breaks):
-        if answer_start < end:
-            return index
-    return len(breaks) - 1
-
-
 def _lareqa_batches(directory: Path, articles: set[int] | None) -> Iterator[tuple[pa.RecordBatch, str]]:
     files = sorted(directory.glob("*.json"))
     if not directory.is_dir() or not files:
@@ -284,7 +278,7 @@ def _lareqa_batches(directory: Path, articles: set[int] | None) -> Iterator[tupl
                         rows["question"].append(qa["question"])
                         rows["context"].append(paragraph["context"])
                         rows["sentences"].append([sentence.strip() for sentence in sentences])
-                        rows["answer_sentence"].append(_answer_sentence(breaks, qa["answers"][0]["answer_start"]))
+                        rows["answer_sentence"].append(answer_sentence_index(breaks, qa["answers"][0]["answer_start"]))
         except json.JSONDecodeError as error:
             raise MtqaError(f"{path}:{error.lineno}:{error.colno}: not valid JSON ({error.msg})") from None
         except (KeyError, IndexError, TypeError) as error:

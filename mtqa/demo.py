@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .cli import main as mtqa_main
 from .errors import MtqaError
-from .model import DEFAULT_MODEL, _hub_reachable, cache_root, is_ctranslate2_dir, is_huggingface_dir
+from .model import DEFAULT_MODEL, hub_reachable, cache_root, is_ctranslate2_dir, is_huggingface_dir
 
 OUT = Path(os.environ.get("MTQA_DEMO_OUT", "demo-out"))
 LANGS = "en,de,es,ar,zh"
@@ -57,7 +57,7 @@ def choose_model() -> tuple[str, bool]:
     if configured:
         return configured, True
     cached = list((cache_root() / "models").glob(f"{DEFAULT_MODEL.replace('/', '--')}--*")) if (cache_root() / "models").is_dir() else []
-    if any(is_ctranslate2_dir(path) for path in cached) or _hub_reachable():
+    if any(is_ctranslate2_dir(path) for path in cached) or hub_reachable():
         return DEFAULT_MODEL, True
     tiny = OUT / "tiny-nllb"
     if not (is_huggingface_dir(tiny) and (tiny / "sentencepiece.bpe.model").is_file()):

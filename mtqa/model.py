@@ -125,7 +125,7 @@ def _convert(source: str, revision: str | None, quantization: str, target: Path)
         ) from None
 
 
-def _hub_reachable(timeout: float = 5.0) -> bool:
+def hub_reachable(timeout: float = 5.0) -> bool:
     """One quick connection attempt, instead of the hub client's minute of retries."""
     import socket
     from urllib.parse import urlparse
@@ -148,7 +148,7 @@ def _locate_hub_model(source: str, revision: str | None, target: Path) -> str:
         return snapshot_download(source, revision=revision, local_files_only=True)
     except Exception:  # not in the Hugging Face cache: go to the hub
         pass
-    if not _hub_reachable():
+    if not hub_reachable():
         raise MtqaError(
             f"cannot reach the Hugging Face hub to fetch {source!r}, and no converted copy is cached in {target.parent}; "
             "download the model where the hub is reachable and pass --model PATH (a Hugging Face or CTranslate2 model folder)"

@@ -11,6 +11,7 @@ text, which stays correct even where pysbd's own char spans drift.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import pysbd
@@ -52,12 +53,13 @@ def split_sentences(text: str) -> list[Span]:
     return spans
 
 
-def answer_sentence_index(spans: list[Span], answer_start: int) -> int:
+def answer_sentence_index(spans: Sequence[Sequence[int]], answer_start: int) -> int:
     """Index of the sentence containing ``answer_start`` (LAReQA convention).
 
+    ``spans`` are (start, end) pairs: :class:`Span` or LAReQA's ``sentence_breaks``.
     An offset falling in the whitespace between two sentences belongs to the next one.
     """
-    for index, span in enumerate(spans):
-        if answer_start < span.end:
+    for index, (_, end) in enumerate(spans):
+        if answer_start < end:
             return index
     return len(spans) - 1

@@ -178,8 +178,16 @@ def translate_segments(
     unique = list(dict.fromkeys(segments))
     stats.unique_segments = len(unique)
 
+    # A passage sentence is needed in every target language: tokenise each text once.
+    tokenized: dict[str, list[str]] = {}
+
+    def tokens_of(text: str) -> list[str]:
+        if text not in tokenized:
+            tokenized[text] = translator.tokenize(text, source_lang)
+        return tokenized[text]
+
     def count(text: str) -> int:
-        return len(translator.sp.encode(text)) + 2
+        return len(tokens_of(text))
 
     pieces_of: dict[tuple[str, str], list[str]] = {}
     pieces: dict[tuple[str, str], _Piece] = {}
@@ -196,7 +204,7 @@ def translate_segments(
     cached = cache.get_many(piece.key for piece in pieces.values())
     stats.cache_hits = sum(piece.key in cached for piece in pieces.values())
     for piece in pieces.values():
-        piece.tokens = translator.tokenize(piece.text, source_lang)
+        piece.tokens = tokens_of(piece.text)
     plan = sorted(pieces.values(), key=lambda p: (len(p.tokens), p.text, p.target))
     missing = [piece for piece in plan if piece.key not in cached]
 

@@ -35,14 +35,14 @@ def batches_of(rows):
 @pytest.fixture(scope="module")
 def english_passage(xquad_r):
     """example id -> (English passage, answer sentence index), the source a positive comes from."""
-    from mtqa.corpus_index import _answer_sentence
+    from mtqa.segment import answer_sentence_index
 
     document = json.loads((xquad_r / "en.json").read_text())
     source = {}
     for article in document["data"]:
         for paragraph in article["paragraphs"]:
             for qa in paragraph["qas"]:
-                source[qa["id"]] = (paragraph["context"], _answer_sentence(paragraph["sentence_breaks"], qa["answers"][0]["answer_start"]))
+                source[qa["id"]] = (paragraph["context"], answer_sentence_index(paragraph["sentence_breaks"], qa["answers"][0]["answer_start"]))
     return source
 
 
@@ -113,7 +113,7 @@ def test_hybrid_share_of_xx_batches_matches_alpha(tmp_path, xquad_r, alpha):
 
 def _translate_style_corpus(directory: Path, xquad_r: Path, langs: list[str], articles: range) -> Path:
     """A parallel corpus in `mtqa translate` output format, from XQuAD-R articles."""
-    from mtqa.corpus_index import _answer_sentence
+    from mtqa.segment import answer_sentence_index
 
     rows = []
     for code in langs:
@@ -124,7 +124,7 @@ def _translate_style_corpus(directory: Path, xquad_r: Path, langs: list[str], ar
                 for qa in paragraph["qas"]:
                     rows.append({"id": qa["id"], "lang": code, "title": article["title"], "question": qa["question"],
                                  "context": paragraph["context"], "sentences": [s.strip() for s in paragraph["sentences"]],
-                                 "answer_sentence": _answer_sentence(paragraph["sentence_breaks"], qa["answers"][0]["answer_start"]),
+                                 "answer_sentence": answer_sentence_index(paragraph["sentence_breaks"], qa["answers"][0]["answer_start"]),
                                  "answer_text": qa["answers"][0]["text"], "flags": []})
     write_corpus(directory / CORPUS_FILE, rows)
     return directory
