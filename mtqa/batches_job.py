@@ -19,7 +19,8 @@ from . import __version__
 from .card import markdown_table, render_card
 from .corpus_index import Corpus, TextStores, load_corpus, parse_articles
 from .errors import MtqaError
-from .output import atomic_directory, check_writable_parent, write_json
+from .faults import crash_point
+from .output import atomic_directory, claim_output, write_json
 from .sampler import Batch, SamplerConfig, SamplingReport, allowed_languages, iterate_batches, validate
 
 SHARD_FORMAT_VERSION = 1
@@ -130,6 +131,7 @@ class _ShardWriter:
         # Dictionary pages only for the few-valued columns: long texts write faster and smaller without.
         pq.write_table(table, path, compression="zstd", row_group_size=max(1, self.config.sampler.batch_size) * 64,
                        use_dictionary=["batch_type", "query_lang", "positive_lang", "dataset"])
+        crash_point("batches.shard")
         return number, {"file": name, "rows": table.num_rows, "batches": len(parts), "sha256": _sha256(path)}
 
 
@@ -144,11 +146,13 @@ def _sha256(path: Path) -> str:
 def run_build_batches(config: BuildConfig) -> dict[str, Any]:
     if not config.inputs:
         raise MtqaError("no --input given; pass a directory written by mtqa translate or lareqa:PATH")
-    check_writable_parent(config.output)
-    if config.output.exists() and not config.overwrite:
-        raise MtqaError(f"output {config.output} already exists; choose another --output or pass --overwrite")
     if config.hard_negatives and config.sampler.positive == "passage":
         raise MtqaError("--hard-negatives needs sentence positives; add --positive sentence (or sentence+context)")
+    with claim_output(config.output, overwrite=config.overwrite):
+        return _build_batches(config)
+
+
+def _build_batches(config: BuildConfig) -> dict[str, Any]:
     started = time.perf_counter()
     stores = TextStores()
     articles = parse_articles(config.articles)

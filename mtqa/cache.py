@@ -8,9 +8,13 @@ complete entries, and a rerun translates exactly what is missing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import sqlite3
+import time
+import warnings
 from pathlib import Path
 from typing import Iterable
 
@@ -23,24 +27,60 @@ def translation_key(namespace: str, source_lang: str, target_lang: str, text: st
 
 
 class TranslationCache:
-    """Maps translation keys to outputs; ``None`` path gives an in-memory cache."""
+    """Maps translation keys to outputs; ``None`` path gives an in-memory cache.
+
+    A damaged database (a torn page after a power loss, a truncated copy) is detected on
+    first use, moved aside with a warning, and replaced by an empty one: the cache only
+    saves time, so losing it costs a re-translation, never a wrong output.
+    """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         try:
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path) if path else ":memory:", timeout=60)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS translations (key BLOB PRIMARY KEY, output TEXT NOT NULL)")
-            self._db.commit()
+        except OSError as error:
+            raise MtqaError(f"cannot create the translation cache in {path.parent} ({error.strerror.lower()}); set MTQA_CACHE to a writable folder") from None
+        try:
+            self._open()
         except sqlite3.DatabaseError as error:
-            raise MtqaError(f"translation cache {path} is unusable ({error}); delete it or set MTQA_CACHE elsewhere") from None
+            self._recover(error)
+
+    def _open(self) -> None:
+        self._db = sqlite3.connect(str(self.path) if self.path else ":memory:", timeout=60)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS translations (key BLOB PRIMARY KEY, output TEXT NOT NULL)")
+        self._db.commit()
+        self._db.execute("SELECT COUNT(*) FROM translations").fetchone()  # reads every page of the key index
+
+    def _recover(self, error: sqlite3.DatabaseError) -> None:
+        if self.path is None or isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+            raise MtqaError(f"translation cache {self.path} is unusable ({error}); delete it or set MTQA_CACHE elsewhere") from None
+        with contextlib.suppress(Exception):
+            self._db.close()
+        quarantine = self.path.with_name(f"{self.path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        for suffix in ("", "-wal", "-shm"):
+            part = Path(f"{self.path}{suffix}")
+            if part.exists():
+                os.replace(part, f"{quarantine}{suffix}")
+        warnings.warn(f"translation cache {self.path} was damaged ({error}); moved it to {quarantine} and started an empty one "
+                      "(its translations will be redone)", stacklevel=3)
+        try:
+            self._open()
+        except sqlite3.DatabaseError as again:
+            raise MtqaError(f"translation cache {self.path} is unusable ({again}); delete it or set MTQA_CACHE elsewhere") from None
 
     def get_many(self, keys: Iterable[bytes]) -> dict[bytes, str]:
-        found: dict[bytes, str] = {}
         keys = list(keys)
+        try:
+            return self._get_many(keys)
+        except sqlite3.DatabaseError as error:
+            self._recover(error)
+            return {}
+
+    def _get_many(self, keys: list[bytes]) -> dict[bytes, str]:
+        found: dict[bytes, str] = {}
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
             placeholders = ",".join("?" * len(chunk))
@@ -49,8 +89,14 @@ class TranslationCache:
         return found
 
     def put_many(self, items: Iterable[tuple[bytes, str]]) -> None:
-        with self._db:  # one transaction: all of the batch or none of it
-            self._db.executemany("INSERT OR REPLACE INTO translations (key, output) VALUES (?, ?)", list(items))
+        items = list(items)
+        try:
+            with self._db:  # one transaction: all of the batch or none of it
+                self._db.executemany("INSERT OR REPLACE INTO translations (key, output) VALUES (?, ?)", items)
+        except sqlite3.DatabaseError as error:
+            self._recover(error)
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO translations (key, output) VALUES (?, ?)", items)
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM translations").fetchone()[0]

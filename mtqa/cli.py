@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 import click
@@ -320,9 +321,14 @@ def recipe_run(path: Path, out: Path | None, dry_run: bool) -> None:
     run_recipe(path, out, dry_run=dry_run, echo=lambda line: click.echo(line, err=True))
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"mtqa: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors end in one line and a non-zero exit, never a traceback."""
     args = sys.argv[1:] if argv is None else argv
+    warnings.formatwarning = _one_line_warning
     verbose = "--verbose" in args
     try:
         cli.main(args=args, prog_name="mtqa", standalone_mode=False)

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .errors import MtqaError
+from .faults import crash_point
 
 STAGING_PREFIX = ".mtqa-staging-"
+LOCK_PREFIX = ".mtqa-lock-"
+NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 def _pid_alive(pid: int) -> bool:
@@ -54,6 +58,7 @@ def atomic_directory(target: Path, *, overwrite: bool = False) -> Iterator[Path]
         raise MtqaError(f"cannot write to {target.parent}: {error.strerror}; choose a writable --output") from None
     try:
         yield staging
+        crash_point("output.commit")
         if target.exists():
             retired = target.parent / f"{STAGING_PREFIX}{target.name}-{os.getpid()}-old"
             os.replace(target, retired)
@@ -63,12 +68,30 @@ def atomic_directory(target: Path, *, overwrite: bool = False) -> Iterator[Path]
             os.replace(staging, target)
     except OSError as error:
         shutil.rmtree(staging, ignore_errors=True)
-        if error.errno == errno.ENOSPC:
-            raise MtqaError(f"no space left on the device holding {target}; nothing was written") from None
-        raise MtqaError(f"cannot write {target}: {error.strerror}") from None
+        raise write_error(target, error) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def atomic_write(path: Path, content: str | Callable[[Any], None]) -> None:
+    """Write a file through a temp file and a rename: readers see the old file or the whole new one.
+
+    ``content`` is text, or a function that writes bytes to the open file.
+    """
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(temporary, "wb") as handle:
+            if callable(content):
+                content(handle)
+            else:
+                handle.write(content.encode("utf-8"))
+        os.replace(temporary, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise write_error(path, error) from None
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -89,3 +112,65 @@ def check_writable_parent(target: Path) -> None:
         os.unlink(probe)
     except OSError as error:
         raise MtqaError(f"cannot write to {parent} ({error.strerror.lower()}); choose a writable --output") from None
+
+
+def write_error(target: Path, error: OSError) -> MtqaError:
+    """The one-line error for a failed write; the caller has already removed what it staged."""
+    if error.errno in NO_SPACE:
+        return MtqaError(f"no space left for {target} ({error.strerror.lower()}); nothing was written; free space or choose another --output")
+    return MtqaError(f"cannot write {target} ({(error.strerror or str(error)).lower()}); nothing was written; choose a writable --output")
+
+
+@contextlib.contextmanager
+def output_lock(target: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``target`` for a whole run, so two runs never interleave their writes.
+
+    The lock is an ``flock`` on a hidden file beside the target: the kernel drops it when the
+    holder dies, so a crashed run never leaves a stale lock behind.
+    """
+    target = Path(target)
+    path = target.parent / f"{LOCK_PREFIX}{target.name}"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise MtqaError(f"cannot write to {target.parent} ({error.strerror.lower()}); choose a writable --output") from None
+    while True:
+        try:
+            handle = open(path, "a+", encoding="utf-8")
+        except OSError as error:
+            raise MtqaError(f"cannot write to {target.parent} ({error.strerror.lower()}); choose a writable --output") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise MtqaError(f"output {target} is being written by another mtqa run (pid {holder}); wait for it to finish or choose another --output") from None
+        # The previous holder may have unlinked the file between our open and our lock: retry on the new one.
+        try:
+            same = os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        handle.close()
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        handle.close()
+
+
+@contextlib.contextmanager
+def claim_output(target: Path, *, overwrite: bool) -> Iterator[None]:
+    """Check, before any work, that ``target`` may be written, and hold its lock until the run ends."""
+    check_writable_parent(target)
+    if Path(target).exists() and not overwrite:
+        raise MtqaError(f"output {target} already exists; choose another --output or pass --overwrite")
+    with output_lock(target):
+        yield

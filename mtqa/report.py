@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 from .card import markdown_table
+from .output import atomic_write
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -55,14 +55,8 @@ def write_heatmap(name: str, item: dict[str, Any], path: Path) -> None:
     axes.set_title(f"{name}: mAP")
     figure.colorbar(image, ax=axes)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    atomic_write(path, lambda handle: figure.savefig(handle, dpi=100, format="png"))
     plt.close(figure)
-
-
-def atomic_write(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def write_report(report: dict[str, Any], directory: Path) -> None:

@@ -38,7 +38,8 @@ from torch import Tensor, nn
 
 from .batches_job import read_manifest
 from .errors import MtqaError
-from .output import atomic_directory
+from .faults import crash_point
+from .output import atomic_directory, write_error
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 DEFAULT_CPU_SUB_BATCH = 16  # on CPU, padding is paid in full; smaller pieces of similar length waste less
@@ -300,6 +301,7 @@ def train(config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: P
                     model.train()
                 log.write(json.dumps(record, default=float) + "\n")
                 log.flush()
+                crash_point("train.step")
                 if config.save_every and step % config.save_every == 0 and step < max_steps:
                     _save_checkpoint(checkpoints, step, model, optimizer, scheduler, scaler, settings, fingerprint,
                                      config.keep_checkpoints)
@@ -308,6 +310,8 @@ def train(config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: P
                 if stop:
                     stopped_at = step
                     break
+    except OSError as error:
+        raise write_error(log_path, error) from None
     finally:
         bar.close()
     seconds = time.perf_counter() - started
@@ -530,6 +534,7 @@ def _save_checkpoint(directory: Path, step: int, model: nn.Module, optimizer, sc
     staging.mkdir()
     try:
         torch.save(model.state_dict(), staging / "model.pt")
+        crash_point("checkpoint.write")
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                     "scaler": scaler.state_dict() if scaler else None, "rng": _torch_rng_state()}, staging / "trainer.pt")
         state = {"step": step, "settings": settings, "shards": fingerprint,
@@ -540,9 +545,16 @@ def _save_checkpoint(directory: Path, step: int, model: nn.Module, optimizer, sc
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)
-    except OSError as error:
+    except (OSError, RuntimeError) as error:  # torch.save reports a full disk as a RuntimeError
         shutil.rmtree(staging, ignore_errors=True)
-        raise MtqaError(f"cannot write checkpoint {target}: {error.strerror}") from None
+        if isinstance(error, OSError):
+            raise write_error(target, error) from None
+        needed = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+        usage = shutil.disk_usage(directory)
+        if usage.free < 2 * needed:  # weights plus optimizer moments
+            raise MtqaError(f"no space left for {target} (a checkpoint needs about {3 * needed / 2**20:.0f} MiB, "
+                            f"{usage.free / 2**20:.1f} MiB are free); nothing was kept of it; free space or choose another --output") from None
+        raise MtqaError(f"cannot write checkpoint {target} ({str(error).splitlines()[0]}); nothing was kept of it") from None
     for old in _complete_checkpoints(directory)[max(keep, 1):]:
         shutil.rmtree(old, ignore_errors=True)
     return target

@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .batches_job import read_manifest
 from .encoder import encode, load_encoder
 from .errors import MtqaError
 from .eval_data import resolve_eval_data
 from .evaluate import evaluate_beir, evaluate_lareqa, load_beir, load_lareqa
-from .report import atomic_write, write_report
+from .output import atomic_write, check_writable_parent, output_lock, write_error
+from .report import write_report
 
 EVAL_KINDS = ("lareqa", "beir")
 
@@ -102,10 +104,21 @@ def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
         raise MtqaError("train-eval needs --batches DIR (or --eval-only to evaluate the model as it is)")
     if config.eval_only and not config.evals:
         raise MtqaError("--eval-only needs at least one --eval set")
+    if config.batches is not None and not config.eval_only:
+        read_manifest(config.batches)  # a wrong folder fails before the model loads
+    check_writable_parent(config.output)
+    with output_lock(config.output):
+        return _train_eval(config)
+
+
+def _train_eval(config: TrainEvalConfig) -> dict[str, Any]:
     prepared = _prepare_evals(config)
     model = load_encoder(config.model, pooling=config.pooling, max_length=config.max_length, device=config.device)
     output = config.output
-    output.mkdir(parents=True, exist_ok=True)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise write_error(output, error) from None
     report: dict[str, Any] = {"mtqa_version": __version__, "model": config.model, "training": None,
                               "prefixes": {"query": config.query_prefix, "passage": config.passage_prefix}}
     if not config.eval_only:

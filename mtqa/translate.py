@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 
 from .cache import TranslationCache, translation_key
 from .errors import MtqaError
+from .faults import crash_point
 from .languages import joins_without_spaces
 from .model import SPM_FILE
 
@@ -227,6 +228,7 @@ def translate_segments(
         outputs = translator.translate_tokens([p.tokens for p in todo], [p.target for p in todo], options)
         texts = [translator.detokenize(tokens) for tokens in outputs]
         cache.put_many((piece.key, text) for piece, text in zip(todo, texts))
+        crash_point("translate.chunk")
         cached.update((piece.key, text) for piece, text in zip(todo, texts))
         stats.translated += len(todo)
         stats.source_tokens += sum(len(p.tokens) for p in todo)

@@ -19,7 +19,8 @@ from .filters import FilterChain, default_filters
 from .languages import Language, get_language
 from .load import load_records
 from .model import DEFAULT_MODEL, cache_root, resolve_model
-from .output import atomic_directory, check_writable_parent, write_json
+from .faults import crash_point
+from .output import atomic_directory, claim_output, write_json
 from .segment import split_sentences
 from .translate import DecodingOptions, NllbTranslator, translate_segments
 
@@ -101,9 +102,11 @@ def run_translate(config: TranslateConfig) -> dict[str, Any]:
     targets = [language for language in config.langs if language != source]
     if not targets:
         raise MtqaError("--langs names no target language besides English (the source)")
-    check_writable_parent(config.output)
-    if config.output.exists() and not config.overwrite:
-        raise MtqaError(f"output {config.output} already exists; choose another --output or pass --overwrite")
+    with claim_output(config.output, overwrite=config.overwrite):
+        return _translate(config, source, targets)
+
+
+def _translate(config: TranslateConfig, source: Language, targets: list[Language]) -> dict[str, Any]:
     timings: dict[str, float] = {}
 
     started = time.perf_counter()
@@ -214,6 +217,7 @@ def run_translate(config: TranslateConfig) -> dict[str, Any]:
     started = time.perf_counter()
     with atomic_directory(config.output, overwrite=config.overwrite) as staging:
         write_corpus(staging / CORPUS_FILE, rows)
+        crash_point("output.write")
         write_json(staging / "manifest.json", manifest)
         (staging / "README.md").write_text(_card(manifest, config), encoding="utf-8")
     manifest["timings_s"]["write"] = round(time.perf_counter() - started, 3)

@@ -1,0 +1,24 @@
+"""Named crash points, for the fault-injection tests.
+
+``MTQA_CRASH_AT=NAME:N`` makes the process kill itself with SIGKILL the N-th time it
+reaches crash point NAME: no cleanup handler, ``finally`` block or buffered write runs,
+exactly as when the machine loses power or the OOM killer strikes. Unset, a crash
+point costs one dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+_target = os.environ.get("MTQA_CRASH_AT", "")
+_name, _, _count = _target.rpartition(":")
+_remaining = {_name: int(_count)} if _name and _count.isdigit() else {}
+
+
+def crash_point(name: str) -> None:
+    if name not in _remaining:
+        return
+    _remaining[name] -= 1
+    if _remaining[name] == 0:
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,297 @@
+"""Faults injected for real: SIGKILL at named points, damaged caches and checkpoints, full and
+read-only disks, and two runs racing for one output.
+
+Crash points are chosen at random from a seeded generator; set MTQA_FAULT_SEED to try others.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+FAULT_SEED = int(os.environ.get("MTQA_FAULT_SEED", "0"))
+KILLED = -signal.SIGKILL
+CORPUS = "data/train-00000-of-00001.parquet"
+
+
+def mtqa(*args, cache: Path, crash_at: str | None = None, wait: bool = True, **kwargs):
+    env = {**os.environ, "MTQA_CACHE": str(cache)}
+    env.pop("MTQA_CRASH_AT", None)
+    if crash_at:
+        env["MTQA_CRASH_AT"] = crash_at
+    command = [sys.executable, "-m", "mtqa", *map(str, args)]
+    if not wait:
+        return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(command, capture_output=True, text=True, env=env, **kwargs)
+
+
+def one_line_error(result) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Hidden files mtqa stages or locks with: none may be left after a run ends, well or badly."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith((".mtqa-", ".tmp")))
+
+
+def cache_rows(cache: Path) -> int:
+    connection = sqlite3.connect(cache / "translations.sqlite")
+    try:
+        return connection.execute("SELECT COUNT(*) FROM translations").fetchone()[0]
+    finally:
+        connection.close()
+
+
+# --- translate -------------------------------------------------------------------------------------
+
+TRANSLATE = ["--langs", "de,es", "--beam-size", "1", "--max-decoding-length", "24", "--max-batch-tokens", "64", "--quiet"]
+
+
+def test_translate_killed_while_translating_and_writing_loses_and_duplicates_nothing(tmp_path, tiny_ct2, small_squad):
+    args = ["translate", "--input", small_squad, "--model", tiny_ct2, *TRANSLATE]
+    reference = mtqa(*args, "--output", tmp_path / "ref", cache=tmp_path / "ref-cache")
+    assert reference.returncode == 0, reference.stderr
+    expected = json.loads((tmp_path / "ref" / "manifest.json").read_text())
+
+    rng = random.Random(FAULT_SEED)
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    points = [f"translate.chunk:{rng.randint(1, 8)}" for _ in range(3)] + ["output.write:1", "output.commit:1"]
+    committed = [0]
+    for point in points:
+        crashed = mtqa(*args, "--output", out, cache=cache, crash_at=point)
+        assert crashed.returncode == KILLED, (point, crashed.stderr)
+        assert not out.exists(), f"killed at {point}, yet the output looks complete"
+        committed.append(cache_rows(cache))
+    # each kill during translation kept what was committed before it, and only that
+    assert committed[1] < committed[2] < committed[3] < expected["segments"]["pieces"], committed
+    assert committed[4] == committed[5] == expected["segments"]["pieces"]  # then killed while writing the output
+
+    final = mtqa(*args, "--output", out, cache=cache)
+    assert final.returncode == 0, final.stderr
+    segments = json.loads((out / "manifest.json").read_text())["segments"]
+    assert segments["cache_hits"] == expected["segments"]["pieces"] and segments["translated"] == 0
+    assert (out / CORPUS).read_bytes() == (tmp_path / "ref" / CORPUS).read_bytes()
+    rows = pq.read_table(out / CORPUS, columns=["id", "lang"]).to_pylist()
+    assert len(rows) == len({(row["id"], row["lang"]) for row in rows}) == expected["rows"]
+    assert cache_rows(cache) == expected["segments"]["pieces"]  # one entry per piece, none twice
+    assert leftovers(tmp_path) == []  # the dead runs' staging folders were cleared
+
+
+def test_torn_and_damaged_cache_is_detected_and_recovered(tmp_path, tiny_ct2, small_squad):
+    args = ["translate", "--input", small_squad, "--model", tiny_ct2, *TRANSLATE]
+    reference = mtqa(*args, "--output", tmp_path / "ref", cache=tmp_path / "ref-cache")
+    assert reference.returncode == 0, reference.stderr
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    database, wal = cache / "translations.sqlite", cache / "translations.sqlite-wal"
+
+    assert mtqa(*args, "--output", out, cache=cache, crash_at="translate.chunk:6").returncode == KILLED
+    before = cache_rows(cache)
+    # A torn write: the last WAL frame only half on disk. SQLite's frame checksums drop it.
+    assert mtqa(*args, "--output", out, cache=cache, crash_at="translate.chunk:3").returncode == KILLED
+    size = wal.stat().st_size
+    assert size > 4096
+    with open(wal, "r+b") as handle:
+        handle.truncate(size - 2000)
+    (cache / "translations.sqlite-shm").unlink()  # shared memory does not survive a power loss either
+    after_tear = cache_rows(cache)
+    assert before < after_tear  # the earlier, whole frames survive
+
+    # Damage the database itself: the last connection to close folds the WAL into it; then cut it in half.
+    sqlite3.connect(database).close()
+    assert not wal.exists()
+    with open(database, "r+b") as handle:
+        handle.truncate(database.stat().st_size // 2)
+    final = mtqa(*args, "--output", out, cache=cache)
+    assert final.returncode == 0, final.stderr
+    assert "mtqa: warning: translation cache" in final.stderr and "was damaged" in final.stderr
+    assert list(cache.glob("translations.sqlite.damaged-*"))  # kept for inspection, out of the way
+    assert (out / CORPUS).read_bytes() == (tmp_path / "ref" / CORPUS).read_bytes()
+
+
+# --- build-batches ---------------------------------------------------------------------------------
+
+def _batches_args(xquad_r: Path, out: Path) -> list:
+    return ["build-batches", "--input", f"lareqa:{xquad_r}", "--articles", "0-5", "--batch-size", "8", "--num-batches", "12",
+            "--batches-per-shard", "2", "--positive", "sentence", "--output", out, "--quiet"]
+
+
+def _shard_set(folder: Path) -> dict[str, bytes]:
+    files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    manifest = json.loads(files.pop("manifest.json"))
+    manifest.pop("timings_s")
+    files["manifest.json"] = json.dumps(manifest, sort_keys=True).encode()
+    files.pop("README.md")  # the card shows timings too; everything it says is in the manifest
+    return files
+
+
+def test_build_batches_killed_mid_write_leaves_nothing_that_looks_complete(tmp_path, xquad_r):
+    reference = mtqa(*_batches_args(xquad_r, tmp_path / "ref"), cache=tmp_path / "c")
+    assert reference.returncode == 0, reference.stderr
+    rng = random.Random(FAULT_SEED)
+    out = tmp_path / "out"
+    for point in (f"batches.shard:{rng.randint(1, 5)}", "output.commit:1"):
+        crashed = mtqa(*_batches_args(xquad_r, out), cache=tmp_path / "c", crash_at=point)
+        assert crashed.returncode == KILLED, crashed.stderr
+        assert not out.exists()
+        read = mtqa("train-eval", "--batches", out, "--model", "offline-minilm", "--output", tmp_path / "run", cache=tmp_path / "c")
+        assert "not found" in one_line_error(read) or "no manifest.json" in read.stderr
+    final = mtqa(*_batches_args(xquad_r, out), cache=tmp_path / "c")
+    assert final.returncode == 0, final.stderr
+    assert _shard_set(out) == _shard_set(tmp_path / "ref")
+    assert leftovers(tmp_path) == []
+
+
+# --- train-eval ------------------------------------------------------------------------------------
+
+def _final_weights(run: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(next((run / "model").rglob("model.safetensors"))))
+
+
+def test_train_eval_killed_resumes_to_the_same_weights_and_metrics(tmp_path, tiny_xlmr, xquad_r):
+    shards = tmp_path / "shards"
+    built = mtqa("build-batches", "--input", f"lareqa:{xquad_r}", "--articles", "0-3", "--batch-size", "8", "--positive", "sentence",
+                 "--num-batches", "10", "--output", shards, "--quiet", cache=tmp_path / "c")
+    assert built.returncode == 0, built.stderr
+
+    def train_eval(run: Path, *extra: str, crash_at: str | None = None):
+        return mtqa("train-eval", "--batches", shards, "--model", tiny_xlmr, "--max-length", "32", "--save-every", "2",
+                    "--eval", f"lareqa:{xquad_r}", "--eval-articles", "47", "--eval-langs", "en,de", "--output", run, "--quiet",
+                    *extra, cache=tmp_path / "c", crash_at=crash_at)
+
+    straight = train_eval(tmp_path / "straight")
+    assert straight.returncode == 0, straight.stderr
+
+    run = tmp_path / "run"
+    step = random.Random(FAULT_SEED).choice([5, 7])  # between checkpoints
+    assert train_eval(run, crash_at=f"train.step:{step}").returncode == KILLED
+    assert not (run / "model").exists() and not (run / "report.json").exists()
+    # killed again while writing the next checkpoint: a temp folder, never a checkpoint
+    assert train_eval(run, "--resume", crash_at="checkpoint.write:1").returncode == KILLED
+    checkpoints = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert [name for name in checkpoints if not name.startswith(".tmp")] == [f"step-{s:06d}" for s in range(step - 3, step, 2)]
+    # and the newest checkpoint damaged on disk
+    newest = run / "checkpoints" / f"step-{step - 1:06d}" / "model.pt"
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 3])
+
+    resumed = train_eval(run, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "mtqa: warning: skipping unreadable checkpoint" in resumed.stderr
+    report, expected = (json.loads((folder / "report.json").read_text()) for folder in (run, tmp_path / "straight"))
+    assert report["training"]["resumed_from"] == step - 3
+    weights, reference = _final_weights(run), _final_weights(tmp_path / "straight")
+    assert weights.keys() == reference.keys()
+    assert all(bool((weights[name] == reference[name]).all()) for name in weights)
+    for key in ("mono_map", "cross_map", "multi_map", "rank_distance"):
+        assert report["evals"]["xquad-r"][key] == expected["evals"]["xquad-r"][key]
+    log = [json.loads(line) for line in (run / "train_log.jsonl").read_text().splitlines()]
+    assert [entry["step"] for entry in log] == list(range(1, 11))
+    assert leftovers(run / "checkpoints") == []
+
+
+# --- full and read-only disks ----------------------------------------------------------------------
+
+def _mount_tmpfs(folder: Path, options: str) -> bool:
+    folder.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True).returncode == 0
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 2 MiB filesystem with 12 KiB left: room to start a run, not to finish it."""
+    disk = tmp_path / "disk"
+    if not _mount_tmpfs(disk, "size=2m"):
+        pytest.skip("cannot mount a tmpfs here (needs root); the full-disk path is then untested")
+    free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+    (disk / "ballast").write_bytes(b"\0" * (free - 12 * 1024))
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+@pytest.fixture
+def read_only_disk(tmp_path):
+    disk = tmp_path / "ro"
+    if os.geteuid() != 0:
+        disk.mkdir()
+        disk.chmod(0o500)
+        yield disk
+        disk.chmod(0o700)
+        return
+    if not _mount_tmpfs(disk, "ro,size=1m"):
+        pytest.skip("cannot mount a read-only tmpfs as root here")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def _every_command(tmp_path, tiny_ct2, tiny_xlmr, small_squad, xquad_r, out: Path) -> dict[str, list]:
+    shards = tmp_path / "shards"
+    if not shards.exists():
+        built = mtqa(*_batches_args(xquad_r, shards), cache=tmp_path / "c")
+        assert built.returncode == 0, built.stderr
+    return {
+        "translate": ["translate", "--input", small_squad, "--model", tiny_ct2, *TRANSLATE, "--no-filter", "--output", out],
+        "build-batches": _batches_args(xquad_r, out),
+        "train-eval": ["train-eval", "--batches", shards, "--model", tiny_xlmr, "--max-length", "16", "--save-every", "1",
+                       "--max-steps", "2", "--output", out, "--quiet"],
+    }
+
+
+@pytest.mark.parametrize("command", ["translate", "build-batches", "train-eval"])
+def test_full_disk_is_one_clear_error_and_nothing_half_written(tmp_path, full_disk, tiny_ct2, tiny_xlmr, small_squad, xquad_r, command):
+    out = full_disk / "out"
+    args = _every_command(tmp_path, tiny_ct2, tiny_xlmr, small_squad, xquad_r, out)[command]
+    line = one_line_error(mtqa(*args, cache=tmp_path / "c"))
+    assert "no space left" in line and "free space or choose another --output" in line, line
+    if command == "train-eval":  # a run folder stays for --resume, but holds no checkpoint, model or report
+        assert not list((out / "checkpoints").iterdir()) and not (out / "model").exists() and not (out / "report.json").exists()
+    else:
+        assert not out.exists()
+    assert leftovers(full_disk) == []
+
+
+@pytest.mark.parametrize("command", ["translate", "build-batches", "train-eval"])
+def test_read_only_output_is_refused_before_any_work(tmp_path, read_only_disk, tiny_ct2, tiny_xlmr, small_squad, xquad_r, command):
+    out = read_only_disk / "out"
+    args = _every_command(tmp_path, tiny_ct2, tiny_xlmr, small_squad, xquad_r, out)[command]
+    line = one_line_error(mtqa(*args, cache=tmp_path / "c"))
+    assert "cannot write to" in line and "choose a writable --output" in line, line
+    assert not out.exists()
+
+
+# --- two runs, one output --------------------------------------------------------------------------
+
+def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_path, tiny_ct2, small_squad, xquad_r):
+    out = tmp_path / "out"
+    slow = [*TRANSLATE[:-3], "--max-decoding-length", "64", "--max-batch-tokens", "32", "--quiet"]
+    first = mtqa("translate", "--input", small_squad, "--model", tiny_ct2, *slow, "--output", out, cache=tmp_path / "c", wait=False)
+    lock = tmp_path / ".mtqa-lock-out"
+    deadline = time.time() + 60
+    while not (lock.exists() and lock.read_text().strip()) and first.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    try:
+        assert first.poll() is None, first.stderr.read()
+        for args in (["translate", "--input", small_squad, "--model", tiny_ct2, *TRANSLATE], _batches_args(xquad_r, out)[:-3]):
+            line = one_line_error(mtqa(*args, "--output", out, "--overwrite", cache=tmp_path / "c2"))
+            assert f"output {out} is being written by another mtqa run (pid {first.pid})" in line, line
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    assert not out.exists()
+    # the kernel released the dead run's lock: the next run goes ahead
+    again = mtqa(*_batches_args(xquad_r, out), cache=tmp_path / "c")
+    assert again.returncode == 0, again.stderr
+    assert not lock.exists()
