@@ -293,13 +293,16 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text())
     except FileNotFoundError:
-        raise MtqaError(f"{directory}: no manifest.json; is it a directory written by mtqa build-batches?") from None
+        raise MtqaError(f"{directory}: no manifest.json; give a directory written by mtqa build-batches") from None
     except json.JSONDecodeError as error:
-        raise MtqaError(f"{path}: not valid JSON ({error.msg})") from None
+        raise MtqaError(f"{path}: not valid JSON ({error.msg}); rebuild the shards with mtqa build-batches") from None
     if manifest.get("created_by") != "mtqa build-batches":
-        raise MtqaError(f"{path}: not written by mtqa build-batches")
+        raise MtqaError(f"{path}: not written by mtqa build-batches; give --batches a directory that mtqa build-batches wrote")
     if manifest.get("format_version") != SHARD_FORMAT_VERSION:
         raise MtqaError(f"{path}: shard format {manifest.get('format_version')} is not {SHARD_FORMAT_VERSION}; rebuild with this mtqa version")
+    for shard in manifest.get("shards", []):
+        if not (Path(directory) / shard["file"]).is_file():
+            raise MtqaError(f"{Path(directory) / shard['file']}: shard listed in manifest.json is missing; rebuild the shards")
     return manifest
 
 

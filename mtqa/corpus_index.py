@@ -158,7 +158,7 @@ class _Builder:
     def add_batch(self, batch: pa.RecordBatch, where: str) -> None:
         required = ("id", "lang", "question", "context", "answer_sentence") + (("sentences",) if self.with_sentences else ())
         if any(batch.column(name).null_count for name in required):
-            raise MtqaError(f"{where}: rows with missing {', '.join(required)}; was it written by mtqa translate?")
+            raise MtqaError(f"{where}: rows with missing {', '.join(required)}; give a directory written by mtqa translate")
         answer = batch.column("answer_sentence").to_numpy(zero_copy_only=False).astype(np.int64)
         if self.with_sentences:
             sentences = batch.column("sentences")
@@ -167,7 +167,7 @@ class _Builder:
             outside = (answer < 0) | (answer >= counts)
             if outside.any():
                 bad = int(np.flatnonzero(outside)[0])
-                raise MtqaError(f"{where}: row {bad} has answer_sentence {answer[bad]} outside its {counts[bad]} sentences")
+                raise MtqaError(f"{where}: row {bad} has answer_sentence {answer[bad]} outside its {counts[bad]} sentences; rebuild it with mtqa translate")
             sentence_ids = self.stores.sentences.add_many(sentences.flatten())
             answer_ids = sentence_ids[starts + answer]
         else:  # passage positives without hard negatives never read a sentence
@@ -185,8 +185,6 @@ class _Builder:
         self.sentence_total += len(sentence_ids)
 
     def build(self) -> Corpus:
-        if not self.ids:
-            raise MtqaError(f"{self.name}: the corpus has no rows")
         column = {name: np.concatenate(chunks) for name, chunks in self.columns.items()}
         # Example and language indices in order of first appearance, computed by Arrow.
         ids = pa.chunked_array(self.ids).combine_chunks().dictionary_encode()
@@ -232,13 +230,13 @@ def _translate_output_batches(directory: Path, columns: list[str]) -> Iterator[t
             parquet = pq.ParquetFile(path)
             missing = [c for c in columns if c not in parquet.schema_arrow.names]
             if missing:
-                raise MtqaError(f"{path}: missing columns {', '.join(missing)}; was it written by mtqa translate?")
+                raise MtqaError(f"{path}: missing columns {', '.join(missing)}; give a directory written by mtqa translate")
             for batch in parquet.iter_batches(batch_size=65_536, columns=columns):
                 yield batch, str(path)
         except MtqaError:
             raise
         except Exception as error:
-            raise MtqaError(f"{path}: not a readable Parquet file ({str(error).splitlines()[0]})") from None
+            raise MtqaError(f"{path}: not a readable Parquet file ({str(error).splitlines()[0]}); rebuild it with mtqa translate") from None
 
 
 def parse_articles(spec: str | None) -> set[int] | None:
@@ -253,7 +251,7 @@ def parse_articles(spec: str | None) -> set[int] | None:
         except ValueError:
             raise MtqaError(f"--articles: cannot read {part!r}; use ranges such as 0-23 or 0-23,30") from None
         if start < 0 or end < start:
-            raise MtqaError(f"--articles: {part!r} is not an ascending range of article indices")
+            raise MtqaError(f"--articles: {part!r} is not an ascending range of article indices; use ranges such as 0-23")
         chosen.update(range(start, end + 1))
     return chosen
 
@@ -261,7 +259,7 @@ def parse_articles(spec: str | None) -> set[int] | None:
 def _lareqa_batches(directory: Path, articles: set[int] | None) -> Iterator[tuple[pa.RecordBatch, str]]:
     files = sorted(directory.glob("*.json"))
     if not directory.is_dir() or not files:
-        raise MtqaError(f"lareqa:{directory}: no <lang>.json files found")
+        raise MtqaError(f"lareqa:{directory}: no <lang>.json files found; point lareqa: at the folder holding en.json, de.json, ...")
     for path in files:
         lang = path.stem
         try:
@@ -280,11 +278,11 @@ def _lareqa_batches(directory: Path, articles: set[int] | None) -> Iterator[tupl
                         rows["sentences"].append([sentence.strip() for sentence in sentences])
                         rows["answer_sentence"].append(answer_sentence_index(breaks, qa["answers"][0]["answer_start"]))
         except json.JSONDecodeError as error:
-            raise MtqaError(f"{path}:{error.lineno}:{error.colno}: not valid JSON ({error.msg})") from None
+            raise MtqaError(f"{path}:{error.lineno}:{error.colno}: not valid JSON ({error.msg}); fix the file or fetch the release again") from None
         except (KeyError, IndexError, TypeError) as error:
             raise MtqaError(f"{path}: not in LAReQA format (missing {error}); expected data/paragraphs with sentences, sentence_breaks, qas") from None
         except UnicodeDecodeError:
-            raise MtqaError(f"{path}: not UTF-8 text") from None
+            raise MtqaError(f"{path}: not UTF-8 text; re-encode the file as UTF-8") from None
         if rows["id"]:
             yield pa.RecordBatch.from_pydict(rows), str(path)
 
@@ -307,7 +305,6 @@ def load_corpus(
     builder = _Builder(name or directory.resolve().name or os.path.basename(spec), stores, with_sentences)
     for batch, where in batches:
         builder.add_batch(batch, where)
-    corpus = builder.build()
-    if corpus.num_examples == 0:
-        raise MtqaError(f"{spec}: no examples{' in the chosen --articles' if articles else ''}")
-    return corpus
+    if not builder.ids:
+        raise MtqaError(f"{spec}: no examples{' in the chosen --articles' if articles else ''}; check --input and --articles")
+    return builder.build()

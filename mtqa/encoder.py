@@ -47,9 +47,9 @@ def load_encoder(name: str, *, pooling: str = "auto", max_length: int | None = N
     source = resolve_model_name(name)
     path = Path(source).expanduser()
     if path.exists() and not (path / "config.json").is_file() and not (path / "modules.json").is_file():
-        raise MtqaError(f"{source} is not a model folder (no config.json or modules.json)")
+        raise MtqaError(f"{source} is not a model folder (no config.json or modules.json); pass a Hugging Face or sentence-transformers model folder")
     if not path.exists() and (source.startswith((".", "/", "~")) or source.count("/") > 1):
-        raise MtqaError(f"model folder not found: {source}")
+        raise MtqaError(f"model folder not found: {source}; check the --model path")
     try:
         if pooling == "auto":
             model = SentenceTransformer(source, device=device)

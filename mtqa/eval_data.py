@@ -51,7 +51,7 @@ def resolve_eval_data(spec: str) -> Path:
     if path.is_dir():
         return path
     if "/" in spec or path.suffix:
-        raise MtqaError(f"evaluation data folder not found: {spec}")
+        raise MtqaError(f"evaluation data folder not found: {spec}; check the --eval path")
     for candidate in local_candidates(spec):
         if candidate.is_dir() and (any(candidate.glob("*.json")) or (candidate / "corpus.jsonl").is_file()):
             return candidate

@@ -73,16 +73,16 @@ def load_lareqa(directory: Path, *, articles: str | None = None, langs: list[str
                         questions.append(qa["question"])
                         answer[qa["id"]] = offset + answer_sentence_index(paragraph["sentence_breaks"], qa["answers"][0]["answer_start"])
         except json.JSONDecodeError as error:
-            raise MtqaError(f"{path}:{error.lineno}:{error.colno}: not valid JSON ({error.msg})") from None
+            raise MtqaError(f"{path}:{error.lineno}:{error.colno}: not valid JSON ({error.msg}); fix the file or fetch the release again") from None
         except (KeyError, IndexError, TypeError) as error:
-            raise MtqaError(f"{path}: not in LAReQA format (missing {error})") from None
+            raise MtqaError(f"{path}: not in LAReQA format (missing {error}); give the LAReQA release folder") from None
         if not ids:
             continue
         data.langs.append(lang)
         data.question_ids[lang], data.questions[lang] = ids, questions
         data.candidates[lang], data.candidate_context[lang], data.answer[lang] = candidates, contexts, answer
     if not data.langs:
-        raise MtqaError(f"{directory}: no questions{' in the chosen --articles' if chosen else ''}")
+        raise MtqaError(f"{directory}: no questions{' in the chosen --articles' if chosen else ''}; check --eval-articles")
     return data
 
 
@@ -201,10 +201,10 @@ def _read_jsonl(path: Path, fields: tuple[str, ...]) -> list[dict[str, Any]]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as error:
-                raise MtqaError(f"{path}:{line_no}: not valid JSON ({error.msg})") from None
+                raise MtqaError(f"{path}:{line_no}: not valid JSON ({error.msg}); fix or remove that line") from None
             missing = [name for name in fields if name not in row]
             if missing:
-                raise MtqaError(f"{path}:{line_no}: missing field {missing[0]!r}")
+                raise MtqaError(f"{path}:{line_no}: missing field {missing[0]!r}; every line needs _id and text")
             rows.append(row)
     return rows
 
@@ -227,18 +227,18 @@ def load_beir(directory: Path, *, split: str = "test") -> BeirSet:
             raise MtqaError(f"{qrels_path}:{line_no}: expected query-id, corpus-id, score separated by tabs")
         query, document, grade = parts
         if query not in query_ids:
-            raise MtqaError(f"{qrels_path}:{line_no}: query id {query!r} is not in queries.jsonl")
+            raise MtqaError(f"{qrels_path}:{line_no}: query id {query!r} is not in queries.jsonl; fix the qrels or add the query")
         if document not in corpus_ids:
-            raise MtqaError(f"{qrels_path}:{line_no}: corpus id {document!r} is not in corpus.jsonl")
+            raise MtqaError(f"{qrels_path}:{line_no}: corpus id {document!r} is not in corpus.jsonl; fix the qrels or add the document")
         try:
             value = int(float(grade))
         except ValueError:
-            raise MtqaError(f"{qrels_path}:{line_no}: score {grade!r} is not a number") from None
+            raise MtqaError(f"{qrels_path}:{line_no}: score {grade!r} is not a number; use integer relevance grades") from None
         if value > 0:
             qrels.setdefault(query, {})[document] = value
     judged = [row for row in queries if str(row["_id"]) in qrels]
     if not judged:
-        raise MtqaError(f"{qrels_path}: no query has a relevant document")
+        raise MtqaError(f"{qrels_path}: no query has a relevant document; give grades above 0")
     return BeirSet(
         corpus_ids=[str(row["_id"]) for row in corpus],
         corpus_texts=[(f"{row.get('title') or ''} {row['text']}").strip() for row in corpus],

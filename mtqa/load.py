@@ -113,11 +113,11 @@ def _read_text(path: str) -> str:
         with open(path, "rb") as handle:
             data = handle.read()
     except FileNotFoundError:
-        raise MtqaError(f"input file not found: {path}") from None
+        raise MtqaError(f"input file not found: {path}; check the --input path") from None
     except IsADirectoryError:
         raise MtqaError(f"{path} is a directory; pass a .json, .jsonl or .parquet file, or hf:PATH for a dataset folder") from None
     except OSError as error:
-        raise MtqaError(f"cannot read {path}: {error.strerror}") from None
+        raise MtqaError(f"cannot read {path} ({error.strerror.lower()}); check its permissions") from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -129,9 +129,9 @@ def read_squad_json(path: str) -> Iterator[tuple[str, Any]]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        raise MtqaError(f"{path}:{error.lineno}:{error.colno}: not valid JSON ({error.msg})") from None
+        raise MtqaError(f"{path}:{error.lineno}:{error.colno}: not valid JSON ({error.msg}); fix the file or export it again") from None
     if not isinstance(document, dict) or not isinstance(document.get("data"), list):
-        raise MtqaError(f"{path}: not a SQuAD file (expected an object with a 'data' list of articles)")
+        raise MtqaError(f"{path}: not a SQuAD file (expected an object with a 'data' list of articles); convert it, or use .jsonl with one question per line")
     for a, article in enumerate(document["data"]):
         paragraphs = article.get("paragraphs") if isinstance(article, dict) else None
         if not isinstance(paragraphs, list):
@@ -158,18 +158,18 @@ def read_jsonl(path: str) -> Iterator[tuple[str, Any]]:
         try:
             yield f"{path}:{line_no}", json.loads(line)
         except json.JSONDecodeError as error:
-            raise MtqaError(f"{path}:{line_no}: not valid JSON ({error.msg})") from None
+            raise MtqaError(f"{path}:{line_no}: not valid JSON ({error.msg}); fix or remove that line") from None
 
 
 def read_parquet(path: str) -> Iterator[tuple[str, Any]]:
     import pyarrow.parquet as pq
 
     if not os.path.exists(path):
-        raise MtqaError(f"input file not found: {path}")
+        raise MtqaError(f"input file not found: {path}; check the --input path")
     try:
         table = pq.read_table(path)
     except Exception as error:  # pyarrow raises several types for corrupt files
-        raise MtqaError(f"{path}: not a readable Parquet file ({str(error).splitlines()[0]})") from None
+        raise MtqaError(f"{path}: not a readable Parquet file ({str(error).splitlines()[0]}); export it again") from None
     for index, row in enumerate(table.to_pylist()):
         yield f"{path}: row {index}", row
 
@@ -211,6 +211,8 @@ def load_records(
     license_name = None
     if spec.startswith("hf:"):
         rows, license_name = read_hf(spec, split)
+    elif os.path.isdir(spec):
+        raise MtqaError(f"{spec} is a directory; pass a .json, .jsonl or .parquet file, or hf:PATH for a dataset folder")
     elif spec.endswith(".jsonl"):
         rows = read_jsonl(spec)
     elif spec.endswith(".parquet"):
@@ -243,5 +245,5 @@ def load_records(
             break
     if not result.records:
         detail = f" ({result.unanswerable} unanswerable, {len(result.bad_rows)} bad rows)" if result.unanswerable or result.bad_rows else ""
-        raise MtqaError(f"{spec}: no answerable questions found{detail}")
+        raise MtqaError(f"{spec}: no answerable questions found{detail}; --input needs questions with answers")
     return result

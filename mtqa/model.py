@@ -168,10 +168,10 @@ def resolve_model(source: str, *, quantization: str = "int8", revision: str | No
     if path.exists() and not (path.is_dir() and is_huggingface_dir(path)):
         raise MtqaError(
             f"{source} is neither a CTranslate2 model folder (model.bin, config.json) nor a Hugging Face model folder "
-            "(config.json with weights)"
+            "(config.json with weights); check the --model path"
         )
     if not path.exists() and (source.startswith((".", "/", "~")) or source.count("/") > 1):
-        raise MtqaError(f"model folder not found: {source}")
+        raise MtqaError(f"model folder not found: {source}; check the --model path")
 
     target = cache_root() / "models" / _source_key(str(path) if path.exists() else source, revision, quantization)
     fingerprint = _stored_fingerprint(target)

@@ -49,7 +49,7 @@ def atomic_directory(target: Path, *, overwrite: bool = False) -> Iterator[Path]
     if target.exists() and not overwrite:
         raise MtqaError(f"output {target} already exists; choose another --output or pass --overwrite")
     if target.exists() and not target.is_dir():
-        raise MtqaError(f"output {target} exists and is not a directory")
+        raise MtqaError(f"output {target} exists and is not a directory; choose another --output")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_staging(target)
@@ -102,7 +102,7 @@ def check_writable_parent(target: Path) -> None:
     """Fail early, before hours of work, if the output location cannot be written."""
     target = Path(target)
     if target.exists() and not target.is_dir():
-        raise MtqaError(f"output {target} exists and is not a directory")
+        raise MtqaError(f"output {target} exists and is not a directory; choose another --output")
     parent = target.resolve().parent
     while not parent.exists():
         parent = parent.parent

@@ -332,15 +332,15 @@ def validate(corpora: list[Corpus], config: SamplerConfig) -> None:
         if code not in known:
             raise MtqaError(f"--langs: language {code!r} is in none of the inputs (they have {', '.join(known)})")
     if config.mode == "en" and "en" not in known:
-        raise MtqaError("--mode en needs English rows, and the inputs have none")
+        raise MtqaError("--mode en needs English rows, and the inputs have none; add an English input or choose another --mode")
     for corpus in corpora:
         langs = allowed_languages(corpus, config)
         if config.mode in ("hybrid", "xy") and len(langs) < 2:
             names = ", ".join(corpus.langs[lang] for lang in langs) or "none"
-            raise MtqaError(f"--mode {config.mode} needs at least two languages, but {corpus.name} has only {names} (after --langs)")
+            raise MtqaError(f"--mode {config.mode} needs at least two languages, but {corpus.name} has only {names} (after --langs); add languages or use --mode xx or en")
     largest = max(int((corpus.row_of[:, allowed_languages(corpus, config)] >= 0).any(axis=1).sum()) for corpus in corpora)
     if config.batch_size > largest:
-        raise MtqaError(f"--batch-size {config.batch_size} is larger than the {largest} distinct examples of the largest input")
+        raise MtqaError(f"--batch-size {config.batch_size} is larger than the {largest} distinct examples of the largest input; lower --batch-size")
 
 
 def iterate_batches(corpora: list[Corpus], config: SamplerConfig, report: SamplingReport) -> Iterator[Batch]:

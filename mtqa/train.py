@@ -158,7 +158,7 @@ def _read_shard(path: Path, entry: dict[str, Any]) -> dict[str, list]:
         schema = pq.read_schema(path)
         missing = [name for name in wanted[:4] if name not in schema.names]
         if missing:
-            raise MtqaError(f"{path}: no column {', '.join(missing)}; is it a shard of mtqa build-batches?")
+            raise MtqaError(f"{path}: no column {', '.join(missing)}; rebuild the shards with mtqa build-batches")
         table = pq.read_table(path, columns=[name for name in wanted if name in schema.names])
     except (pa.ArrowException, OSError) as error:
         raise MtqaError(f"{path}: unreadable shard ({str(error).splitlines()[0]}); rebuild the shards") from None
@@ -222,7 +222,7 @@ def train(config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: P
     manifest = read_manifest(shards_dir)
     num_batches = int(manifest["num_batches"])
     if num_batches < 1:
-        raise MtqaError(f"{shards_dir}: no batches to train on")
+        raise MtqaError(f"{shards_dir}: no batches to train on; rebuild the shards with more data or a smaller --batch-size")
     device = next(model.parameters()).device
     if config.precision != "fp32" and device.type != "cuda":
         raise MtqaError(f"--precision {config.precision} needs a CUDA device; on {device.type} use --precision fp32")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,7 +109,19 @@ def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
         read_manifest(config.batches)  # a wrong folder fails before the model loads
     check_writable_parent(config.output)
     with output_lock(config.output):
-        return _train_eval(config)
+        existed = config.output.exists()
+        try:
+            return _train_eval(config)
+        except BaseException:
+            if not existed:
+                _remove_if_nothing_written(config.output)
+            raise
+
+
+def _remove_if_nothing_written(folder: Path) -> None:
+    """A run that failed before writing a byte leaves no folder behind to be mistaken for a result."""
+    if folder.is_dir() and not any(path.is_file() and path.stat().st_size for path in folder.rglob("*")):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _train_eval(config: TrainEvalConfig) -> dict[str, Any]:
