@@ -18,6 +18,7 @@ Example:
   mtqa translate --input train-v1.1.json --langs de,es,zh --output out/squad-mt
   mtqa translate --input hf:rajpurkar/squad --split train --langs deu_Latn,tha_Thai \\
       --model ./nllb-ct2 --output out/squad-mt
+  mtqa translate --input nq.jsonl --langs de,zh --engine ray --ray-address auto --output out/nq-mt
 """
 
 
@@ -49,6 +50,9 @@ def cli(verbose: bool) -> None:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--compute-type", default="default", show_default=True, help="CTranslate2 compute type (default keeps the model's).")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: the cores this process may use).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True, help="Where chunks are translated: this process, or a Ray cluster (pip install 'mtqa[ray]').")
+@click.option("--ray-address", help="With --engine ray: the cluster to join (e.g. ray://head:10001 or auto); default a local instance.")
+@click.option("--ray-workers", type=click.IntRange(min=1), help="With --engine ray: translator actors (default: one per GPU, or per --threads CPU cores).")
 @click.option("--beam-size", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option("--max-batch-tokens", type=click.IntRange(min=1), default=4096, show_default=True, help="Tokens per CTranslate2 batch.")
 @click.option("--max-input-tokens", type=click.IntRange(min=8), default=512, show_default=True, help="Longer sentences are split at clause breaks.")
@@ -93,6 +97,9 @@ def translate(**options) -> None:
         compute_type=options["compute_type"],
         threads=options["threads"],
         max_batch_tokens=options["max_batch_tokens"],
+        engine=options["engine"],
+        ray_address=options["ray_address"],
+        ray_workers=options["ray_workers"],
         decoding=DecodingOptions(
             beam_size=options["beam_size"],
             repetition_penalty=options["repetition_penalty"],

@@ -11,9 +11,10 @@ import json
 import os
 import re
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from .cache import TranslationCache, translation_key
 from .errors import MtqaError
@@ -47,7 +48,11 @@ class DecodingOptions:
 
 
 class NllbTranslator:
-    """A CTranslate2 NLLB model with its SentencePiece vocabulary."""
+    """A CTranslate2 NLLB model with its SentencePiece vocabulary.
+
+    ``load_model=False`` gives the tokenizer alone, for a driver whose translation runs
+    elsewhere (the Ray engine). With ``device="cuda"`` every visible GPU holds a replica.
+    """
 
     def __init__(
         self,
@@ -57,24 +62,31 @@ class NllbTranslator:
         compute_type: str = "default",
         threads: int | None = None,
         max_batch_tokens: int = 4096,
+        load_model: bool = True,
     ) -> None:
         import ctranslate2
         import sentencepiece
 
-        self.sp = sentencepiece.SentencePieceProcessor(model_file=str(model_dir / SPM_FILE))
+        self.sp = sentencepiece.SentencePieceProcessor(model_file=str(Path(model_dir) / SPM_FILE))
+        gpus = ctranslate2.get_cuda_device_count()
         if device == "auto":
-            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-        if device == "cuda" and ctranslate2.get_cuda_device_count() == 0:
+            device = "cuda" if gpus > 0 else "cpu"
+        if device == "cuda" and gpus == 0 and load_model:
             raise MtqaError("--device cuda was asked for, but CTranslate2 sees no CUDA device; use --device cpu")
         self.device = device
+        self.max_batch_tokens = max_batch_tokens
+        self.replicas = gpus if device == "cuda" and load_model else 1
+        self.model = None
+        if not load_model:
+            return
         threads = threads or (available_cores() if device == "cpu" else 1)
         try:
             self.model = ctranslate2.Translator(
-                str(model_dir), device=device, compute_type=compute_type, inter_threads=1, intra_threads=threads
+                str(model_dir), device=device, device_index=list(range(self.replicas)), compute_type=compute_type,
+                inter_threads=1, intra_threads=threads,
             )
         except (RuntimeError, ValueError) as error:
             raise MtqaError(f"cannot load CTranslate2 model {model_dir}: {error}") from None
-        self.max_batch_tokens = max_batch_tokens
 
     def tokenize(self, text: str, source_lang: str) -> list[str]:
         return [source_lang, *self.sp.encode(text, out_type=str), EOS]
@@ -83,9 +95,13 @@ class NllbTranslator:
         return self.sp.decode_pieces(list(tokens)).strip()
 
     def translate_tokens(
-        self, sources: list[list[str]], target_langs: list[str], options: DecodingOptions
-    ) -> list[list[str]]:
-        """Translate tokenised sources; returns output tokens without the language code."""
+        self, sources: list[list[str]], target_langs: list[str], options: DecodingOptions, *, asynchronous: bool = False
+    ) -> list:
+        """Translate tokenised sources; returns output tokens without the language code.
+
+        ``asynchronous=True`` returns a function that waits for them: with several GPUs,
+        several calls then run at once, one per replica.
+        """
         results = self.model.translate_batch(
             sources,
             target_prefix=[[lang] for lang in target_langs],
@@ -96,8 +112,39 @@ class NllbTranslator:
             min_decoding_length=options.min_decoding_length,
             max_batch_size=self.max_batch_tokens,
             batch_type="tokens",
+            asynchronous=asynchronous,
         )
+        if asynchronous:
+            return lambda: [result.result().hypotheses[0][1:] for result in results]
         return [result.hypotheses[0][1:] for result in results]
+
+
+ChunkWork = tuple[int, list[list[str]], list[str]]  # chunk number, tokenised sources, target languages
+
+
+class LocalEngine:
+    """Translates chunks in this process, in order; with several GPUs, one chunk in flight per replica."""
+
+    name = "local"
+
+    def __init__(self, translator: NllbTranslator, options: DecodingOptions) -> None:
+        self.translator = translator
+        self.options = options
+
+    def run(self, work: Iterable[ChunkWork]) -> Iterator[tuple[int, list[list[str]]]]:
+        if self.translator.replicas == 1:
+            for index, sources, targets in work:
+                yield index, self.translator.translate_tokens(sources, targets, self.options)
+            return
+        pending: deque = deque()
+        for index, sources, targets in work:
+            pending.append((index, self.translator.translate_tokens(sources, targets, self.options, asynchronous=True)))
+            if len(pending) >= self.translator.replicas:
+                index, wait = pending.popleft()
+                yield index, wait()
+        while pending:
+            index, wait = pending.popleft()
+            yield index, wait()
 
 
 _CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+")
@@ -165,6 +212,7 @@ def translate_segments(
     *,
     progress: bool = True,
     chunk_tokens: int | None = None,
+    engine: LocalEngine | None = None,
 ) -> tuple[dict[tuple[str, str], str], TranslationStats]:
     """Translate unique ``(text, target_flores)`` segments, reusing and filling the cache.
 
@@ -219,13 +267,14 @@ def translate_segments(
         chunks[-1].append(piece)
         size += len(piece.tokens)
 
-    bar = tqdm(total=len(missing), unit="seg", desc="translate", disable=not progress or not missing, dynamic_ncols=True)
+    engine = engine or LocalEngine(translator, options)
+    todo_of = {index: [piece for piece in chunk if piece.key not in cached] for index, chunk in enumerate(chunks)}
+    work = [(index, [p.tokens for p in todo], [p.target for p in todo]) for index, todo in todo_of.items() if todo]
+    bar = tqdm(total=len(missing), unit="seg", desc=f"translate ({engine.name})", disable=not progress or not missing, dynamic_ncols=True)
     translate_started = time.perf_counter()
-    for chunk in chunks:
-        todo = [piece for piece in chunk if piece.key not in cached]
-        if not todo:
-            continue
-        outputs = translator.translate_tokens([p.tokens for p in todo], [p.target for p in todo], options)
+    # Chunks may finish in any order (Ray); each is committed to the cache the moment it arrives.
+    for index, outputs in engine.run(work):
+        todo = todo_of[index]
         texts = [translator.detokenize(tokens) for tokens in outputs]
         cache.put_many((piece.key, text) for piece, text in zip(todo, texts))
         crash_point("translate.chunk")

@@ -54,6 +54,9 @@ class TranslateConfig:
     compute_type: str = "default"
     threads: int | None = None
     max_batch_tokens: int = 4096
+    engine: str = "local"
+    ray_address: str | None = None
+    ray_workers: int | None = None
     decoding: DecodingOptions = field(default_factory=DecodingOptions)
     filters: FilterOptions = field(default_factory=FilterOptions)
     use_cache: bool = True
@@ -122,8 +125,15 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
 
     started = time.perf_counter()
     resolved = resolve_model(config.model, quantization=config.quantization, revision=config.revision)
+    engine = None
+    if config.engine == "ray":
+        from .ray_engine import RayEngine
+
+        engine = RayEngine(resolved.path, config.decoding, device=config.device, compute_type=config.compute_type, threads=config.threads,
+                           max_batch_tokens=config.max_batch_tokens, address=config.ray_address, workers=config.ray_workers)
     translator = NllbTranslator(
-        resolved.path, device=config.device, compute_type=config.compute_type, threads=config.threads, max_batch_tokens=config.max_batch_tokens
+        resolved.path, device=config.device, compute_type=config.compute_type, threads=config.threads, max_batch_tokens=config.max_batch_tokens,
+        load_model=engine is None,  # with Ray the driver only tokenises
     )
     timings["model"] = time.perf_counter() - started
 
@@ -131,7 +141,8 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
     cache = TranslationCache(cache_root() / "translations.sqlite" if config.use_cache else None)
     try:
         translations, stats = translate_segments(
-            translator, cache, config.decoding.namespace(resolved.fingerprint), requested, source.flores, config.decoding, progress=config.progress
+            translator, cache, config.decoding.namespace(resolved.fingerprint), requested, source.flores, config.decoding,
+            progress=config.progress, engine=engine,
         )
     finally:
         cache.close()
@@ -188,6 +199,7 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
             "fingerprint": resolved.fingerprint,
             "quantization": config.quantization,
             "device": translator.device,
+            "engine": config.engine,
             "compute_type": config.compute_type,
         },
         "options": {"decoding": asdict(config.decoding), "filters": asdict(options), "max_batch_tokens": config.max_batch_tokens},

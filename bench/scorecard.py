@@ -1,0 +1,174 @@
+"""`make bench`: run every benchmark against its side-by-side baseline and write one scorecard.
+
+Writes bench/results.json (each figure as a ratio to the baseline measured in the same run, its
+target and verdict, the machine and the date) and bench/results.md (the same as a Markdown table),
+and replaces the scorecard section of README.md with that table.
+
+    python bench/scorecard.py [--quick] [--only translate,train]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _figure(name: str, value: float, op: str, target: float, baseline: str, detail: str = "") -> dict[str, Any]:
+    met = value >= target if op == ">=" else value <= target
+    return {"figure": name, "value": round(value, 3), "op": op, "target": target, "met": met, "baseline": baseline, "detail": detail}
+
+
+def translate_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
+    ratios, targets, methods = result["ratios"], result["targets"], result["methods"]
+
+    def rate(key: str) -> str:
+        return f"{methods[key]['tokens_per_s']:.1f} tok/s"
+
+    return [
+        _figure("translate: mtqa / plain CTranslate2, tokens/s", ratios["mtqa_vs_ctranslate2_tokens_per_s"], ">=",
+                targets["mtqa_vs_ctranslate2_tokens_per_s"], "plain CTranslate2 translate_batch, same model and input",
+                f"{rate('mtqa')} vs {rate('ctranslate2')}"),
+        _figure("translate: mtqa / transformers fp32, tokens/s", ratios["mtqa_vs_transformers_tokens_per_s"], ">=",
+                targets["mtqa_vs_transformers_tokens_per_s"], "transformers generate, float32", f"{rate('mtqa')} vs {rate('transformers')}"),
+        _figure("translate: CTranslate2 / transformers, peak RSS", ratios["ctranslate2_vs_transformers_rss"], "<=",
+                targets["ctranslate2_vs_transformers_rss"], "transformers generate, float32",
+                f"{methods['ctranslate2']['peak_rss_mib']:.0f} vs {methods['transformers']['peak_rss_mib']:.0f} MiB"),
+    ] + ([_figure("translate: engine ray / engine local, wall time", result["ray"]["time_ratio"], "<=", result["ray"]["target"],
+                  "mtqa translate --engine local, same input", result["ray"]["detail"])] if "ray" in result else [])
+
+
+def batches_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
+    targets = result["targets"]
+    detail = f"{result['rows']:,} rows, {result['positive']} positives"
+    return [
+        _figure("build-batches: time / plain pyarrow read+write", result["time_ratio"], "<=", targets["time_ratio_max"],
+                "pyarrow read + write of the same rows", detail),
+        _figure("build-batches: peak RSS / 2 GiB budget", result["build_batches"]["peak_rss_mib"] / targets["peak_rss_mib_max"], "<=", 1.0,
+                "a 2 GiB memory budget", f"{result['build']['peak_rss_mib']:.0f} MiB"),
+    ]
+
+
+def train_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
+    targets = result["targets"]
+    mtqa, st = result["mtqa"], result["sentence-transformers"]
+    return [
+        _figure("train: mtqa / sentence-transformers MNRL, samples/s", result["speed_ratio"], ">=", targets["speed_ratio_min"],
+                "sentence-transformers MultipleNegativesRankingLoss loop", f"{mtqa['samples_per_s']:.1f} vs {st['samples_per_s']:.1f} samples/s"),
+        _figure("train: mtqa / sentence-transformers MNRL, peak RSS", result["memory_ratio"], "<=", targets["memory_ratio_max"],
+                "sentence-transformers MultipleNegativesRankingLoss loop", f"{mtqa['peak_rss_mib']:.0f} vs {st['peak_rss_mib']:.0f} MiB"),
+    ]
+
+
+def eval_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
+    return [_figure("evaluate: scoring time / encoding time", result["scoring_share_of_encoding"], "<=", result["target"],
+                    "encoding the same questions and candidates",
+                    f"{result['scoring_seconds']:.1f} s vs {result['encode_seconds']:.1f} s, {result['questions']} questions")]
+
+
+BENCHES: dict[str, tuple[str, Callable[[dict[str, Any]], list[dict[str, Any]]]]] = {
+    "translate": ("bench_translate.py", translate_figures),
+    "batches": ("bench_batches.py", batches_figures),
+    "train": ("bench_train.py", train_figures),
+    "eval": ("bench_eval.py", eval_figures),
+}
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        names = re.findall(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), flags=re.M)
+        cpu = names[0].strip() if names else cpu
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    import ctranslate2
+    import torch
+
+    return {"cpu": cpu, "cores": cores, "memory_gib": round(memory, 1), "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "python": platform.python_version(), "torch": torch.__version__, "ctranslate2": ctranslate2.__version__}
+
+
+def describe(host: dict[str, Any]) -> str:
+    return f"{host['cpu']}, {host['cores']} cores, {host['memory_gib']:.0f} GiB" + (f", {host['gpu']}" if host["gpu"] else ", no GPU")
+
+
+def markdown(card: dict[str, Any]) -> str:
+    mode = "quick" if card["quick"] else "full"
+    lines = [f"Scorecard of {card['date']} ({mode} mode, `make bench{' QUICK=1' if card['quick'] else ''}`) on {describe(card['machine'])}.",
+             "Each figure is a ratio to a baseline measured side by side in the same run.", "",
+             "| figure | ratio | target | met | baseline | measured |", "| --- | --- | --- | --- | --- | --- |"]
+    for item in card["figures"]:
+        lines.append(f"| {item['figure']} | {item['value']:.2f} | {item['op']} {item['target']:g} | {'yes' if item['met'] else '**no**'} "
+                     f"| {item['baseline']} | {item['detail']} |")
+    for name, failure in card["failed"].items():
+        lines.append(f"| {name} | - | - | **failed** | {failure} | |")
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(table: str, readme: Path = ROOT / "README.md") -> None:
+    start, end = "<!-- scorecard:start -->", "<!-- scorecard:end -->"
+    text = readme.read_text(encoding="utf-8")
+    if start not in text or end not in text:
+        return
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n{table}{end}{tail}", encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small inputs: the whole card in under 10 minutes on 2 cores")
+    parser.add_argument("--only", help=f"comma-separated subset of {', '.join(BENCHES)}")
+    parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "work")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    parser.add_argument("--no-readme", action="store_true", help="leave README.md as it is")
+    args = parser.parse_args()
+    chosen = args.only.split(",") if args.only else list(BENCHES)
+    unknown = [name for name in chosen if name not in BENCHES]
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHES)}")
+    args.workdir.mkdir(parents=True, exist_ok=True)
+
+    card: dict[str, Any] = {"date": date.today().isoformat(), "quick": args.quick, "machine": machine(), "figures": [], "failed": {},
+                            "seconds": {}, "raw": {}}
+    for name in chosen:
+        script, to_figures = BENCHES[name]
+        result_path = args.workdir / f"results-{name}.json"
+        result_path.unlink(missing_ok=True)
+        command = [sys.executable, str(ROOT / "bench" / script), "--out", str(result_path)] + (["--quick"] if args.quick else [])
+        print(f"== bench {name}: {' '.join(command[1:])}", flush=True)
+        started = time.perf_counter()
+        finished = subprocess.run(command, cwd=ROOT)
+        card["seconds"][name] = round(time.perf_counter() - started, 1)
+        if finished.returncode != 0 or not result_path.exists():
+            card["failed"][name] = f"exit status {finished.returncode}"
+            continue
+        result = json.loads(result_path.read_text())
+        card["raw"][name] = result
+        card["figures"] += [{"bench": name, **item} for item in to_figures(result)]
+
+    table = markdown(card)
+    args.out.write_text(json.dumps(card, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(table)
+    if not args.no_readme and not args.only:
+        update_readme(table)
+    print("\n" + table)
+    print(f"wrote {args.out} and {args.out.with_suffix('.md')} in {sum(card['seconds'].values()) / 60:.1f} min")
+    sys.exit(1 if card["failed"] else 0)
+
+
+if __name__ == "__main__":
+    main()
