@@ -623,7 +623,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, default=Path("bench/work"), help="models, inputs, runs and logs (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("bench/results-translate.json"), help="JSON results (default: %(default)s)")
     parser.add_argument("--xquad", type=Path, default=DEFAULT_XQUAD, help="XQuAD-R English file (default: ../shared/data/xquad-r/en.json)")
-    parser.add_argument("--segments", type=int, help="unique segments to translate (default: 200 quick, 600 full)")
+    parser.add_argument("--segments", type=int, help="unique segments to translate (default: 100 quick, 600 full)")
     parser.add_argument("--length", type=int, default=32, help="decoder steps per segment, language code included (default: %(default)s)")
     parser.add_argument("--beam-size", type=int, default=1, help="the same in all three methods (default: %(default)s)")
     parser.add_argument("--target", default="deu_Latn", help="FLORES-200 target language (default: %(default)s)")
@@ -648,7 +648,7 @@ def main(argv: list[str] | None = None) -> None:
         workdir=args.workdir,
         out=args.out,
         xquad=args.xquad,
-        segments=args.segments or (200 if args.quick else 600),
+        segments=args.segments or (100 if args.quick else 600),
         length=args.length,
         beam_size=args.beam_size,
         target=args.target,

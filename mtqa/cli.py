@@ -231,6 +231,8 @@ Examples:
       --eval lareqa:xquad-r --eval lareqa:mlqa-r --eval beir:./miracl-de --output out/run
   mtqa train-eval --eval-only --model offline-minilm --eval lareqa:xquad-r \\
       --eval-articles 24-47 --output out/minilm-untrained
+  torchrun --nproc_per_node 8 -m mtqa train-eval --batches out/batches \
+      --model xlm-roberta-large --eval lareqa:xquad-r --output out/run-8gpu
 """
 
 
@@ -297,6 +299,8 @@ def train_eval(**options) -> None:
         progress=not options["quiet"],
     )
     report = run_train_eval(config)
+    if "evals" not in report:  # a rank other than 0 under torchrun: rank 0 reports
+        return
     from .report import render_markdown
 
     click.echo(render_markdown(report))

@@ -260,59 +260,43 @@ def _faiss_available() -> bool:
     return True
 
 
-def _top_k(queries: np.ndarray, corpus: np.ndarray, k: int, search: str, chunk_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Best ``k`` documents per query, best first: (ids, scores), by FAISS or exact chunks."""
-    if search == "faiss":
-        import faiss
-
-        index = faiss.IndexFlatIP(corpus.shape[1])
-        index.add(np.ascontiguousarray(corpus))
-        scores, ids = index.search(np.ascontiguousarray(queries), k)
-        return ids.astype(np.int64), scores
-    ids, best = [], []
-    for start in range(0, len(queries), chunk_size):
-        block = queries[start:start + chunk_size] @ corpus.T
-        top = np.argpartition(-block, k - 1, axis=1)[:, :k]
-        rows = np.arange(len(block))[:, None]
-        order = np.lexsort((top, -block[rows, top]), axis=1)
-        ids.append(top[rows, order])
-        best.append(block[rows, top[rows, order]])
-    return np.concatenate(ids), np.concatenate(best)
-
-
 def evaluate_beir(
-    data: BeirSet, encode: Encoder, *, chunk_size: int = 1024, run_depth: int = 100, search: str = "auto"
+    data: BeirSet, encode: Encoder, *, run_depth: int = 100, search: str = "auto", workdir: Path | None = None
 ) -> tuple[dict[str, float], list[str]]:
     """nDCG@10, Recall@100, MRR@10 and a TREC run (top ``run_depth``).
 
-    ``search``: ``exact`` ranks every document in chunks (no similarity matrix is
-    ever whole); ``faiss`` asks a FAISS flat inner-product index for the top
-    ``max(100, run_depth)``, enough for every metric here; ``auto`` uses FAISS
-    when it is installed and the corpus has at least FAISS_MIN_DOCUMENTS documents.
+    The corpus is encoded in chunks into a memory map (in ``workdir``, else a temp
+    folder) and searched block by block (:mod:`mtqa.search`): memory stays flat however
+    large the corpus. ``search``: ``exact`` scores every document; ``faiss`` uses FAISS
+    flat inner-product blocks; ``auto`` uses FAISS when it is installed and the corpus
+    has at least FAISS_MIN_DOCUMENTS documents. Ranks come from the top
+    ``max(100, run_depth)``, deep enough for every metric here.
     """
+    import tempfile
+
     from .metrics import mrr_at_k, ndcg_at_k
+    from .search import encode_to_disk, top_k
 
     if search == "auto":
         search = "faiss" if len(data.corpus_ids) >= FAISS_MIN_DOCUMENTS and _faiss_available() else "exact"
     if search == "faiss" and not _faiss_available():
         raise MtqaError("FAISS search was asked for but faiss is not installed (pip install faiss-cpu)")
-    corpus = encode(data.corpus_texts, "passage")
-    queries = encode(data.query_texts, "query")
+    with tempfile.TemporaryDirectory(prefix=".mtqa-vectors-", dir=workdir) as folder:
+        corpus = encode_to_disk(lambda texts: encode(texts, "passage"), data.corpus_texts, Path(folder) / "corpus.npy")
+        queries = encode(data.query_texts, "query")
+        depth = min(max(100, run_depth), len(data.corpus_ids))
+        top_ids, top_scores = top_k(queries, corpus, depth, use_faiss=search == "faiss")
+        del corpus  # the memory map must close before its folder goes
     position = {doc_id: index for index, doc_id in enumerate(data.corpus_ids)}
     relevant = [sorted(data.qrels[qid], key=position.get) for qid in data.query_ids]
     indptr, indices = _csr([[position[doc] for doc in docs] for docs in relevant])
     grades = np.array([data.qrels[qid][doc] for qid, docs in zip(data.query_ids, relevant) for doc in docs], dtype=np.float64)
-    depth = min(max(100, run_depth), len(data.corpus_ids))
-    top_ids, top_scores = _top_k(queries, corpus, depth, search, chunk_size)
-    if search == "faiss":
-        # Ranks past the retrieved depth only need to be past every cutoff used here.
-        ranks = np.full(len(indices), depth + 1, dtype=np.int64)
-        for query in range(len(data.query_ids)):
-            found = {doc: rank for rank, doc in enumerate(top_ids[query], start=1)}
-            span = slice(indptr[query], indptr[query + 1])
-            ranks[span] = [found.get(doc, depth + 1) for doc in indices[span]]
-    else:
-        ranks = relevant_ranks(_Scores(queries, corpus), indptr, indices, chunk_size=chunk_size)
+    # Past the retrieved depth a rank only needs to be past every cutoff used here.
+    ranks = np.full(len(indices), depth + 1, dtype=np.int64)
+    for query in range(len(data.query_ids)):
+        found = {doc: rank for rank, doc in enumerate(top_ids[query].tolist(), start=1)}
+        span = slice(indptr[query], indptr[query + 1])
+        ranks[span] = [found.get(doc, depth + 1) for doc in indices[span].tolist()]
     metrics = {
         "ndcg@10": float(ndcg_at_k(ranks, indptr, 10, grades).mean()),
         "recall@100": float(recall_at_k(ranks, indptr, 100).mean()),

@@ -38,6 +38,7 @@ from torch import Tensor, nn
 
 from .batches_job import read_manifest
 from .errors import MtqaError
+from .distributed import Group, current_group, no_sync, wrap
 from .faults import crash_point
 from .output import atomic_directory, write_error
 
@@ -102,6 +103,13 @@ class TrainBatch:
         if self.positive_context is None:
             return self.positives
         return [_with_context(text, context) for text, context in zip(self.positives, self.positive_context)]
+
+    def rows(self, start: int, stop: int) -> "TrainBatch":
+        """Rows ``start:stop`` of the batch (one rank's share in distributed training)."""
+        pick = slice(start, stop)
+        return TrainBatch(self.index, self.batch_type, self.queries[pick], self.positives[pick],
+                          self.positive_context[pick] if self.positive_context is not None else None,
+                          self.negatives[pick] if self.negatives is not None else None)
 
     def negative_texts(self) -> list[str]:
         """The batch's hard negatives, flattened; with contexts, each gets its row's passage.
@@ -223,6 +231,9 @@ def train(config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: P
     num_batches = int(manifest["num_batches"])
     if num_batches < 1:
         raise MtqaError(f"{shards_dir}: no batches to train on; rebuild the shards with more data or a smaller --batch-size")
+    group = current_group()
+    if group.world > 1 and group.device.type == "cuda":
+        model.to(group.device)
     device = next(model.parameters()).device
     if config.precision != "fp32" and device.type != "cuda":
         raise MtqaError(f"--precision {config.precision} needs a CUDA device; on {device.type} use --precision fp32")
@@ -241,9 +252,12 @@ def train(config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: P
         raise MtqaError(f"{output_dir}/model already exists: that run is finished; choose another --output")
     if not config.resume and (log_path.exists() or _complete_checkpoints(checkpoints)):
         raise MtqaError(f"{output_dir} holds an earlier run; pass --resume to continue it, or choose another --output")
-    checkpoints.mkdir(parents=True, exist_ok=True)
-    for leftover in checkpoints.glob(".tmp-*"):
-        shutil.rmtree(leftover, ignore_errors=True)  # a checkpoint interrupted while being written
+    group.barrier()  # every rank has checked the folder before rank 0 writes to it
+    if group.is_main:
+        checkpoints.mkdir(parents=True, exist_ok=True)
+        for leftover in checkpoints.glob(".tmp-*"):
+            shutil.rmtree(leftover, ignore_errors=True)  # a checkpoint interrupted while being written
+    runner = wrap(model, group)
 
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
@@ -260,13 +274,14 @@ def train(config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: P
     _seed_everything(config.seed)
     if config.resume:
         start = _resume(checkpoints, model, optimizer, scheduler, scaler, settings, fingerprint)
-        _truncate_log(log_path, start)
+        if group.is_main:
+            _truncate_log(log_path, start)
         if start >= max_steps:
             raise MtqaError(f"{output_dir}: the checkpoint is at step {start} of {max_steps}; nothing left to train")
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=max_steps, initial=start, unit="step", desc="train", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=max_steps, initial=start, unit="step", desc="train", disable=not progress or not group.is_main, dynamic_ncols=True)
     losses: list[float] = []
     evals: dict[str, Any] = {}
     samples, started = 0, time.perf_counter()
@@ -276,11 +291,11 @@ def train(config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: P
         read_manifest(Path(config.validation_batches))  # a bad folder fails before training starts
     model.train()
     try:
-        with open(log_path, "a", encoding="utf-8") as log:
+        with open(log_path, "a", encoding="utf-8") if group.is_main else contextlib.nullcontext() as log:
             for step, batch in zip(range(start + 1, max_steps + 1), _cycle(shards_dir, manifest, start)):
                 began = time.perf_counter()
                 lr = scheduler.get_last_lr()[0]
-                loss, grad_norm = _train_step(config, model, loss_fn, optimizer, scheduler, scaler, batch, device)
+                loss, grad_norm = _train_step(config, model, runner, group, loss_fn, optimizer, scheduler, scaler, batch, device)
                 seconds = time.perf_counter() - began
                 losses.append(loss)
                 samples += len(batch)
@@ -288,7 +303,7 @@ def train(config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: P
                           "samples_per_s": round(len(batch) / seconds, 2), "batch_type": batch.batch_type,
                           "batch_index": batch.index}
                 stop = False
-                if config.eval_every and (step % config.eval_every == 0 or step == max_steps):
+                if config.eval_every and (step % config.eval_every == 0 or step == max_steps) and group.is_main:
                     model.eval()
                     if on_eval:
                         evals = dict(on_eval(step, model))
@@ -299,12 +314,17 @@ def train(config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: P
                             best = (record["val_loss"], step, copy.deepcopy(model.state_dict()))
                         stop = bool(config.patience) and (step - best[1]) >= config.patience * config.eval_every
                     model.train()
-                log.write(json.dumps(record, default=float) + "\n")
-                log.flush()
+                if config.eval_every and (step % config.eval_every == 0 or step == max_steps):
+                    stop = group.agree(stop)
+                if group.is_main:
+                    log.write(json.dumps(record, default=float) + "\n")
+                    log.flush()
                 crash_point("train.step")
                 if config.save_every and step % config.save_every == 0 and step < max_steps:
-                    _save_checkpoint(checkpoints, step, model, optimizer, scheduler, scaler, settings, fingerprint,
-                                     config.keep_checkpoints)
+                    if group.is_main:
+                        _save_checkpoint(checkpoints, step, model, optimizer, scheduler, scaler, settings, fingerprint,
+                                         config.keep_checkpoints)
+                    group.barrier()  # no rank runs ahead of a checkpoint it may have to resume from
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
                 if stop:
@@ -319,20 +339,10 @@ def train(config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: P
         model.load_state_dict(best[2])  # early stopping keeps the weights with the best validation loss
 
     target = output_dir / "model"
-    from transformers.utils import logging as transformers_logging
-
-    bars = transformers_logging.is_progress_bar_enabled()
-    if not progress:
-        transformers_logging.disable_progress_bar()  # save_pretrained's "Writing model shards" bar
-    try:
-        with atomic_directory(target) as staging:
-            model.save(str(staging))
-    finally:
-        if bars:
-            transformers_logging.enable_progress_bar()
-    return {
+    summary = {
         "steps": max_steps,
         "resumed_from": start,
+        "processes": group.world,
         "samples": samples,
         "seconds": round(seconds, 3),
         "samples_per_s": round(samples / seconds, 2) if seconds else None,
@@ -344,6 +354,20 @@ def train(config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: P
         "model": str(target),
         "train_log": str(log_path),
     }
+    if not group.is_main:
+        return summary
+    from transformers.utils import logging as transformers_logging
+
+    bars = transformers_logging.is_progress_bar_enabled()
+    if not progress:
+        transformers_logging.disable_progress_bar()  # save_pretrained's "Writing model shards" bar
+    try:
+        with atomic_directory(target) as staging:
+            model.save(str(staging))
+    finally:
+        if bars:
+            transformers_logging.enable_progress_bar()
+    return summary
 
 
 def _finite(value: float, digits: int) -> float | None:
@@ -380,24 +404,30 @@ def validation_loss(config: TrainConfig, model: nn.Module, loss_fn: InfoNCELoss,
     return round(total / max(1, count), 6)
 
 
-def _train_step(config: TrainConfig, model: nn.Module, loss_fn: InfoNCELoss, optimizer: torch.optim.Optimizer,
-                scheduler, scaler: torch.amp.GradScaler | None, batch: TrainBatch, device: torch.device) -> tuple[float, float]:
+def _train_step(config: TrainConfig, model: nn.Module, runner: nn.Module, group: Group, loss_fn: InfoNCELoss,
+                optimizer: torch.optim.Optimizer, scheduler, scaler: torch.amp.GradScaler | None, batch: TrainBatch,
+                device: torch.device) -> tuple[float, float]:
+    """One optimizer step on ``batch``; in distributed training this rank encodes its rows only."""
+    has_negatives = bool(batch.negative_texts())
+    if group.world > 1:
+        batch = batch.rows(*group.span(len(batch)))
     columns = [[config.query_prefix + text for text in batch.queries],
                [config.passage_prefix + text for text in batch.positive_texts()]]
-    negatives = batch.negative_texts()
-    if negatives:
-        columns.append([config.passage_prefix + text for text in negatives])
+    if has_negatives:  # every rank has the column, even one whose rows have no negatives: the gathers must match
+        columns.append([config.passage_prefix + text for text in batch.negative_texts()])
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16 if config.precision == "bf16" else torch.float16)
                 if config.precision != "fp32" else contextlib.nullcontext())
     optimizer.zero_grad(set_to_none=True)
     if config.grad_cache:
-        loss = grad_cache_backward(model, loss_fn, columns, config.grad_cache, autocast=autocast, scaler=scaler)
+        loss = grad_cache_backward(model, loss_fn, columns, config.grad_cache, autocast=autocast, scaler=scaler,
+                                   group=group, runner=runner)
     else:
         piece = config.sub_batch or (DEFAULT_CPU_SUB_BATCH if device.type == "cpu" else None)
         with autocast:
-            embeddings = [embed(model, texts, piece) for texts in columns]
-        loss = loss_fn(*embeddings)
-        (scaler.scale(loss) if scaler else loss).backward()
+            embeddings = [embed(model, texts, piece, runner=runner) for texts in columns]
+        loss = loss_fn(*[group.gather(column) for column in embeddings])
+        # x world size: DDP averages the ranks' gradients, and each rank holds the gradient through its rows only.
+        ((scaler.scale(loss) if scaler else loss) * group.world).backward()
         loss = loss.detach()
     if scaler:
         scaler.unscale_(optimizer)
@@ -438,6 +468,7 @@ class _Pieces:
         self.left = getattr(getattr(model, "tokenizer", None), "padding_side", "right") == "left"
 
     def forward(self, model: nn.Module, number: int) -> Tensor:
+        """Embeddings of piece ``number``; ``model`` may be the DDP wrapper of the one planned with."""
         rows, length = self.rows[number], self.lengths[number]
         piece = {}
         for key, value in self.features.items():
@@ -449,35 +480,46 @@ class _Pieces:
         return model(piece)["sentence_embedding"]
 
 
-def embed(model: nn.Module, texts: list[str], sub_batch: int | None = None) -> Tensor:
+def embed(model: nn.Module, texts: list[str], sub_batch: int | None = None, runner: nn.Module | None = None) -> Tensor:
     """Sentence embeddings of ``texts`` (in order) through a SentenceTransformer, with autograd unlike ``encode``.
 
     ``sub_batch`` runs length-sorted pieces of that many texts (less padding); None: one forward.
+    ``runner`` is what the forwards go through (the DDP wrapper in distributed training).
     """
+    if not texts:
+        return torch.zeros((0, model.get_sentence_embedding_dimension()), device=next(model.parameters()).device)
     pieces = _Pieces(model, texts, sub_batch)
-    outputs = torch.cat([pieces.forward(model, number) for number in range(len(pieces.rows))])
+    outputs = torch.cat([pieces.forward(runner or model, number) for number in range(len(pieces.rows))])
     return outputs[torch.argsort(torch.cat(pieces.rows))]
 
 
 def grad_cache_backward(model: nn.Module, loss_fn: Callable[..., Tensor], columns: list[list[str]], chunk: int, *,
                         autocast: contextlib.AbstractContextManager | None = None,
-                        scaler: torch.amp.GradScaler | None = None) -> Tensor:
+                        scaler: torch.amp.GradScaler | None = None, group: Group | None = None,
+                        runner: nn.Module | None = None) -> Tensor:
     """GradCache (Gao et al., 2021): the full-batch gradient with the activation memory of ``chunk`` texts.
 
     1. encode every chunk without autograd, keeping the embeddings;
-    2. compute the loss on them and its gradient with respect to the embeddings;
-    3. re-encode each chunk with autograd and backpropagate that chunk's cached gradient.
+    2. compute the loss on them (gathered from every rank in distributed training) and
+       its gradient with respect to this rank's embeddings;
+    3. re-encode each chunk with autograd and backpropagate that chunk's cached gradient;
+       DDP all-reduces the gradients on the last backward only.
     Each chunk's RNG state is saved before step 1 and restored before step 3, so
     dropout draws the same masks in both passes and the result is the gradient of
     the loss actually computed. Chunks are length-sorted as in ``embed``, so
     ``grad_cache=N`` and ``sub_batch=N`` give the same update. Returns the (detached) loss.
     """
     autocast = autocast or contextlib.nullcontext()
-    plans = [_Pieces(model, texts, chunk) for texts in columns]
+    group = group or Group()
+    runner = runner or model
+    plans = [_Pieces(model, texts, chunk) if texts else None for texts in columns]
     states: list[dict[str, Any]] = []
     cached: list[Tensor] = []
     with torch.no_grad():
         for plan in plans:
+            if plan is None:
+                cached.append(embed(model, []).requires_grad_())
+                continue
             parts = []
             for number in range(len(plan.rows)):
                 states.append(_torch_rng_state())
@@ -485,15 +527,17 @@ def grad_cache_backward(model: nn.Module, loss_fn: Callable[..., Tensor], column
                     parts.append(plan.forward(model, number))
             embeddings = torch.cat(parts)[torch.argsort(torch.cat(plan.rows))]
             cached.append(embeddings.requires_grad_())
-    loss = loss_fn(*cached)
-    (scaler.scale(loss) if scaler else loss).backward()
+    loss = loss_fn(*[group.gather(embeddings) for embeddings in cached])
+    ((scaler.scale(loss) if scaler else loss) * group.world).backward()
     after = _torch_rng_state()
     replay = iter(states)
-    for plan, embeddings in zip(plans, cached):
-        for number, rows in enumerate(plan.rows):
-            _set_torch_rng_state(next(replay))
+    work = [(plan, embeddings, number, rows) for plan, embeddings in zip(plans, cached) if plan is not None
+            for number, rows in enumerate(plan.rows)]
+    for position, (plan, embeddings, number, rows) in enumerate(work):
+        _set_torch_rng_state(next(replay))
+        with no_sync(runner, last=position == len(work) - 1):
             with autocast:
-                out = plan.forward(model, number)
+                out = plan.forward(runner, number)
             out.backward(embeddings.grad[rows].to(out.dtype))
     _set_torch_rng_state(after)  # continue from where the first pass left the generators
     return loss.detach()

@@ -10,6 +10,7 @@ from typing import Any
 
 from . import __version__
 from .batches_job import read_manifest
+from .distributed import current_group
 from .encoder import encode, load_encoder
 from .errors import MtqaError
 from .eval_data import resolve_eval_data
@@ -92,7 +93,7 @@ def evaluate_model(model, prepared: list[tuple[EvalSpec, Any]], config: TrainEva
         if spec.kind == "lareqa":
             item = evaluate_lareqa(data, encoder, candidate=config.candidate).summary()
         else:
-            item, run = evaluate_beir(data, encoder)
+            item, run = evaluate_beir(data, encoder, workdir=output)
             atomic_write(output / f"run-{spec.name}.trec", "\n".join(run) + "\n")
             qrels = [f"{qid} 0 {doc} {grade}" for qid, docs in data.qrels.items() for doc, grade in docs.items()]
             atomic_write(output / f"qrels-{spec.name}.trec", "\n".join(qrels) + "\n")
@@ -107,6 +108,9 @@ def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
         raise MtqaError("--eval-only needs at least one --eval set")
     if config.batches is not None and not config.eval_only:
         read_manifest(config.batches)  # a wrong folder fails before the model loads
+    group = current_group()
+    if not group.is_main:
+        return _train_on_other_rank(config)
     check_writable_parent(config.output)
     with output_lock(config.output):
         existed = config.output.exists()
@@ -116,6 +120,17 @@ def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
             if not existed:
                 _remove_if_nothing_written(config.output)
             raise
+
+
+def _train_on_other_rank(config: TrainEvalConfig) -> dict[str, Any]:
+    """Under torchrun, ranks other than 0 train their share of each batch; rank 0 evaluates and writes."""
+    if config.eval_only:
+        return {}
+    from .train import TrainConfig, train
+
+    model = load_encoder(config.model, pooling=config.pooling, max_length=config.max_length, device=config.device)
+    train_config = TrainConfig(**config.train_options, query_prefix=config.query_prefix, passage_prefix=config.passage_prefix)
+    return {"training": train(train_config, model, config.batches, config.output, progress=False)}
 
 
 def _remove_if_nothing_written(folder: Path) -> None:

@@ -178,3 +178,40 @@ def test_faiss_search_agrees_with_exact_search():
         assert approximate[key] == pytest.approx(exact[key], abs=1e-9)
     assert [line.split()[:4] for line in faiss_run] == [line.split()[:4] for line in exact_run]
     assert 0 < exact["recall@100"] < 1
+
+
+def test_block_search_equals_a_full_sort_ties_included():
+    from mtqa.search import top_k
+
+    rng = np.random.default_rng(1)
+    corpus = rng.integers(-3, 4, size=(1000, 6)).astype(np.float32)  # small integers: many exact ties
+    queries = rng.integers(-3, 4, size=(37, 6)).astype(np.float32)
+    ids, scores = top_k(queries, corpus, 25, query_block=8, corpus_block=90)
+    full = queries @ corpus.T
+    expected = np.lexsort((np.broadcast_to(np.arange(1000), full.shape), -full), axis=1)[:, :25]
+    assert (ids == expected).all()
+    assert np.array_equal(scores, np.take_along_axis(full, expected, axis=1))
+
+
+def test_corpus_is_encoded_to_disk_and_never_scored_whole(tmp_path):
+    import tracemalloc
+
+    from mtqa.search import encode_to_disk, top_k
+
+    rng = np.random.default_rng(2)
+    vectors = rng.normal(size=(40_000, 8)).astype(np.float32)
+    calls = []
+
+    def encode(texts):
+        calls.append(len(texts))
+        return vectors[[int(text) for text in texts]]
+
+    stored = encode_to_disk(encode, [str(i) for i in range(40_000)], tmp_path / "corpus.npy", chunk=15_000)
+    assert calls == [15_000, 15_000, 10_000] and isinstance(stored, np.memmap) and np.array_equal(stored, vectors)
+    queries = rng.normal(size=(3_000, 8)).astype(np.float32)
+    tracemalloc.start()
+    ids, _ = top_k(queries, stored, 10, query_block=128, corpus_block=4_096)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 40 * 2**20, f"peak {peak / 2**20:.0f} MiB; the whole score matrix would be {3_000 * 40_000 * 4 / 2**20:.0f} MiB"
+    assert (ids[:5] == np.argsort(-(queries[:5] @ vectors.T), axis=1, kind="stable")[:, :10]).all()
