@@ -7,7 +7,7 @@ settings and number of steps; each in its own subprocess, so peak RSS (os.wait4)
 is its own. Target: mtqa trains at >= 1.0x the samples/s at <= 1.0x the memory.
 
     python bench/bench_train.py            # 100 steps
-    python bench/bench_train.py --quick    # 20 steps
+    python bench/bench_train.py --quick    # 10 steps
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument("--shards", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    steps = args.steps or (20 if args.quick else 100)
+    steps = args.steps or (10 if args.quick else 100)
     if args.side:  # one side, in its own process
         run = run_mtqa if args.side == "mtqa" else run_sentence_transformers
         run(args.shards, steps, args.max_length, args.result)

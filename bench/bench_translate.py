@@ -47,6 +47,7 @@ Usage: python bench/bench_translate.py [--quick] [--workdir bench/work] [--out F
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -511,6 +512,21 @@ def benchmark(settings: Settings) -> dict[str, Any]:
     log("(c) transformers")
     runs["transformers"].append(run_role(settings, "transformers", spec, env))
 
+    ray_result = None
+    if importlib.util.find_spec("ray") is not None:
+        log("(a) again with --engine ray: a local Ray instance, one actor with the same threads")
+        ray_output = workdir / "runs" / "bench-mtqa-ray"
+        ray_command = mtqa_command(
+            settings, bench_input, ray_output, prepared["hf_dir"], settings.target,
+            min_length=settings.length, max_length=settings.length, beam_size=settings.beam_size,
+        ) + ["--engine", "ray"]  # fmt: skip
+        ray_run = run_measured(ray_command, workdir / "logs" / "mtqa-ray.log", env)
+        ray_manifest = json.loads((ray_output / "manifest.json").read_text())
+        local_output = workdir / "runs" / "bench-mtqa-1"
+        corpus = "data/train-00000-of-00001.parquet"
+        ray_result = {"seconds": round(ray_run.seconds, 2), "translate_s": ray_manifest["timings_s"]["translate"],
+                      "identical_output": (ray_output / corpus).read_bytes() == (local_output / corpus).read_bytes()}
+
     log(f"dedup factor: all of XQuAD-R English into {DEDUP_LANGS} with a tiny model")
     dedup_output = workdir / "runs" / "dedup-xquad-r"
     dedup_command = mtqa_command(
@@ -556,6 +572,13 @@ def benchmark(settings: Settings) -> dict[str, Any]:
         "ratios": ratios,
         "targets": TARGETS,
         "passed": passed,
+        **({"ray": {
+            **ray_result,
+            "time_ratio": ray_result["seconds"] / a["seconds"],
+            "target": 2.0,
+            "detail": f"{ray_result['seconds']:.1f} s vs {a['seconds']:.1f} s wall; translate step {ray_result['translate_s']:.1f} s vs "
+                      f"{manifest['timings_s']['translate']:.1f} s; output identical: {'yes' if ray_result['identical_output'] else 'NO'}",
+        }} if ray_result else {}),
         "dedup": {
             "input": str(full_input),
             "examples": full_counts["examples"],

@@ -333,7 +333,9 @@ def recipe_run(path: Path, out: Path | None, dry_run: bool) -> None:
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
-    return f"mtqa: warning: {message}\n"
+    if Path(filename).resolve().is_relative_to(Path(__file__).resolve().parent):
+        return f"mtqa: warning: {message}\n"
+    return f"{filename}:{lineno}: {category.__name__}: {message}\n"  # another library's: say whose
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -39,7 +39,8 @@ class ChunkTranslator:
         rows = []
         for row in batch.to_pylist():
             crash_point("ray.chunk")
-            outputs = self.translator.translate_tokens(row["sources"], row["targets"], self.options)
+            sources = [self.translator.tokenize(text, row["source_lang"]) for text in row["texts"]]
+            outputs = self.translator.translate_tokens(sources, row["targets"], self.options)
             rows.append({"chunk": row["chunk"], "outputs": outputs})
         return pa.Table.from_pylist(rows)
 
@@ -103,7 +104,8 @@ class RayEngine:
             threads = 1 if use_gpus else (self.threads or 1)
             slots = gpus if use_gpus else max(1, int(resources.get("CPU", 1)) // threads)
             self.pool_size = max(1, min(self.workers or slots, len(work)))
-            dataset = ray.data.from_items([{"chunk": index, "sources": sources, "targets": targets} for index, sources, targets in work])
+            dataset = ray.data.from_items([{"chunk": index, "texts": texts, "targets": targets, "source_lang": source_lang}
+                                           for index, texts, targets, source_lang in work])
             translated = dataset.map_batches(
                 ChunkTranslator,
                 fn_constructor_kwargs={"model_dir": str(self.model_dir), "device": "cuda" if use_gpus else "cpu",

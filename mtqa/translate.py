@@ -12,7 +12,7 @@ import os
 import re
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -119,7 +119,9 @@ class NllbTranslator:
         return [result.hypotheses[0][1:] for result in results]
 
 
-ChunkWork = tuple[int, list[list[str]], list[str]]  # chunk number, tokenised sources, target languages
+# chunk number, source texts, target languages, source language: engines tokenise a chunk when they run it,
+# so the driver never holds every text's tokens at once.
+ChunkWork = tuple[int, list[str], list[str], str]
 
 
 class LocalEngine:
@@ -132,12 +134,14 @@ class LocalEngine:
         self.options = options
 
     def run(self, work: Iterable[ChunkWork]) -> Iterator[tuple[int, list[list[str]]]]:
+        tokenize = self.translator.tokenize
         if self.translator.replicas == 1:
-            for index, sources, targets in work:
-                yield index, self.translator.translate_tokens(sources, targets, self.options)
+            for index, texts, targets, source_lang in work:
+                yield index, self.translator.translate_tokens([tokenize(text, source_lang) for text in texts], targets, self.options)
             return
         pending: deque = deque()
-        for index, sources, targets in work:
+        for index, texts, targets, source_lang in work:
+            sources = [tokenize(text, source_lang) for text in texts]
             pending.append((index, self.translator.translate_tokens(sources, targets, self.options, asynchronous=True)))
             if len(pending) >= self.translator.replicas:
                 index, wait = pending.popleft()
@@ -199,7 +203,7 @@ class _Piece:
     text: str
     target: str
     key: bytes
-    tokens: list[str] = field(default_factory=list)
+    length: int = 0  # source tokens, language code and </s> included
 
 
 def translate_segments(
@@ -227,16 +231,14 @@ def translate_segments(
     unique = list(dict.fromkeys(segments))
     stats.unique_segments = len(unique)
 
-    # A passage sentence is needed in every target language: tokenise each text once.
-    tokenized: dict[str, list[str]] = {}
-
-    def tokens_of(text: str) -> list[str]:
-        if text not in tokenized:
-            tokenized[text] = translator.tokenize(text, source_lang)
-        return tokenized[text]
+    # A passage sentence is needed in every target language: count each text's tokens once.
+    # Only the counts are kept; a chunk is tokenised again when it is translated.
+    lengths: dict[str, int] = {}
 
     def count(text: str) -> int:
-        return len(tokens_of(text))
+        if text not in lengths:
+            lengths[text] = len(translator.tokenize(text, source_lang))
+        return lengths[text]
 
     pieces_of: dict[tuple[str, str], list[str]] = {}
     pieces: dict[tuple[str, str], _Piece] = {}
@@ -253,23 +255,24 @@ def translate_segments(
     cached = cache.get_many(piece.key for piece in pieces.values())
     stats.cache_hits = sum(piece.key in cached for piece in pieces.values())
     for piece in pieces.values():
-        piece.tokens = tokens_of(piece.text)
-    plan = sorted(pieces.values(), key=lambda p: (len(p.tokens), p.text, p.target))
+        piece.length = count(piece.text)
+    lengths.clear()
+    plan = sorted(pieces.values(), key=lambda p: (p.length, p.text, p.target))
     missing = [piece for piece in plan if piece.key not in cached]
 
     chunk_tokens = chunk_tokens or translator.max_batch_tokens * 4
     chunks: list[list[_Piece]] = [[]]
     size = 0
     for piece in plan:
-        if chunks[-1] and size + len(piece.tokens) > chunk_tokens:
+        if chunks[-1] and size + piece.length > chunk_tokens:
             chunks.append([])
             size = 0
         chunks[-1].append(piece)
-        size += len(piece.tokens)
+        size += piece.length
 
     engine = engine or LocalEngine(translator, options)
     todo_of = {index: [piece for piece in chunk if piece.key not in cached] for index, chunk in enumerate(chunks)}
-    work = [(index, [p.tokens for p in todo], [p.target for p in todo]) for index, todo in todo_of.items() if todo]
+    work = ((index, [p.text for p in todo], [p.target for p in todo], source_lang) for index, todo in todo_of.items() if todo)
     bar = tqdm(total=len(missing), unit="seg", desc=f"translate ({engine.name})", disable=not progress or not missing, dynamic_ncols=True)
     translate_started = time.perf_counter()
     # Chunks may finish in any order (Ray); each is committed to the cache the moment it arrives.
@@ -280,7 +283,7 @@ def translate_segments(
         crash_point("translate.chunk")
         cached.update((piece.key, text) for piece, text in zip(todo, texts))
         stats.translated += len(todo)
-        stats.source_tokens += sum(len(p.tokens) for p in todo)
+        stats.source_tokens += sum(p.length for p in todo)
         stats.output_tokens += sum(len(tokens) for tokens in outputs)
         bar.update(len(todo))
         elapsed = time.perf_counter() - translate_started
