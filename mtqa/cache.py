@@ -26,6 +26,9 @@ def translation_key(namespace: str, source_lang: str, target_lang: str, text: st
     return hashlib.sha256(payload.encode("utf-8")).digest()
 
 
+DAMAGED = {getattr(sqlite3, "SQLITE_CORRUPT", 11), getattr(sqlite3, "SQLITE_NOTADB", 26)}
+
+
 class TranslationCache:
     """Maps translation keys to outputs; ``None`` path gives an in-memory cache.
 
@@ -55,15 +58,25 @@ class TranslationCache:
         self._db.execute("SELECT COUNT(*) FROM translations").fetchone()  # reads every page of the key index
 
     def _recover(self, error: sqlite3.DatabaseError) -> None:
-        if self.path is None or isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
-            raise MtqaError(f"translation cache {self.path} is unusable ({error}); delete it or set MTQA_CACHE elsewhere") from None
+        """Move a damaged database aside and start an empty one; any other failure is reported, the cache kept."""
+        code = getattr(error, "sqlite_errorcode", None)
+        damaged = code & 0xFF in DAMAGED if code is not None else any(word in str(error) for word in ("malformed", "not a database"))
+        if self.path is None or not damaged:
+            if code == sqlite3.SQLITE_FULL or "disk is full" in str(error):
+                raise MtqaError(f"no space left for the translation cache {self.path}; free space or set MTQA_CACHE elsewhere "
+                                "(finished translations are kept)") from None
+            raise MtqaError(f"translation cache {self.path} is unusable ({error}); set MTQA_CACHE elsewhere") from None
         with contextlib.suppress(Exception):
             self._db.close()
         quarantine = self.path.with_name(f"{self.path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
-        for suffix in ("", "-wal", "-shm"):
-            part = Path(f"{self.path}{suffix}")
-            if part.exists():
-                os.replace(part, f"{quarantine}{suffix}")
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                part = Path(f"{self.path}{suffix}")
+                if part.exists():
+                    os.replace(part, f"{quarantine}{suffix}")
+        except OSError as move_error:
+            raise MtqaError(f"translation cache {self.path} is damaged ({error}) and cannot be moved aside "
+                            f"({move_error.strerror.lower()}); delete it or set MTQA_CACHE elsewhere") from None
         warnings.warn(f"translation cache {self.path} was damaged ({error}); moved it to {quarantine} and started an empty one "
                       "(its translations will be redone)", stacklevel=3)
         try:
@@ -95,8 +108,11 @@ class TranslationCache:
                 self._db.executemany("INSERT OR REPLACE INTO translations (key, output) VALUES (?, ?)", items)
         except sqlite3.DatabaseError as error:
             self._recover(error)
-            with self._db:
-                self._db.executemany("INSERT OR REPLACE INTO translations (key, output) VALUES (?, ?)", items)
+            try:
+                with self._db:
+                    self._db.executemany("INSERT OR REPLACE INTO translations (key, output) VALUES (?, ?)", items)
+            except sqlite3.DatabaseError as again:
+                raise MtqaError(f"translation cache {self.path} is unusable ({again}); set MTQA_CACHE elsewhere") from None
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM translations").fetchone()[0]

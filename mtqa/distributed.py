@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from datetime import timedelta
 from dataclasses import dataclass
 
 import torch
@@ -44,6 +45,7 @@ class Group:
             return local
         import torch.distributed as dist
 
+        local = local.float()  # an empty column is float32 while others may be half: buffers must match
         size = torch.tensor([len(local)], device=local.device)
         sizes = [torch.zeros_like(size) for _ in range(self.world)]
         dist.all_gather(sizes, size)
@@ -92,7 +94,10 @@ def current_group() -> Group:
         backend = "nccl" if torch.cuda.is_available() and dist.is_nccl_available() else "gloo"
         if backend == "nccl":
             torch.cuda.set_device(local_rank)
-        dist.init_process_group(backend)
+        # Ranks wait in a collective while rank 0 evaluates or writes a checkpoint alone: NCCL's
+        # default 10 minutes is too short for a large evaluation set.
+        minutes = float(os.environ.get("MTQA_DIST_TIMEOUT_MIN", "180"))
+        dist.init_process_group(backend, timeout=timedelta(minutes=minutes))
     return Group(rank=dist.get_rank(), world=dist.get_world_size(), local_rank=local_rank)
 
 
@@ -122,11 +127,13 @@ def freeze_unused(model: nn.Module, probe: list[str]) -> list[str]:
 
 def wrap(model: nn.Module, group: Group) -> nn.Module:
     """The module forwards run through: ``model`` itself, or its DistributedDataParallel wrapper."""
+    # Frozen in every run, one process included: the optimizer's parameter groups, and so its
+    # checkpoints, are then the same whatever the number of processes that resumes them.
+    freeze_unused(model, ["probe"])
     if group.world == 1:
         return model
     from torch.nn.parallel import DistributedDataParallel
 
-    freeze_unused(model, ["probe"])
     device = next(model.parameters()).device
     # No buffer sync in forward: ranks may run different numbers of forwards per step (uneven slices, pieces).
     import inspect

@@ -17,6 +17,7 @@ query languages.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ import numpy as np
 
 from .corpus_index import parse_articles
 from .errors import MtqaError
+from .output import remove_stale
 from .metrics import average_precision, rank_distance, recall_at_k, relevant_ranks
 from .segment import answer_sentence_index
 
@@ -281,7 +283,9 @@ def evaluate_beir(
         search = "faiss" if len(data.corpus_ids) >= FAISS_MIN_DOCUMENTS and _faiss_available() else "exact"
     if search == "faiss" and not _faiss_available():
         raise MtqaError("FAISS search was asked for but faiss is not installed (pip install faiss-cpu)")
-    with tempfile.TemporaryDirectory(prefix=".mtqa-vectors-", dir=workdir) as folder:
+    if workdir is not None:
+        remove_stale(workdir, ".mtqa-vectors-")
+    with tempfile.TemporaryDirectory(prefix=f".mtqa-vectors-{os.getpid()}-", dir=workdir) as folder:
         corpus = encode_to_disk(lambda texts: encode(texts, "passage"), data.corpus_texts, Path(folder) / "corpus.npy")
         queries = encode(data.query_texts, "query")
         depth = min(max(100, run_depth), len(data.corpus_ids))

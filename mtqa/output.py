@@ -35,11 +35,16 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _remove_stale_staging(target: Path) -> None:
-    for leftover in target.parent.glob(f"{STAGING_PREFIX}{target.name}-*"):
-        pid = leftover.name.rsplit("-", 2)[-2]
+def remove_stale(folder: Path, prefix: str) -> None:
+    """Remove ``PREFIX<pid>-*`` folders whose process is gone (a run killed before it cleaned up)."""
+    for leftover in Path(folder).glob(f"{prefix}*"):
+        pid = leftover.name[len(prefix):].split("-", 1)[0]
         if not pid.isdigit() or not _pid_alive(int(pid)):
             shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _remove_stale_staging(target: Path) -> None:
+    remove_stale(target.parent, f"{STAGING_PREFIX}{target.name}-")
 
 
 @contextlib.contextmanager

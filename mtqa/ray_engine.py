@@ -61,6 +61,7 @@ class RayEngine:
         self.compute_type, self.threads, self.max_batch_tokens = compute_type, threads, max_batch_tokens
         self.address, self.workers = address, workers
         self.pool_size = 0
+        self.device_used = device  # "auto" until the cluster is seen
 
     def _start(self) -> bool:
         """Start or join Ray; True when this process started it (and must stop it)."""
@@ -99,6 +100,7 @@ class RayEngine:
             resources = ray.cluster_resources()
             gpus = int(resources.get("GPU", 0))
             use_gpus = self.device == "cuda" or (self.device == "auto" and gpus > 0)
+            self.device_used = "cuda" if use_gpus else "cpu"
             if self.device == "cuda" and not gpus:
                 raise MtqaError("--device cuda was asked for, but the Ray cluster has no GPU; use --device cpu")
             threads = 1 if use_gpus else (self.threads or 1)

@@ -14,6 +14,8 @@ from typing import Callable
 
 import numpy as np
 
+from .output import write_error
+
 ENCODE_CHUNK = 65_536  # texts encoded per call, then written to disk
 CORPUS_BLOCK = 65_536  # documents scored at once
 QUERY_BLOCK = 256  # queries scored at once: 256 x 65,536 float32 scores = 64 MiB
@@ -21,17 +23,25 @@ QUERY_BLOCK = 256  # queries scored at once: 256 x 65,536 float32 scores = 64 Mi
 
 def encode_to_disk(encode: Callable[[list[str]], np.ndarray], texts: list[str], path: Path, *,
                    chunk: int = ENCODE_CHUNK) -> np.ndarray:
-    """Encode ``texts`` a chunk at a time into a float32 memory map at ``path``; return it read-only."""
-    vectors = None
-    for start in range(0, len(texts), chunk):
-        block = np.asarray(encode(texts[start:start + chunk]), dtype=np.float32)
-        if vectors is None:
-            vectors = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(len(texts), block.shape[1]))
-        vectors[start:start + len(block)] = block
-    if vectors is None:
+    """Encode ``texts`` a chunk at a time into a float32 ``.npy`` file at ``path``; return it memory-mapped, read-only.
+
+    Chunks are appended with ordinary writes, not through a writable memory map: a full
+    disk then fails the write with ENOSPC (one clear error) instead of a SIGBUS.
+    """
+    if not texts:
         raise ValueError("nothing to encode")
-    vectors.flush()
-    del vectors
+    try:
+        with open(path, "wb") as handle:
+            for start in range(0, len(texts), chunk):
+                block = np.ascontiguousarray(encode(texts[start:start + chunk]), dtype=np.float32)
+                if start == 0:
+                    header = {"descr": np.lib.format.dtype_to_descr(block.dtype), "fortran_order": False,
+                              "shape": (len(texts), block.shape[1])}
+                    np.lib.format.write_array_header_1_0(handle, header)
+                handle.write(block.tobytes())
+    except OSError as error:
+        path.unlink(missing_ok=True)
+        raise write_error(path, error) from None
     return np.load(path, mmap_mode="r")
 
 
@@ -50,7 +60,7 @@ def _block_top_k(queries: np.ndarray, documents: np.ndarray, k: int, use_faiss: 
         index.add(np.ascontiguousarray(documents))
         scores, ids = index.search(np.ascontiguousarray(queries), k)
         return ids.astype(np.int64), scores
-    block = queries @ documents.T
+    block = np.nan_to_num(queries @ documents.T, nan=-np.inf)  # a NaN score ranks last
     # The k-th best score per row; of the documents tied with it, the first ones by position.
     kth = np.partition(block, block.shape[1] - k, axis=1)[:, block.shape[1] - k][:, None]
     above = block > kth

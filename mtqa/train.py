@@ -595,7 +595,7 @@ def _save_checkpoint(directory: Path, step: int, model: nn.Module, optimizer, sc
             raise write_error(target, error) from None
         needed = sum(t.numel() * t.element_size() for t in model.state_dict().values())
         usage = shutil.disk_usage(directory)
-        if usage.free < 2 * needed:  # weights plus optimizer moments
+        if usage.free < 3 * needed:  # weights plus AdamW's two moments
             raise MtqaError(f"no space left for {target} (a checkpoint needs about {3 * needed / 2**20:.0f} MiB, "
                             f"{usage.free / 2**20:.1f} MiB are free); nothing was kept of it; free space or choose another --output") from None
         raise MtqaError(f"cannot write checkpoint {target} ({str(error).splitlines()[0]}); nothing was kept of it") from None

@@ -198,7 +198,7 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
             "path": str(resolved.path),
             "fingerprint": resolved.fingerprint,
             "quantization": config.quantization,
-            "device": translator.device,
+            "device": engine.device_used if engine else translator.device,
             "engine": config.engine,
             "compute_type": config.compute_type,
         },

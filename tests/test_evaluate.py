@@ -215,3 +215,13 @@ def test_corpus_is_encoded_to_disk_and_never_scored_whole(tmp_path):
     tracemalloc.stop()
     assert peak < 40 * 2**20, f"peak {peak / 2**20:.0f} MiB; the whole score matrix would be {3_000 * 40_000 * 4 / 2**20:.0f} MiB"
     assert (ids[:5] == np.argsort(-(queries[:5] @ vectors.T), axis=1, kind="stable")[:, :10]).all()
+
+
+def test_nan_scores_rank_last_instead_of_failing():
+    from mtqa.search import top_k
+
+    corpus = np.eye(4, dtype=np.float32)
+    corpus[2] = np.nan
+    queries = np.array([[0.1, 0.2, 0.9, 0.3], [np.nan] * 4], dtype=np.float32)
+    ids, _ = top_k(queries, corpus, 3)
+    assert ids[0].tolist() == [3, 1, 0] and len(ids[1]) == 3

@@ -121,6 +121,20 @@ def test_torn_and_damaged_cache_is_detected_and_recovered(tmp_path, tiny_ct2, sm
     assert (out / CORPUS).read_bytes() == (tmp_path / "ref" / CORPUS).read_bytes()
 
 
+def test_a_full_cache_is_reported_not_mistaken_for_damage(tmp_path):
+    from mtqa.cache import TranslationCache
+    from mtqa.errors import MtqaError
+
+    path = tmp_path / "translations.sqlite"
+    cache = TranslationCache(path)
+    cache.put_many((bytes([i % 256, i // 256]) * 16, "x" * 200) for i in range(200))
+    cache._db.execute(f"PRAGMA max_page_count = {cache._db.execute('PRAGMA page_count').fetchone()[0]}")  # no room to grow
+    with pytest.raises(MtqaError, match="no space left for the translation cache"):
+        cache.put_many((bytes([i % 256, i // 256 + 100]) * 16, "y" * 4000) for i in range(50))
+    cache.close()
+    assert not list(tmp_path.glob("*.damaged-*")) and len(TranslationCache(path)) == 200  # nothing moved aside or lost
+
+
 # --- build-batches ---------------------------------------------------------------------------------
 
 def _batches_args(xquad_r: Path, out: Path) -> list:
@@ -261,6 +275,18 @@ def test_full_disk_is_one_clear_error_and_nothing_half_written(tmp_path, full_di
     else:
         assert not out.exists()
     assert leftovers(full_disk) == []
+
+
+def test_vectors_on_a_full_disk_are_one_clear_error(full_disk):
+    import numpy as np
+
+    from mtqa.errors import MtqaError
+    from mtqa.search import encode_to_disk
+
+    vectors = np.ones((20_000, 64), dtype=np.float32)  # 5 MiB: more than the disk holds
+    with pytest.raises(MtqaError, match="no space left for .*corpus.npy"):
+        encode_to_disk(lambda texts: vectors[: len(texts)], ["t"] * 20_000, full_disk / "corpus.npy", chunk=4_000)
+    assert not (full_disk / "corpus.npy").exists()
 
 
 @pytest.mark.parametrize("command", ["translate", "build-batches", "train-eval"])

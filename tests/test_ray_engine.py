@@ -3,6 +3,7 @@ the cache as the source of truth, and a worker killed mid-chunk retried by Ray."
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("ray")
+needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is an optional extra (pip install 'mtqa[ray]')")
 
 CORPUS = "data/train-00000-of-00001.parquet"
 ARGS = ["--langs", "de,es", "--limit", "30", "--beam-size", "1", "--max-decoding-length", "24", "--max-batch-tokens", "64", "--quiet"]
@@ -27,6 +28,7 @@ def segments(out: Path) -> dict:
     return json.loads((out / "manifest.json").read_text())["segments"]
 
 
+@needs_ray
 def test_ray_output_is_byte_identical_and_resumes_from_the_cache(tmp_path, tiny_ct2, small_squad):
     local = translate(small_squad, tiny_ct2, tmp_path / "local", tmp_path / "c-local")
     assert local.returncode == 0, local.stderr
@@ -44,6 +46,7 @@ def test_ray_output_is_byte_identical_and_resumes_from_the_cache(tmp_path, tiny_
     assert "Traceback" not in ray_run.stderr
 
 
+@needs_ray
 def test_a_worker_killed_mid_chunk_is_retried_and_nothing_is_lost(tmp_path, tiny_ct2, small_squad):
     local = translate(small_squad, tiny_ct2, tmp_path / "local", tmp_path / "c-local")
     assert local.returncode == 0, local.stderr
