@@ -51,7 +51,7 @@ def cli(verbose: bool) -> None:
 @click.option("--compute-type", default="default", show_default=True, help="CTranslate2 compute type (default keeps the model's).")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: the cores this process may use).")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True, help="Where chunks are translated: this process, or a Ray cluster (pip install 'mtqa[ray]').")
-@click.option("--ray-address", help="With --engine ray: the cluster to join (e.g. ray://head:10001 or auto); default a local instance.")
+@click.option("--ray-address", help="With --engine ray: the cluster to join (auto, or HEAD_IP:6379); default a new local instance.")
 @click.option("--ray-workers", type=click.IntRange(min=1), help="With --engine ray: translator actors (default: one per GPU, or per --threads CPU cores).")
 @click.option("--beam-size", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option("--max-batch-tokens", type=click.IntRange(min=1), default=4096, show_default=True, help="Tokens per CTranslate2 batch.")
