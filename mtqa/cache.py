@@ -55,7 +55,6 @@ class TranslationCache:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS translations (key BLOB PRIMARY KEY, output TEXT NOT NULL)")
         self._db.commit()
-        self._db.execute("SELECT COUNT(*) FROM translations").fetchone()  # reads every page of the key index
 
     def _recover(self, error: sqlite3.DatabaseError) -> None:
         """Move a damaged database aside and start an empty one; any other failure is reported, the cache kept."""

@@ -24,6 +24,13 @@ from .translate import ChunkWork, DecodingOptions, NllbTranslator
 INSTALL_HINT = "--engine ray needs Ray: pip install 'mtqa[ray]' (or pip install 'ray[data]')"
 
 
+def require_ray() -> None:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise MtqaError(INSTALL_HINT) from None
+
+
 class ChunkTranslator:
     """A Ray Data actor: loads the model once, then translates one chunk per call."""
 
@@ -39,8 +46,7 @@ class ChunkTranslator:
         rows = []
         for row in batch.to_pylist():
             crash_point("ray.chunk")
-            sources = [self.translator.tokenize(text, row["source_lang"]) for text in row["texts"]]
-            outputs = self.translator.translate_tokens(sources, row["targets"], self.options)
+            outputs = self.translator.translate_chunk(row["texts"], row["targets"], row["source_lang"], self.options)
             rows.append({"chunk": row["chunk"], "outputs": outputs})
         return pa.Table.from_pylist(rows)
 
@@ -53,10 +59,7 @@ class RayEngine:
     def __init__(self, model_dir: Path, options: DecodingOptions, *, device: str = "auto", compute_type: str = "default",
                  threads: int | None = None, max_batch_tokens: int = 4096, address: str | None = None,
                  workers: int | None = None) -> None:
-        try:
-            import ray  # noqa: F401
-        except ImportError:
-            raise MtqaError(INSTALL_HINT) from None
+        require_ray()
         self.model_dir, self.options, self.device = Path(model_dir), options, device
         self.compute_type, self.threads, self.max_batch_tokens = compute_type, threads, max_batch_tokens
         self.address, self.workers = address, workers

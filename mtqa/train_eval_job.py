@@ -126,11 +126,16 @@ def _train_on_other_rank(config: TrainEvalConfig) -> dict[str, Any]:
     """Under torchrun, ranks other than 0 train their share of each batch; rank 0 evaluates and writes."""
     if config.eval_only:
         return {}
-    from .train import TrainConfig, train
+    from .train import train
 
     model = load_encoder(config.model, pooling=config.pooling, max_length=config.max_length, device=config.device)
-    train_config = TrainConfig(**config.train_options, query_prefix=config.query_prefix, passage_prefix=config.passage_prefix)
-    return {"training": train(train_config, model, config.batches, config.output, progress=False)}
+    return {"training": train(_train_config(config), model, config.batches, config.output, progress=False)}
+
+
+def _train_config(config: TrainEvalConfig):
+    from .train import TrainConfig
+
+    return TrainConfig(**config.train_options, query_prefix=config.query_prefix, passage_prefix=config.passage_prefix)
 
 
 def _remove_if_nothing_written(folder: Path) -> None:
@@ -150,16 +155,14 @@ def _train_eval(config: TrainEvalConfig) -> dict[str, Any]:
     report: dict[str, Any] = {"mtqa_version": __version__, "model": config.model, "training": None,
                               "prefixes": {"query": config.query_prefix, "passage": config.passage_prefix}}
     if not config.eval_only:
-        from .train import TrainConfig, train
-
-        train_config = TrainConfig(**config.train_options, query_prefix=config.query_prefix, passage_prefix=config.passage_prefix)
+        from .train import train
 
         def on_eval(step: int, model) -> dict[str, Any]:
             headline = ("mono_map", "cross_map", "multi_map", "rank_distance", "ndcg@10", "recall@100")
             results = evaluate_model(model, prepared, config, output)
             return {name: {key: item[key] for key in headline if key in item} for name, item in results.items()}
 
-        report["training"] = train(train_config, model, config.batches, output, on_eval=on_eval if prepared else None, progress=config.progress)
+        report["training"] = train(_train_config(config), model, config.batches, output, on_eval=on_eval if prepared else None, progress=config.progress)
     report["evals"] = evaluate_model(model, prepared, config, output)
     write_report(report, output)
     return report

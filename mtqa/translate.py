@@ -118,6 +118,12 @@ class NllbTranslator:
             return lambda: [result.result().hypotheses[0][1:] for result in results]
         return [result.hypotheses[0][1:] for result in results]
 
+    def translate_chunk(self, texts: list[str], target_langs: list[str], source_lang: str, options: DecodingOptions,
+                        *, asynchronous: bool = False) -> list:
+        """Tokenise and translate one chunk of texts (what every engine runs)."""
+        sources = [self.tokenize(text, source_lang) for text in texts]
+        return self.translate_tokens(sources, target_langs, options, asynchronous=asynchronous)
+
 
 # chunk number, source texts, target languages, source language: engines tokenise a chunk when they run it,
 # so the driver never holds every text's tokens at once.
@@ -134,15 +140,13 @@ class LocalEngine:
         self.options = options
 
     def run(self, work: Iterable[ChunkWork]) -> Iterator[tuple[int, list[list[str]]]]:
-        tokenize = self.translator.tokenize
         if self.translator.replicas == 1:
             for index, texts, targets, source_lang in work:
-                yield index, self.translator.translate_tokens([tokenize(text, source_lang) for text in texts], targets, self.options)
+                yield index, self.translator.translate_chunk(texts, targets, source_lang, self.options)
             return
         pending: deque = deque()
         for index, texts, targets, source_lang in work:
-            sources = [tokenize(text, source_lang) for text in texts]
-            pending.append((index, self.translator.translate_tokens(sources, targets, self.options, asynchronous=True)))
+            pending.append((index, self.translator.translate_chunk(texts, targets, source_lang, self.options, asynchronous=True)))
             if len(pending) >= self.translator.replicas:
                 index, wait = pending.popleft()
                 yield index, wait()

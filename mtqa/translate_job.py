@@ -105,6 +105,10 @@ def run_translate(config: TranslateConfig) -> dict[str, Any]:
     targets = [language for language in config.langs if language != source]
     if not targets:
         raise MtqaError("--langs names no target language besides English (the source)")
+    if config.engine == "ray":
+        from .ray_engine import require_ray
+
+        require_ray()  # before the model is fetched and converted
     with claim_output(config.output, overwrite=config.overwrite):
         return _translate(config, source, targets)
 
