@@ -22,9 +22,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="articles 44-47 only")
     parser.add_argument("--out", type=Path, default=Path("bench/results-eval.json"))
     args = parser.parse_args()
-    from mtqa.encoder import encode, load_encoder
-    from mtqa.eval_data import resolve_eval_data
-    from mtqa.evaluate import evaluate_lareqa, load_lareqa
+    from mtqa.evaluate.encoder import encode, load_encoder
+    from mtqa.paths import resolve_eval_data
+    from mtqa.evaluate.lareqa import evaluate_lareqa, load_lareqa
 
     data = load_lareqa(resolve_eval_data("xquad-r"), articles="44-47" if args.quick else None)
     model = load_encoder("offline-minilm")

@@ -25,14 +25,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from measure import machine, measure  # noqa: E402
 
+from mtqa.paths import find_data  # noqa: E402
+from mtqa.train.config import TrainConfig  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-XQUAD_R = Path(os.environ.get("MTQA_DATA", ROOT.parent / "shared" / "data")) / "xquad-r"
-QUERY, PASSAGE = "Query: ", "Passage: "
+XQUAD_R = find_data("xquad-r")
+QUERY, PASSAGE = TrainConfig.query_prefix, TrainConfig.passage_prefix
 
 
 def make_shards(target: Path, steps: int, batch_size: int) -> str:
     """Shards with ``steps`` batches; returns what they were made from."""
-    if XQUAD_R.joinpath("en.json").is_file():
+    if XQUAD_R is not None:
         source, spec = "XQuAD-R (sentence positives)", f"lareqa:{XQUAD_R}"
     else:
         from bench_batches import make_corpus
@@ -47,8 +50,8 @@ def make_shards(target: Path, steps: int, batch_size: int) -> str:
 
 
 def run_mtqa(shards: Path, steps: int, max_length: int, result: Path) -> None:
-    from mtqa.encoder import load_encoder, offline_minilm
-    from mtqa.train import TrainConfig, train
+    from mtqa.evaluate.encoder import load_encoder, offline_minilm
+    from mtqa.train.trainer import train
 
     model = load_encoder(str(offline_minilm()), max_length=max_length)
     config = TrainConfig(max_steps=steps, save_every=None, query_prefix=QUERY, passage_prefix=PASSAGE)
@@ -65,8 +68,8 @@ def run_sentence_transformers(shards: Path, steps: int, max_length: int, result:
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from transformers import get_linear_schedule_with_warmup
 
-    from mtqa.encoder import offline_minilm
-    from mtqa.train import iter_batches
+    from mtqa.evaluate.encoder import offline_minilm
+    from mtqa.formats.shards import iter_batches
 
     torch.manual_seed(0)
     model = SentenceTransformer(str(offline_minilm()), device="cpu")

@@ -53,7 +53,6 @@ import os
 import platform
 import resource
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -62,16 +61,25 @@ from pathlib import Path
 from typing import Any, Callable
 
 import mtqa
+from mtqa.card import markdown_table
+from mtqa.languages import get_language
+from mtqa.paths import find_data
+from mtqa.translate.ct2_model import SPM_FILE
+from mtqa.translate.job import TranslateConfig
+from mtqa.translate.nllb import DecodingOptions
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from measure import available_cores, cpu_name, measure  # noqa: E402
 
 REPO_ROOT = Path(mtqa.__file__).resolve().parent.parent
-DEFAULT_XQUAD = REPO_ROOT.parent / "shared" / "data" / "xquad-r" / "en.json"
-SOURCE_LANG = "eng_Latn"
+_XQUAD_R = find_data("xquad-r")
+DEFAULT_XQUAD = _XQUAD_R / "en.json" if _XQUAD_R else REPO_ROOT.parent / "shared" / "data" / "xquad-r" / "en.json"
+SOURCE_LANG = get_language("en").flores
 NLLB_VOCAB_SIZE = 256_206
-MAX_INPUT_TOKENS = 512  # mtqa's --max-input-tokens default
+MAX_INPUT_TOKENS = DecodingOptions.max_input_tokens  # mtqa's --max-input-tokens default
 DEDUP_LANGS = "de,es"
 DEDUP_MAX_DECODING_LENGTH = 8
-MAX_BATCH_TOKENS = 4096  # CTranslate2 batches in (a) and (b): mtqa's --max-batch-tokens default
-SPM_FILE = "sentencepiece.bpe.model"
+MAX_BATCH_TOKENS = TranslateConfig.max_batch_tokens  # CTranslate2 batches in (a) and (b): mtqa's --max-batch-tokens default
 TARGETS = {"mtqa_vs_ctranslate2_tokens_per_s": 0.95, "mtqa_vs_transformers_tokens_per_s": 4.0, "ctranslate2_vs_transformers_rss": 0.3}
 
 
@@ -117,16 +125,9 @@ class Settings:
 # result to spec["result"]. Heavy imports live here only.
 
 
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 def child_prepare(spec: dict[str, Any]) -> dict[str, Any]:
     """Build the random models (once) and convert the benchmark one to CTranslate2 int8 via mtqa."""
-    from mtqa.model import resolve_model
+    from mtqa.translate.ct2_model import resolve_model
     from mtqa.testing import build_tiny_nllb
 
     def cached_build(directory: Path, shape: dict[str, Any] | None) -> tuple[Path, float]:
@@ -139,15 +140,8 @@ def child_prepare(spec: dict[str, Any]) -> dict[str, Any]:
         if shape is None:
             build_tiny_nllb(staging)
         else:
-            build_tiny_nllb(
-                staging,
-                d_model=shape["d_model"],
-                layers=shape["layers"],
-                heads=shape["heads"],
-                ffn_dim=shape["ffn_dim"],
-                max_positions=shape["max_positions"],
-                model_vocab_size=shape["vocab_size"],
-            )
+            # build_tiny_nllb names the model's vocabulary size model_vocab_size; the other fields match, "name" is ours.
+            build_tiny_nllb(staging, **{"model_vocab_size" if key == "vocab_size" else key: value for key, value in shape.items() if key != "name"})
         (staging / "bench-model.json").write_text(json.dumps({"shape": shape}))
         shutil.rmtree(directory, ignore_errors=True)
         staging.rename(directory)
@@ -269,18 +263,8 @@ class ProcessRun:
 
 
 def run_measured(command: list[str], log: Path, env: dict[str, str]) -> ProcessRun:
-    """Run ``command`` to completion; its wall time and its own peak RSS (``os.wait4``)."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "wb") as handle:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-    returncode = os.waitstatus_to_exitcode(status)
-    if returncode != 0:
-        tail = log.read_text(errors="replace")[-3000:]
-        raise SystemExit(f"bench: {' '.join(command[:4])} ... failed (exit {returncode}); log {log}:\n{tail}")
-    return ProcessRun(seconds, usage.ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
+    """Run ``command`` to completion; its wall time and its own peak RSS."""
+    return ProcessRun(**measure(command, env, log=log, cwd=REPO_ROOT))
 
 
 def run_role(settings: Settings, role: str, spec: dict[str, Any], env: dict[str, str], tag: str = "") -> tuple[dict[str, Any], ProcessRun]:
@@ -324,9 +308,9 @@ def write_squad(xquad: Path, destination: Path, limit: int | None = None) -> dic
 
 def segmented_records(squad_file: Path) -> list[dict[str, Any]]:
     """Records as `mtqa translate` sees them: loaded and split into sentences by mtqa itself."""
-    from mtqa.align import segment_record
-    from mtqa.load import load_records
-    from mtqa.segment import split_sentences
+    from mtqa.translate.align import segment_record
+    from mtqa.formats.qa_input import load_records
+    from mtqa.translate.segment import split_sentences
 
     records = load_records(str(squad_file)).records
     spans = {context: split_sentences(context) for context in dict.fromkeys(r["context"] for r in records)}
@@ -335,8 +319,8 @@ def segmented_records(squad_file: Path) -> list[dict[str, Any]]:
 
 def add_pieces(pieces: dict[str, None], record: dict[str, Any], count_tokens: Callable[[str], int]) -> None:
     """Add the texts mtqa sends to the model for ``record`` (stripped, split for length, unique)."""
-    from mtqa.align import segments_to_translate
-    from mtqa.translate import split_to_fit
+    from mtqa.translate.align import segments_to_translate
+    from mtqa.translate.nllb import split_to_fit
 
     for text in segments_to_translate(record):
         stripped = text.strip()
@@ -392,28 +376,14 @@ def mtqa_command(
 
 
 def machine_info(threads: int) -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
         "platform": platform.platform(),
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "cores": available_cores(),
         "threads_used": threads,
         "python": platform.python_version(),
         "versions": {name: version(name) for name in ("mtqa", "ctranslate2", "torch", "transformers", "sentencepiece")},
     }
-
-
-def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 Run = tuple[dict[str, Any], ProcessRun]  # what the process reported, and how it ran

@@ -1,17 +1,45 @@
-"""The `mtqa` command line."""
+"""The `mtqa` command line.
+
+Every choice list and default comes from the module that uses it (the configs and
+their constants); options are copied into those typed configs by field name.
+"""
 
 from __future__ import annotations
 
 import sys
 import traceback
 import warnings
+from dataclasses import fields
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from . import __version__
+from .batches.config import DATASET_SAMPLINGS, MODES, POSITIVES, XY_SCOPES, SamplerConfig
 from .errors import MtqaError
-from .languages import PAPER_TARGETS
+from .evaluate.config import CANDIDATES, DEVICES, POOLINGS
+from .formats.qa_input import ON_BAD_ROW
+from .languages import PAPER_TARGETS, parse_languages
+from .train.config import PRECISIONS, TrainConfig
+from .translate import job as translate_job
+from .translate.ct2_model import DEFAULT_MODEL, QUANTIZATIONS
+from .translate.filters import FILTER_SCOPES, FilterOptions
+from .translate.nllb import DecodingOptions
+
+Config = TypeVar("Config")
+
+
+def fill(cls: type[Config], options: dict[str, Any], **overrides: Any) -> Config:
+    """``cls`` built from the options named like its fields, then ``overrides``."""
+    names = {item.name for item in fields(cls)}
+    return cls(**{**{key: value for key, value in options.items() if key in names}, **overrides})
+
+
+def language_codes(spec: str | None, option: str) -> list[str] | None:
+    """ISO 639-1 or FLORES-200 codes -> the short codes data sets use (``deu_Latn`` -> ``de``)."""
+    return [language.code for language in parse_languages(spec, option=option)] if spec else None
+
 
 TRANSLATE_EXAMPLE = """\b
 Example:
@@ -37,37 +65,37 @@ def cli(verbose: bool) -> None:
 
 
 @cli.command(epilog=TRANSLATE_EXAMPLE)
-@click.option("--input", "input_spec", required=True, help="SQuAD .json, .jsonl, .parquet, or hf:NAME[:CONFIG].")
+@click.option("--input", "input", required=True, help="SQuAD .json, .jsonl, .parquet, or hf:NAME[:CONFIG].")
 @click.option("--output", type=click.Path(path_type=Path), required=True, help="Output directory (created atomically).")
 @click.option("--langs", default=",".join(PAPER_TARGETS), show_default=True, help="Target languages: ISO 639-1 or FLORES-200 codes.")
-@click.option("--split", default="train", show_default=True, help="Split for hf: inputs.")
+@click.option("--split", default=translate_job.TranslateConfig.split, show_default=True, help="Split for hf: inputs.")
 @click.option("--columns", help="Column renames, e.g. question=query,context=passage,answers=ans.")
-@click.option("--on-bad-row", type=click.Choice(["fail", "skip"]), default="fail", show_default=True)
+@click.option("--on-bad-row", type=click.Choice(ON_BAD_ROW), default=ON_BAD_ROW[0], show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N answerable questions.")
-@click.option("--model", default="facebook/nllb-200-distilled-600M", show_default=True, help="Hub id, Hugging Face folder or CTranslate2 folder.")
+@click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Hub id, Hugging Face folder or CTranslate2 folder.")
 @click.option("--revision", help="Hub revision of --model.")
-@click.option("--quantization", type=click.Choice(["int8", "int8_float16", "int8_float32", "float16", "bfloat16", "float32"]), default="int8", show_default=True)
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--compute-type", default="default", show_default=True, help="CTranslate2 compute type (default keeps the model's).")
+@click.option("--quantization", type=click.Choice(QUANTIZATIONS), default=QUANTIZATIONS[0], show_default=True)
+@click.option("--device", type=click.Choice(translate_job.DEVICES), default=translate_job.DEVICES[0], show_default=True)
+@click.option("--compute-type", default=translate_job.TranslateConfig.compute_type, show_default=True, help="CTranslate2 compute type (default keeps the model's).")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: the cores this process may use).")
-@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True, help="Where chunks are translated: this process, or a Ray cluster (pip install 'mtqa[ray]').")
+@click.option("--engine", type=click.Choice(translate_job.ENGINES), default=translate_job.ENGINES[0], show_default=True, help="Where chunks are translated: this process, or a Ray cluster (pip install 'mtqa[ray]').")
 @click.option("--ray-address", help="With --engine ray: the cluster to join (auto, or HEAD_IP:6379); default a new local instance.")
 @click.option("--ray-workers", type=click.IntRange(min=1), help="With --engine ray: translator actors (default: one per GPU, or per --threads CPU cores).")
-@click.option("--beam-size", type=click.IntRange(min=1), default=4, show_default=True)
-@click.option("--max-batch-tokens", type=click.IntRange(min=1), default=4096, show_default=True, help="Tokens per CTranslate2 batch.")
-@click.option("--max-input-tokens", type=click.IntRange(min=8), default=512, show_default=True, help="Longer sentences are split at clause breaks.")
-@click.option("--max-decoding-length", type=click.IntRange(min=1), default=256, show_default=True, help="Output tokens per sentence, the language code included.")
-@click.option("--min-decoding-length", type=click.IntRange(min=0), default=0, show_default=True, help="Mostly for benchmarks: fixed-length outputs.")
-@click.option("--repetition-penalty", type=click.FloatRange(min=1.0), default=1.0, show_default=True)
-@click.option("--no-repeat-ngram-size", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--filter-scope", type=click.Choice(["answer", "passage"]), default="answer", show_default=True, help="Sentences that must pass: question+answer sentence, or all.")
+@click.option("--beam-size", type=click.IntRange(min=1), default=DecodingOptions.beam_size, show_default=True)
+@click.option("--max-batch-tokens", type=click.IntRange(min=1), default=translate_job.TranslateConfig.max_batch_tokens, show_default=True, help="Tokens per CTranslate2 batch.")
+@click.option("--max-input-tokens", type=click.IntRange(min=8), default=DecodingOptions.max_input_tokens, show_default=True, help="Longer sentences are split at clause breaks.")
+@click.option("--max-decoding-length", type=click.IntRange(min=1), default=DecodingOptions.max_decoding_length, show_default=True, help="Output tokens per sentence, the language code included.")
+@click.option("--min-decoding-length", type=click.IntRange(min=0), default=DecodingOptions.min_decoding_length, show_default=True, help="Mostly for benchmarks: fixed-length outputs.")
+@click.option("--repetition-penalty", type=click.FloatRange(min=1.0), default=DecodingOptions.repetition_penalty, show_default=True)
+@click.option("--no-repeat-ngram-size", type=click.IntRange(min=0), default=DecodingOptions.no_repeat_ngram_size, show_default=True)
+@click.option("--filter-scope", "scope", type=click.Choice(FILTER_SCOPES), default=FilterOptions.scope, show_default=True, help="Sentences that must pass: question+answer sentence, or all.")
 @click.option("--no-filter", is_flag=True, help="Keep every row, with its flags.")
-@click.option("--langid-min-prob", type=click.FloatRange(0, 1), default=0.5, show_default=True)
-@click.option("--length-ratio-tolerance", type=click.FloatRange(min=1.0), default=3.0, show_default=True)
-@click.option("--copy-similarity", type=click.FloatRange(0, 1), default=0.9, show_default=True)
-@click.option("--max-repeats", type=click.IntRange(min=2), default=4, show_default=True, help="Repeated 3-grams that mark a decoding loop.")
+@click.option("--langid-min-prob", "langid_min_probability", type=click.FloatRange(0, 1), default=FilterOptions.langid_min_probability, show_default=True)
+@click.option("--length-ratio-tolerance", "length_tolerance", type=click.FloatRange(min=1.0), default=FilterOptions.length_tolerance, show_default=True)
+@click.option("--copy-similarity", type=click.FloatRange(0, 1), default=FilterOptions.copy_similarity, show_default=True)
+@click.option("--max-repeats", type=click.IntRange(min=2), default=FilterOptions.max_repeats, show_default=True, help="Repeated 3-grams that mark a decoding loop.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the translation cache ($MTQA_CACHE).")
-@click.option("--license", "license_name", help="License of the source data, for the dataset card.")
+@click.option("--license", "license", help="License of the source data, for the dataset card.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def translate(**options) -> None:
@@ -77,52 +105,12 @@ def translate(**options) -> None:
     (CTranslate2, int8 by default), each unique text once, through a persistent
     cache: rerun the same command after a crash to resume.
     """
-    # Heavy imports stay here so that `mtqa --help` answers at once.
-    from .languages import parse_languages
-    from .translate import DecodingOptions
-    from .translate_job import FilterOptions, TranslateConfig, run_translate, summary_table
-
-    config = TranslateConfig(
-        input=options["input_spec"],
-        output=options["output"],
-        langs=parse_languages(options["langs"]),
-        split=options["split"],
-        columns=options["columns"],
-        on_bad_row=options["on_bad_row"],
-        limit=options["limit"],
-        model=options["model"],
-        revision=options["revision"],
-        quantization=options["quantization"],
-        device=options["device"],
-        compute_type=options["compute_type"],
-        threads=options["threads"],
-        max_batch_tokens=options["max_batch_tokens"],
-        engine=options["engine"],
-        ray_address=options["ray_address"],
-        ray_workers=options["ray_workers"],
-        decoding=DecodingOptions(
-            beam_size=options["beam_size"],
-            repetition_penalty=options["repetition_penalty"],
-            no_repeat_ngram_size=options["no_repeat_ngram_size"],
-            max_decoding_length=options["max_decoding_length"],
-            min_decoding_length=options["min_decoding_length"],
-            max_input_tokens=options["max_input_tokens"],
-        ),
-        filters=FilterOptions(
-            enabled=not options["no_filter"],
-            scope=options["filter_scope"],
-            langid_min_probability=options["langid_min_prob"],
-            length_tolerance=options["length_ratio_tolerance"],
-            copy_similarity=options["copy_similarity"],
-            max_repeats=options["max_repeats"],
-        ),
-        use_cache=not options["no_cache"],
-        license=options["license_name"],
-        overwrite=options["overwrite"],
-        progress=not options["quiet"],
-    )
-    manifest = run_translate(config)
-    click.echo(summary_table(manifest), err=True)
+    languages = parse_languages(options["langs"])
+    config = fill(translate_job.TranslateConfig, options, langs=languages, decoding=fill(DecodingOptions, options),
+                  filters=fill(FilterOptions, options, enabled=not options["no_filter"]),
+                  use_cache=not options["no_cache"], progress=not options["quiet"])
+    manifest = translate_job.run_translate(config)
+    click.echo(translate_job.summary_table(manifest), err=True)
     click.echo(f"wrote {manifest['rows']} rows to {config.output}", err=True)
 
 
@@ -155,20 +143,20 @@ def _parse_weights(spec: str | None) -> dict[str, float] | None:
 @cli.command("build-batches", epilog=BUILD_EXAMPLE)
 @click.option("--input", "inputs", multiple=True, help="mtqa translate output DIR, or lareqa:PATH (repeatable).")
 @click.option("--output", type=click.Path(path_type=Path), help="Directory for shards, manifest.json and README.md.")
-@click.option("--mode", type=click.Choice(["hybrid", "xx", "xy", "xx-mixed", "en"]), default="hybrid", show_default=True)
-@click.option("--mono-prob", type=click.FloatRange(0, 1), default=0.5, show_default=True, help="Hybrid: probability of an X-X batch (alpha).")
-@click.option("--xy-scope", type=click.Choice(["example", "batch"]), default="example", show_default=True, help="X-Y: a language pair per row, or one per batch.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=100, show_default=True)
-@click.option("--positive", type=click.Choice(["passage", "sentence", "sentence+context"]), default="passage", show_default=True)
+@click.option("--mode", type=click.Choice(MODES), default=SamplerConfig.mode, show_default=True)
+@click.option("--mono-prob", type=click.FloatRange(0, 1), default=SamplerConfig.mono_prob, show_default=True, help="Hybrid: probability of an X-X batch (alpha).")
+@click.option("--xy-scope", type=click.Choice(XY_SCOPES), default=SamplerConfig.xy_scope, show_default=True, help="X-Y: a language pair per row, or one per batch.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=SamplerConfig.batch_size, show_default=True)
+@click.option("--positive", type=click.Choice(POSITIVES), default=SamplerConfig.positive, show_default=True)
 @click.option("--hard-negatives", type=click.IntRange(min=0), default=0, show_default=True, help="Other sentences of the positive's passage (sentence positives).")
-@click.option("--langs", help="Use only these languages (codes as in the inputs), e.g. en,de,zh.")
+@click.option("--langs", help="Use only these languages: ISO 639-1 or FLORES-200 codes, e.g. en,de,zh.")
 @click.option("--lang-weights", help="Relative language weights, e.g. en=2,de=1 (default: uniform).")
 @click.option("--lang-temperature", type=click.FloatRange(min=0, min_open=True), help="Weight languages by size^(1/T).")
-@click.option("--dataset-sampling", type=click.Choice(["proportional", "uniform", "temperature"]), default="proportional", show_default=True)
-@click.option("--dataset-temperature", type=click.FloatRange(min=0, min_open=True), default=2.0, show_default=True)
-@click.option("--epochs", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--dataset-sampling", type=click.Choice(DATASET_SAMPLINGS), default=SamplerConfig.dataset_sampling, show_default=True)
+@click.option("--dataset-temperature", type=click.FloatRange(min=0, min_open=True), default=SamplerConfig.dataset_temperature, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=SamplerConfig.epochs, show_default=True)
 @click.option("--num-batches", type=click.IntRange(min=1), help="Stop after N batches (overrides --epochs).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=SamplerConfig.seed, show_default=True)
 @click.option("--articles", help="lareqa inputs: article indices to use, e.g. 0-23.")
 @click.option("--batches-per-shard", type=click.IntRange(min=1), help="Default: about 100,000 rows per shard.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output.")
@@ -181,8 +169,9 @@ def build_batches(**options) -> None:
     Every batch is X-X with probability --mono-prob, else X-Y (hybrid mode, the
     method of arXiv 2408.10536). Same inputs and --seed give byte-identical shards.
     """
-    from .batches_job import BuildConfig, read_manifest, run_build_batches, stats_text, write_heatmap
-    from .sampler import SamplerConfig
+    from .batches import job as batches_job
+    from .batches.stats import stats_text, write_heatmap
+    from .formats.shards import read_manifest
 
     if options["stats_dir"]:
         manifest = read_manifest(options["stats_dir"])
@@ -195,32 +184,10 @@ def build_batches(**options) -> None:
         raise MtqaError("build-batches needs --input (or --stats DIR to inspect shards)")
     if options["output"] is None:
         raise MtqaError("build-batches needs --output DIR")
-    sampler = SamplerConfig(
-        mode=options["mode"],
-        mono_prob=options["mono_prob"],
-        xy_scope=options["xy_scope"],
-        batch_size=options["batch_size"],
-        positive=options["positive"],
-        langs=[code.strip() for code in options["langs"].split(",") if code.strip()] if options["langs"] else None,
-        lang_weights=_parse_weights(options["lang_weights"]),
-        lang_temperature=options["lang_temperature"],
-        dataset_sampling=options["dataset_sampling"],
-        dataset_temperature=options["dataset_temperature"],
-        epochs=options["epochs"],
-        num_batches=options["num_batches"],
-        seed=options["seed"],
-    )
-    config = BuildConfig(
-        inputs=list(options["inputs"]),
-        output=options["output"],
-        sampler=sampler,
-        articles=options["articles"],
-        hard_negatives=options["hard_negatives"],
-        batches_per_shard=options["batches_per_shard"],
-        overwrite=options["overwrite"],
-        progress=not options["quiet"],
-    )
-    manifest = run_build_batches(config)
+    sampler = fill(SamplerConfig, options, langs=language_codes(options["langs"], "--langs"),
+                   lang_weights=_parse_weights(options["lang_weights"]))
+    config = fill(batches_job.BuildConfig, options, inputs=list(options["inputs"]), sampler=sampler, progress=not options["quiet"])
+    manifest = batches_job.run_build_batches(config)
     click.echo(stats_text(manifest), err=True)
     click.echo(f"wrote {manifest['num_batches']} batches ({manifest['rows']} rows) in {len(manifest['shards'])} shards to {config.output}", err=True)
 
@@ -244,27 +211,27 @@ Examples:
 @click.option("--eval-only", is_flag=True, help="Skip training; evaluate the model as it is.")
 @click.option("--eval-articles", help="lareqa sets: article indices to evaluate on, e.g. 24-47.")
 @click.option("--eval-langs", help="lareqa sets: evaluate only these languages, e.g. en,de,zh.")
-@click.option("--candidate", type=click.Choice(["sentence", "sentence+context"]), default="sentence", show_default=True)
+@click.option("--candidate", type=click.Choice(CANDIDATES), default=CANDIDATES[0], show_default=True)
 @click.option("--beir-split", default="test", show_default=True)
-@click.option("--pooling", type=click.Choice(["auto", "cls", "mean"]), default="auto", show_default=True)
+@click.option("--pooling", type=click.Choice(POOLINGS), default=POOLINGS[0], show_default=True)
 @click.option("--max-length", type=click.IntRange(min=8), help="Tokens per text (default: the model's).")
-@click.option("--query-prefix", default="Query: ", show_default=True)
-@click.option("--passage-prefix", default="Passage: ", show_default=True)
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--query-prefix", default=TrainConfig.query_prefix, show_default=True)
+@click.option("--passage-prefix", default=TrainConfig.passage_prefix, show_default=True)
+@click.option("--device", type=click.Choice(DEVICES), default=DEVICES[0], show_default=True)
 @click.option("--encode-batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=3e-5, show_default=True, help="AdamW learning rate.")
-@click.option("--weight-decay", type=click.FloatRange(min=0), default=0.01, show_default=True)
-@click.option("--warmup-ratio", type=click.FloatRange(0, 1), default=0.1, show_default=True, help="Linear warm-up share of the steps, then linear decay.")
-@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=0.05, show_default=True, help="InfoNCE temperature.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=TrainConfig.lr, show_default=True, help="AdamW learning rate.")
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=TrainConfig.weight_decay, show_default=True)
+@click.option("--warmup-ratio", type=click.FloatRange(0, 1), default=TrainConfig.warmup_ratio, show_default=True, help="Linear warm-up share of the steps, then linear decay.")
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=TrainConfig.temperature, show_default=True, help="InfoNCE temperature.")
 @click.option("--symmetric", is_flag=True, help="Add the passage-to-query InfoNCE term.")
 @click.option("--grad-cache", type=click.IntRange(min=1), help="Encode in chunks of N texts (GradCache): a 100-row batch in bounded memory.")
-@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True, help="bf16/fp16: CUDA only.")
+@click.option("--precision", type=click.Choice(PRECISIONS), default=TrainConfig.precision, show_default=True, help="bf16/fp16: CUDA only.")
 @click.option("--max-steps", type=click.IntRange(min=1), help="Default: every stored batch once.")
-@click.option("--save-every", type=click.IntRange(min=1), default=1000, show_default=True, help="Checkpoint every N steps.")
+@click.option("--save-every", type=click.IntRange(min=1), default=TrainConfig.save_every, show_default=True, help="Checkpoint every N steps.")
 @click.option("--eval-every", type=click.IntRange(min=1), help="Evaluate every N steps as well as at the end.")
 @click.option("--validation-batches", type=click.Path(), help="Held-out shards: their loss is logged at every --eval-every.")
 @click.option("--patience", type=click.IntRange(min=1), help="Early stopping: evals without a better validation loss (keeps the best weights).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=TrainConfig.seed, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from the latest complete checkpoint in --output.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train_eval(**options) -> None:
@@ -273,35 +240,15 @@ def train_eval(**options) -> None:
     Writes report.json, report.md (mAP mono / cross / multi and rank distance, as
     the paper's Tables 1 and 2; nDCG@10, Recall@100 for BEIR sets) and heatmaps.
     """
-    from .train_eval_job import TrainEvalConfig, run_train_eval
+    from .evaluate.config import TrainEvalConfig
+    from .evaluate.job import run_train_eval
 
-    config = TrainEvalConfig(
-        model=options["model"],
-        output=options["output"],
-        batches=options["batches"],
-        evals=list(options["evals"]),
-        eval_only=options["eval_only"],
-        eval_articles=options["eval_articles"],
-        eval_langs=[code.strip() for code in options["eval_langs"].split(",") if code.strip()] if options["eval_langs"] else None,
-        candidate=options["candidate"],
-        beir_split=options["beir_split"],
-        pooling=options["pooling"],
-        max_length=options["max_length"],
-        query_prefix=options["query_prefix"],
-        passage_prefix=options["passage_prefix"],
-        device=options["device"],
-        encode_batch_size=options["encode_batch_size"],
-        train_options={
-            name: options[name]
-            for name in ("lr", "weight_decay", "warmup_ratio", "temperature", "symmetric", "grad_cache", "precision",
-                         "max_steps", "save_every", "eval_every", "seed", "resume", "max_length", "validation_batches", "patience")
-        },
-        progress=not options["quiet"],
-    )
+    config = fill(TrainEvalConfig, options, evals=list(options["evals"]), eval_langs=language_codes(options["eval_langs"], "--eval-langs"),
+                  train=fill(TrainConfig, options), progress=not options["quiet"])
     report = run_train_eval(config)
     if "evals" not in report:  # a rank other than 0 under torchrun: rank 0 reports
         return
-    from .report import render_markdown
+    from .evaluate.report import render_markdown
 
     click.echo(render_markdown(report))
 
@@ -329,7 +276,7 @@ def recipe_run(path: Path, out: Path | None, dry_run: bool) -> None:
     from .recipe import load_recipe, run_recipe
 
     out = out or Path("out") / (load_recipe(path).get("name") or path.stem)
-    run_recipe(path, out, dry_run=dry_run, echo=lambda line: click.echo(line, err=True))
+    run_recipe(path, out, run_command=main, dry_run=dry_run, echo=lambda line: click.echo(line, err=True))
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:

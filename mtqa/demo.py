@@ -21,7 +21,9 @@ from pathlib import Path
 
 from .cli import main as mtqa_main
 from .errors import MtqaError
-from .model import DEFAULT_MODEL, hub_reachable, cache_root, is_ctranslate2_dir, is_huggingface_dir
+from .card import markdown_table
+from .paths import cache_root, find_data
+from .translate.ct2_model import DEFAULT_MODEL, hub_reachable, is_ctranslate2_dir, is_huggingface_dir
 
 OUT = Path(os.environ.get("MTQA_DEMO_OUT", "demo-out"))
 LANGS = "en,de,es,ar,zh"
@@ -31,11 +33,9 @@ TRAIN_STEPS = "2" if FAST else os.environ.get("MTQA_DEMO_STEPS", "40")
 
 
 def find_xquad_r() -> Path:
-    candidates = [Path(os.environ["MTQA_DATA"]) / "xquad-r"] if os.environ.get("MTQA_DATA") else []
-    candidates += [Path("../shared/data/xquad-r"), Path(__file__).resolve().parents[2] / "shared" / "data" / "xquad-r"]
-    for candidate in candidates:
-        if (candidate / "en.json").is_file():
-            return candidate
+    found = find_data("xquad-r")
+    if found is not None:
+        return found
     raise MtqaError("XQuAD-R not found: set MTQA_DATA to a folder holding xquad-r/ (the LAReQA release)")
 
 
@@ -82,13 +82,9 @@ def comparison(untrained: dict, trained: dict) -> str:
     rows = []
     for name, report in (("untrained", untrained), (f"hybrid, {trained['training']['steps']} steps", trained)):
         item = report["evals"]["xquad-r"]
-        rows.append(f"| {name} | {item['mono_map']:.3f} | {item['cross_map']:.3f} | {item['multi_map']:.3f} | {item['rank_distance']:.1f} |")
-    return "\n".join([
-        f"all-MiniLM-L6-v2 on XQuAD-R articles {EVAL_ARTICLES} ({LANGS}); trained on articles 0-23:",
-        "| model | mono mAP | cross mAP | multi mAP | rank distance |",
-        "| --- | ---: | ---: | ---: | ---: |",
-        *rows,
-    ])
+        rows.append([name, f"{item['mono_map']:.3f}", f"{item['cross_map']:.3f}", f"{item['multi_map']:.3f}", f"{item['rank_distance']:.1f}"])
+    return (f"all-MiniLM-L6-v2 on XQuAD-R articles {EVAL_ARTICLES} ({LANGS}); trained on articles 0-23:\n"
+            + markdown_table(["model", "mono mAP", "cross mAP", "multi mAP", "rank distance"], rows))
 
 
 def main() -> None:

@@ -16,7 +16,6 @@ from importlib import resources
 from .errors import MtqaError
 
 PAPER_TARGETS = ("ar", "zh", "de", "hi", "ru", "es", "th", "tr")
-SOURCE_LANGUAGE = "en"
 # Codes in common use that the table cannot hold (one ISO 639-1 code per entry).
 ALIASES = {"no": "nob_Latn"}
 
@@ -80,17 +79,24 @@ def get_language(code: str) -> Language:
     return language
 
 
-def parse_languages(spec: str) -> list[Language]:
-    """Resolve a comma-separated list, keeping order and dropping repeats."""
+def parse_languages(spec: str, *, option: str = "--langs") -> list[Language]:
+    """Resolve a comma-separated list, keeping order and dropping repeats; ``option`` names it in errors.
+
+    Every command's language option goes through here, so each accepts ISO 639-1 or
+    FLORES-200 codes and answers a typo with the same near-match suggestion.
+    """
     languages: list[Language] = []
     for token in spec.split(","):
         if not token.strip():
             continue
-        language = get_language(token)
+        try:
+            language = get_language(token)
+        except MtqaError as error:
+            raise MtqaError(f"{option}: {error}") from None
         if language not in languages:
             languages.append(language)
     if not languages:
-        raise MtqaError("--langs is empty; give codes such as de,es,zh")
+        raise MtqaError(f"{option} is empty; give codes such as de,es,zh")
     return languages
 
 

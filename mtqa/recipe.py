@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from .card import markdown_table
 from .errors import MtqaError
+from .evaluate.metrics import HEADLINE_METRICS
 
 COMMANDS = {"translate": "manifest.json", "build-batches": "manifest.json", "train-eval": "report.json"}
 
@@ -86,19 +88,18 @@ def comparison(recipe: dict[str, Any], out: Path) -> tuple[str, list[dict[str, A
         report = json.loads((step_output(step, out) / "report.json").read_text())
         for name, item in report["evals"].items():
             rows.append({"run": step["name"], "set": name, "steps": (report.get("training") or {}).get("steps", 0),
-                         **{key: item.get(key) for key in ("mono_map", "cross_map", "multi_map", "rank_distance", "ndcg@10", "recall@100")}})
-    columns = [key for key in ("mono_map", "cross_map", "multi_map", "rank_distance", "ndcg@10", "recall@100") if any(row[key] is not None for row in rows)]
-    lines = ["| run | set | steps | " + " | ".join(columns) + " |", "| --- | --- | ---: | " + " | ".join("---:" for _ in columns) + " |"]
-    for row in rows:
-        cells = [f"{row[key]:.1f}" if key == "rank_distance" else f"{row[key]:.3f}" for key in columns]
-        lines.append(f"| {row['run']} | {row['set']} | {row['steps']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines), rows
+                         **{key: item.get(key) for key in HEADLINE_METRICS}})
+    columns = [key for key in HEADLINE_METRICS if any(row[key] is not None for row in rows)]
+    cells = [[row["run"], row["set"], row["steps"], *[f"{row[key]:.1f}" if key == "rank_distance" else f"{row[key]:.3f}" for key in columns]]
+             for row in rows]
+    return markdown_table(["run", "set", "steps", *columns], cells), rows
 
 
-def run_recipe(path: Path, out: Path, *, dry_run: bool = False, echo=print) -> list[str]:
-    """Run every incomplete step in order; returns the names of the steps that ran (or would run)."""
-    from .cli import main as mtqa_main
+def run_recipe(path: Path, out: Path, *, run_command: Callable[[list[str]], None], dry_run: bool = False, echo=print) -> list[str]:
+    """Run every incomplete step in order; returns the names of the steps that ran (or would run).
 
+    ``run_command`` runs one mtqa command line (the CLI's ``main``, passed in by the CLI).
+    """
     recipe = load_recipe(path)
     out = Path(out)
     ran = []
@@ -117,7 +118,7 @@ def run_recipe(path: Path, out: Path, *, dry_run: bool = False, echo=print) -> l
         elif step["command"] == "train-eval" and (output / "train_log.jsonl").exists() and "--eval-only" not in argv:
             argv.append("--resume")  # training was interrupted: continue from its last checkpoint
         try:
-            mtqa_main(argv)
+            run_command(argv)
         except SystemExit as done:
             if done.code:
                 raise MtqaError(f"recipe step {step['name']!r} failed (see above); fix it and rerun: complete steps are skipped") from None

@@ -6,8 +6,18 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-XQUAD_R = Path(os.environ.get("MTQA_DATA", REPO.parent / "shared" / "data")) / "xquad-r"
+from hypothesis import settings
+
+from mtqa.paths import data_roots, find_data
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+XQUAD_R = find_data("xquad-r")
+MISSING_DATA = f"XQuAD-R not found in {', '.join(str(root) for root in data_roots())} (set MTQA_DATA to the folder holding xquad-r/)"
+
+# Under CI, property tests draw the same examples on every run: a red build is reproducible.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if IN_CI:
+    settings.load_profile("ci")
 
 
 def pytest_configure(config):
@@ -15,10 +25,26 @@ def pytest_configure(config):
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Skips never pass quietly: one loud line with their count and reasons."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not skipped:
+        return
+    reasons: dict[str, int] = {}
+    for report in skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    detail = "; ".join(f"{count} x {reason}" for reason, count in sorted(reasons.items(), key=lambda item: -item[1]))
+    terminalreporter.write_line(f"mtqa: WARNING: {len(skipped)} tests were SKIPPED and did not run: {detail}", red=True, bold=True)
+
+
 @pytest.fixture(scope="session")
 def xquad_r() -> Path:
-    if not (XQUAD_R / "en.json").is_file():
-        pytest.skip(f"XQuAD-R not found at {XQUAD_R} (set MTQA_DATA)")
+    if XQUAD_R is None:
+        if IN_CI:  # CI has the data beside the clone: its absence is a broken run, not a reason to pass
+            pytest.fail(f"{MISSING_DATA}; CI must have it", pytrace=False)
+        pytest.skip(MISSING_DATA)
     return XQUAD_R
 
 
@@ -49,7 +75,7 @@ def isolated_cache(tmp_path, monkeypatch) -> Path:
 @pytest.fixture(scope="session")
 def tiny_ct2(tiny_nllb, tmp_path_factory) -> Path:
     """The tiny model converted through mtqa's own conversion path."""
-    from mtqa.model import resolve_model
+    from mtqa.translate.ct2_model import resolve_model
 
     previous = os.environ.get("MTQA_CACHE")
     os.environ["MTQA_CACHE"] = str(tmp_path_factory.mktemp("model-cache"))

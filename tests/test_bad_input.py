@@ -175,7 +175,8 @@ CASES: dict[str, Case] = {
     "hard-negatives-with-passages": lambda c: (c.batches(f"lareqa:{c.xquad_r}", extra=["--hard-negatives", "2"]),
                                                ["--hard-negatives needs sentence positives", "add --positive sentence"]),
     "lang-weights-malformed": lambda c: (c.batches(f"lareqa:{c.xquad_r}", extra=["--lang-weights", "de:2"]), ["--lang-weights", "'de:2'", "use CODE=WEIGHT"]),
-    "langs-not-in-input": lambda c: (c.batches(f"lareqa:{c.xquad_r}", extra=["--articles", "0", "--langs", "en,zz"]), ["--langs", "'zz'", "is in none of the inputs"]),
+    "langs-not-in-input": lambda c: (c.batches(f"lareqa:{c.xquad_r}", extra=["--articles", "0", "--langs", "en,ja"]), ["--langs", "'ja'", "is in none of the inputs"]),
+    "langs-unknown-code": lambda c: (c.batches(f"lareqa:{c.xquad_r}", extra=["--articles", "0", "--langs", "en,deu_Latx"]), ["--langs", "unknown language 'deu_Latx'", "did you mean de", "FLORES-200"]),
     "batch-too-large": lambda c: (c.batches(f"lareqa:{c.xquad_r}", extra=["--articles", "0", "--batch-size", "5000"]),
                                   ["--batch-size 5000", "lower --batch-size"]),
     "xy-with-one-language": lambda c: (c.batches(f"lareqa:{c.xquad_r}", extra=["--articles", "0", "--mode", "xy", "--langs", "de"]),
@@ -202,7 +203,8 @@ CASES: dict[str, Case] = {
     "qrels-score-not-a-number": lambda c: (c.train("--eval", c.beir(qrels="q1\td1\thigh\n")), ["test.tsv:1", "'high' is not a number", "integer relevance"]),
     "beir-corpus-broken-line": lambda c: (c.train("--eval", c.beir(corpus='{"_id": "d1", "text": "a"}\n{nope\n')), ["corpus.jsonl:2", "not valid JSON", "fix or remove"]),
     "beir-query-without-text": lambda c: (c.train("--eval", c.beir(queries='{"_id": "q1"}\n')), ["queries.jsonl:1", "missing field 'text'", "every line needs"]),
-    "eval-langs-unknown": lambda c: (c.train("--eval", f"lareqa:{c.xquad_r}", "--eval-langs", "en,xx"), ["--eval-langs", "xx", "it has"]),
+    "eval-langs-unknown": lambda c: (c.train("--eval", f"lareqa:{c.xquad_r}", "--eval-langs", "en,xx"), ["--eval-langs", "unknown language 'xx'", "use ISO 639-1"]),
+    "eval-langs-not-in-set": lambda c: (c.train("--eval", f"lareqa:{c.xquad_r}", "--eval-langs", "en,ja"), ["--eval-langs", "ja", "it has"]),
     "eval-only-without-eval": lambda c: (["train-eval", "--eval-only", "--model", c.tiny_xlmr, "--output", c.out], ["--eval-only needs at least one --eval"]),
     "no-batches": lambda c: (["train-eval", "--model", c.tiny_xlmr, "--output", c.out], ["needs --batches DIR", "--eval-only"]),
     "half-precision-on-cpu": lambda c: (c.train("--precision", "bf16"), ["--precision bf16 needs a CUDA device", "use --precision fp32"]),
@@ -257,7 +259,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from mtqa.errors import MtqaError  # noqa: E402
-from mtqa.load import load_records  # noqa: E402
+from mtqa.formats.qa_input import load_records  # noqa: E402
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-5, 200) | st.floats(allow_nan=False) | st.text(max_size=12),

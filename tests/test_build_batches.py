@@ -10,10 +10,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from mtqa.batches_job import BuildConfig, run_build_batches
+from mtqa.batches.job import BuildConfig, run_build_batches
 from mtqa.errors import MtqaError
-from mtqa.sampler import SamplerConfig
-from mtqa.translate_job import CORPUS_FILE, write_corpus
+from mtqa.batches.config import SamplerConfig
+from mtqa.formats.parallel_corpus import CORPUS_FILE, write_corpus
 
 
 def build(tmp_path, inputs, name="out", articles="0-23", hard_negatives=0, **sampler) -> tuple[dict, list[dict]]:
@@ -35,7 +35,7 @@ def batches_of(rows):
 @pytest.fixture(scope="module")
 def english_passage(xquad_r):
     """example id -> (English passage, answer sentence index), the source a positive comes from."""
-    from mtqa.segment import answer_sentence_index
+    from mtqa.formats.lareqa import answer_sentence_index
 
     document = json.loads((xquad_r / "en.json").read_text())
     source = {}
@@ -113,7 +113,7 @@ def test_hybrid_share_of_xx_batches_matches_alpha(tmp_path, xquad_r, alpha):
 
 def _translate_style_corpus(directory: Path, xquad_r: Path, langs: list[str], articles: range) -> Path:
     """A parallel corpus in `mtqa translate` output format, from XQuAD-R articles."""
-    from mtqa.segment import answer_sentence_index
+    from mtqa.formats.lareqa import answer_sentence_index
 
     rows = []
     for code in langs:
@@ -214,3 +214,16 @@ def test_cli_build_and_stats(tmp_path, xquad_r):
     bad = subprocess.run([sys.executable, "-m", "mtqa", "build-batches", "--input", lareqa(xquad_r), "--mode", "xy", "--langs", "de",
                           "--output", str(tmp_path / "x")], capture_output=True, text=True)
     assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1 and "two languages" in bad.stderr
+
+
+def test_leftover_units_count_what_no_full_batch_could_use(tmp_path):
+    """10 English examples, each its own passage, batches of 4: 2 batches an epoch, 2 units left over each time."""
+    rows = [{"id": f"q{i}", "lang": "en", "title": "t", "question": f"Question number {i}?", "context": f"Passage {i}. It is unique.",
+             "sentences": [f"Passage {i}.", "It is unique."], "answer_sentence": 0, "answer_text": None, "flags": []} for i in range(10)]
+    corpus = tmp_path / "mt"
+    write_corpus(corpus / CORPUS_FILE, rows)
+    manifest, _ = build(tmp_path, [str(corpus)], mode="en", batch_size=4, epochs=2)
+    assert manifest["num_batches"] == 4 and manifest["epochs"] == 2
+    assert manifest["leftover_units"] == [2, 2]
+    manifest, _ = build(tmp_path / "one", [str(corpus)], mode="en", batch_size=5)
+    assert manifest["leftover_units"] == [0] and manifest["num_batches"] == 2

@@ -38,3 +38,19 @@ def test_bad_option_is_one_line_without_traceback():
     assert len(lines) == 1, result.stderr
     assert "--no-such-option" in lines[0] and "--help" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_verbose_shows_the_traceback_behind_the_one_line_error(tmp_path, capsys):
+    import pytest
+
+    from mtqa.cli import main
+
+    args = ["build-batches", "--input", str(tmp_path / "missing"), "--output", str(tmp_path / "out")]
+    for verbose in (False, True):
+        with pytest.raises(SystemExit) as done:
+            main((["--verbose"] if verbose else []) + args)
+        assert done.value.code == 1
+        err = capsys.readouterr().err
+        assert "mtqa: error: input" in err and "not found" in err
+        assert ("Traceback (most recent call last)" in err) == verbose
+        assert ("MtqaError" in err) == verbose

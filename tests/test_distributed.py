@@ -87,3 +87,20 @@ def test_grad_cache_across_processes_equals_one_process(tmp_path, setup):
                   processes=2)
     assert cached.returncode == 0, cached.stderr
     assert_same_training(tmp_path / "cached", tmp_path / "single", model.parent / "model-start.safetensors")
+
+
+def test_resume_with_another_number_of_processes(tmp_path, setup):
+    """A run killed under one process resumes under two (and the reverse) with the single-process result."""
+    model, shards = setup
+    single = mtqa("train-eval", "--batches", shards, "--model", model, *COMMON, "--output", tmp_path / "single")
+    assert single.returncode == 0, single.stderr
+    for first, then in ((1, 2), (2, 1)):
+        run = tmp_path / f"{first}-then-{then}"
+        args = ["train-eval", "--batches", shards, "--model", model, *COMMON, "--save-every", "1", "--output", run]
+        killed = mtqa(*args, processes=first, env={"MTQA_CRASH_AT": "train.step:3"})
+        assert killed.returncode != 0 and not (run / "model").exists()
+        resumed = mtqa(*args, "--resume", processes=then)
+        assert resumed.returncode == 0, resumed.stderr
+        report = json.loads((run / "report.json").read_text())["training"]
+        assert report["processes"] == then and report["resumed_from"] == 2
+        assert_same_training(run, tmp_path / "single", model.parent / "model-start.safetensors")

@@ -1,6 +1,7 @@
 """The evaluator on real data with a real model, and on hand-built pools."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -8,9 +9,11 @@ import numpy as np
 import pytest
 
 from mtqa.errors import MtqaError
-from mtqa.eval_data import resolve_eval_data
-from mtqa.evaluate import LareqaSet, evaluate_beir, evaluate_lareqa, load_beir, load_lareqa
-from mtqa.train_eval_job import parse_eval_spec
+from mtqa.paths import resolve_eval_data
+from mtqa.evaluate.beir import evaluate_beir
+from mtqa.evaluate.lareqa import LareqaSet, evaluate_lareqa, load_lareqa
+from mtqa.formats.beir import load_beir
+from mtqa.evaluate.config import parse_eval_spec
 
 
 def one_hot_encoder(vectors: dict[str, list[float]]):
@@ -49,13 +52,13 @@ def test_lareqa_settings_on_a_hand_built_pool():
 
 @pytest.fixture(scope="module")
 def minilm():
-    from mtqa.encoder import load_encoder
+    from mtqa.evaluate.encoder import load_encoder
 
     return load_encoder("offline-minilm")
 
 
 def test_offline_minilm_on_held_out_xquad_r_articles(minilm, xquad_r):
-    from mtqa.encoder import encode
+    from mtqa.evaluate.encoder import encode
 
     data = load_lareqa(xquad_r, articles="24-26")
     english = LareqaSet(langs=["en", "de"], **{key: {lang: getattr(data, key)[lang] for lang in ("en", "de")}
@@ -123,8 +126,8 @@ def test_eval_specs_and_data_resolution(tmp_path, monkeypatch, xquad_r):
 
 
 def test_public_download_failure_is_one_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr("mtqa.eval_data.LAREQA_BASE", "http://127.0.0.1:9")  # nothing listens on the discard port
-    monkeypatch.setattr("mtqa.eval_data.local_candidates", lambda name: [])
+    monkeypatch.setattr("mtqa.paths.LAREQA_BASE", "http://127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.setattr("mtqa.paths.local_candidates", lambda name: [])
     with pytest.raises(MtqaError, match="downloading it failed"):
         resolve_eval_data("mlqa-r")
     assert list((tmp_path / "mtqa-cache" / "data").iterdir()) == []  # the half-fetched set was removed
@@ -161,7 +164,7 @@ def test_cli_bad_input_is_one_line(tmp_path, args, message):
 
 def test_faiss_search_agrees_with_exact_search():
     pytest.importorskip("faiss")  # an optional extra; CI installs it with the test extra
-    from mtqa.evaluate import BeirSet
+    from mtqa.formats.beir import BeirSet
 
     rng = np.random.default_rng(0)
     documents, queries = rng.normal(size=(3000, 16)).astype(np.float32), rng.normal(size=(40, 16)).astype(np.float32)
@@ -181,7 +184,7 @@ def test_faiss_search_agrees_with_exact_search():
 
 
 def test_block_search_equals_a_full_sort_ties_included():
-    from mtqa.search import top_k
+    from mtqa.evaluate.search import top_k
 
     rng = np.random.default_rng(1)
     corpus = rng.integers(-3, 4, size=(1000, 6)).astype(np.float32)  # small integers: many exact ties
@@ -196,7 +199,7 @@ def test_block_search_equals_a_full_sort_ties_included():
 def test_corpus_is_encoded_to_disk_and_never_scored_whole(tmp_path):
     import tracemalloc
 
-    from mtqa.search import encode_to_disk, top_k
+    from mtqa.evaluate.search import encode_to_disk, top_k
 
     rng = np.random.default_rng(2)
     vectors = rng.normal(size=(40_000, 8)).astype(np.float32)
@@ -218,10 +221,49 @@ def test_corpus_is_encoded_to_disk_and_never_scored_whole(tmp_path):
 
 
 def test_nan_scores_rank_last_instead_of_failing():
-    from mtqa.search import top_k
+    from mtqa.evaluate.search import top_k
 
     corpus = np.eye(4, dtype=np.float32)
     corpus[2] = np.nan
     queries = np.array([[0.1, 0.2, 0.9, 0.3], [np.nan] * 4], dtype=np.float32)
     ids, _ = top_k(queries, corpus, 3)
     assert ids[0].tolist() == [3, 1, 0] and len(ids[1]) == 3
+
+
+def _beir_case(tmp_path):
+    data = load_beir(write_beir(tmp_path / "beir"))
+    vectors = {"Paris is the capital of France.": [1, 0, 0], "Berlin is the capital of Germany.": [0.5, 0.5, 0],
+               "Bananas are yellow fruit.": [0, 0, 1], "The Eiffel tower is in Paris.": [0.6, 0.4, 0],
+               "What is the capital of France?": [1, 0, 0], "Which fruit is yellow?": [0, 0.2, 1]}
+    return data, one_hot_encoder(vectors)
+
+
+def test_search_switches_to_faiss_at_the_corpus_size_threshold(tmp_path, monkeypatch):
+    pytest.importorskip("faiss")
+    import mtqa.evaluate.beir as beir
+
+    data, encoder = _beir_case(tmp_path)
+    assert evaluate_beir(data, encoder)[0]["search"] == "exact"  # 4 documents, far below the threshold
+    monkeypatch.setattr(beir, "FAISS_MIN_DOCUMENTS", len(data.corpus_ids))
+    metrics, _ = evaluate_beir(data, encoder)
+    assert metrics["search"] == "faiss" and metrics["ndcg@10"] == pytest.approx(1.0)
+    monkeypatch.setattr(beir, "FAISS_MIN_DOCUMENTS", len(data.corpus_ids) + 1)
+    assert evaluate_beir(data, encoder)[0]["search"] == "exact"
+    monkeypatch.setattr(beir, "_faiss_available", lambda: False)  # without faiss, auto stays exact at any size
+    monkeypatch.setattr(beir, "FAISS_MIN_DOCUMENTS", 1)
+    assert evaluate_beir(data, encoder)[0]["search"] == "exact"
+
+
+def test_vector_folders_of_dead_runs_are_removed(tmp_path):
+    data, encoder = _beir_case(tmp_path)
+    work = tmp_path / "run"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = work / f".mtqa-vectors-{dead.pid}-abc"
+    live = work / f".mtqa-vectors-{os.getpid()}-keep"  # a running process's folder is left alone
+    for folder in (stale, live):
+        folder.mkdir(parents=True)
+        (folder / "corpus.npy").write_bytes(b"x" * 100)
+    evaluate_beir(data, encoder, workdir=work)
+    assert not stale.exists() and live.exists()
+    assert sorted(path.name for path in work.iterdir()) == [live.name]  # its own folder is gone too

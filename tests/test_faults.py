@@ -122,7 +122,7 @@ def test_torn_and_damaged_cache_is_detected_and_recovered(tmp_path, tiny_ct2, sm
 
 
 def test_a_full_cache_is_reported_not_mistaken_for_damage(tmp_path):
-    from mtqa.cache import TranslationCache
+    from mtqa.translate.cache import TranslationCache
     from mtqa.errors import MtqaError
 
     path = tmp_path / "translations.sqlite"
@@ -281,7 +281,7 @@ def test_vectors_on_a_full_disk_are_one_clear_error(full_disk):
     import numpy as np
 
     from mtqa.errors import MtqaError
-    from mtqa.search import encode_to_disk
+    from mtqa.evaluate.search import encode_to_disk
 
     vectors = np.ones((20_000, 64), dtype=np.float32)  # 5 MiB: more than the disk holds
     with pytest.raises(MtqaError, match="no space left for .*corpus.npy"):

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from mtqa.filters import (
+from mtqa.translate.filters import (
     CopyFilter, EmptyFilter, FilterChain, LanguageIdFilter, LengthRatioFilter, RepetitionFilter, default_filters,
 )
 from mtqa.languages import get_language

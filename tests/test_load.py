@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mtqa.errors import MtqaError
-from mtqa.load import load_records
+from mtqa.formats.qa_input import load_records
 
 CONTEXT = "Paris is the capital of France. It has 2 million people."
 

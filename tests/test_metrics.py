@@ -8,18 +8,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from mtqa.metrics import (
+from mtqa.evaluate.metrics import (
+    BEIR_METRICS,
     average_precision,
-    csr_from_dense,
-    macro_mean,
-    mean_average_precision,
+    compute,
+    csr,
     mrr_at_k,
+    parse_metric,
+    per_query,
     ndcg_at_k,
     rank_distance,
     recall_at_k,
     relevant_ranks,
     success_at_k,
 )
+
+
+def csr_from_dense(relevance: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indptr, indices, grades) of the nonzero entries of a [queries, candidates] matrix."""
+    relevance = np.asarray(relevance)
+    indptr, indices = csr([np.flatnonzero(row).tolist() for row in relevance])
+    return indptr, indices, relevance[np.repeat(np.arange(len(relevance)), np.diff(indptr)), indices]
 
 
 def ranks_for(scores, relevance):
@@ -37,7 +46,7 @@ def test_hand_built_binary_metrics():
     ranks, indptr, _ = ranks_for(SCORES, RELEVANT)
     assert ranks.tolist() == [1, 3, 4, 2]  # aligned with indices: q0 -> {0, 1}, q1 -> {0, 1}
     np.testing.assert_allclose(average_precision(ranks, indptr), [(1 / 1 + 2 / 3) / 2, (1 / 2 + 2 / 4) / 2, 0])
-    assert mean_average_precision(ranks, indptr) == pytest.approx((5 / 6 + 1 / 2 + 0) / 3)
+    assert compute("map", ranks, indptr) == pytest.approx((5 / 6 + 1 / 2 + 0) / 3)
     np.testing.assert_allclose(recall_at_k(ranks, indptr, 2), [0.5, 0.5, 0])
     np.testing.assert_allclose(recall_at_k(ranks, indptr, 3), [1.0, 0.5, 0])
     np.testing.assert_allclose(success_at_k(ranks, indptr, 1), [1, 0, 0])
@@ -60,14 +69,33 @@ def test_ties_broken_by_candidate_index():
     assert ranks.tolist() == [2, 4, 3]
 
 
-def test_rank_distance_and_macro_mean():
+def test_rank_distance():
     # One answer in three languages, ranked 1, 5, 40: the distance is 39.
     scores = np.linspace(1, 0, 50)[None, :]
     relevance = np.zeros((1, 50), dtype=bool)
     relevance[0, [0, 4, 39]] = True
     ranks, indptr, _ = ranks_for(scores, relevance)
     assert rank_distance(ranks, indptr).tolist() == [39]
-    assert macro_mean([1, 2, 3, 10], ["en", "en", "en", "de"]) == pytest.approx(6.0)
+    assert compute("rank_distance", ranks, indptr) == 39
+
+
+def test_metrics_by_name_dispatch_to_the_functions():
+    ranks, indptr, grades = ranks_for([[0.9, 0.8, 0.1, 0.3]], [[1, 2, 0, 1]])
+    assert parse_metric("ndcg@10") == ("ndcg", 10) and parse_metric("map") == ("map", None)
+    np.testing.assert_allclose(per_query("ndcg@2", ranks, indptr, grades), ndcg_at_k(ranks, indptr, 2, grades))
+    np.testing.assert_allclose(per_query("recall@2", ranks, indptr), recall_at_k(ranks, indptr, 2))
+    np.testing.assert_allclose(per_query("success@1", ranks, indptr), success_at_k(ranks, indptr, 1))
+    np.testing.assert_allclose(per_query("mrr@10", ranks, indptr), mrr_at_k(ranks, indptr, 10))
+    assert compute("map", ranks, indptr) == pytest.approx(average_precision(ranks, indptr).mean())
+    assert [parse_metric(name)[0] for name in BEIR_METRICS] == ["ndcg", "recall", "mrr"]
+    # A NaN per-query rank distance (no relevant items) does not poison the mean.
+    assert compute("rank_distance", *ranks_for([[0.9, 0.8], [0.5, 0.4]], [[1, 1], [0, 0]])[:2]) == 1
+
+
+@pytest.mark.parametrize("name", ["ndcg", "map@10", "recall@", "recall@0", "ndcg@x", "precision@5", "mrr@-1"])
+def test_unknown_or_malformed_metric_names_are_refused(name):
+    with pytest.raises(ValueError, match="unknown metric"):
+        parse_metric(name)
 
 
 def random_case(seed, num_queries=20, num_candidates=300, ties=False):

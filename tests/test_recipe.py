@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mtqa.cli import cli
+from mtqa.cli import cli, main
 from mtqa.errors import MtqaError
 from mtqa.recipe import load_recipe, run_recipe, step_arguments
 
@@ -62,10 +62,10 @@ def test_complete_steps_are_skipped(tmp_path):
         {"name": "t", "command": "train-eval", "args": {"batches": "{out}/b", "model": "m", "output": "{out}/t"}},
     ]})
     out = tmp_path / "out"
-    assert run_recipe(recipe, out, dry_run=True, echo=lambda _: None) == ["b", "t"]
+    assert run_recipe(recipe, out, run_command=main, dry_run=True, echo=lambda _: None) == ["b", "t"]
     (out / "b").mkdir(parents=True)
     (out / "b" / "manifest.json").write_text("{}")
-    assert run_recipe(recipe, out, dry_run=True, echo=lambda _: None) == ["t"]
+    assert run_recipe(recipe, out, run_command=main, dry_run=True, echo=lambda _: None) == ["t"]
 
 
 def test_chain_on_tiny_models_then_resume_skips_everything(tmp_path, tiny_nllb, tiny_xlmr, small_squad, xquad_r):
@@ -84,8 +84,8 @@ def test_chain_on_tiny_models_then_resume_skips_everything(tmp_path, tiny_nllb, 
         "compare": ["trained"],
     })
     out = tmp_path / "out"
-    assert run_recipe(recipe, out, echo=lambda _: None) == ["mt", "batches", "trained"]
+    assert run_recipe(recipe, out, run_command=main, echo=lambda _: None) == ["mt", "batches", "trained"]
     rows = json.loads((out / "comparison.json").read_text())["rows"]
     assert rows[0]["run"] == "trained" and rows[0]["steps"] == 3 and 0 <= rows[0]["mono_map"] <= 1
     assert "| trained | xquad-r | 3 |" in (out / "comparison.md").read_text()
-    assert run_recipe(recipe, out, echo=lambda _: None) == []
+    assert run_recipe(recipe, out, run_command=main, echo=lambda _: None) == []

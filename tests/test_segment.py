@@ -1,6 +1,7 @@
 import json
 
-from mtqa.segment import Span, answer_sentence_index, split_sentences
+from mtqa.formats.lareqa import answer_sentence_index
+from mtqa.translate.segment import Span, split_sentences
 
 
 def test_offsets_point_at_the_sentences():

@@ -5,7 +5,7 @@ import json
 import pytest
 from transformers import AutoTokenizer
 
-from mtqa.translate import NllbTranslator
+from mtqa.translate.nllb import NllbTranslator
 
 TEXTS = [
     "Where is the library?",

@@ -16,7 +16,10 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from mtqa.errors import MtqaError  # noqa: E402
-from mtqa.train import InfoNCELoss, TrainConfig, iter_batches, train  # noqa: E402
+from mtqa.formats.shards import iter_batches  # noqa: E402
+from mtqa.train.config import TrainConfig  # noqa: E402
+from mtqa.train.losses import InfoNCELoss  # noqa: E402
+from mtqa.train.trainer import train  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*stored batches")
 
@@ -56,7 +59,7 @@ def synthetic_batches(count: int = 4, size: int = 8, negatives: int = 0, seed: i
 
 
 def load(path: Path, dropout: bool = True):
-    from mtqa.encoder import load_encoder
+    from mtqa.evaluate.encoder import load_encoder
 
     model = load_encoder(str(path), max_length=32)
     if not dropout:
@@ -75,8 +78,19 @@ def steps(output: Path) -> list[dict]:
 
 
 def assert_same_weights(a, b, atol: float = 0.0) -> None:
-    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+    first, second = a.state_dict(), b.state_dict()
+    assert first.keys() == second.keys(), f"different parameters: {sorted(first.keys() ^ second.keys())}"
+    for name, x in first.items():
+        y = second[name]
         assert torch.allclose(x, y, atol=atol, rtol=0), f"{name} differs by {(x - y).abs().max():.2e}"
+
+
+def test_assert_same_weights_sees_a_missing_parameter(tiny_xlmr):
+    a, b = load(tiny_xlmr), load(tiny_xlmr)
+    assert_same_weights(a, b)
+    del b[0].auto_model.pooler
+    with pytest.raises(AssertionError, match="different parameters"):
+        assert_same_weights(a, b)
 
 
 # --- the loss -----------------------------------------------------------------------------------
@@ -117,8 +131,8 @@ def test_iter_batches_order_start_and_context(tmp_path):
 
 
 def test_iter_batches_on_build_batches_output(tmp_path, xquad_r):
-    from mtqa.batches_job import BuildConfig, run_build_batches
-    from mtqa.sampler import SamplerConfig
+    from mtqa.batches.job import BuildConfig, run_build_batches
+    from mtqa.batches.config import SamplerConfig
 
     sampler = SamplerConfig(batch_size=4, positive="sentence+context", num_batches=5)
     run_build_batches(BuildConfig(inputs=[f"lareqa:{xquad_r}"], output=tmp_path / "b", sampler=sampler, articles="0",
@@ -180,6 +194,39 @@ def test_grad_cache_equals_full_batch(tmp_path, tiny_xlmr):
     train(config(max_steps=2, sub_batch=3), plain, shards, tmp_path / "plain-dropout", progress=False)
     train(config(max_steps=2, grad_cache=3), cached, shards, tmp_path / "cached-dropout", progress=False)
     assert_same_weights(plain, cached, atol=1e-6)
+    start = load(tiny_xlmr).state_dict()
+    assert max(float((cached.state_dict()[name] - start[name]).abs().max()) for name in start) > 1e-4, "training moved no weight"
+
+
+def gradients(model, objective, columns, scale: float = 1.0) -> dict[str, torch.Tensor]:
+    """Parameter gradients of ``scale`` x the objective on ``columns``, dropout drawn from seed 0."""
+    from mtqa.train.encode import ColumnEncoder
+
+    model.train()
+    model.zero_grad(set_to_none=True)
+    torch.manual_seed(0)
+    (objective(ColumnEncoder(model), columns) * scale).backward()
+    return {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+
+
+def test_grad_cache_gives_the_full_batch_gradient_itself(tmp_path, tiny_xlmr):
+    """The gradients, not weights after clipped AdamW steps: a mis-scaled cached gradient cannot hide here."""
+    from mtqa.train.encode import batch_columns
+    from mtqa.train.losses import CachedEmbeddingLoss, EmbeddingLoss
+
+    batch = next(iter_batches(write_shards(tmp_path / "shards", synthetic_batches(count=1, negatives=2))))
+    columns = batch_columns(batch, "Query: ", "Passage: ")
+    model, loss = load(tiny_xlmr), InfoNCELoss()
+    plain = gradients(model, EmbeddingLoss(loss, sub_batch=3), columns)
+    cached = gradients(model, CachedEmbeddingLoss(loss, chunk=3), columns)
+    assert plain.keys() == cached.keys() and len(plain) > 10
+    assert max(float(g.abs().max()) for g in plain.values()) > 1e-3
+    for name in plain:
+        assert torch.allclose(cached[name], plain[name], atol=1e-7, rtol=1e-4), f"{name}: {(cached[name] - plain[name]).abs().max():.2e}"
+    # What the caller multiplies the loss by (a GradScaler's scale, the world size) reaches every replayed chunk.
+    scaled = gradients(model, CachedEmbeddingLoss(loss, chunk=3), columns, scale=3.0)
+    for name in plain:
+        assert torch.allclose(scaled[name], 3 * cached[name], atol=1e-6, rtol=1e-4), f"{name}: {(scaled[name] - 3 * cached[name]).abs().max():.2e}"
 
 
 class Interrupt(Exception):
@@ -261,7 +308,7 @@ def test_early_stopping_keeps_the_best_weights(tmp_path, tiny_xlmr, monkeypatch)
     train(config(max_steps=12, eval_every=2), reference, shards, tmp_path / "reference", on_eval=capture, progress=False)
 
     losses = iter([1.0, 0.5, 0.7, 0.8, 0.9, 1.0])
-    monkeypatch.setattr("mtqa.train.validation_loss", lambda *args: next(losses))
+    monkeypatch.setattr("mtqa.train.trainer.validation_loss", lambda *args: next(losses))
     stopped = load(tiny_xlmr)
     summary = train(config(max_steps=12, eval_every=2, validation_batches=str(validation), patience=2), stopped, shards,
                     tmp_path / "early", progress=False)

@@ -3,8 +3,8 @@ import random
 import ctranslate2
 import pytest
 
-from mtqa.cache import TranslationCache
-from mtqa.translate import DecodingOptions, NllbTranslator, split_to_fit, translate_segments
+from mtqa.translate.cache import TranslationCache
+from mtqa.translate.nllb import DecodingOptions, NllbTranslator, split_to_fit, translate_segments
 
 GREEDY = DecodingOptions(beam_size=1, max_decoding_length=12)
 
@@ -81,3 +81,76 @@ def test_cache_serves_a_second_run(tmp_path, translator, sentences):
     assert all(second[s] == first[s] for s in segments)
     other, stats3 = translate_segments(translator, cache, "other-options", segments[:3], "eng_Latn", GREEDY, progress=False)
     assert stats3.cache_hits == 0  # different decoding options or model: a different key
+
+
+# --- alignment and filtering of translated rows ---------------------------------------------------
+
+def _record():
+    from mtqa.translate.align import segment_record
+    from mtqa.translate.segment import split_sentences
+
+    context = "The river is long. It flows through 7 countries. Boats use it."
+    record = {"id": "q1", "title": "t", "question": "How many countries?", "context": context, "answer_text": "7",
+              "answer_start": context.index("7")}
+    return segment_record(record, split_sentences(context))
+
+
+def test_answer_text_is_null_unless_found_verbatim_in_the_answer_sentence():
+    from mtqa.languages import get_language
+    from mtqa.translate.align import translated_row
+
+    record, german = _record(), get_language("de")
+    no_flags = lambda source, output, language: []  # noqa: E731
+    keeps_number = {"It flows through 7 countries.": "Er fließt durch 7 Länder.", "7": "sieben"}
+    row = translated_row(record, german, lambda text, language: keeps_number.get(text, f"[{text}]"), no_flags)
+    assert row["answer_sentence"] == 1 and row["answer_text"] == "7"  # the English span itself occurs
+    spelled = {"It flows through 7 countries.": "Er fließt durch sieben Länder.", "7": "sieben"}
+    row = translated_row(record, german, lambda text, language: spelled.get(text, f"[{text}]"), no_flags)
+    assert row["answer_text"] == "sieben"  # its own translation occurs
+    lost = {"It flows through 7 countries.": "Er fließt durch viele Länder.", "7": "sieben"}
+    row = translated_row(record, german, lambda text, language: lost.get(text, f"[{text}]"), no_flags)
+    assert row["answer_text"] is None  # neither: left empty, not guessed
+
+
+def test_filter_scope_passage_also_drops_rows_with_a_bad_other_sentence():
+    from mtqa.languages import get_language
+    from mtqa.translate.align import Aligner
+    from mtqa.translate.filters import Filter, FilterChain, FilterOptions
+
+    class Shouting(Filter):
+        name = "shouting"
+
+        def passes(self, source, output, language):
+            return not output.isupper()
+
+    record, german = _record(), get_language("de")
+    # Only the last sentence (not the answer sentence) fails.
+    translate = lambda text, language: text.upper() if text == "Boats use it." else f"de {text}"  # noqa: E731
+    by_scope = {}
+    for scope in ("answer", "passage"):
+        aligner = Aligner(FilterChain([Shouting()]), FilterOptions(scope=scope), translate)
+        by_scope[scope] = aligner, aligner.rows(record, [german])
+    answer, passage = by_scope["answer"], by_scope["passage"]
+    assert [row["lang"] for row in answer[1]] == ["en", "de"] and answer[1][1]["flags"] == ["sentence:shouting"]
+    assert [row["lang"] for row in passage[1]] == ["en"]
+    assert passage[0].counts(["en", "de"]) == {"en": {"kept": 1, "dropped": 0}, "de": {"kept": 0, "dropped": 1}}
+    assert passage[0].report()["dropped_examples_by_reason"] == {"shouting": {"de": 1}}
+    assert passage[0].report()["segment_failures"] == {"shouting": {"de": 1}}
+    # With filtering off the row stays, its flags still set.
+    aligner = Aligner(FilterChain([Shouting()]), FilterOptions(scope="passage", enabled=False), translate)
+    assert [row["flags"] for row in aligner.rows(record, [german])] == [[], ["sentence:shouting"]]
+
+
+def test_conversion_cache_is_keyed_by_quantization_and_revision(tiny_nllb):
+    from mtqa.translate.ct2_model import _source_key, resolve_model
+
+    first = resolve_model(str(tiny_nllb), quantization="int8")
+    again = resolve_model(str(tiny_nllb), quantization="int8")
+    other = resolve_model(str(tiny_nllb), quantization="float32")
+    assert again.path == first.path and again.fingerprint == first.fingerprint
+    assert other.path != first.path and other.fingerprint != first.fingerprint
+    assert (first.path / "model.bin").stat().st_size < (other.path / "model.bin").stat().st_size  # int8 weights are smaller
+    hub = "facebook/nllb-200-distilled-600M"
+    keys = {_source_key(hub, revision, quantization) for revision in (None, "main", "abc123") for quantization in ("int8", "float16")}
+    assert len(keys) == 4  # no revision means "main"; every other (revision, quantization) pair is its own folder
+    assert _source_key(hub, None, "int8") == _source_key(hub, "main", "int8")

@@ -1,0 +1,27 @@
+"""How batches are composed: the sampler's options, choices and defaults (kept free of NumPy for a fast `--help`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MODES = ("hybrid", "xx", "xy", "xx-mixed", "en")
+POSITIVES = ("passage", "sentence", "sentence+context")
+XY_SCOPES = ("example", "batch")  # X-Y: a language pair per row, or one per batch
+DATASET_SAMPLINGS = ("proportional", "uniform", "temperature")
+
+
+@dataclass
+class SamplerConfig:
+    mode: str = MODES[0]
+    mono_prob: float = 0.5
+    xy_scope: str = XY_SCOPES[0]
+    batch_size: int = 100
+    positive: str = POSITIVES[0]
+    langs: list[str] | None = None
+    lang_weights: dict[str, float] | None = None
+    lang_temperature: float | None = None
+    dataset_sampling: str = DATASET_SAMPLINGS[0]
+    dataset_temperature: float = 2.0
+    epochs: int = 1
+    num_batches: int | None = None
+    seed: int = 0

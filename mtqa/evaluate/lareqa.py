@@ -1,0 +1,159 @@
+"""Retrieval evaluation on LAReQA-style pools (XQuAD-R, MLQA-R).
+
+LAReQA protocol (Roy et al., 2020), as used by arXiv 2408.10536:
+  * candidates: every sentence of every paragraph, per language;
+  * queries: every question, per language;
+  * relevant: a question's answer sentence in every language where its id exists.
+Settings:
+  * mono: queries in X against the pool of X, per language;
+  * cross: queries in X against the pool of Y, for every ordered pair X != Y;
+  * multi: queries in X against the pool of all languages at once.
+mAP is macro-averaged over languages (mono, multi) or pairs (cross). Language
+bias is the rank distance in the multilingual pool: per query, the worst minus
+the best rank among its relevant sentences, averaged over queries, then over
+query languages.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import MtqaError
+from ..formats import lareqa
+from .encoder import Encoder
+from .metrics import compute, csr, per_query, relevant_ranks
+
+
+@dataclass
+class LareqaSet:
+    """Questions and candidate sentences of a LAReQA-format set, per language."""
+
+    langs: list[str]
+    question_ids: dict[str, list[str]]
+    questions: dict[str, list[str]]
+    candidates: dict[str, list[str]]  # texts, one per sentence
+    candidate_context: dict[str, list[str]]
+    answer: dict[str, dict[str, int]]  # lang -> question id -> candidate index
+
+
+def load_lareqa(directory: Path, *, articles: str | None = None, langs: list[str] | None = None) -> LareqaSet:
+    """The questions and candidate sentences of a LAReQA set, from the chosen articles and languages."""
+    chosen = lareqa.parse_articles(articles)
+    files = lareqa.language_files(directory)
+    if langs:
+        unknown = sorted(set(langs) - {path.stem for path in files})
+        if unknown:
+            raise MtqaError(f"--eval-langs: {', '.join(unknown)} not in {directory} (it has {', '.join(p.stem for p in files)})")
+        files = [path for path in files if path.stem in langs]
+    data = LareqaSet(langs=[], question_ids={}, questions={}, candidates={}, candidate_context={}, answer={})
+    for path in files:
+        lang = path.stem
+        ids, questions, candidates, contexts, answer = [], [], [], [], {}
+        for paragraph in lareqa.read_language(path, chosen):
+            offset = len(candidates)
+            candidates += paragraph.sentences
+            contexts += [paragraph.context] * len(paragraph.sentences)
+            for qa in paragraph.questions:
+                ids.append(qa.id)
+                questions.append(qa.question)
+                answer[qa.id] = offset + qa.answer_sentence
+        if not ids:
+            continue
+        data.langs.append(lang)
+        data.question_ids[lang], data.questions[lang] = ids, questions
+        data.candidates[lang], data.candidate_context[lang], data.answer[lang] = candidates, contexts, answer
+    if not data.langs:
+        raise MtqaError(f"{directory}: no questions{' in the chosen --articles' if chosen else ''}; check --eval-articles")
+    return data
+
+
+class _Scores:
+    """Query x candidate cosine scores, computed a block of queries at a time."""
+
+    def __init__(self, queries: np.ndarray, candidates: np.ndarray) -> None:
+        self.queries, self.candidates = queries, candidates
+        self.shape = (len(queries), len(candidates))
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        return self.queries[rows] @ self.candidates.T
+
+
+@dataclass
+class LareqaResult:
+    langs: list[str]
+    mono: dict[str, float] = field(default_factory=dict)
+    cross: dict[str, dict[str, float]] = field(default_factory=dict)
+    multi: dict[str, float] = field(default_factory=dict)
+    recall: dict[str, dict[str, float]] = field(default_factory=dict)
+    rank_distance: dict[str, float] = field(default_factory=dict)
+    encode_seconds: float = 0.0
+    total_seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        cross_values = [value for row in self.cross.values() for value in row.values()]
+        return {
+            "mono_map": float(np.mean(list(self.mono.values()))),
+            "cross_map": float(np.mean(cross_values)) if cross_values else float("nan"),
+            "multi_map": float(np.mean(list(self.multi.values()))),
+            "rank_distance": float(np.nanmean(list(self.rank_distance.values()))),
+            **{f"{setting}_{name}": value for setting, values in self.recall.items() for name, value in values.items()},
+            "per_language": {"mono_map": self.mono, "multi_map": self.multi, "rank_distance": self.rank_distance},
+            "cross_matrix": self.cross,
+            "languages": self.langs,
+            "pairs": len(cross_values),
+            "encode_seconds": round(self.encode_seconds, 3),
+            "scoring_seconds": round(self.total_seconds - self.encode_seconds, 3),
+        }
+
+
+def evaluate_lareqa(data: LareqaSet, encode: Encoder, *, candidate: str = "sentence", chunk_size: int = 1024) -> LareqaResult:
+    """mono / cross / multi mAP, R@1, R@10 and rank distance, each text encoded once."""
+    started = time.perf_counter()
+    langs = data.langs
+    question_vectors = {lang: encode(data.questions[lang], "query") for lang in langs}
+    if candidate == "sentence+context":
+        texts = {lang: [f"{s} {c}" for s, c in zip(data.candidates[lang], data.candidate_context[lang])] for lang in langs}
+    else:
+        texts = data.candidates
+    candidate_vectors = {lang: encode(texts[lang], "passage") for lang in langs}
+    result = LareqaResult(langs=langs, encode_seconds=time.perf_counter() - started)
+    recall = {"mono": {1: [], 10: []}, "cross": {1: [], 10: []}, "multi": {1: [], 10: []}}
+
+    def score(queries: np.ndarray, pool: np.ndarray, relevant: list[list[int]], setting: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        indptr, indices = csr(relevant)
+        ranks = relevant_ranks(_Scores(queries, pool), indptr, indices, chunk_size=chunk_size)
+        for k in (1, 10):
+            recall[setting][k].append(float(np.mean(per_query(f"recall@{k}", ranks, indptr))))
+        return ranks, indptr, per_query("map", ranks, indptr)
+
+    for query_lang in langs:
+        ids = data.question_ids[query_lang]
+        for pool_lang in langs:
+            present = [i for i, qid in enumerate(ids) if qid in data.answer[pool_lang]]
+            if not present:
+                continue
+            relevant = [[data.answer[pool_lang][ids[i]]] for i in present]
+            setting = "mono" if pool_lang == query_lang else "cross"
+            _, _, ap = score(question_vectors[query_lang][present], candidate_vectors[pool_lang], relevant, setting)
+            if setting == "mono":
+                result.mono[query_lang] = float(ap.mean())
+            else:
+                result.cross.setdefault(query_lang, {})[pool_lang] = float(ap.mean())
+
+    offsets = np.cumsum([0] + [len(data.candidates[lang]) for lang in langs])
+    pool = np.concatenate([candidate_vectors[lang] for lang in langs])
+    for query_lang in langs:
+        ids = data.question_ids[query_lang]
+        relevant = [[int(offsets[j]) + data.answer[lang][qid] for j, lang in enumerate(langs) if qid in data.answer[lang]] for qid in ids]
+        ranks, indptr, ap = score(question_vectors[query_lang], pool, relevant, "multi")
+        result.multi[query_lang] = float(ap.mean())
+        # Mean over this language's queries here; summary() then averages over languages.
+        result.rank_distance[query_lang] = compute("rank_distance", ranks, indptr)
+    result.recall = {setting: {f"r@{k}": float(np.mean(values)) for k, values in by_k.items() if values} for setting, by_k in recall.items()}
+    result.total_seconds = time.perf_counter() - started
+    return result

@@ -1,0 +1,61 @@
+"""The scorecard of `mtqa train-eval`: report.json, report.md (shaped like the paper's tables), heatmaps."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..card import markdown_table
+from ..output import atomic_write
+from ..plots import heatmap
+from .metrics import BEIR_METRICS
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:.{digits}f}"
+    return str(value)
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    lines = [f"# mtqa train-eval report\n\nModel: `{report['model']}`" + (f", trained {report['training']['steps']} steps" if report.get("training") else " (not trained here)") + "\n"]
+    lareqa = {name: item for name, item in report["evals"].items() if item["kind"] == "lareqa"}
+    if lareqa:
+        rows = [[name, _fmt(item["mono_map"]), _fmt(item["cross_map"]), _fmt(item["multi_map"])] for name, item in lareqa.items()]
+        lines += ["## mAP (as Table 1 of arXiv 2408.10536)\n", markdown_table(["set", "mono", "cross", "multi"], rows), ""]
+        rows = [[name, _fmt(item["rank_distance"], 1)] for name, item in lareqa.items()]
+        lines += ["## Language bias: rank distance in the multilingual pool (as Table 2; lower is better)\n", markdown_table(["set", "rank distance"], rows), ""]
+        for name, item in lareqa.items():
+            langs = item["languages"]
+            rows = [[q, *[_fmt(float(value)) for value in row]] for q, row in zip(langs, pair_matrix(item))]
+            lines += [f"### {name}: mAP by query language (rows) and pool language (columns); diagonal = mono\n", markdown_table(["q \\ pool", *langs], rows), ""]
+    beir = {name: item for name, item in report["evals"].items() if item["kind"] == "beir"}
+    if beir:
+        rows = [[name, *[_fmt(item[metric]) for metric in BEIR_METRICS], item["queries"], item["documents"]] for name, item in beir.items()]
+        lines += ["## BEIR-format sets\n", markdown_table(["set", *BEIR_METRICS, "queries", "documents"], rows), ""]
+    return "\n".join(lines)
+
+
+def pair_matrix(item: dict[str, Any]) -> np.ndarray:
+    """mAP by query language (rows) and pool language (columns); the diagonal is mono mAP."""
+    langs = item["languages"]
+    return np.array([[item["cross_matrix"].get(q, {}).get(p, np.nan) if p != q else item["per_language"]["mono_map"].get(q, np.nan)
+                      for p in langs] for q in langs], dtype=float)
+
+
+def write_heatmap(name: str, item: dict[str, Any], path: Path) -> None:
+    langs = item["languages"]
+    heatmap(pair_matrix(item), langs, langs, path, title=f"{name}: mAP", xlabel="pool language", ylabel="query language", vmin=0, vmax=1)
+
+
+def write_report(report: dict[str, Any], directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    atomic_write(directory / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    atomic_write(directory / "report.md", render_markdown(report))
+    for name, item in report["evals"].items():
+        if item["kind"] == "lareqa":
+            write_heatmap(name, item, directory / f"heatmap-{name}.png")

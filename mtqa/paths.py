@@ -1,0 +1,79 @@
+"""Where mtqa keeps and finds things: its cache ($MTQA_CACHE) and data sets.
+
+A data set named NAME is looked for in $MTQA_DATA/NAME, ../shared/data/NAME (beside
+the working directory, then beside the checkout) and the cache; the LAReQA sets are
+downloaded from their public release as a last resort. Every command, the demo, the
+tests and the benchmarks find data through :func:`find_data` / :func:`resolve_eval_data`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from .errors import MtqaError
+
+LAREQA_BASE = os.environ.get("MTQA_LAREQA_URL", "https://raw.githubusercontent.com/google-research-datasets/lareqa/master")
+PUBLIC_SETS = {
+    "xquad-r": ["ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"],
+    "mlqa-r": ["ar", "de", "en", "es", "hi", "vi", "zh"],
+}
+
+
+def cache_root() -> Path:
+    """Converted models, the translation cache and downloaded data ($MTQA_CACHE, default ~/.cache/mtqa)."""
+    return Path(os.environ.get("MTQA_CACHE") or Path.home() / ".cache" / "mtqa")
+
+
+def data_roots() -> list[Path]:
+    """Folders searched for a data set by name, in order."""
+    roots = [Path(os.environ["MTQA_DATA"])] if os.environ.get("MTQA_DATA") else []
+    return roots + [Path("..") / "shared" / "data", Path(__file__).resolve().parents[2] / "shared" / "data", cache_root() / "data"]
+
+
+def local_candidates(name: str) -> list[Path]:
+    return [root / name for root in data_roots()]
+
+
+def find_data(name: str, marker: str = "en.json") -> Path | None:
+    """The first local copy of data set ``name`` that holds ``marker``; None if there is none."""
+    return next((folder for folder in local_candidates(name) if (folder / marker).is_file()), None)
+
+
+def download_public(name: str, target: Path, timeout: float = 20.0) -> Path:
+    """Fetch a LAReQA set file by file into a staging folder, renamed into place when complete."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    try:
+        for lang in PUBLIC_SETS[name]:
+            url = f"{LAREQA_BASE}/{name}/{lang}.json"
+            with urllib.request.urlopen(url, timeout=timeout) as response, open(staging / f"{lang}.json", "wb") as out:
+                shutil.copyfileobj(response, out)
+        os.replace(staging, target)
+    except (urllib.error.URLError, OSError) as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        reason = getattr(error, "reason", error)
+        raise MtqaError(
+            f"{name} is not on this machine and downloading it failed ({reason}); put the LAReQA files in "
+            f"$MTQA_DATA/{name} or ../shared/data/{name}, or pass the folder path"
+        ) from None
+    return target
+
+
+def resolve_eval_data(spec: str) -> Path:
+    """``spec`` is a folder, or a set name such as ``xquad-r``."""
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return path
+    if "/" in spec or path.suffix:
+        raise MtqaError(f"evaluation data folder not found: {spec}; check the --eval path")
+    for candidate in local_candidates(spec):
+        if candidate.is_dir() and (any(candidate.glob("*.json")) or (candidate / "corpus.jsonl").is_file()):
+            return candidate
+    if spec in PUBLIC_SETS:
+        return download_public(spec, cache_root() / "data" / spec)
+    raise MtqaError(f"evaluation data {spec!r} not found in $MTQA_DATA, ../shared/data or {cache_root() / 'data'}; pass its folder")

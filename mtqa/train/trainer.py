@@ -1,0 +1,268 @@
+"""The bundled trainer: InfoNCE over the batches of `mtqa build-batches`, one stored batch per step.
+
+AdamW, linear warm-up and decay, gradient clipping, GradCache (a loss wrapper, see
+:mod:`.losses`), atomic checkpoints with exact resume (:mod:`.checkpoints`),
+``train_log.jsonl``, evaluation and early stopping every ``eval_every`` steps, and the
+final model in ``OUTPUT/model`` (sentence-transformers and plain Hugging Face layout).
+
+The batch composition (X-X / X-Y, arXiv 2408.10536) is decided by build-batches;
+the trainer never reorders or reshuffles: row order and batch order are the data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import json
+import math
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+from torch import nn
+
+from ..errors import MtqaError
+from ..faults import crash_point
+from ..formats.shards import TrainBatch, iter_batches, read_manifest
+from ..output import atomic_directory, write_error
+from . import checkpoints
+from .distributed import current_group, wrap
+from .config import TrainConfig
+from .encode import ColumnEncoder, batch_columns, default_sub_batch
+from .losses import CachedEmbeddingLoss, EmbeddingLoss, InfoNCELoss
+from .rng import seed_everything
+
+EvalHook = Callable[[int, nn.Module], dict]
+
+
+def train(config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: Path,
+          on_eval: EvalHook | None = None, progress: bool = True) -> dict[str, Any]:
+    """Train ``model`` (a SentenceTransformer) on the shards; return a summary.
+
+    Writes ``output_dir/train_log.jsonl`` (a line per step), ``checkpoints/step-NNNNNN/``
+    every ``save_every`` steps, and the final model to ``output_dir/model``.
+    """
+    run = _Run(config, model, Path(shards_dir), Path(output_dir))
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=run.max_steps, initial=run.start, unit="step", desc="train", disable=not progress or not run.group.is_main,
+               dynamic_ncols=True)
+    losses: list[float] = []
+    evals: dict[str, Any] = {}
+    samples, started, stopped_at = 0, time.perf_counter(), None
+    stopping = _EarlyStopping(config)
+    model.train()
+    try:
+        with open(run.log_path, "a", encoding="utf-8") if run.group.is_main else contextlib.nullcontext() as log:
+            for step, batch in zip(range(run.start + 1, run.max_steps + 1), _cycle(run.shards_dir, run.manifest, run.start)):
+                began = time.perf_counter()
+                lr = run.scheduler.get_last_lr()[0]
+                loss, grad_norm = run.step(batch)
+                losses.append(loss)
+                samples += len(batch)
+                record = {"step": step, "loss": _finite(loss, 6), "lr": lr, "grad_norm": _finite(grad_norm, 4),
+                          "samples_per_s": round(len(batch) / (time.perf_counter() - began), 2), "batch_type": batch.batch_type,
+                          "batch_index": batch.index}
+                stop = False
+                if config.eval_every and (step % config.eval_every == 0 or step == run.max_steps):
+                    if run.group.is_main:
+                        model.eval()
+                        if on_eval:
+                            evals = record["eval"] = dict(on_eval(step, model))
+                        if config.validation_batches:
+                            record["val_loss"] = validation_loss(config, model, run.loss_fn, run.device)
+                            stop = stopping.update(record["val_loss"], step, model)
+                        model.train()
+                    stop = run.group.agree(stop)
+                if run.group.is_main:
+                    log.write(json.dumps(record, default=float) + "\n")
+                    log.flush()
+                crash_point("train.step")
+                if config.save_every and step % config.save_every == 0 and step < run.max_steps:
+                    run.save_checkpoint(step)
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+                if stop:
+                    stopped_at = step
+                    break
+    except OSError as error:
+        raise write_error(run.log_path, error) from None
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - started
+    stopping.restore_best(model)
+    summary = {
+        "steps": run.max_steps,
+        "resumed_from": run.start,
+        "processes": run.group.world,
+        "samples": samples,
+        "seconds": round(seconds, 3),
+        "samples_per_s": round(samples / seconds, 2) if seconds else None,
+        "first_loss": losses[0] if losses else None,
+        "final_loss": losses[-1] if losses else None,
+        "eval": evals,
+        "stopped_early_at": stopped_at,
+        "best_validation": stopping.summary(),
+        "model": str(run.output_dir / "model"),
+        "train_log": str(run.log_path),
+    }
+    if run.group.is_main:
+        _save_model(model, run.output_dir / "model", progress)
+    return summary
+
+
+class _Run:
+    """Everything a training run holds: checked folders, optimizer, schedule, loss, and where it resumes."""
+
+    def __init__(self, config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: Path) -> None:
+        config.validate()
+        self.config, self.model, self.shards_dir, self.output_dir = config, model, shards_dir, output_dir
+        self.manifest = read_manifest(shards_dir)
+        num_batches = int(self.manifest["num_batches"])
+        if num_batches < 1:
+            raise MtqaError(f"{shards_dir}: no batches to train on; rebuild the shards with more data or a smaller --batch-size")
+        self.group = group = current_group()
+        if group.world > 1 and group.device.type == "cuda":
+            model.to(group.device)
+        self.device = next(model.parameters()).device
+        if config.precision != "fp32" and self.device.type != "cuda":
+            raise MtqaError(f"--precision {config.precision} needs a CUDA device; on {self.device.type} use --precision fp32")
+        self.max_steps = config.max_steps or num_batches
+        if self.max_steps > num_batches:
+            warnings.warn(f"{self.max_steps} steps but {num_batches} stored batches: the shards repeat in the same order "
+                          "(build-batches --epochs N gives fresh shuffles)", stacklevel=3)
+        if config.max_length:
+            model.max_seq_length = config.max_length
+        self.fingerprint = [shard.get("sha256") for shard in self.manifest["shards"]]
+        self.settings = {**dataclasses.asdict(config), "max_steps": self.max_steps}
+        self.checkpoints = output_dir / "checkpoints"
+        self.log_path = output_dir / "train_log.jsonl"
+        if (output_dir / "model").exists():
+            raise MtqaError(f"{output_dir}/model already exists: that run is finished; choose another --output")
+        if not config.resume and (self.log_path.exists() or checkpoints.complete_checkpoints(self.checkpoints)):
+            raise MtqaError(f"{output_dir} holds an earlier run; pass --resume to continue it, or choose another --output")
+        group.barrier()  # every rank has checked the folder before rank 0 writes to it
+        if group.is_main:
+            self.checkpoints.mkdir(parents=True, exist_ok=True)
+            checkpoints.remove_unfinished(self.checkpoints)
+        runner = wrap(model, group)
+
+        decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
+        no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
+        self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                                            {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+        from transformers import get_linear_schedule_with_warmup
+
+        warmup = config.warmup_steps if config.warmup_steps is not None else round(config.warmup_ratio * self.max_steps)
+        self.scheduler = get_linear_schedule_with_warmup(self.optimizer, warmup, self.max_steps)
+        self.scaler = torch.amp.GradScaler("cuda") if config.precision == "fp16" else None
+        self.loss_fn = InfoNCELoss(config.temperature, config.symmetric)
+        self.objective = (CachedEmbeddingLoss(self.loss_fn, config.grad_cache) if config.grad_cache
+                          else EmbeddingLoss(self.loss_fn, default_sub_batch(config.sub_batch, self.device)))
+        dtype = torch.bfloat16 if config.precision == "bf16" else torch.float16
+        autocast = (lambda: torch.autocast(self.device.type, dtype=dtype)) if config.precision != "fp32" else contextlib.nullcontext
+        self.encoder = ColumnEncoder(model, runner, group, autocast)
+
+        self.start = 0
+        seed_everything(config.seed)
+        if config.resume:
+            self.start = checkpoints.resume(self.checkpoints, model, self.optimizer, self.scheduler, self.scaler, self.settings,
+                                            self.fingerprint)
+            if group.is_main:
+                checkpoints.truncate_log(self.log_path, self.start)
+            if self.start >= self.max_steps:
+                raise MtqaError(f"{output_dir}: the checkpoint is at step {self.start} of {self.max_steps}; nothing left to train")
+        if config.validation_batches:
+            read_manifest(Path(config.validation_batches))  # a bad folder fails before training starts
+
+    def step(self, batch: TrainBatch) -> tuple[float, float]:
+        """One optimizer step on ``batch``; in distributed training this rank encodes its rows only."""
+        config, scaler = self.config, self.scaler
+        columns = batch_columns(batch, config.query_prefix, config.passage_prefix, self.group)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.objective(self.encoder, columns)
+        # x world size: DDP averages the ranks' gradients, and each rank holds the gradient through its rows only.
+        ((scaler.scale(loss) if scaler else loss) * self.group.world).backward()
+        if scaler:
+            scaler.unscale_(self.optimizer)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.max_grad_norm)
+        if scaler:
+            scaler.step(self.optimizer)
+            scaler.update()
+        else:
+            self.optimizer.step()
+        self.scheduler.step()
+        return float(loss.detach()), float(grad_norm)
+
+    def save_checkpoint(self, step: int) -> None:
+        if self.group.is_main:
+            checkpoints.save_checkpoint(self.checkpoints, step, self.model, self.optimizer, self.scheduler, self.scaler,
+                                        self.settings, self.fingerprint, self.config.keep_checkpoints)
+        self.group.barrier()  # no rank runs ahead of a checkpoint it may have to resume from
+
+
+class _EarlyStopping:
+    """Tracks the best validation loss; with ``patience``, says when to stop and restores the best weights."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        self.patience, self.every = config.patience, config.eval_every
+        self.best: tuple[float, int, dict] | None = None
+
+    def update(self, loss: float, step: int, model: nn.Module) -> bool:
+        if self.best is None or loss < self.best[0]:
+            self.best = (loss, step, copy.deepcopy(model.state_dict()))
+        return bool(self.patience) and (step - self.best[1]) >= self.patience * self.every
+
+    def restore_best(self, model: nn.Module) -> None:
+        if self.best is not None and self.patience:
+            model.load_state_dict(self.best[2])  # early stopping keeps the weights with the best validation loss
+
+    def summary(self) -> dict[str, Any] | None:
+        return {"loss": self.best[0], "step": self.best[1]} if self.best is not None else None
+
+
+def _save_model(model: nn.Module, target: Path, progress: bool) -> None:
+    from transformers.utils import logging as transformers_logging
+
+    bars = transformers_logging.is_progress_bar_enabled()
+    if not progress:
+        transformers_logging.disable_progress_bar()  # save_pretrained's "Writing model shards" bar
+    try:
+        with atomic_directory(target) as staging:
+            model.save(str(staging))
+    finally:
+        if bars:
+            transformers_logging.enable_progress_bar()
+
+
+def _finite(value: float, digits: int) -> float | None:
+    """Rounded, or None for nan/inf (an fp16 overflow step), which strict JSON cannot hold."""
+    return round(value, digits) if math.isfinite(value) else None
+
+
+def _cycle(shards_dir: Path, manifest: dict[str, Any], start: int) -> Iterator[TrainBatch]:
+    """Batches from step ``start`` on, repeating the stored order when the steps outnumber the batches."""
+    position = start % int(manifest["num_batches"])
+    while True:
+        empty = True
+        for batch in iter_batches(shards_dir, position, manifest):
+            empty = False
+            yield batch
+        if empty:
+            raise MtqaError(f"{shards_dir}: manifest.json counts {manifest['num_batches']} batches, the shards hold fewer; rebuild them")
+        position = 0
+
+
+def validation_loss(config: TrainConfig, model: nn.Module, loss_fn: nn.Module, device: torch.device) -> float:
+    """Mean InfoNCE over the held-out shards, without gradients."""
+    objective = EmbeddingLoss(loss_fn, default_sub_batch(config.sub_batch, device))
+    encoder = ColumnEncoder(model)
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for batch in iter_batches(Path(config.validation_batches)):
+            total += float(objective(encoder, batch_columns(batch, config.query_prefix, config.passage_prefix)))
+            count += 1
+    return round(total / max(1, count), 6)

@@ -1,0 +1,183 @@
+"""Resolve ``--model`` to a CTranslate2 model directory, converting once into a cache.
+
+Accepted forms:
+  * a CTranslate2 directory (``model.bin`` + ``config.json``), used as is;
+  * a local Hugging Face directory (``config.json`` + weights), converted;
+  * a hub id such as ``facebook/nllb-200-distilled-600M``, downloaded and converted.
+
+Converted models live under ``$MTQA_CACHE/models`` (default ``~/.cache/mtqa``),
+keyed by source, revision and quantization. Conversion writes to a temporary
+directory renamed into place, so a half-converted model is never picked up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+from ..errors import MtqaError
+from ..paths import cache_root
+
+DEFAULT_MODEL = "facebook/nllb-200-distilled-600M"
+QUANTIZATIONS = ("int8", "int8_float16", "int8_float32", "float16", "bfloat16", "float32")
+SPM_FILE = "sentencepiece.bpe.model"
+COMPLETE_MARKER = "mtqa-model.json"
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    path: Path
+    source: str
+    fingerprint: str
+
+
+def is_ctranslate2_dir(path: Path) -> bool:
+    return (path / "model.bin").is_file() and (path / "config.json").is_file()
+
+
+def is_huggingface_dir(path: Path) -> bool:
+    return (path / "config.json").is_file() and any(
+        (path / name).exists() for name in ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json")
+    )
+
+
+def fingerprint_directory(path: Path) -> str:
+    """Content hash of a CTranslate2 model: weights, config and vocabulary."""
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(path)):
+        if name == COMPLETE_MARKER or not (path / name).is_file():
+            continue
+        digest.update(name.encode() + b"\0")
+        with open(path / name, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 22), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _source_key(source: str, revision: str | None, quantization: str) -> str:
+    if os.path.isdir(source):
+        # A local folder is identified by its resolved path and the state of its files.
+        path = Path(source).resolve()
+        stats = sorted((p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in path.iterdir() if p.is_file())
+        identity = json.dumps([str(path), stats])
+        label = path.name
+    else:
+        identity = source
+        label = source.replace("/", "--")
+    label = re.sub(r"[^A-Za-z0-9_.-]+", "-", label)
+    digest = hashlib.sha256(f"{identity}|{revision or 'main'}|{quantization}".encode()).hexdigest()[:12]
+    return f"{label}--{revision or 'main'}--{quantization}--{digest}"
+
+
+def _stored_fingerprint(path: Path) -> str | None:
+    marker = path / COMPLETE_MARKER
+    if not marker.is_file():
+        return None
+    try:
+        return json.loads(marker.read_text())["fingerprint"]
+    except (ValueError, KeyError):
+        return None
+
+
+def _convert(source: str, revision: str | None, quantization: str, target: Path) -> None:
+    from ctranslate2.converters import TransformersConverter
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # per-tensor bars for a one-off step
+
+    copy_files = [SPM_FILE]
+    if os.path.isdir(source) and not (Path(source) / SPM_FILE).is_file():
+        raise MtqaError(f"{source}: no {SPM_FILE} in the model folder; NLLB models ship it next to config.json")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        converter = TransformersConverter(source, copy_files=copy_files, revision=revision, low_cpu_mem_usage=True)
+        converter.convert(str(staging), quantization=quantization, force=True)
+        fingerprint = fingerprint_directory(staging)
+        (staging / COMPLETE_MARKER).write_text(
+            json.dumps({"source": source, "revision": revision, "quantization": quantization, "fingerprint": fingerprint}, indent=2)
+        )
+        os.replace(staging, target)
+    except MtqaError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    except Exception as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if os.path.isdir(source):
+            raise MtqaError(f"cannot convert {source} to CTranslate2: {message}") from None
+        raise MtqaError(
+            f"cannot fetch model {source!r} from the Hugging Face hub ({message}) and no converted copy is cached in "
+            f"{target.parent}; download it where the hub is reachable and pass --model PATH "
+            "(a Hugging Face or CTranslate2 model folder)"
+        ) from None
+
+
+def hub_reachable(timeout: float = 5.0) -> bool:
+    """One quick connection attempt, instead of the hub client's minute of retries."""
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes"}:
+        return False
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    try:
+        socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _locate_hub_model(source: str, revision: str | None, target: Path) -> str:
+    """A local snapshot of a hub model if one is cached, else the id itself when the hub answers."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(source, revision=revision, local_files_only=True)
+    except Exception:  # not in the Hugging Face cache: go to the hub
+        pass
+    if not hub_reachable():
+        raise MtqaError(
+            f"cannot reach the Hugging Face hub to fetch {source!r}, and no converted copy is cached in {target.parent}; "
+            "download the model where the hub is reachable and pass --model PATH (a Hugging Face or CTranslate2 model folder)"
+        )
+    return source
+
+
+def resolve_model(source: str, *, quantization: str = "int8", revision: str | None = None) -> ResolvedModel:
+    """Return a ready CTranslate2 directory for ``source``, converting it first if needed."""
+    if quantization not in QUANTIZATIONS:
+        raise MtqaError(f"--quantization {quantization!r} is not one of {', '.join(QUANTIZATIONS)}")
+    path = Path(source).expanduser()
+    if path.is_dir() and is_ctranslate2_dir(path):
+        if not (path / SPM_FILE).is_file():
+            raise MtqaError(f"{path}: CTranslate2 model has no {SPM_FILE}; copy the NLLB SentencePiece model next to model.bin")
+        return ResolvedModel(path, source, _stored_fingerprint(path) or fingerprint_directory(path))
+    if path.exists() and not (path.is_dir() and is_huggingface_dir(path)):
+        raise MtqaError(
+            f"{source} is neither a CTranslate2 model folder (model.bin, config.json) nor a Hugging Face model folder "
+            "(config.json with weights); check the --model path"
+        )
+    if not path.exists() and (source.startswith((".", "/", "~")) or source.count("/") > 1):
+        raise MtqaError(f"model folder not found: {source}; check the --model path")
+
+    target = cache_root() / "models" / _source_key(str(path) if path.exists() else source, revision, quantization)
+    fingerprint = _stored_fingerprint(target)
+    if fingerprint is None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(target) + ".lock"):
+            fingerprint = _stored_fingerprint(target)
+            if fingerprint is None:
+                shutil.rmtree(target, ignore_errors=True)  # an unmarked folder is an interrupted copy
+                origin = str(path) if path.exists() else _locate_hub_model(source, revision, target)
+                _convert(origin, revision, quantization, target)
+                fingerprint = _stored_fingerprint(target)
+    return ResolvedModel(target, source, fingerprint)

@@ -1,0 +1,214 @@
+"""`mtqa translate`: load -> segment -> translate -> filter/align -> write, as one job."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..card import MT_LIMITATIONS, markdown_table, render_card
+from ..errors import MtqaError
+from ..faults import crash_point
+from ..formats.parallel_corpus import CORPUS_FILE, CREATED_BY, write_corpus
+from ..formats.qa_input import load_records
+from ..languages import Language, get_language
+from ..output import atomic_directory, claim_output, write_json
+from ..paths import cache_root
+from ..stages import StageTimer
+from .align import Aligner, segment_record, segments_to_translate
+from .cache import TranslationCache
+from .ct2_model import DEFAULT_MODEL, QUANTIZATIONS, resolve_model
+from .filters import FilterChain, FilterOptions, default_filters
+from .nllb import DecodingOptions, NllbTranslator, translate_segments
+from .segment import split_sentences
+
+ENGINES = ("local", "ray")  # where chunks are translated: this process, or a Ray cluster
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class TranslateConfig:
+    input: str
+    output: Path
+    langs: list[Language]
+    split: str = "train"
+    columns: str | None = None
+    on_bad_row: str = "fail"
+    limit: int | None = None
+    model: str = DEFAULT_MODEL
+    revision: str | None = None
+    quantization: str = QUANTIZATIONS[0]
+    device: str = DEVICES[0]
+    compute_type: str = "default"
+    threads: int | None = None
+    max_batch_tokens: int = 4096
+    engine: str = ENGINES[0]
+    ray_address: str | None = None
+    ray_workers: int | None = None
+    decoding: DecodingOptions = field(default_factory=DecodingOptions)
+    filters: FilterOptions = field(default_factory=FilterOptions)
+    use_cache: bool = True
+    license: str | None = None
+    overwrite: bool = False
+    progress: bool = True
+
+
+def _versions() -> dict[str, str]:
+    import ctranslate2
+    import sentencepiece
+
+    return {"mtqa": __version__, "ctranslate2": ctranslate2.__version__, "sentencepiece": sentencepiece.__version__, "python": platform.python_version()}
+
+
+def run_translate(config: TranslateConfig) -> dict[str, Any]:
+    """Run the whole job; returns the manifest that was written."""
+    source = get_language("en")
+    targets = [language for language in config.langs if language != source]
+    if not targets:
+        raise MtqaError("--langs names no target language besides English (the source)")
+    if config.engine == "ray":
+        from .ray_engine import require_ray
+
+        require_ray()  # before the model is fetched and converted
+    with claim_output(config.output, overwrite=config.overwrite):
+        return _translate(config, source, targets)
+
+
+def _translate(config: TranslateConfig, source: Language, targets: list[Language]) -> dict[str, Any]:
+    timer = StageTimer()
+    with timer.stage("load"):
+        loaded = load_records(config.input, split=config.split, columns=config.columns, on_bad_row=config.on_bad_row, limit=config.limit)
+    if loaded.bad_rows:
+        print(f"mtqa: skipped {len(loaded.bad_rows)} bad rows, e.g. {loaded.bad_rows[0][0]}: {loaded.bad_rows[0][1]}", file=sys.stderr)
+
+    with timer.stage("segment"):
+        spans_of = {context: split_sentences(context) for context in dict.fromkeys(r["context"] for r in loaded.records)}
+        records = [segment_record(record, spans_of[record["context"]]) for record in loaded.records]
+
+    with timer.stage("model"):
+        resolved = resolve_model(config.model, quantization=config.quantization, revision=config.revision)
+        engine = None
+        if config.engine == "ray":
+            from .ray_engine import RayEngine
+
+            engine = RayEngine(resolved.path, config.decoding, device=config.device, compute_type=config.compute_type, threads=config.threads,
+                               max_batch_tokens=config.max_batch_tokens, address=config.ray_address, workers=config.ray_workers)
+        translator = NllbTranslator(
+            resolved.path, device=config.device, compute_type=config.compute_type, threads=config.threads, max_batch_tokens=config.max_batch_tokens,
+            load_model=engine is None,  # with Ray the driver only tokenises
+        )
+
+    requested = [(text, language.flores) for language in targets for record in records for text in segments_to_translate(record)]
+    cache = TranslationCache(cache_root() / "translations.sqlite" if config.use_cache else None)
+    try:
+        translations, stats = translate_segments(
+            translator, cache, config.decoding.namespace(resolved.fingerprint), requested, source.flores, config.decoding,
+            progress=config.progress, engine=engine,
+        )
+    finally:
+        cache.close()
+    timer.add("translate", stats.seconds)
+
+    with timer.stage("filter_align"):
+        aligner = Aligner(FilterChain(default_filters(config.filters)), config.filters,
+                          lambda text, language: translations[(text, language.flores)])
+        rows = [row for record in records for row in aligner.rows(record, targets)]
+
+    codes = ["en"] + [language.code for language in targets]
+    manifest = {
+        "created_by": CREATED_BY,
+        "input": {
+            "spec": config.input,
+            "split": config.split if config.input.startswith("hf:") else None,
+            **loaded.report(),
+            "license": config.license or loaded.license,
+        },
+        "model": {
+            "source": resolved.source,
+            "path": str(resolved.path),
+            "fingerprint": resolved.fingerprint,
+            "quantization": config.quantization,
+            "device": engine.device_used if engine else translator.device,
+            "engine": config.engine,
+            "compute_type": config.compute_type,
+        },
+        "options": {"decoding": asdict(config.decoding), "filters": asdict(config.filters), "max_batch_tokens": config.max_batch_tokens},
+        "versions": _versions(),
+        "languages": codes,
+        "counts": aligner.counts(codes),
+        "rows": len(rows),
+        "segments": stats.report(len(requested)),
+        "filters": aligner.report(),
+        "timings_s": timer.report(),
+        "throughput": {"output_tokens_per_s": round(stats.tokens_per_second, 1)},
+    }
+
+    with timer.stage("write"):
+        with atomic_directory(config.output, overwrite=config.overwrite) as staging:
+            write_corpus(staging / CORPUS_FILE, rows)
+            crash_point("output.write")
+            write_json(staging / "manifest.json", manifest)
+            (staging / "README.md").write_text(_card(manifest, config), encoding="utf-8")
+    manifest["timings_s"]["write"] = timer.report()["write"]
+    return manifest
+
+
+def _card(manifest: dict[str, Any], config: TranslateConfig) -> str:
+    codes = manifest["languages"]
+    counts = manifest["counts"]
+    reasons = manifest["filters"]["dropped_examples_by_reason"]
+    filter_rows = [[code, counts[code]["kept"], counts[code]["dropped"], *[reasons.get(name, {}).get(code, 0) for name in sorted(reasons)]] for code in codes]
+    segments = manifest["segments"]
+    how = f"""\
+Made with `mtqa translate` {manifest['versions']['mtqa']} from `{config.input}`.
+English passages were split into sentences (pysbd) and every question, sentence and
+answer text was translated separately with `{manifest['model']['source']}` through
+CTranslate2 ({config.quantization}, beam size {config.decoding.beam_size}), so sentence *i*
+is aligned across languages and `answer_sentence` holds in every language.
+{segments['requested']} segments were needed, {segments['unique']} were unique
+(dedup factor {segments['dedup_factor']})."""
+    fields = """\
+One row per (example, language), English included:
+`id`, `lang`, `title`, `question`, `context` (the translated sentences joined),
+`sentences`, `answer_sentence` (index into `sentences`), `answer_text`
+(English answer; in other languages only where found verbatim, else null),
+`flags` (`part:filter` for each failed check; empty for clean rows)."""
+    scope = "question and answer sentence" if config.filters.scope == "answer" else "question and every sentence"
+    filters = (
+        f"An example is kept in a language when its {scope} pass every filter"
+        + ("" if config.filters.enabled else " (filtering was off: every row kept, with flags)")
+        + ".\n\n"
+        + markdown_table(["lang", "kept", "dropped", *sorted(reasons)], filter_rows)
+    )
+    return render_card(
+        title="Machine-translated parallel QA corpus",
+        languages=codes,
+        license_name=manifest["input"]["license"],
+        rows=manifest["rows"],
+        source_datasets=[config.input],
+        task_categories=["question-answering", "text-retrieval"],
+        sections=[("How it was made", how), ("Fields", fields), ("Filters", filters), ("Limitations", MT_LIMITATIONS)],
+    )
+
+
+def summary_table(manifest: dict[str, Any]) -> str:
+    reasons = manifest["filters"]["dropped_examples_by_reason"]
+    rows = []
+    for code in manifest["languages"]:
+        counts = manifest["counts"][code]
+        top = ", ".join(f"{name} {by_lang[code]}" for name, by_lang in reasons.items() if by_lang.get(code))
+        rows.append(f"  {code:<10} kept {counts['kept']:>7}  dropped {counts['dropped']:>6}  {top}")
+    segments = manifest["segments"]
+    return "\n".join(
+        [
+            "lang        examples",
+            *rows,
+            f"segments: {segments['requested']} requested, {segments['unique']} unique (dedup x{segments['dedup_factor']}), "
+            f"{segments['translated']} translated now, {segments['cache_hits']} from cache, {segments['split_long']} split for length",
+            f"throughput: {manifest['throughput']['output_tokens_per_s']} output tokens/s; "
+            + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in manifest["timings_s"].items()),
+        ]
+    )

@@ -1,0 +1,316 @@
+"""NLLB-200 through CTranslate2: tokenise -> translate_batch -> detokenise, with a cache.
+
+The recipe follows CTranslate2's NLLB example: the source is
+``[src_lang] + pieces + ["</s>"]``, the target prefix is ``[tgt_lang]``, and the
+first output token (the language code) is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from .cache import TranslationCache, translation_key
+from ..errors import MtqaError
+from ..faults import crash_point
+from ..languages import joins_without_spaces
+from .ct2_model import SPM_FILE
+
+EOS = "</s>"
+
+
+def available_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class DecodingOptions:
+    """Everything besides the model and text that changes a translation (part of the cache key)."""
+
+    beam_size: int = 4
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
+    max_decoding_length: int = 256
+    min_decoding_length: int = 0
+    max_input_tokens: int = 512
+
+    def namespace(self, model_fingerprint: str) -> str:
+        return json.dumps({"model": model_fingerprint, **asdict(self)}, sort_keys=True)
+
+
+class NllbTranslator:
+    """A CTranslate2 NLLB model with its SentencePiece vocabulary.
+
+    ``load_model=False`` gives the tokenizer alone, for a driver whose translation runs
+    elsewhere (the Ray engine). With ``device="cuda"`` every visible GPU holds a replica.
+    """
+
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        device: str = "cpu",
+        compute_type: str = "default",
+        threads: int | None = None,
+        max_batch_tokens: int = 4096,
+        load_model: bool = True,
+    ) -> None:
+        import ctranslate2
+        import sentencepiece
+
+        self.sp = sentencepiece.SentencePieceProcessor(model_file=str(Path(model_dir) / SPM_FILE))
+        gpus = ctranslate2.get_cuda_device_count()
+        if device == "auto":
+            device = "cuda" if gpus > 0 else "cpu"
+        if device == "cuda" and gpus == 0 and load_model:
+            raise MtqaError("--device cuda was asked for, but CTranslate2 sees no CUDA device; use --device cpu")
+        self.device = device
+        self.max_batch_tokens = max_batch_tokens
+        self.replicas = gpus if device == "cuda" and load_model else 1
+        self.model = None
+        if not load_model:
+            return
+        threads = threads or (available_cores() if device == "cpu" else 1)
+        try:
+            self.model = ctranslate2.Translator(
+                str(model_dir), device=device, device_index=list(range(self.replicas)), compute_type=compute_type,
+                inter_threads=1, intra_threads=threads,
+            )
+        except (RuntimeError, ValueError) as error:
+            raise MtqaError(f"cannot load CTranslate2 model {model_dir}: {error}") from None
+
+    def tokenize(self, text: str, source_lang: str) -> list[str]:
+        return [source_lang, *self.sp.encode(text, out_type=str), EOS]
+
+    def detokenize(self, tokens: Sequence[str]) -> str:
+        return self.sp.decode_pieces(list(tokens)).strip()
+
+    def translate_tokens(
+        self, sources: list[list[str]], target_langs: list[str], options: DecodingOptions, *, asynchronous: bool = False
+    ) -> list:
+        """Translate tokenised sources; returns output tokens without the language code.
+
+        ``asynchronous=True`` returns a function that waits for them: with several GPUs,
+        several calls then run at once, one per replica.
+        """
+        results = self.model.translate_batch(
+            sources,
+            target_prefix=[[lang] for lang in target_langs],
+            beam_size=options.beam_size,
+            repetition_penalty=options.repetition_penalty,
+            no_repeat_ngram_size=options.no_repeat_ngram_size,
+            max_decoding_length=options.max_decoding_length,
+            min_decoding_length=options.min_decoding_length,
+            max_batch_size=self.max_batch_tokens,
+            batch_type="tokens",
+            asynchronous=asynchronous,
+        )
+        if asynchronous:
+            return lambda: [result.result().hypotheses[0][1:] for result in results]
+        return [result.hypotheses[0][1:] for result in results]
+
+    def translate_chunk(self, texts: list[str], target_langs: list[str], source_lang: str, options: DecodingOptions,
+                        *, asynchronous: bool = False) -> list:
+        """Tokenise and translate one chunk of texts (what every engine runs)."""
+        sources = [self.tokenize(text, source_lang) for text in texts]
+        return self.translate_tokens(sources, target_langs, options, asynchronous=asynchronous)
+
+
+# chunk number, source texts, target languages, source language: engines tokenise a chunk when they run it,
+# so the driver never holds every text's tokens at once.
+ChunkWork = tuple[int, list[str], list[str], str]
+
+
+class LocalEngine:
+    """Translates chunks in this process, in order; with several GPUs, one chunk in flight per replica."""
+
+    name = "local"
+
+    def __init__(self, translator: NllbTranslator, options: DecodingOptions) -> None:
+        self.translator = translator
+        self.options = options
+
+    def run(self, work: Iterable[ChunkWork]) -> Iterator[tuple[int, list[list[str]]]]:
+        if self.translator.replicas == 1:
+            for index, texts, targets, source_lang in work:
+                yield index, self.translator.translate_chunk(texts, targets, source_lang, self.options)
+            return
+        pending: deque = deque()
+        for index, texts, targets, source_lang in work:
+            pending.append((index, self.translator.translate_chunk(texts, targets, source_lang, self.options, asynchronous=True)))
+            if len(pending) >= self.translator.replicas:
+                index, wait = pending.popleft()
+                yield index, wait()
+        while pending:
+            index, wait = pending.popleft()
+            yield index, wait()
+
+
+_CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+")
+
+
+def split_to_fit(text: str, count_tokens: Callable[[str], int], limit: int) -> list[str]:
+    """Split ``text`` into pieces of at most ``limit`` tokens, at clause breaks, then spaces, then characters."""
+    if count_tokens(text) <= limit:
+        return [text]
+    for pattern in (_CLAUSE_BREAK, re.compile(r"\s+")):
+        parts = [part for part in pattern.split(text) if part]
+        if len(parts) > 1:
+            break
+    else:
+        middle = len(text) // 2
+        parts = [text[:middle], text[middle:]]
+    # Greedily regroup the parts so pieces stay as long as the limit allows.
+    pieces: list[str] = []
+    current = ""
+    for part in parts:
+        candidate = f"{current} {part}" if current else part
+        if current and count_tokens(candidate) > limit:
+            pieces.append(current)
+            current = part
+        else:
+            current = candidate
+    pieces.append(current)
+    if len(pieces) == 1:  # no break helped: halve
+        middle = len(parts) // 2 or 1
+        pieces = [" ".join(parts[:middle]), " ".join(parts[middle:])]
+    return [fitted for piece in pieces for fitted in split_to_fit(piece, count_tokens, limit)]
+
+
+@dataclass
+class TranslationStats:
+    unique_segments: int = 0
+    pieces: int = 0  # unique segments after splitting over-long ones: translated + cache_hits
+    cache_hits: int = 0
+    translated: int = 0
+    split_long: int = 0
+    source_tokens: int = 0
+    output_tokens: int = 0
+    seconds: float = 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.output_tokens / self.seconds if self.seconds else 0.0
+
+    def report(self, requested: int) -> dict[str, Any]:
+        """Segment counts for the manifest; ``requested`` counts every (text, language) asked for, repeats included."""
+        return {
+            "requested": requested,
+            "unique": self.unique_segments,
+            "dedup_factor": round(requested / max(1, self.unique_segments), 3),
+            "pieces": self.pieces,
+            "translated": self.translated,
+            "cache_hits": self.cache_hits,
+            "split_long": self.split_long,
+            "source_tokens": self.source_tokens,
+            "output_tokens": self.output_tokens,
+        }
+
+
+@dataclass
+class _Piece:
+    text: str
+    target: str
+    key: bytes
+    length: int = 0  # source tokens, language code and </s> included
+
+
+def translate_segments(
+    translator: NllbTranslator,
+    cache: TranslationCache,
+    namespace: str,
+    segments: Sequence[tuple[str, str]],
+    source_lang: str,
+    options: DecodingOptions,
+    *,
+    progress: bool = True,
+    chunk_tokens: int | None = None,
+    engine: LocalEngine | None = None,
+) -> tuple[dict[tuple[str, str], str], TranslationStats]:
+    """Translate unique ``(text, target_flores)`` segments, reusing and filling the cache.
+
+    Work is planned over every piece, cached or not, in a fixed order, and each
+    chunk is committed to the cache at once: a rerun after a crash sees the same
+    chunks and translates exactly the ones that were missing.
+    """
+    from tqdm.auto import tqdm
+
+    stats = TranslationStats()
+    started = time.perf_counter()
+    unique = list(dict.fromkeys(segments))
+    stats.unique_segments = len(unique)
+
+    # A passage sentence is needed in every target language: count each text's tokens once.
+    # Only the counts are kept; a chunk is tokenised again when it is translated.
+    lengths: dict[str, int] = {}
+
+    def count(text: str) -> int:
+        if text not in lengths:
+            lengths[text] = len(translator.tokenize(text, source_lang))
+        return lengths[text]
+
+    pieces_of: dict[tuple[str, str], list[str]] = {}
+    pieces: dict[tuple[str, str], _Piece] = {}
+    for text, target in unique:
+        stripped = text.strip()
+        parts = split_to_fit(stripped, count, options.max_input_tokens) if stripped else []
+        stats.split_long += len(parts) > 1
+        pieces_of[(text, target)] = parts
+        for part in parts:
+            if (part, target) not in pieces:
+                pieces[(part, target)] = _Piece(part, target, translation_key(namespace, source_lang, target, part))
+
+    stats.pieces = len(pieces)
+    cached = cache.get_many(piece.key for piece in pieces.values())
+    stats.cache_hits = sum(piece.key in cached for piece in pieces.values())
+    for piece in pieces.values():
+        piece.length = count(piece.text)
+    lengths.clear()
+    plan = sorted(pieces.values(), key=lambda p: (p.length, p.text, p.target))
+    missing = [piece for piece in plan if piece.key not in cached]
+
+    chunk_tokens = chunk_tokens or translator.max_batch_tokens * 4
+    chunks: list[list[_Piece]] = [[]]
+    size = 0
+    for piece in plan:
+        if chunks[-1] and size + piece.length > chunk_tokens:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(piece)
+        size += piece.length
+
+    engine = engine or LocalEngine(translator, options)
+    todo_of = {index: [piece for piece in chunk if piece.key not in cached] for index, chunk in enumerate(chunks)}
+    work = ((index, [p.text for p in todo], [p.target for p in todo], source_lang) for index, todo in todo_of.items() if todo)
+    bar = tqdm(total=len(missing), unit="seg", desc=f"translate ({engine.name})", disable=not progress or not missing, dynamic_ncols=True)
+    translate_started = time.perf_counter()
+    # Chunks may finish in any order (Ray); each is committed to the cache the moment it arrives.
+    for index, outputs in engine.run(work):
+        todo = todo_of[index]
+        texts = [translator.detokenize(tokens) for tokens in outputs]
+        cache.put_many((piece.key, text) for piece, text in zip(todo, texts))
+        crash_point("translate.chunk")
+        cached.update((piece.key, text) for piece, text in zip(todo, texts))
+        stats.translated += len(todo)
+        stats.source_tokens += sum(p.length for p in todo)
+        stats.output_tokens += sum(len(tokens) for tokens in outputs)
+        bar.update(len(todo))
+        elapsed = time.perf_counter() - translate_started
+        bar.set_postfix_str(f"{stats.output_tokens / elapsed:.0f} tok/s")
+    bar.close()
+
+    joined: dict[tuple[str, str], str] = {}
+    for (text, target), parts in pieces_of.items():
+        outputs = [cached[pieces[(part, target)].key] for part in parts]
+        joined[(text, target)] = ("" if joins_without_spaces(target) else " ").join(outputs)
+    stats.seconds = time.perf_counter() - started
+    return joined, stats
