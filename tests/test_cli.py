@@ -54,3 +54,26 @@ def test_verbose_shows_the_traceback_behind_the_one_line_error(tmp_path, capsys)
         assert "mtqa: error: input" in err and "not found" in err
         assert ("Traceback (most recent call last)" in err) == verbose
         assert ("MtqaError" in err) == verbose
+
+
+def test_every_option_reaches_a_config_field():
+    """`fill` copies options into configs by field name: an option named like no field would be silently lost."""
+    from dataclasses import fields
+
+    from mtqa.batches.config import SamplerConfig
+    from mtqa.batches.job import BuildConfig
+    from mtqa.evaluate.config import TrainEvalConfig
+    from mtqa.train.config import TrainConfig
+    from mtqa.translate.filters import FilterOptions
+    from mtqa.translate.job import TranslateConfig
+    from mtqa.translate.nllb import DecodingOptions
+
+    targets = {
+        "translate": ((TranslateConfig, DecodingOptions, FilterOptions), {"no_filter", "no_cache", "quiet"}),
+        "build-batches": ((BuildConfig, SamplerConfig), {"quiet", "stats_dir", "plot"}),
+        "train-eval": ((TrainEvalConfig, TrainConfig), {"quiet"}),
+    }
+    for name, (configs, handled_by_hand) in targets.items():
+        known = {item.name for config in configs for item in fields(config)} | handled_by_hand
+        options = {param.name for param in cli.commands[name].params}
+        assert options - known == set(), f"{name}: options reaching no config field"

@@ -28,6 +28,12 @@ def test_train_then_evaluate_then_resume_refusal(tmp_path, tiny_xlmr, xquad_r):
     from sentence_transformers import SentenceTransformer
 
     assert SentenceTransformer(str(run / "model")).encode(["hello"]).shape[0] == 1
+    # The saved model's card is its own, not the base model's: data, settings, scores and the command.
+    card = (run / "model" / "README.md").read_text()
+    for expected in (f"base_model: {tiny_xlmr}", "mode `hybrid`", "(α) 0.5", "| steps | 6 |", "| learning rate | 3e-05 |",
+                     "| seed | 0 |", "`Query: `", "`Passage: `", "| xquad-r |", f"--output {run}", "license: unknown"):
+        assert expected in card, (expected, card)
+    assert f"| xquad-r | {report['evals']['xquad-r']['mono_map']:.3f} |" in card
     again = mtqa(*args)
     assert again.returncode == 1 and "already exists" in again.stderr and len(again.stderr.strip().splitlines()) == 1
 

@@ -172,7 +172,7 @@ def _build_batches(config: BuildConfig) -> dict[str, Any]:
                 bar.close()
         manifest = _manifest(config, corpora, report, writer.shards, tally)
         manifest["timings_s"] = timer.report()
-        shards.write_manifest(staging, manifest)
+        manifest = shards.write_manifest(staging, manifest)
         (staging / "README.md").write_text(_card(manifest), encoding="utf-8")
     return manifest
 

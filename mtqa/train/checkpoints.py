@@ -36,7 +36,6 @@ def remove_unfinished(directory: Path) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
-
 def complete_checkpoints(directory: Path) -> list[Path]:
     """Renamed-into-place checkpoint directories, newest first (temp dirs are never listed)."""
     if not directory.is_dir():

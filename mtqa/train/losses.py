@@ -8,7 +8,9 @@
   gradient with the activation memory of one chunk.
 
 The trainer calls either as ``loss = objective(encoder, columns)`` and then
-``loss.backward()``; it never needs to know which one it holds.
+``(loss * scale).backward()`` once, with no random draws in between: the cached loss
+replays its chunks inside that backward and then leaves the generators where its
+first pass left them, as the uncached loss would.
 """
 
 from __future__ import annotations
@@ -99,7 +101,8 @@ class CachedEmbeddingLoss(nn.Module):
                     states.append(torch_rng_state())
                     with encoder.autocast():
                         parts.append(plan.forward(encoder.model, number))
-                cached.append(plan.restore_order(parts).requires_grad_())
+                # fp32 whatever the autocast dtype: the cached gradient must not underflow before the caller's scale reaches it.
+                cached.append(plan.restore_order(parts).float().requires_grad_())
         loss = self.loss(*[encoder.group.gather(embeddings) for embeddings in cached])
         if not torch.is_grad_enabled():
             return loss
