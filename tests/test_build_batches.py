@@ -52,6 +52,7 @@ def lareqa(xquad_r):
 
 MODES = [
     ("hybrid", "example"), ("xx", "example"), ("xy", "example"), ("xy", "batch"), ("xx-mixed", "example"), ("en", "example"),
+    ("multitask", "example"), ("multitask", "batch"),
 ]
 
 
@@ -67,25 +68,47 @@ def test_every_batch_of_every_mode(tmp_path, xquad_r, english_passage, mode, sco
         assert len(batch) == size
         kind = batch[0]["batch_type"]
         assert {row["batch_type"] for row in batch} == {kind}
-        queries = {row["query_lang"] for row in batch}
-        if kind == "xx":
-            assert len(queries) == 1 and all(row["positive_lang"] == row["query_lang"] for row in batch)
-        elif kind == "xy":
-            assert all(row["positive_lang"] != row["query_lang"] for row in batch)
-            if scope == "batch":
-                assert len({(row["query_lang"], row["positive_lang"]) for row in batch}) == 1
-        elif kind == "xx-mixed":
-            assert all(row["positive_lang"] == row["query_lang"] for row in batch)
-        if mode == "en":
-            assert queries == {"en"} and kind == "xx"
-        assert len({row["example_id"] for row in batch}) == size
-        assert len({row["positive"] for row in batch}) == size
-        sources = {english_passage[row["example_id"]] if positive == "sentence" else english_passage[row["example_id"]][0] for row in batch}
-        assert len(sources) == size, "two positives of one batch come from the same source passage/sentence"
+        if mode == "multitask":  # an X-X and an X-Y sub-batch per step, half the rows each at the default --mono-prob
+            assert kind == "multitask" and [row["sub_batch"] for row in batch] == ["xx"] * 8 + ["xy"] * 8
+            parts = [("xx", batch[:8]), ("xy", batch[8:])]
+        else:
+            assert "sub_batch" not in batch[0]
+            parts = [(kind, batch)]
+        for kind, part in parts:
+            queries = {row["query_lang"] for row in part}
+            if kind == "xx":
+                assert len(queries) == 1 and all(row["positive_lang"] == row["query_lang"] for row in part)
+            elif kind == "xy":
+                assert all(row["positive_lang"] != row["query_lang"] for row in part)
+                if scope == "batch":
+                    assert len({(row["query_lang"], row["positive_lang"]) for row in part}) == 1
+            elif kind == "xx-mixed":
+                assert all(row["positive_lang"] == row["query_lang"] for row in part)
+            if mode == "en":
+                assert queries == {"en"} and kind == "xx"
+            # In-batch negatives are the rest of the (sub-)batch: none may be a translation of the positive.
+            assert len({row["example_id"] for row in part}) == len(part)
+            assert len({row["positive"] for row in part}) == len(part)
+            sources = {english_passage[row["example_id"]] if positive == "sentence" else english_passage[row["example_id"]][0] for row in part}
+            assert len(sources) == len(part), "two positives of one batch come from the same source passage/sentence"
         used.update((row["example_id"], row["query_lang"]) for row in batch)
     assert max(used.values()) == 1, "an (example, language) pair was a query twice in one epoch"
-    kinds = {"hybrid": {"xx", "xy"}, "xx": {"xx"}, "xy": {"xy"}, "xx-mixed": {"xx-mixed"}, "en": {"xx"}}[mode]
+    kinds = {"hybrid": {"xx", "xy"}, "xx": {"xx"}, "xy": {"xy"}, "xx-mixed": {"xx-mixed"}, "en": {"xx"}, "multitask": {"multitask"}}[mode]
     assert set(manifest["batches_by_type"]) == kinds
+
+
+@pytest.mark.parametrize("alpha, mono", [(0.25, 4), (0.0, 0), (1.0, 16)])
+def test_multitask_mono_prob_is_the_share_of_xx_rows(tmp_path, xquad_r, alpha, mono):
+    manifest, rows = build(tmp_path, [lareqa(xquad_r)], mode="multitask", mono_prob=alpha, batch_size=16, num_batches=12)
+    for batch in batches_of(rows):
+        assert [row["sub_batch"] for row in batch] == ["xx"] * mono + ["xy"] * (16 - mono)
+    pairs = Counter(row["query_lang"] == row["positive_lang"] for row in rows)
+    assert pairs[True] == 12 * mono and pairs[False] == 12 * (16 - mono)
+
+
+def test_multitask_refuses_a_sub_batch_of_one_row(tmp_path, xquad_r):
+    with pytest.raises(MtqaError, match="sub-batches of 1 X-X and 9 X-Y rows"):
+        build(tmp_path, [lareqa(xquad_r)], mode="multitask", mono_prob=0.1, batch_size=10)
 
 
 def test_positive_texts_are_the_real_ones(tmp_path, xquad_r):

@@ -326,3 +326,53 @@ def test_validation_loss_is_measured_for_real(tmp_path, tiny_xlmr):
     assert len(values) == 2 and all(0 < value < 10 for value in values) and values[0] != values[1]
     with pytest.raises(MtqaError, match="--patience needs --validation-batches"):
         train(config(max_steps=2, eval_every=1, patience=1), load(tiny_xlmr), shards, tmp_path / "bad", progress=False)
+
+
+# --- multitask steps ------------------------------------------------------------------------------
+
+def test_sub_batch_loss_is_the_weighted_sum_of_separate_losses():
+    from mtqa.train.losses import SubBatchLoss
+
+    generator = torch.Generator().manual_seed(0)
+    q1, p1, q2, p2, n2 = (torch.randn(4, 8, generator=generator) for _ in range(5))
+    loss = InfoNCELoss()
+    combined = SubBatchLoss(loss, [(2.0, 2), (0.5, 3)])(q1, p1, q2, p2, n2)
+    assert combined == pytest.approx(float(2.0 * loss(q1, p1) + 0.5 * loss(q2, p2, n2)))
+    # Each sub-batch's negatives are its own rows: scoring both as one batch would differ.
+    assert combined != pytest.approx(float(2.5 * loss(torch.cat([q1, q2]), torch.cat([p1, p2]))), rel=1e-3)
+
+
+def multitask_shards(directory: Path, batches: list[list[dict]], mono: int) -> Path:
+    """Shards whose every batch is an X-X sub-batch of ``mono`` rows followed by an X-Y sub-batch."""
+    labelled = [[dict(row, sub_batch="xx" if i < mono else "xy") for i, row in enumerate(batch)] for batch in batches]
+    return write_shards(directory, labelled)
+
+
+def test_multitask_step_with_a_zero_weight_trains_on_the_other_sub_batch_alone(tmp_path, tiny_xlmr):
+    batches = synthetic_batches(count=2, size=8)
+    both = multitask_shards(tmp_path / "both", batches, mono=4)
+    xx_only = write_shards(tmp_path / "xx-only", [batch[:4] for batch in batches])
+    a, b, c = load(tiny_xlmr, dropout=False), load(tiny_xlmr, dropout=False), load(tiny_xlmr, dropout=False)
+    train(config(max_steps=2, xy_weight=0.0), a, both, tmp_path / "a", progress=False)
+    train(config(max_steps=2), b, xx_only, tmp_path / "b", progress=False)
+    assert_same_weights(a, b, atol=1e-7)
+    # With both weights on, the X-Y rows matter, and GradCache gives the same multitask update.
+    train(config(max_steps=2, grad_cache=3), c, both, tmp_path / "c", progress=False)
+    plain = load(tiny_xlmr, dropout=False)
+    train(config(max_steps=2, sub_batch=3), plain, both, tmp_path / "plain", progress=False)
+    assert_same_weights(c, plain, atol=1e-6)
+    with pytest.raises(AssertionError):
+        assert_same_weights(a, plain, atol=1e-6)
+    first = [json.loads(line) for line in (tmp_path / "c" / "train_log.jsonl").read_text().splitlines()][0]
+    assert first["batch_type"] in ("xx", "xy") and math.isfinite(first["loss"])
+
+
+def test_freeze_word_embeddings_keeps_the_token_matrix_and_trains_the_rest(tmp_path, tiny_xlmr):
+    shards = write_shards(tmp_path / "shards", synthetic_batches(count=2))
+    model = load(tiny_xlmr)
+    start = {name: value.clone() for name, value in model.state_dict().items()}
+    train(config(max_steps=2, freeze_word_embeddings=True), model, shards, tmp_path / "out", progress=False)
+    after = model.state_dict()
+    word = next(name for name in after if name.endswith("word_embeddings.weight"))
+    assert torch.equal(after[word], start[word])
+    assert any(not torch.equal(after[name], start[name]) for name in after if "encoder.layer" in name)

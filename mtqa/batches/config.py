@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MODES = ("hybrid", "xx", "xy", "xx-mixed", "en")
+MODES = ("hybrid", "xx", "xy", "xx-mixed", "en", "multitask")
 POSITIVES = ("passage", "sentence", "sentence+context")
 XY_SCOPES = ("example", "batch")  # X-Y: a language pair per row, or one per batch
 DATASET_SAMPLINGS = ("proportional", "uniform", "temperature")

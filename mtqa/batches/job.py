@@ -79,6 +79,7 @@ class _ShardWriter:
             "query": corpus.question[query_rows],
             "positive": corpus.context[positive_rows] if self.positive == "passage" else corpus.answer_sentence[positive_rows],
             "context": corpus.context[positive_rows],
+            **({"sub_batch": batch.sub_batches} if batch.sub_batches is not None else {}),
         })
         if self.config.hard_negatives:
             for row in positive_rows:
@@ -123,6 +124,8 @@ class _ShardWriter:
             offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
             flat = np.array([i for ids in negatives for i in ids], np.int64)
             arrays["negatives"] = pa.ListArray.from_arrays(offsets, self.stores.sentences.take(flat).cast(pa.string()))
+        if "sub_batch" in column:
+            arrays["sub_batch"] = pa.array(column["sub_batch"], pa.string())
         entry = shards.write_shard(self.directory, number, pa.table(arrays), batches=len(parts),
                                    row_group_size=max(1, self.config.sampler.batch_size) * 64)
         crash_point("batches.shard")
@@ -214,7 +217,7 @@ def _manifest(config: BuildConfig, corpora: list[Corpus], report: SamplingReport
         langs = allowed_languages(corpus, sampler)
         available = (corpus.row_of[:, langs] >= 0).sum(axis=1) if langs else np.zeros(corpus.num_examples)
         skipped = dict(corpus.skipped)
-        if sampler.mode in ("xy",) or (sampler.mode == "hybrid"):
+        if sampler.mode in ("xy", "hybrid", "multitask"):
             single = int((available == 1).sum())
             if single:
                 skipped["examples in one language only (usable in X-X batches only)"] = single

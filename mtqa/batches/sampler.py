@@ -25,99 +25,9 @@ import numpy as np
 from .corpus_index import Corpus
 from ..errors import MtqaError
 from .config import MODES, SamplerConfig
+from .units import Batch, BatchState, Queues
 
 MAX_SKIPS_PER_ROW = 20
-
-
-@dataclass
-class Batch:
-    """One training batch: parallel arrays of example, query language and positive language."""
-
-    corpus: int
-    batch_type: str
-    examples: np.ndarray
-    query_langs: np.ndarray
-    positive_langs: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.examples)
-
-
-class _BatchState:
-    """Rows of the batch being built, and the examples, sources and texts they use."""
-
-    def __init__(self) -> None:
-        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self.used = [np.empty(0, np.int64) for _ in range(3)]  # examples, groups, texts
-        self.size = 0
-
-    def admit(self, keys: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
-        """Mask of candidates that clash with no row so far and are each key's first occurrence."""
-        ok = np.ones(len(keys[0]), dtype=bool)
-        for values, used in zip(keys, self.used):
-            if len(used):
-                ok &= ~np.isin(values, used)
-            candidates = np.flatnonzero(ok)
-            _, positions = np.unique(values[candidates], return_index=True)
-            first = np.zeros(len(values), dtype=bool)
-            first[candidates[positions]] = True
-            ok &= first
-        return ok
-
-    def add(self, examples: np.ndarray, query_langs: np.ndarray, positive_langs: np.ndarray, keys: tuple[np.ndarray, ...]) -> None:
-        self.parts.append((examples, query_langs, positive_langs))
-        self.used = [np.concatenate([used, values]) for used, values in zip(self.used, keys)]
-        self.size += len(examples)
-
-    def batch(self, corpus: int, batch_type: str) -> Batch:
-        examples, query_langs, positive_langs = (np.concatenate(column) for column in zip(*self.parts))
-        return Batch(corpus, batch_type, examples, query_langs, positive_langs)
-
-
-class _Queues:
-    """The unused query units of one corpus in this epoch: one shuffled queue per language.
-
-    Candidates refused for a batch (a clash with a row already in it) wait at the
-    front of their queue for the next batch.
-    """
-
-    def __init__(self, corpus: Corpus, langs: list[int], rng: np.random.Generator) -> None:
-        self.queues = {lang: rng.permutation(np.flatnonzero(corpus.row_of[:, lang] >= 0)) for lang in langs}
-        self.position = {lang: 0 for lang in langs}
-        self.deferred = {lang: np.empty(0, np.int64) for lang in langs}
-        self.aside = {lang: np.empty(0, np.int64) for lang in langs}
-
-    def remaining(self, lang: int) -> int:
-        return len(self.queues[lang]) - self.position[lang] + len(self.deferred[lang]) + len(self.aside[lang])
-
-    def total_remaining(self) -> int:
-        return sum(self.remaining(lang) for lang in self.queues)
-
-    def snapshot(self) -> tuple[dict[int, int], dict[int, np.ndarray], dict[int, np.ndarray]]:
-        return dict(self.position), dict(self.deferred), dict(self.aside)
-
-    def restore(self, state: tuple[dict[int, int], dict[int, np.ndarray], dict[int, np.ndarray]]) -> None:
-        self.position, self.deferred, self.aside = dict(state[0]), dict(state[1]), dict(state[2])
-
-    def take(self, lang: int, count: int) -> np.ndarray:
-        """Remove and return the next ``count`` candidates (fewer if the queue runs out)."""
-        deferred = self.deferred[lang]
-        from_deferred = deferred[:count]
-        self.deferred[lang] = deferred[count:]
-        start = self.position[lang]
-        from_queue = self.queues[lang][start:start + count - len(from_deferred)]
-        self.position[lang] = start + len(from_queue)
-        from_aside = self.aside[lang][: count - len(from_deferred) - len(from_queue)]
-        self.aside[lang] = self.aside[lang][len(from_aside):]
-        return np.concatenate([from_deferred, from_queue, from_aside]).astype(np.int64, copy=False)
-
-    def put_back(self, lang: int, examples: np.ndarray) -> None:
-        """Candidates that clashed with this batch: first in line for the next one."""
-        self.deferred[lang] = np.concatenate([examples, self.deferred[lang]])
-
-    def put_aside(self, lang: int, examples: np.ndarray) -> None:
-        """Candidates this kind of batch cannot use at all (no partner language): last in line."""
-        self.aside[lang] = np.concatenate([self.aside[lang], examples])
 
 
 class CorpusSampler:
@@ -126,7 +36,7 @@ class CorpusSampler:
     def __init__(self, corpus: Corpus, index: int, config: SamplerConfig, rng: np.random.Generator) -> None:
         self.corpus, self.index, self.config, self.rng = corpus, index, config, rng
         self.langs = allowed_languages(corpus, config)
-        self.queues = _Queues(corpus, self.langs, rng)
+        self.queues = Queues(corpus, self.langs, rng)
         self.xx_exhausted: set[int] = set()
         self.group, self.text = positive_keys(corpus, config.positive)
         weights = language_weights(corpus, self.langs, config)
@@ -139,7 +49,7 @@ class CorpusSampler:
         weights = self.weight[candidates]
         return candidates[int(np.searchsorted(np.cumsum(weights), self.rng.random() * weights.sum(), side="right").clip(max=len(candidates) - 1))]
 
-    def _fill(self, state: _BatchState, counts: dict[int, int], positive_of: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> set[int]:
+    def _fill(self, state: BatchState, counts: dict[int, int], positive_of: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> set[int]:
         """Add ``counts[lang]`` rows with questions in each ``lang``; returns the languages that ran dry.
 
         Candidates for all languages are judged together, so a batch usually costs
@@ -195,49 +105,58 @@ class CorpusSampler:
         choice = scores.argmin(axis=1)
         return np.where(available.any(axis=1), choice, -1)
 
-    def monolingual(self) -> Batch | None:
+    def monolingual(self, size: int | None = None) -> Batch | None:
         """X-X: one language X for every question and positive."""
-        size = self.config.batch_size
+        size = size or self.config.batch_size
         while True:
             candidates = [lang for lang in self.langs if lang not in self.xx_exhausted and self.queues.remaining(lang) >= size]
             lang = self._choose(candidates)
             if lang is None:
                 return None
             snapshot = self.queues.snapshot()
-            state = _BatchState()
+            state = BatchState()
             if not self._fill(state, {lang: size}, self._same_language):
                 return state.batch(self.index, "xx")
             self.queues.restore(snapshot)
             self.xx_exhausted.add(lang)
 
-    def cross_lingual(self) -> Batch | None:
+    def cross_lingual(self, size: int | None = None) -> Batch | None:
         """X-Y: question language differs from positive language in every row."""
         if self.config.xy_scope == "batch":
-            return self._cross_per_batch()
-        return self._mixed_languages("xy", self._other_language)
+            return self._cross_per_batch(size or self.config.batch_size)
+        return self._mixed_languages("xy", self._other_language, size or self.config.batch_size)
+
+    def multitask(self) -> Batch | None:
+        """An X-X sub-batch and an X-Y sub-batch for one step; ``mono_prob`` is the X-X share of the rows."""
+        mono, cross = multitask_sizes(self.config)
+        snapshot = self.queues.snapshot()
+        parts = [self.monolingual(mono) if mono else None, self.cross_lingual(cross) if cross else None]
+        if (mono and parts[0] is None) or (cross and parts[1] is None):
+            self.queues.restore(snapshot)  # a step is both sub-batches or nothing
+            return None
+        return Batch.join([part for part in parts if part is not None], "multitask")
 
     def mixed_monolingual(self) -> Batch | None:
         """LAReQA's X-X: same-language pairs, languages mixed inside the batch."""
-        return self._mixed_languages("xx-mixed", self._same_language)
+        return self._mixed_languages("xx-mixed", self._same_language, self.config.batch_size)
 
-    def _mixed_languages(self, batch_type: str, positive_of: Callable[[np.ndarray, int], np.ndarray]) -> Batch | None:
+    def _mixed_languages(self, batch_type: str, positive_of: Callable[[np.ndarray, int], np.ndarray], size: int) -> Batch | None:
         """Each row draws its own query language (by weight, among those with questions left)."""
         snapshot = self.queues.snapshot()
-        state = _BatchState()
+        state = BatchState()
         active = [lang for lang in self.langs if self.queues.remaining(lang) > 0]
-        while state.size < self.config.batch_size and active:
+        while state.size < size and active:
             weights = self.weight[active]
-            draws = self.rng.choice(len(active), size=self.config.batch_size - state.size, p=weights / weights.sum())
+            draws = self.rng.choice(len(active), size=size - state.size, p=weights / weights.sum())
             counts = {lang: int(min(count, self.queues.remaining(lang))) for lang, count in zip(active, np.bincount(draws, minlength=len(active)))}
             failed = self._fill(state, counts, positive_of)
             active = [lang for lang in active if lang not in failed and self.queues.remaining(lang) > 0]
-        if state.size < self.config.batch_size:
+        if state.size < size:
             self.queues.restore(snapshot)
             return None
         return state.batch(self.index, batch_type)
 
-    def _cross_per_batch(self) -> Batch | None:
-        size = self.config.batch_size
+    def _cross_per_batch(self, size: int) -> Batch | None:
         pairs = [(x, y) for x in self.langs for y in self.langs if x != y and self.queues.remaining(x) >= size]
         if not pairs:
             return None
@@ -245,7 +164,7 @@ class CorpusSampler:
         for choice in self.rng.choice(len(pairs), size=len(pairs), replace=False, p=weights / weights.sum()):
             query_lang, positive_lang = pairs[int(choice)]
             snapshot = self.queues.snapshot()
-            state = _BatchState()
+            state = BatchState()
             if not self._fill(state, {query_lang: size}, functools.partial(self._fixed_language, positive_lang)):
                 return state.batch(self.index, "xy")
             self.queues.restore(snapshot)
@@ -259,9 +178,17 @@ class CorpusSampler:
             return self.cross_lingual()
         if mode == "xx-mixed":
             return self.mixed_monolingual()
+        if mode == "multitask":
+            return self.multitask()
         if self.rng.random() < self.config.mono_prob:
             return self.monolingual() or self.cross_lingual()
         return self.cross_lingual() or self.monolingual()
+
+
+def multitask_sizes(config: SamplerConfig) -> tuple[int, int]:
+    """Rows of the X-X and the X-Y sub-batch of a multitask step."""
+    mono = round(config.mono_prob * config.batch_size)
+    return mono, config.batch_size - mono
 
 
 def allowed_languages(corpus: Corpus, config: SamplerConfig) -> list[int]:
@@ -317,9 +244,13 @@ def validate(corpora: list[Corpus], config: SamplerConfig) -> None:
         raise MtqaError("--mode en needs English rows, and the inputs have none; add an English input or choose another --mode")
     for corpus in corpora:
         langs = allowed_languages(corpus, config)
-        if config.mode in ("hybrid", "xy") and len(langs) < 2:
+        if config.mode in ("hybrid", "xy", "multitask") and len(langs) < 2:
             names = ", ".join(corpus.langs[lang] for lang in langs) or "none"
             raise MtqaError(f"--mode {config.mode} needs at least two languages, but {corpus.name} has only {names} (after --langs); add languages or use --mode xx or en")
+    if config.mode == "multitask" and any(0 < size < 2 for size in multitask_sizes(config)):
+        mono, cross = multitask_sizes(config)
+        raise MtqaError(f"--batch-size {config.batch_size} with --mono-prob {config.mono_prob} gives sub-batches of {mono} X-X and "
+                        f"{cross} X-Y rows; a sub-batch of one row has no in-batch negatives: raise --batch-size or move --mono-prob")
     largest = max(int((corpus.row_of[:, allowed_languages(corpus, config)] >= 0).any(axis=1).sum()) for corpus in corpora)
     if config.batch_size > largest:
         raise MtqaError(f"--batch-size {config.batch_size} is larger than the {largest} distinct examples of the largest input; lower --batch-size")

@@ -3,7 +3,8 @@
 Each row is one (query, positive) pair; rows sharing ``batch_index`` form one training
 batch, stored in training order. Columns: ``batch_index, batch_type, query_lang,
 positive_lang, dataset, example_id, query, positive``, and optionally
-``positive_context`` (sentence+context positives) and ``negatives`` (hard negatives).
+``positive_context`` (sentence+context positives), ``negatives`` (hard negatives) and
+``sub_batch`` (multitask batches: ``xx`` or ``xy``, rows with one label form one loss).
 The manifest lists the shards with their row and batch counts and SHA-256 (see
 data_cards/batch-shards.md). This module writes and reads both.
 """
@@ -27,8 +28,8 @@ FORMAT_VERSION = 1
 CREATED_BY = "mtqa build-batches"
 MANIFEST = "manifest.json"
 REQUIRED_COLUMNS = ["batch_index", "batch_type", "query", "positive"]
-OPTIONAL_COLUMNS = ["positive_context", "negatives"]
-DICTIONARY_COLUMNS = ["batch_type", "query_lang", "positive_lang", "dataset"]
+OPTIONAL_COLUMNS = ["positive_context", "negatives", "sub_batch"]
+DICTIONARY_COLUMNS = ["batch_type", "query_lang", "positive_lang", "dataset", "sub_batch"]
 
 
 def shard_name(number: int) -> str:
@@ -79,7 +80,7 @@ def read_manifest(directory: Path) -> dict[str, Any]:
 
 @dataclass
 class TrainBatch:
-    """One stored batch: row i's query, positive and (optional) context and hard negatives."""
+    """One stored batch: row i's query, positive and (optional) context, hard negatives and sub-batch label."""
 
     index: int
     batch_type: str
@@ -87,6 +88,7 @@ class TrainBatch:
     positives: list[str]
     positive_context: list[str] | None = None
     negatives: list[list[str]] | None = None
+    sub_batch: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.queries)
@@ -108,7 +110,15 @@ class TrainBatch:
         pick = slice(start, stop)
         return TrainBatch(self.index, self.batch_type, self.queries[pick], self.positives[pick],
                           self.positive_context[pick] if self.positive_context is not None else None,
-                          self.negatives[pick] if self.negatives is not None else None)
+                          self.negatives[pick] if self.negatives is not None else None,
+                          self.sub_batch[pick] if self.sub_batch is not None else None)
+
+    def sub_batches(self) -> list[tuple[str, "TrainBatch"]]:
+        """``(label, rows)`` of each sub-batch in stored order; a batch without labels is one, labelled by its type."""
+        if self.sub_batch is None:
+            return [(self.batch_type, self)]
+        starts = [i for i in range(len(self)) if i == 0 or self.sub_batch[i] != self.sub_batch[i - 1]]
+        return [(self.sub_batch[start], self.rows(start, stop)) for start, stop in zip(starts, [*starts[1:], len(self)])]
 
     def negative_texts(self) -> list[str]:
         """The batch's hard negatives, flattened; with contexts, each gets its row's passage.
@@ -153,6 +163,7 @@ def iter_batches(shards_dir: Path, start: int = 0, manifest: dict[str, Any] | No
                 positives=columns["positive"][rows],
                 positive_context=columns["positive_context"][rows] if "positive_context" in columns else None,
                 negatives=columns["negatives"][rows] if "negatives" in columns else None,
+                sub_batch=columns["sub_batch"][rows] if "sub_batch" in columns else None,
             )
         skip = 0
 

@@ -94,7 +94,8 @@ def resume(directory: Path, model: nn.Module, optimizer, scheduler, scaler, sett
             continue
         if state["shards"] != fingerprint:
             raise MtqaError(f"{path} was trained on other shards; resume with the same shards or choose another --output")
-        changed = [key for key, value in settings.items() if key not in RESUMABLE_CHANGES and state["settings"].get(key) != value]
+        # A setting the checkpoint does not name is one an older mtqa did not have: its default then held.
+        changed = [key for key, value in settings.items() if key not in RESUMABLE_CHANGES and state["settings"].get(key, value) != value]
         if changed:
             details = ", ".join(f"{key} {state['settings'].get(key)!r} -> {settings[key]!r}" for key in changed)
             raise MtqaError(f"cannot resume {path} with different settings ({details}); use the original ones")

@@ -25,6 +25,9 @@ class TrainConfig:
     max_steps: int | None = None  # default: every stored batch once; more repeats the shards in the same order
     temperature: float = 0.05
     symmetric: bool = False
+    freeze_word_embeddings: bool = False  # train everything but the token embedding matrix
+    xx_weight: float = 1.0  # multitask steps: the weight of the X-X sub-batch's loss
+    xy_weight: float = 1.0  # ... and of the X-Y sub-batch's
     seed: int = 0
     grad_cache: int | None = None  # GradCache: encode in chunks of N texts, activation memory of N; None: off
     sub_batch: int | None = None  # without GradCache: forward length-sorted pieces of N texts; None: 16 on CPU, whole columns on CUDA
@@ -50,6 +53,8 @@ class TrainConfig:
             raise MtqaError(f"warmup ratio must be between 0 and 1, got {self.warmup_ratio}")
         if self.lr <= 0 or self.temperature <= 0:
             raise MtqaError("learning rate and temperature must be positive")
+        if self.xx_weight < 0 or self.xy_weight < 0 or self.xx_weight + self.xy_weight == 0:
+            raise MtqaError(f"--xx-weight {self.xx_weight} and --xy-weight {self.xy_weight}: weights must be >= 0 and not both 0")
         if self.keep_checkpoints < 1:
             raise MtqaError("keep-checkpoints must be at least 1")
         if (self.validation_batches or self.patience) and not self.eval_every:

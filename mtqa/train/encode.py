@@ -96,6 +96,17 @@ class ColumnEncoder:
         return self.runner or self.model
 
 
+def step_columns(batch: TrainBatch, query_prefix: str, passage_prefix: str,
+                 group: Group | None = None) -> tuple[list[list[str]], list[tuple[str, int]]]:
+    """Every sub-batch's columns one after the other, and each sub-batch's (label, number of columns)."""
+    columns, layout = [], []
+    for label, rows in batch.sub_batches():
+        part = batch_columns(rows, query_prefix, passage_prefix, group)
+        columns += part
+        layout.append((label, len(part)))
+    return columns, layout
+
+
 def batch_columns(batch: TrainBatch, query_prefix: str, passage_prefix: str, group: Group | None = None) -> list[list[str]]:
     """Prefixed queries, positives and (when the batch has any) hard negatives; this rank's rows only."""
     group = group or Group()

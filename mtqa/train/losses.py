@@ -54,6 +54,25 @@ class InfoNCELoss(nn.Module):
         return loss
 
 
+class SubBatchLoss(nn.Module):
+    """Multitask steps: a weighted sum of ``loss`` over sub-batches, each scored against its own rows only.
+
+    The embeddings arrive as the sub-batches' columns one after the other; ``layout`` gives
+    each sub-batch's weight and number of columns (2, or 3 with hard negatives).
+    """
+
+    def __init__(self, loss: nn.Module, layout: list[tuple[float, int]]) -> None:
+        super().__init__()
+        self.loss, self.layout = loss, layout
+
+    def forward(self, *embeddings: Tensor) -> Tensor:
+        total, start = None, 0
+        for weight, width in self.layout:
+            term = weight * self.loss(*embeddings[start:start + width])
+            total, start = term if total is None else total + term, start + width
+        return total
+
+
 class EmbeddingLoss(nn.Module):
     """Encode each column with autograd (length-sorted pieces of ``sub_batch`` texts), gather, score with ``loss``."""
 

@@ -29,10 +29,10 @@ from ..faults import crash_point
 from ..formats.shards import TrainBatch, iter_batches, read_manifest
 from ..output import atomic_directory, write_error
 from . import checkpoints
-from .distributed import current_group, wrap
 from .config import TrainConfig
-from .encode import ColumnEncoder, batch_columns, default_sub_batch
-from .losses import CachedEmbeddingLoss, EmbeddingLoss, InfoNCELoss
+from .distributed import Group, current_group, wrap
+from .encode import ColumnEncoder, default_sub_batch, step_columns
+from .losses import CachedEmbeddingLoss, EmbeddingLoss, InfoNCELoss, SubBatchLoss
 from .rng import seed_everything
 
 EvalHook = Callable[[int, nn.Module], dict]
@@ -148,6 +148,8 @@ class _Run:
         if group.is_main:
             self.checkpoints.mkdir(parents=True, exist_ok=True)
             checkpoints.remove_unfinished(self.checkpoints)
+        if config.freeze_word_embeddings:
+            freeze_word_embeddings(model)
         runner = wrap(model, group)
 
         decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
@@ -160,8 +162,6 @@ class _Run:
         self.scheduler = get_linear_schedule_with_warmup(self.optimizer, warmup, self.max_steps)
         self.scaler = torch.amp.GradScaler("cuda") if config.precision == "fp16" else None
         self.loss_fn = InfoNCELoss(config.temperature, config.symmetric)
-        self.objective = (CachedEmbeddingLoss(self.loss_fn, config.grad_cache) if config.grad_cache
-                          else EmbeddingLoss(self.loss_fn, default_sub_batch(config.sub_batch, self.device)))
         dtype = torch.bfloat16 if config.precision == "bf16" else torch.float16
         autocast = (lambda: torch.autocast(self.device.type, dtype=dtype)) if config.precision != "fp32" else contextlib.nullcontext
         self.encoder = ColumnEncoder(model, runner, group, autocast)
@@ -181,9 +181,9 @@ class _Run:
     def step(self, batch: TrainBatch) -> tuple[float, float]:
         """One optimizer step on ``batch``; in distributed training this rank encodes its rows only."""
         config, scaler = self.config, self.scaler
-        columns = batch_columns(batch, config.query_prefix, config.passage_prefix, self.group)
+        columns, objective = step_objective(config, batch, self.loss_fn, self.device, self.group)
         self.optimizer.zero_grad(set_to_none=True)
-        loss = self.objective(self.encoder, columns)
+        loss = objective(self.encoder, columns)
         # x world size: DDP averages the ranks' gradients, and each rank holds the gradient through its rows only.
         ((scaler.scale(loss) if scaler else loss) * self.group.world).backward()
         if scaler:
@@ -224,6 +224,14 @@ class _EarlyStopping:
         return {"loss": self.best[0], "step": self.best[1]} if self.best is not None else None
 
 
+def freeze_word_embeddings(model: nn.Module) -> None:
+    """Keep the token embedding matrix as it is (most of a multilingual encoder's weights: 96M of e5-small's 118M)."""
+    embeddings = model[0].auto_model.get_input_embeddings() if hasattr(model[0], "auto_model") else None
+    if embeddings is None:
+        raise MtqaError("--freeze-word-embeddings: this model has no input embedding matrix to freeze")
+    embeddings.weight.requires_grad_(False)
+
+
 def _save_model(model: nn.Module, target: Path, progress: bool) -> None:
     from transformers.utils import logging as transformers_logging
 
@@ -256,13 +264,26 @@ def _cycle(shards_dir: Path, manifest: dict[str, Any], start: int) -> Iterator[T
         position = 0
 
 
+def step_objective(config: TrainConfig, batch: TrainBatch, loss_fn: nn.Module, device: torch.device,
+                   group: Group | None = None, cached: bool = True) -> tuple[list[list[str]], nn.Module]:
+    """A step's columns of texts and the objective that scores them: InfoNCE, summed over a multitask step's
+    sub-batches with their weights, wrapped in GradCache when ``config.grad_cache`` (and ``cached``) asks for it."""
+    columns, layout = step_columns(batch, config.query_prefix, config.passage_prefix, group)
+    if len(layout) > 1:
+        weights = {"xx": config.xx_weight, "xy": config.xy_weight}
+        loss_fn = SubBatchLoss(loss_fn, [(weights.get(label, 1.0), width) for label, width in layout])
+    if config.grad_cache and cached:
+        return columns, CachedEmbeddingLoss(loss_fn, config.grad_cache)
+    return columns, EmbeddingLoss(loss_fn, default_sub_batch(config.sub_batch, device))
+
+
 def validation_loss(config: TrainConfig, model: nn.Module, loss_fn: nn.Module, device: torch.device) -> float:
     """Mean InfoNCE over the held-out shards, without gradients."""
-    objective = EmbeddingLoss(loss_fn, default_sub_batch(config.sub_batch, device))
     encoder = ColumnEncoder(model)
     total, count = 0.0, 0
     with torch.no_grad():
         for batch in iter_batches(Path(config.validation_batches)):
-            total += float(objective(encoder, batch_columns(batch, config.query_prefix, config.passage_prefix)))
+            columns, objective = step_objective(config, batch, loss_fn, device, cached=False)
+            total += float(objective(encoder, columns))
             count += 1
     return round(total / max(1, count), 6)
