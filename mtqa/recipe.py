@@ -18,7 +18,9 @@ section tabulates the reports of chosen steps in Markdown and JSON.
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -40,6 +42,7 @@ def load_recipe(path: Path) -> dict[str, Any]:
         raise MtqaError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
     if not isinstance(recipe, dict) or not isinstance(recipe.get("steps"), list) or not recipe["steps"]:
         raise MtqaError(f"{path}: a recipe needs a non-empty 'steps' list")
+    recipe["steps"] = [expanded for step in recipe["steps"] for expanded in expand_step(step, path)]
     names = set()
     for number, step in enumerate(recipe["steps"], start=1):
         if not isinstance(step, dict) or step.get("command") not in COMMANDS or not isinstance(step.get("args"), dict):
@@ -54,6 +57,36 @@ def load_recipe(path: Path) -> dict[str, Any]:
         if name not in names:
             raise MtqaError(f"{path}: compare names {name!r}, which is not a step")
     return recipe
+
+
+def expand_step(step: Any, path: Path) -> list[Any]:
+    """A step with ``vary: {seed: [0, 1, 2]}`` becomes one step per value (per combination, for several keys).
+
+    ``{seed}`` in its name and argument values takes each value in turn; the copies share a
+    ``group`` (the name without its placeholders, unless given), which studies average over.
+    """
+    if not isinstance(step, dict) or "vary" not in step:
+        return [step]
+    vary = step["vary"]
+    if not isinstance(vary, dict) or not vary or not all(isinstance(values, list) and values for values in vary.values()):
+        raise MtqaError(f"{path}: step {step.get('name')!r}: 'vary' maps placeholders to non-empty lists, e.g. {{seed: [0, 1, 2]}}")
+    template = str(step.get("name", "step"))
+    group = step.get("group") or re.sub(r"[-_]?[a-z]*\{[a-z_]+\}", "", template).strip("-_") or template  # xx-s{seed} -> xx
+    expanded = []
+    for combination in itertools.product(*vary.values()):
+        values = dict(zip(vary, combination))
+
+        def fill(value: Any) -> Any:
+            if isinstance(value, str):
+                for key, item in values.items():
+                    value = value.replace("{" + key + "}", str(item))
+                return value
+            return [fill(item) for item in value] if isinstance(value, list) else value
+
+        copy = {key: value for key, value in step.items() if key != "vary"}
+        copy.update(name=fill(template), group=group, values=values, args={key: fill(value) for key, value in step["args"].items()})
+        expanded.append(copy)
+    return expanded
 
 
 def step_arguments(step: dict[str, Any], out: Path) -> list[str]:
@@ -127,4 +160,8 @@ def run_recipe(path: Path, out: Path, *, run_command: Callable[[list[str]], None
         (out / "comparison.md").write_text(table + "\n", encoding="utf-8")
         (out / "comparison.json").write_text(json.dumps({"recipe": recipe.get("name"), "seed": recipe.get("seed"), "rows": rows}, indent=2) + "\n")
         echo(table)
+    if recipe.get("study") and not dry_run:
+        from .study import write_study
+
+        echo(write_study(recipe, out))
     return ran

@@ -89,3 +89,62 @@ def test_chain_on_tiny_models_then_resume_skips_everything(tmp_path, tiny_nllb, 
     assert rows[0]["run"] == "trained" and rows[0]["steps"] == 3 and 0 <= rows[0]["mono_map"] <= 1
     assert "| trained | xquad-r | 3 |" in (out / "comparison.md").read_text()
     assert run_recipe(recipe, out, run_command=main, echo=lambda _: None) == []
+
+
+def test_vary_expands_a_step_per_value_and_names_its_group(tmp_path):
+    recipe = write(tmp_path, {"steps": [
+        {"name": "xx-s{seed}", "vary": {"seed": [0, 1]}, "command": "train-eval",
+         "args": {"batches": "{out}/b-s{seed}", "model": "m", "seed": "{seed}", "output": "{out}/xx-s{seed}"}},
+        {"name": "grid-{mode}-{lr}", "vary": {"mode": ["xx", "xy"], "lr": [1, 2]}, "command": "build-batches",
+         "args": {"input": "x", "mode": "{mode}", "output": "{out}/{mode}-{lr}"}},
+    ]})
+    steps = load_recipe(recipe)["steps"]
+    # One step per combination, the first key varying slowest (here lr: the test writes YAML with sorted keys).
+    assert [step["name"] for step in steps] == ["xx-s0", "xx-s1", "grid-xx-1", "grid-xy-1", "grid-xx-2", "grid-xy-2"]
+    assert {step["group"] for step in steps[:2]} == {"xx"}
+    argv = step_arguments(steps[1], tmp_path)
+    assert argv[argv.index("--seed") + 1] == "1" and argv[argv.index("--output") + 1] == str(tmp_path / "xx-s1")
+    assert argv[argv.index("--batches") + 1] == str(tmp_path / "b-s1")
+    (tmp_path / "bad").mkdir()
+    bad = write(tmp_path / "bad", {"steps": [{"name": "a", "vary": {"seed": []}, "command": "train-eval", "args": {"output": "o"}}]})
+    with pytest.raises(MtqaError, match="non-empty lists"):
+        load_recipe(bad)
+
+
+def fake_report(folder: Path, mono: float, cross: float, multi: float, distance: float, langs=("en", "de", "zh")) -> None:
+    folder.mkdir(parents=True)
+    item = {"kind": "lareqa", "mono_map": mono, "cross_map": cross, "multi_map": multi, "rank_distance": distance,
+            "mono_r@1": mono - 0.1, "cross_r@1": cross - 0.1, "multi_r@1": multi - 0.1, "languages": list(langs),
+            "per_language": {"mono_map": {lang: mono + (0.05 if lang == "en" else 0) for lang in langs}},
+            "cross_matrix": {q: {p: cross for p in langs if p != q} for q in langs}}
+    (folder / "report.json").write_text(json.dumps({"evals": {"xquad-r": item}}))
+
+
+def test_study_tables_claims_and_sweeps_from_run_folders(tmp_path):
+    from mtqa.study import write_study
+
+    out = tmp_path / "out"
+    for seed, shift in enumerate((0.0, 0.01, -0.01)):
+        fake_report(out / f"xx-s{seed}", 0.80 + shift, 0.60, 0.30, 50.0)
+        fake_report(out / f"xy-s{seed}", 0.75, 0.70 + shift, 0.35, 30.0)
+        fake_report(out / f"hybrid-s{seed}", 0.795, 0.69, 0.36, 20.0 + seed)
+    fake_report(out / "untrained", 0.7, 0.5, 0.2, 90.0)
+    fake_report(out / "hybrid-a0-s0", 0.74, 0.70, 0.35, 25.0)
+    fake_report(out / "hybrid-k1-s0", 0.78, 0.65, 0.3, 40.0)
+    recipe = {"name": "s", "steps": [], "study": {
+        "set": "xquad-r", "table": ["untrained", "xx", "xy", "hybrid", "multitask"],
+        "claims": {"hybrid": "hybrid", "xx": "xx", "xy": "xy", "baselines": ["xx", "xy"]},
+        "sweeps": {"alpha": {"label": "alpha", "points": {"0": "hybrid-a0", "0.5": "hybrid", "1": "hybrid-a1"}},
+                   "languages": {"label": "k", "points": {"1": "hybrid-k1"}, "seen": {"1": ["en", "zh"]}}}}}
+    text = write_study(recipe, out)
+    assert "| xx | 3 | 0.800 ± 0.010 | 0.600 ± 0.000 |" in text
+    assert "| untrained | 1 | 0.700 |" in text and "Not run yet: multitask." in text
+    # hybrid - max(xx, xy) per seed in mono: 0.795 - 0.80, 0.795 - 0.81, 0.795 - 0.79
+    assert "mono mAP: hybrid − max(xx, xy) | -0.005 ± 0.010 | -0.005, -0.015, +0.005" in text
+    assert "1. hybrid ≥ max(xx, xy) − 0.01 on mono, cross and multi: **holds**" in text
+    assert "2. among the baselines (xx, xy), xx is best on mono and xy on cross: **holds**" in text
+    assert "3. hybrid has a lower rank distance than xx: **holds** (21.0 against 50.0)" in text
+    assert "alpha: not run yet: 1 (hybrid-a1)." in text
+    languages = json.loads((out / "study.json").read_text())["languages"]
+    assert languages["x"] == [1.0] and languages["mono_seen"] == [pytest.approx(0.805)] and languages["mono_unseen"] == [pytest.approx(0.78)]
+    assert (out / "alpha.png").stat().st_size > 1000 and (out / "languages.png").is_file()
