@@ -23,6 +23,9 @@ from ..languages import joins_without_spaces
 from .ct2_model import SPM_FILE
 
 EOS = "</s>"
+# How output tokens become text; part of every cache key, so a cache written by an older
+# version (1 kept stray language codes in the text) is never read back.
+TEXT_VERSION = 2
 
 
 def available_cores() -> int:
@@ -44,7 +47,7 @@ class DecodingOptions:
     max_input_tokens: int = 512
 
     def namespace(self, model_fingerprint: str) -> str:
-        return json.dumps({"model": model_fingerprint, **asdict(self)}, sort_keys=True)
+        return json.dumps({"model": model_fingerprint, **asdict(self), "text_version": TEXT_VERSION}, sort_keys=True)
 
 
 class NllbTranslator:
@@ -68,6 +71,7 @@ class NllbTranslator:
         import sentencepiece
 
         self.sp = sentencepiece.SentencePieceProcessor(model_file=str(Path(model_dir) / SPM_FILE))
+        self._special: dict[str, bool] = {}
         gpus = ctranslate2.get_cuda_device_count()
         if device == "auto":
             device = "cuda" if gpus > 0 else "cpu"
@@ -92,7 +96,21 @@ class NllbTranslator:
         return [source_lang, *self.sp.encode(text, out_type=str), EOS]
 
     def detokenize(self, tokens: Sequence[str]) -> str:
-        return self.sp.decode_pieces(list(tokens)).strip()
+        """Text of output tokens with special tokens skipped, as transformers' ``decode(skip_special_tokens=True)``.
+
+        Special are the tokens the SentencePiece model does not hold as ordinary pieces: language
+        codes and ``<mask>`` (added by the model's vocabulary), ``<s> </s> <pad>`` and ``<unk>``.
+        NLLB sometimes emits a language code mid-sentence; it must not reach the corpus.
+        """
+        return self.sp.decode_pieces([token for token in tokens if not self.is_special(token)]).strip()
+
+    def is_special(self, token: str) -> bool:
+        special = self._special.get(token)
+        if special is None:
+            piece = self.sp.piece_to_id(token)
+            special = piece == self.sp.unk_id() or self.sp.is_control(piece) or self.sp.is_unknown(piece)
+            self._special[token] = special
+        return special
 
     def translate_tokens(
         self, sources: list[list[str]], target_langs: list[str], options: DecodingOptions, *, asynchronous: bool = False
