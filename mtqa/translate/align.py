@@ -102,6 +102,11 @@ class Aligner:
         self.dropped: Counter[str] = Counter()
         self.dropped_by_reason: dict[str, Counter[str]] = defaultdict(Counter)
 
+    def prepare(self, records: list[dict[str, Any]], targets: list[Language]) -> None:
+        """Show the chain every segment it will check, for filters that score in batches."""
+        self.chain.prepare([(source, self.translate(source, language), language)
+                            for language in targets for record in records for source in (record["question"], *record["sentences"])])
+
     def rows(self, record: dict[str, Any], targets: list[Language]) -> list[dict[str, Any]]:
         """The English row and every kept translated row of one example."""
         rows = [english_row(record)]

@@ -54,6 +54,7 @@ class TranslationCache:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS translations (key BLOB PRIMARY KEY, output TEXT NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")  # the similarity filter's
         self._db.commit()
 
     def _recover(self, error: sqlite3.DatabaseError) -> None:
@@ -84,32 +85,40 @@ class TranslationCache:
             raise MtqaError(f"translation cache {self.path} is unusable ({again}); delete it or set MTQA_CACHE elsewhere") from None
 
     def get_many(self, keys: Iterable[bytes]) -> dict[bytes, str]:
-        keys = list(keys)
+        return self._get("translations", "output", list(keys))
+
+    def put_many(self, items: Iterable[tuple[bytes, str]]) -> None:
+        self._put("translations", "output", list(items))
+
+    def get_vectors(self, keys: Iterable[bytes]) -> dict[bytes, bytes]:
+        """Sentence vectors (float32 bytes) of the similarity filter, by key."""
+        return self._get("vectors", "vector", list(keys))
+
+    def put_vectors(self, items: Iterable[tuple[bytes, bytes]]) -> None:
+        self._put("vectors", "vector", list(items))
+
+    def _get(self, table: str, column: str, keys: list[bytes]) -> dict:
         try:
-            return self._get_many(keys)
+            found = {}
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                placeholders = ",".join("?" * len(chunk))
+                found.update(self._db.execute(f"SELECT key, {column} FROM {table} WHERE key IN ({placeholders})", chunk))
+            return found
         except sqlite3.DatabaseError as error:
             self._recover(error)
             return {}
 
-    def _get_many(self, keys: list[bytes]) -> dict[bytes, str]:
-        found: dict[bytes, str] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
-            placeholders = ",".join("?" * len(chunk))
-            for key, output in self._db.execute(f"SELECT key, output FROM translations WHERE key IN ({placeholders})", chunk):
-                found[key] = output
-        return found
-
-    def put_many(self, items: Iterable[tuple[bytes, str]]) -> None:
-        items = list(items)
+    def _put(self, table: str, column: str, items: list[tuple[bytes, object]]) -> None:
+        statement = f"INSERT OR REPLACE INTO {table} (key, {column}) VALUES (?, ?)"
         try:
             with self._db:  # one transaction: all of the batch or none of it
-                self._db.executemany("INSERT OR REPLACE INTO translations (key, output) VALUES (?, ?)", items)
+                self._db.executemany(statement, items)
         except sqlite3.DatabaseError as error:
             self._recover(error)
             try:
                 with self._db:
-                    self._db.executemany("INSERT OR REPLACE INTO translations (key, output) VALUES (?, ?)", items)
+                    self._db.executemany(statement, items)
             except sqlite3.DatabaseError as again:
                 raise MtqaError(f"translation cache {self.path} is unusable ({again}); set MTQA_CACHE elsewhere") from None
 

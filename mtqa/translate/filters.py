@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import functools
 import re
+import statistics
 import unicodedata
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from typing import Any
 
 from ..languages import Language
 from . import langid
@@ -53,9 +55,6 @@ SCRIPT_NAMES: dict[str, frozenset[str]] = {
 
 # Characters per English character, roughly, for scripts far from 1.0.
 EXPECTED_LENGTH_RATIO = {"Hans": 0.3, "Hant": 0.3, "Jpan": 0.4, "Hang": 0.5}
-
-# langdetect profiles it confuses with each other on real text.
-
 
 @functools.lru_cache(maxsize=65536)
 def char_script(char: str) -> str:
@@ -100,8 +99,15 @@ def _normalise(text: str) -> str:
 class Filter:
     name = "filter"
 
+    def prepare(self, segments: list[tuple[str, str, Language]]) -> None:
+        """See every (source, output, language) of the run before the first ``passes``: for filters that score in batches."""
+
     def passes(self, source: str, output: str, language: Language) -> bool:
         raise NotImplementedError
+
+    def report(self) -> dict[str, Any] | None:
+        """What the filter measured, for the manifest (None: nothing beyond the failure counts)."""
+        return None
 
 
 class EmptyFilter(Filter):
@@ -143,18 +149,68 @@ class LanguageIdFilter(Filter):
 
 @dataclass
 class LengthRatioFilter(Filter):
-    """Output length within ``tolerance`` times the expected ratio for the script."""
+    """Output length within ``tolerance`` times the expected output/source length ratio of the language.
 
-    tolerance: float = 3.0
+    The expected ratio is the median over the run's own segments in that language, once it
+    has ``min_calibration`` of them (languages differ: Chinese writes a third as many
+    characters as English, German a tenth more); below that, a constant per script.
+    """
+
+    tolerance: float = 2.0
     min_source_chars: int = 10
+    min_calibration: int = 20
     name = "length_ratio"
+
+    def __post_init__(self) -> None:
+        self.expected: dict[str, float] = {}
+
+    def prepare(self, segments: list[tuple[str, str, Language]]) -> None:
+        ratios: dict[str, list[float]] = defaultdict(list)
+        for source, output, language in segments:
+            # Only outputs in the target's script: copies and wrong-script output would pull the median away.
+            share = script_share(output, language.script)
+            if len(source) >= self.min_source_chars and output.strip() and (share is None or share >= 0.5):
+                ratios[language.code].append(len(output) / len(source))
+        self.expected = {code: statistics.median(values) for code, values in ratios.items() if len(values) >= self.min_calibration}
 
     def passes(self, source: str, output: str, language: Language) -> bool:
         if len(source) < self.min_source_chars or not output.strip():
             return True
-        expected = EXPECTED_LENGTH_RATIO.get(language.script, 1.0)
+        expected = self.expected.get(language.code) or EXPECTED_LENGTH_RATIO.get(language.script, 1.0)
         ratio = len(output) / len(source)
         return expected / self.tolerance <= ratio <= expected * self.tolerance
+
+    def report(self) -> dict[str, Any] | None:
+        return {"expected_ratio": {code: round(value, 3) for code, value in sorted(self.expected.items())}} if self.expected else None
+
+
+@dataclass
+class MixedScriptFilter(Filter):
+    """Output drifting into another script: common words (lower-case, so not names or acronyms) outside the target's script.
+
+    A Greek or Chinese question may quote a Latin name, and that is fine; half a sentence of
+    lower-case English or Cyrillic words is the decoder switching language mid-output.
+    ``max_foreign_share`` is the most such letters may weigh (CJK and Hangul weighted as in
+    :func:`script_share`).
+    """
+
+    max_foreign_share: float = 0.2
+    name = "mixed_script"
+
+    def passes(self, source: str, output: str, language: Language) -> bool:
+        names = SCRIPT_NAMES.get(language.script)
+        if names is None:
+            return True
+        total = foreign = 0.0
+        for word in re.findall(r"\w+", output):
+            letters = [char for char in word if char.isalpha()]
+            if not letters:
+                continue
+            weight = sum(DENSE_SCRIPT_WEIGHT.get(char_script(char), 1.0) for char in letters)
+            total += weight
+            if letters[0].islower() and not any(char_script(char) in names for char in letters):
+                foreign += weight
+        return not total or foreign / total <= self.max_foreign_share
 
 
 @dataclass
@@ -182,7 +238,8 @@ class RepetitionFilter(Filter):
     name = "repetition"
 
     def passes(self, source: str, output: str, language: Language) -> bool:
-        units = _units(output)
+        # Characters where the script writes no spaces: a loop glued to a Chinese sentence is one "word".
+        units = [char for char in output if not char.isspace()] if language.joins_without_spaces else _units(output)
         repeats = max_ngram_repeats(units)
         if repeats >= self.max_repeats and repeats > 2 * max(1, max_ngram_repeats(_units(source))):
             return False
@@ -190,6 +247,48 @@ class RepetitionFilter(Filter):
             source_units = _units(source)
             return bool(source_units) and len(set(source_units)) / len(source_units) < 2 * self.min_distinct_ratio
         return True
+
+
+SIMILARITY_MODEL = "offline-me5"
+
+
+@dataclass
+class SimilarityFilter(Filter):
+    """A multilingual encoder's verdict: the output means what its source means (:mod:`mtqa.translate.similarity`).
+
+    Fails a translation whose cosine with its source is below ``min_similarity``, or whose
+    margin (that cosine minus its best cosine with any other English source of the run in
+    the language) is below ``min_margin``: a fluent translation of a different sentence.
+    The defaults were chosen on XQuAD-R's human translations (README, filter benchmark).
+    """
+
+    model: str = SIMILARITY_MODEL
+    min_similarity: float = 0.75
+    min_margin: float = -0.02
+    cache: Any = None  # a TranslationCache: vectors are kept beside the translations
+    progress: bool = False
+    scores: Any = field(default=None, repr=False)
+    name = "similarity"
+
+    def prepare(self, segments: list[tuple[str, str, Language]]) -> None:
+        from .similarity import SimilarityScorer, language_pairs
+
+        self.scorer = SimilarityScorer(self.model, self.cache, progress=self.progress)
+        self.scores = self.scorer.score(language_pairs(segments))
+
+    def passes(self, source: str, output: str, language: Language) -> bool:
+        if self.scores is None:
+            raise RuntimeError("SimilarityFilter.prepare() must see the run's segments first")
+        pair = (source, output, language.code)
+        cosine = self.scores.cosine.get(pair)
+        if cosine is None:
+            return True  # not scored: empty output (the empty filter's business) or English
+        margin = self.scores.margin.get(pair)
+        return cosine >= self.min_similarity and (margin is None or margin >= self.min_margin)
+
+    def report(self) -> dict[str, Any] | None:
+        return None if self.scores is None else {"model": self.model, "min_similarity": self.min_similarity, "min_margin": self.min_margin,
+                                                 "texts_encoded": self.scorer.encoded, "texts_from_cache": self.scorer.cached}
 
 
 FILTER_SCOPES = ("answer", "passage")  # sentences that must pass: question + answer sentence, or every sentence
@@ -206,17 +305,28 @@ class FilterOptions:
     length_tolerance: float = LengthRatioFilter.tolerance
     copy_similarity: float = CopyFilter.max_similarity
     max_repeats: int = RepetitionFilter.max_repeats
+    max_foreign_script: float = MixedScriptFilter.max_foreign_share
+    similarity: bool = False  # opt-in: it loads an encoder and costs ~10% of CPU translation time (README)
+    similarity_model: str = SimilarityFilter.model
+    min_similarity: float = SimilarityFilter.min_similarity
+    min_margin: float = SimilarityFilter.min_margin
 
 
-def default_filters(options: FilterOptions | None = None) -> list[Filter]:
+def default_filters(options: FilterOptions | None = None, *, cache: Any = None, progress: bool = False) -> list[Filter]:
+    """The chain `mtqa translate` runs; ``cache`` (a TranslationCache) keeps the similarity filter's vectors."""
     options = options or FilterOptions()
-    return [
+    filters = [
         EmptyFilter(),
         LanguageIdFilter(min_probability=options.langid_min_probability, backend=options.langid),
+        MixedScriptFilter(max_foreign_share=options.max_foreign_script),
         LengthRatioFilter(tolerance=options.length_tolerance),
         CopyFilter(max_similarity=options.copy_similarity),
         RepetitionFilter(max_repeats=options.max_repeats),
     ]
+    if options.similarity:
+        filters.append(SimilarityFilter(model=options.similarity_model, min_similarity=options.min_similarity,
+                                        min_margin=options.min_margin, cache=cache, progress=progress))
+    return filters
 
 
 class FilterChain:
@@ -225,6 +335,10 @@ class FilterChain:
     def __init__(self, filters: list[Filter]) -> None:
         self.filters = filters
         self.failures: dict[str, Counter[str]] = defaultdict(Counter)
+
+    def prepare(self, segments: list[tuple[str, str, Language]]) -> None:
+        for f in self.filters:
+            f.prepare(segments)
 
     def check(self, source: str, output: str, language: Language) -> list[str]:
         failed = [f.name for f in self.filters if not f.passes(source, output, language)]
@@ -235,3 +349,10 @@ class FilterChain:
     def report(self) -> dict[str, dict[str, int]]:
         """Segments failed, per filter and language."""
         return {name: dict(sorted(counts.items())) for name, counts in sorted(self.failures.items())}
+
+    def details(self) -> dict[str, dict[str, Any]]:
+        """Each filter's own report, where it has one (the similarity filter's settings and counts)."""
+        return {f.name: detail for f in self.filters if (detail := f.report()) is not None}
+
+    def filter(self, name: str) -> Filter | None:
+        return next((f for f in self.filters if f.name == name), None)

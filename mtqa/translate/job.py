@@ -73,6 +73,11 @@ def run_translate(config: TranslateConfig) -> dict[str, Any]:
         from .ray_engine import require_ray
 
         require_ray()  # before the model is fetched and converted
+    if config.filters.similarity:
+        from ..encoders.load import check_model_source
+        from .similarity import OPTION
+
+        check_model_source(config.filters.similarity_model, option=OPTION)  # a wrong path fails now, not after translating
     with claim_output(config.output, overwrite=config.overwrite):
         return _translate(config, source, targets)
 
@@ -108,13 +113,15 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
             translator, cache, config.decoding.namespace(resolved.fingerprint), requested, source.flores, config.decoding,
             progress=config.progress, engine=engine,
         )
+        timer.add("translate", stats.seconds)
+        chain = FilterChain(default_filters(config.filters, cache=cache, progress=config.progress))
+        aligner = Aligner(chain, config.filters, lambda text, language: translations[(text, language.flores)])
+        with timer.stage("similarity"):
+            aligner.prepare(records, targets)  # the similarity filter encodes every pair here, in batches
     finally:
         cache.close()
-    timer.add("translate", stats.seconds)
 
     with timer.stage("filter_align"):
-        aligner = Aligner(FilterChain(default_filters(config.filters)), config.filters,
-                          lambda text, language: translations[(text, language.flores)])
         rows = [row for record in records for row in aligner.rows(record, targets)]
 
     codes = ["en"] + [language.code for language in targets]
@@ -142,6 +149,7 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
         "rows": len(rows),
         "segments": stats.report(len(requested)),
         "filters": aligner.report(),
+        "similarity": similarity_report(chain),
         "timings_s": timer.report(),
         "throughput": {"output_tokens_per_s": round(stats.tokens_per_second, 1)},
     }
@@ -154,6 +162,16 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
             (staging / "README.md").write_text(_card(manifest, config), encoding="utf-8")
     manifest["timings_s"]["write"] = timer.report()["write"]
     return manifest
+
+
+def similarity_report(chain: FilterChain) -> dict[str, Any] | None:
+    """The similarity filter's settings and, per language, its score distributions and failures (None: filter off)."""
+    similarity = chain.filter("similarity")
+    if similarity is None or similarity.scores is None:
+        return None
+    from .similarity import report
+
+    return {**similarity.report(), "languages": report(similarity.scores, chain.report().get("similarity", {}))}
 
 
 def _card(manifest: dict[str, Any], config: TranslateConfig) -> str:
@@ -182,6 +200,7 @@ One row per (example, language), English included:
         + ("" if config.filters.enabled else " (filtering was off: every row kept, with flags)")
         + ".\n\n"
         + markdown_table(["lang", "kept", "dropped", *sorted(reasons)], filter_rows)
+        + _similarity_section(manifest.get("similarity"))
     )
     return render_card(
         title="Machine-translated parallel QA corpus",
@@ -191,6 +210,23 @@ One row per (example, language), English included:
         source_datasets=[config.input],
         task_categories=["question-answering", "text-retrieval"],
         sections=[("How it was made", how), ("Fields", fields), ("Filters", filters), ("Limitations", MT_LIMITATIONS)],
+    )
+
+
+def _similarity_section(similarity: dict[str, Any] | None) -> str:
+    if not similarity:
+        return ""
+
+    def cell(stats: dict[str, float] | None, key: str) -> str:
+        return "" if stats is None else f"{stats[key]:.3f}"
+
+    rows = [[code, item["pairs"], cell(item["cosine"], "p5"), cell(item["cosine"], "p50"), cell(item["margin"], "p5"),
+             cell(item["margin"], "p50"), item["failed"]] for code, item in similarity["languages"].items()]
+    return (
+        f"\n\nThe similarity filter encoded every source and translation with `{similarity['model']}` and failed a "
+        f"segment whose cosine with its source was below {similarity['min_similarity']}, or whose margin (that cosine "
+        f"minus its best cosine with another English segment of the run) was below {similarity['min_margin']}.\n\n"
+        + markdown_table(["lang", "segments", "cosine p5", "cosine p50", "margin p5", "margin p50", "failed"], rows)
     )
 
 

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import MtqaError
-from .config import POOLINGS
+from . import POOLINGS
 from .offline_me5 import ALIAS, offline_me5
 
 Encoder = Callable[[list[str], str], np.ndarray]  # (texts, role) -> L2-normalised embeddings
@@ -39,8 +39,19 @@ def resolve_model_name(name: str) -> str:
     return str(OFFLINE_MODELS[name]()) if name in OFFLINE_MODELS else name
 
 
-def load_encoder(name: str, *, pooling: str = "auto", max_length: int | None = None, device: str = "cpu"):
-    """A ``SentenceTransformer`` for ``name`` (hub id, folder, ``offline-minilm`` or ``offline-me5``)."""
+def check_model_source(name: str, *, option: str = "--model") -> str:
+    """Resolve an alias and check a local path without loading anything: bad input fails before any work."""
+    source = resolve_model_name(name)
+    path = Path(source).expanduser()
+    if path.exists() and not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+        raise MtqaError(f"{source} is not a model folder (no config.json or modules.json); pass a Hugging Face or sentence-transformers model folder to {option}")
+    if not path.exists() and (source.startswith((".", "/", "~")) or source.count("/") > 1):
+        raise MtqaError(f"model folder not found: {source}; check the {option} path")
+    return source
+
+
+def load_encoder(name: str, *, pooling: str = "auto", max_length: int | None = None, device: str = "cpu", option: str = "--model"):
+    """A ``SentenceTransformer`` for ``name`` (hub id, folder, ``offline-minilm`` or ``offline-me5``); ``option`` names it in errors."""
     import torch
     from sentence_transformers import SentenceTransformer, models
     from transformers.utils import logging as transformers_logging
@@ -51,12 +62,8 @@ def load_encoder(name: str, *, pooling: str = "auto", max_length: int | None = N
         raise MtqaError(f"--pooling {pooling!r} is not one of {', '.join(POOLINGS)}")
     if device == "cuda" and not torch.cuda.is_available():
         raise MtqaError("--device cuda was asked for, but torch sees no CUDA device; use --device cpu")
-    source = resolve_model_name(name)
+    source = check_model_source(name, option=option)
     path = Path(source).expanduser()
-    if path.exists() and not (path / "config.json").is_file() and not (path / "modules.json").is_file():
-        raise MtqaError(f"{source} is not a model folder (no config.json or modules.json); pass a Hugging Face or sentence-transformers model folder")
-    if not path.exists() and (source.startswith((".", "/", "~")) or source.count("/") > 1):
-        raise MtqaError(f"model folder not found: {source}; check the --model path")
     try:
         if pooling == "auto":
             model = SentenceTransformer(source, device=device)
@@ -67,8 +74,8 @@ def load_encoder(name: str, *, pooling: str = "auto", max_length: int | None = N
     except OSError as error:
         message = str(error).strip().splitlines()[0]
         if os.environ.get("HF_HUB_OFFLINE") or not path.exists():
-            raise MtqaError(f"cannot load model {source!r} ({message}); pass a local folder, or run where the hub is reachable") from None
-        raise MtqaError(f"cannot load model {source!r}: {message}") from None
+            raise MtqaError(f"cannot load {option} {source!r} ({message}); pass a local folder, or run where the hub is reachable") from None
+        raise MtqaError(f"cannot load {option} {source!r}: {message}") from None
     if max_length:
         model.max_seq_length = max_length
     return model

@@ -1,0 +1,250 @@
+#!/usr/bin/env python
+"""bench-filters: how well `mtqa translate`'s filter chain separates good translations from bad ones.
+
+Good examples are human translations: an English question of a LAReQA-format set
+(XQuAD-R by default) paired with the same question, by id, in each other language.
+Sentences are left out: XQuAD-R's passages were split into sentences per language, so
+sentence *i* of two languages need not say the same thing, and no pairing of them is honest.
+
+Bad examples are corruptions of the good ones, made deterministically (seed 0):
+
+  wrong_language      the same question in another language of the set
+  copy                the English source, untranslated
+  other_question      the translation of a different question of the set, drawn at random
+  nearby_question     the translation of another question about the same passage (the
+                      hardest case: same topic, often the same words; reported, not a target)
+  truncated           the translation cut to its first third (characters)
+  repetition          the translation followed by a loop of its last three words
+  empty               no output
+  mixed_script        the translation's first half, then the second half of the same question
+                      in another script (Russian for Latin-script targets, else English)
+
+For each filter and for the whole chain: recall (the share of bad examples failed) per
+corruption kind and language, the false-drop rate (the share of good examples failed) per
+language, and the time per 1,000 segments. The similarity filter's time includes encoding
+every unique text (no cache). Targets: the chain catches every kind but nearby_question
+>= 95% of the time, and drops <= 2% of good examples in every language.
+
+    python bench/bench_filters.py [--data lareqa:PATH] [--questions N] [--quick] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from measure import machine  # noqa: E402
+
+TARGET_RECALL, TARGET_FALSE_DROP = 0.95, 0.02
+KINDS = ("wrong_language", "copy", "other_question", "nearby_question", "truncated", "repetition", "empty", "mixed_script")
+UNTARGETED = {"nearby_question"}
+CHAIN = "chain"
+
+
+def load_questions(spec: str, articles: str | None = None) -> tuple[dict[str, dict[str, str]], dict[str, list[str]]]:
+    """Questions per language by id, and the ids of each passage (for nearby_question)."""
+    from mtqa.errors import MtqaError
+    from mtqa.formats import lareqa
+    from mtqa.paths import resolve_eval_data
+
+    kind, _, path = spec.partition(":")
+    if kind != "lareqa" or not path:
+        raise MtqaError(f"--data {spec!r}: use lareqa:PATH or lareqa:NAME (a LAReQA-format folder such as xquad-r)")
+    folder = resolve_eval_data(path)
+    questions: dict[str, dict[str, str]] = {}
+    passages: dict[str, list[str]] = {}
+    for file in lareqa.language_files(folder):
+        questions[file.stem] = {}
+        for number, paragraph in enumerate(lareqa.read_language(file, lareqa.parse_articles(articles))):
+            for qa in paragraph.questions:
+                questions[file.stem][qa.id] = qa.question
+                if file.stem == "en":
+                    passages.setdefault(str(number), []).append(qa.id)
+    if "en" not in questions:
+        raise MtqaError(f"{folder}: no en.json; the benchmark pairs English questions with their translations")
+    return questions, passages
+
+
+def make_examples(questions: dict[str, dict[str, str]], passages: dict[str, list[str]], seed: int = 0) -> list[dict[str, Any]]:
+    from mtqa.languages import get_language
+
+    rng = random.Random(seed)
+    english = questions["en"]
+    langs = sorted(lang for lang in questions if lang != "en")
+    passage_of = {qid: ids for ids in passages.values() for qid in ids}
+    examples = []
+    for lang in langs:
+        language = get_language(lang)
+        ids = [qid for qid in english if qid in questions[lang]]
+        others = [other for other in langs if other != lang]
+        foreign = "ru" if language.script == "Latn" and "ru" in questions else "en"
+        for qid in ids:
+            source, good = english[qid], questions[lang][qid]
+
+            def add(kind: str, output: str) -> None:
+                examples.append({"lang": lang, "id": qid, "kind": kind, "source": source, "output": output})
+
+            add("good", good)
+            other_lang = next((o for o in rng.sample(others, len(others)) if qid in questions[o]), None)
+            if other_lang:
+                add("wrong_language", questions[other_lang][qid])
+            add("copy", source)
+            other = rng.choice([o for o in questions[lang] if o != qid])
+            add("other_question", questions[lang][other])
+            nearby = [o for o in passage_of.get(qid, []) if o != qid and o in questions[lang]]
+            if nearby:
+                add("nearby_question", questions[lang][rng.choice(nearby)])
+            add("truncated", good[:max(1, len(good) // 3)].rstrip())
+            units = list(good) if language.joins_without_spaces else good.split()
+            joiner = "" if language.joins_without_spaces else " "
+            tail = joiner.join(units[-3:])
+            add("repetition", good + joiner + joiner.join([tail] * 6))
+            add("empty", "")
+            if qid in questions.get(foreign, {}):
+                mixed = questions[foreign][qid]
+                add("mixed_script", good[:len(good) // 2] + " " + mixed[len(mixed) // 2:])
+    return examples
+
+
+def run_filters(examples: list[dict[str, Any]], langid: str) -> tuple[dict[str, list[bool]], dict[str, float], dict[str, Any]]:
+    """Per filter (and the chain), whether each example fails; each filter's seconds; the similarity scores' distributions."""
+    from mtqa.languages import get_language
+    from mtqa.translate.filters import FilterOptions, default_filters
+
+    # The whole chain, the opt-in similarity filter included; no cache, so its time includes encoding.
+    filters = default_filters(FilterOptions(langid=langid, similarity=True), cache=None, progress=False)
+    languages = {code: get_language(code) for code in {e["lang"] for e in examples}}
+    segments = [(e["source"], e["output"], languages[e["lang"]]) for e in examples]
+    failed: dict[str, list[bool]] = {}
+    seconds: dict[str, float] = {}
+    for f in filters:
+        started = time.perf_counter()
+        f.prepare(segments)
+        failed[f.name] = [not f.passes(*segment) for segment in segments]
+        seconds[f.name] = time.perf_counter() - started
+    failed[CHAIN] = [any(column) for column in zip(*failed.values())]
+    seconds[CHAIN] = sum(seconds.values())
+    return failed, seconds, similarity_distributions(examples, segments, next(f for f in filters if f.name == "similarity"))
+
+
+def similarity_distributions(examples: list[dict[str, Any]], segments: list, similarity) -> dict[str, Any]:
+    """Cosine and margin quantiles per language for good pairs and the two mismatched kinds."""
+    from mtqa.translate.similarity import distribution
+
+    found: dict[str, dict[str, dict[str, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for example, (source, output, language) in zip(examples, segments):
+        if example["kind"] in ("good", "other_question", "nearby_question"):
+            pair = (source, output, language.code)
+            for score, table in (("cosine", similarity.scores.cosine), ("margin", similarity.scores.margin)):
+                if pair in table:
+                    found[example["lang"]][example["kind"]][score].append(table[pair])
+                    found["all"][example["kind"]][score].append(table[pair])
+    return {lang: {kind: {score: distribution(values) for score, values in scores.items()} for kind, scores in kinds.items()}
+            for lang, kinds in sorted(found.items())}
+
+
+def tabulate(examples: list[dict[str, Any]], failed: dict[str, list[bool]]) -> dict[str, Any]:
+    counts: dict[str, dict[str, dict[str, list[int]]]] = {name: defaultdict(lambda: defaultdict(lambda: [0, 0])) for name in failed}
+    for name, column in failed.items():
+        for example, fail in zip(examples, column):
+            cell = counts[name][example["kind"]][example["lang"]]
+            cell[0] += fail
+            cell[1] += 1
+
+    def rate(cells: dict[str, list[int]]) -> float:
+        caught, total = (sum(cell[i] for cell in cells.values()) for i in (0, 1))
+        return caught / total if total else float("nan")
+
+    table: dict[str, Any] = {}
+    for name, by_kind in counts.items():
+        table[name] = {
+            "false_drop": {lang: round(cell[0] / cell[1], 4) for lang, cell in sorted(by_kind["good"].items())},
+            "false_drop_all": round(rate(by_kind["good"]), 4),
+            "recall": {kind: round(rate(by_kind[kind]), 4) for kind in KINDS if kind in by_kind},
+            "recall_by_language": {kind: {lang: round(cell[0] / cell[1], 4) for lang, cell in sorted(by_kind[kind].items())}
+                                   for kind in KINDS if kind in by_kind},
+        }
+    return table
+
+
+def markdown(result: dict[str, Any]) -> str:
+    table, names = result["table"], list(result["table"])
+    lines = ["| filter | " + " | ".join(KINDS) + " | false drops (worst language) | ms per 1,000 segments |",
+             "| --- | " + " | ".join("---" for _ in KINDS) + " | --- | --- |"]
+    for name in names:
+        row = table[name]
+        worst = max(row["false_drop"].items(), key=lambda item: item[1])
+        recall = " | ".join(f"{row['recall'].get(kind, float('nan')):.1%}" for kind in KINDS)
+        lines.append(f"| {name} | {recall} | {row['false_drop_all']:.1%} ({worst[0]} {worst[1]:.1%}) | {result['ms_per_1000'][name]:,.0f} |")
+    chain = table[CHAIN]
+    langs = list(chain["false_drop"])
+    lines += ["", "The chain per language (recall per kind, then false drops):", "",
+              "| kind | " + " | ".join(langs) + " |", "| --- | " + " | ".join("---" for _ in langs) + " |"]
+    for kind in KINDS:
+        by_lang = chain["recall_by_language"].get(kind, {})
+        lines.append(f"| {kind} | " + " | ".join(f"{by_lang[lang]:.0%}" if lang in by_lang else "" for lang in langs) + " |")
+    lines.append("| false drops | " + " | ".join(f"{chain['false_drop'][lang]:.1%}" for lang in langs) + " |")
+    lines += ["", "The similarity filter's scores (p5 / p50 / p95), all languages together:", "",
+              "| pairs | cosine | margin |", "| --- | --- | --- |"]
+    for kind, scores in result["similarity_distributions"]["all"].items():
+        cells = [" / ".join(f"{scores[score][q]:.3f}" for q in ("p5", "p50", "p95")) if scores.get(score) else "" for score in ("cosine", "margin")]
+        lines.append(f"| {kind} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="lareqa:xquad-r", help="a LAReQA-format set: lareqa:PATH, or lareqa:NAME under the data folders")
+    parser.add_argument("--articles", default="0-15", help="articles whose questions are used (0-47: all of XQuAD-R)")
+    parser.add_argument("--quick", action="store_true", help="articles 0, 12, 24 and 36 only")
+    parser.add_argument("--langid", default="fasttext", help="language-ID backend of the chain")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "work" / "results-filters.json")
+    args = parser.parse_args()
+    from mtqa.errors import MtqaError
+
+    try:
+        questions, passages = load_questions(args.data, "0,12,24,36" if args.quick else args.articles)
+    except MtqaError as error:
+        sys.exit(f"bench-filters: error: {error}")
+    examples = make_examples(questions, passages)
+    failed, seconds, similarity = run_filters(examples, args.langid)
+    table = tabulate(examples, failed)
+    chain = table[CHAIN]
+    targeted = {kind: value for kind, value in chain["recall"].items() if kind not in UNTARGETED}
+    result = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine(),
+        "data": args.data,
+        "examples": len(examples),
+        "good": sum(e["kind"] == "good" for e in examples),
+        "languages": sorted({e["lang"] for e in examples}),
+        "ms_per_1000": {name: 1000 * 1000 * value / len(examples) for name, value in seconds.items()},
+        "table": table,
+        "similarity_distributions": similarity,
+        "targets": {"recall_min": TARGET_RECALL, "false_drop_max": TARGET_FALSE_DROP},
+        "worst_recall": min(targeted.values()),
+        "worst_recall_kind": min(targeted, key=targeted.get),
+        "worst_false_drop": max(chain["false_drop"].values()),
+        "worst_false_drop_language": max(chain["false_drop"], key=chain["false_drop"].get),
+    }
+    result["markdown"] = markdown(result)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"bench-filters on {result['machine']}: {result['good']:,} good and {result['examples'] - result['good']:,} corrupted examples, "
+          f"{len(result['languages'])} languages\n")
+    print(result["markdown"])
+    print(f"chain: worst recall {result['worst_recall']:.1%} ({result['worst_recall_kind']}; target >= {TARGET_RECALL:.0%}), "
+          f"worst false drops {result['worst_false_drop']:.1%} ({result['worst_false_drop_language']}; target <= {TARGET_FALSE_DROP:.0%})")
+
+
+if __name__ == "__main__":
+    main()

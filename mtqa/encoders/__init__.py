@@ -1,0 +1,8 @@
+"""Sentence encoders shared by the stages: loading any model (and the offline aliases), encoding with prefixes.
+
+The similarity filter of `mtqa translate` and the evaluation of `mtqa train-eval` both
+encode text, so the loader sits below both stages. Only the choices live here; the
+loader and the offline-me5 conversion import torch and NumPy when used.
+"""
+
+POOLINGS = ("auto", "cls", "mean")  # auto: what the model folder's modules.json says, else mean

