@@ -321,7 +321,7 @@ def segmented_records(squad_file: Path) -> list[dict[str, Any]]:
 def add_pieces(pieces: dict[str, None], record: dict[str, Any], count_tokens: Callable[[str], int]) -> None:
     """Add the texts mtqa sends to the model for ``record`` (stripped, split for length, unique)."""
     from mtqa.translate.align import segments_to_translate
-    from mtqa.translate.nllb import split_to_fit
+    from mtqa.translate.plan import split_to_fit
 
     for text in segments_to_translate(record):
         stripped = text.strip()

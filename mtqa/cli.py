@@ -48,6 +48,7 @@ Example:
   mtqa translate --input hf:rajpurkar/squad --split train --langs deu_Latn,tha_Thai \\
       --model ./nllb-ct2 --output out/squad-mt
   mtqa translate --input nq.jsonl --langs de,zh --engine ray --ray-address auto --output out/nq-mt
+  mtqa translate --input nq.jsonl --langs ar,zh,de,hi,ru,es,th,tr --dry-run --assume-tokens-per-second 900
 """
 
 
@@ -67,7 +68,7 @@ def cli(verbose: bool) -> None:
 
 @cli.command(epilog=TRANSLATE_EXAMPLE)
 @click.option("--input", "input", required=True, help="SQuAD .json, .jsonl, .parquet, or hf:NAME[:CONFIG].")
-@click.option("--output", type=click.Path(path_type=Path), required=True, help="Output directory (created atomically).")
+@click.option("--output", type=click.Path(path_type=Path), help="Output directory (created atomically); not needed with --dry-run.")
 @click.option("--langs", default=",".join(PAPER_TARGETS), show_default=True, help="Target languages: ISO 639-1 or FLORES-200 codes.")
 @click.option("--split", default=translate_job.TranslateConfig.split, show_default=True, help="Split for hf: inputs.")
 @click.option("--columns", help="Column renames, e.g. question=query,context=passage,answers=ans.")
@@ -105,6 +106,8 @@ def cli(verbose: bool) -> None:
 @click.option("--license", "license", help="License of the source data, for the dataset card.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--dry-run", is_flag=True, help="Plan only: unique segments and tokens per language, what the cache holds, the expected hours; loads the tokenizer, not the model.")
+@click.option("--assume-tokens-per-second", type=click.FloatRange(min=0, min_open=True), help="With --dry-run: output tokens/s for the estimate (default: the last full make bench).")
 def translate(**options) -> None:
     """Translate an English QA dataset into a filtered, sentence-aligned parallel corpus.
 
@@ -116,7 +119,12 @@ def translate(**options) -> None:
     config = fill(translate_job.TranslateConfig, options, langs=languages, decoding=fill(DecodingOptions, options),
                   filters=fill(FilterOptions, options, enabled=not options["no_filter"]),
                   use_cache=not options["no_cache"], progress=not options["quiet"])
+    if config.output is None and not config.dry_run:
+        raise click.UsageError("Missing option '--output' (only --dry-run goes without one).")
     manifest = translate_job.run_translate(config)
+    if config.dry_run:
+        click.echo(translate_job.dry_run_table(manifest))
+        return
     click.echo(translate_job.summary_table(manifest), err=True)
     click.echo(f"wrote {manifest['rows']} rows to {config.output}", err=True)
 

@@ -4,7 +4,8 @@ import ctranslate2
 import pytest
 
 from mtqa.translate.cache import TranslationCache
-from mtqa.translate.nllb import DecodingOptions, NllbTranslator, split_to_fit, translate_segments
+from mtqa.translate.nllb import DecodingOptions, NllbTranslator, translate_segments
+from mtqa.translate.plan import split_to_fit
 
 GREEDY = DecodingOptions(beam_size=1, max_decoding_length=12)
 

@@ -181,3 +181,36 @@ def resolve_model(source: str, *, quantization: str = "int8", revision: str | No
                 _convert(origin, revision, quantization, target)
                 fingerprint = _stored_fingerprint(target)
     return ResolvedModel(target, source, fingerprint)
+
+
+def resolve_tokenizer(source: str, *, quantization: str = "int8", revision: str | None = None) -> tuple[Path, str | None]:
+    """The folder holding ``source``'s SentencePiece model, and the model fingerprint where one is known, without converting.
+
+    A CTranslate2 folder, or a converted copy already in the cache, has a fingerprint (so the
+    translation cache can be consulted); a Hugging Face folder or hub id not yet converted has
+    none. From the hub only the tokenizer file is fetched.
+    """
+    path = Path(source).expanduser()
+    if path.is_dir() and is_ctranslate2_dir(path):
+        if not (path / SPM_FILE).is_file():
+            raise MtqaError(f"{path}: CTranslate2 model has no {SPM_FILE}; copy the NLLB SentencePiece model next to model.bin")
+        return path, _stored_fingerprint(path) or fingerprint_directory(path)
+    if not path.exists() and (source.startswith((".", "/", "~")) or source.count("/") > 1):
+        raise MtqaError(f"model folder not found: {source}; check the --model path")
+    target = cache_root() / "models" / _source_key(str(path) if path.exists() else source, revision, quantization)
+    fingerprint = _stored_fingerprint(target)
+    if fingerprint is not None:
+        return target, fingerprint
+    if path.is_dir():
+        if not (path / SPM_FILE).is_file():
+            raise MtqaError(f"{source}: no {SPM_FILE} in the model folder; NLLB models ship it next to config.json")
+        return path, None
+    if path.exists():
+        raise MtqaError(f"{source} is neither a CTranslate2 model folder nor a Hugging Face model folder; check the --model path")
+    try:
+        from huggingface_hub import hf_hub_download
+
+        return Path(hf_hub_download(source, SPM_FILE, revision=revision)).parent, None
+    except Exception as error:  # offline, unknown id, or no such file
+        raise MtqaError(f"cannot fetch the tokenizer of {source!r} ({type(error).__name__}); pass --model PATH "
+                        "(a Hugging Face or CTranslate2 model folder) for a dry run") from None

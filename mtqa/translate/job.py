@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import platform
 import sys
 from dataclasses import asdict, dataclass, field
@@ -32,7 +33,7 @@ DEVICES = ("auto", "cpu", "cuda")
 @dataclass
 class TranslateConfig:
     input: str
-    output: Path
+    output: Path | None
     langs: list[Language]
     split: str = "train"
     columns: str | None = None
@@ -54,6 +55,8 @@ class TranslateConfig:
     license: str | None = None
     overwrite: bool = False
     progress: bool = True
+    dry_run: bool = False
+    assume_tokens_per_second: float | None = None
 
 
 def _versions() -> dict[str, str]:
@@ -78,20 +81,84 @@ def run_translate(config: TranslateConfig) -> dict[str, Any]:
         from .similarity import OPTION
 
         check_model_source(config.filters.similarity_model, option=OPTION)  # a wrong path fails now, not after translating
+    if config.dry_run:
+        return dry_run(config, source, targets)
     with claim_output(config.output, overwrite=config.overwrite):
         return _translate(config, source, targets)
 
 
-def _translate(config: TranslateConfig, source: Language, targets: list[Language]) -> dict[str, Any]:
-    timer = StageTimer()
+def _load_and_segment(config: TranslateConfig, timer: StageTimer):
     with timer.stage("load"):
         loaded = load_records(config.input, split=config.split, columns=config.columns, on_bad_row=config.on_bad_row, limit=config.limit)
     if loaded.bad_rows:
         print(f"mtqa: skipped {len(loaded.bad_rows)} bad rows, e.g. {loaded.bad_rows[0][0]}: {loaded.bad_rows[0][1]}", file=sys.stderr)
-
     with timer.stage("segment"):
         spans_of = {context: split_sentences(context) for context in dict.fromkeys(r["context"] for r in loaded.records)}
         records = [segment_record(record, spans_of[record["context"]]) for record in loaded.records]
+    return loaded, records
+
+
+def dry_run(config: TranslateConfig, source: Language, targets: list[Language]) -> dict[str, Any]:
+    """Load, segment, de-duplicate and count tokens with the model's tokenizer (the model is not loaded); nothing is written."""
+    from .ct2_model import resolve_tokenizer
+    from .plan import plan_pieces, summarise
+
+    timer = StageTimer()
+    loaded, records = _load_and_segment(config, timer)
+    folder, fingerprint = resolve_tokenizer(config.model, quantization=config.quantization, revision=config.revision)
+    tokenizer = NllbTranslator(folder, load_model=False)
+    requested = [(text, language.flores) for language in targets for record in records for text in segments_to_translate(record)]
+    cache = TranslationCache(cache_root() / "translations.sqlite" if config.use_cache else None)
+    try:
+        with timer.stage("plan"):
+            plan = plan_pieces(lambda text: tokenizer.tokenize(text, source.flores), cache,
+                               config.decoding.namespace(fingerprint) if fingerprint else None,
+                               list(dict.fromkeys(requested)), source.flores, config.decoding.max_input_tokens)
+    finally:
+        cache.close()
+    rate, rate_source = config.assume_tokens_per_second, "--assume-tokens-per-second"
+    if rate is None:
+        rate, rate_source = measured_tokens_per_second()
+    summary = summarise(plan, [language.flores for language in targets], rate)
+    return {"dry_run": True, "examples": len(records), "requested": len(requested), "languages": [t.code for t in targets],
+            "cache_consulted": fingerprint is not None and config.use_cache, "tokens_per_second": rate, "rate_source": rate_source,
+            **summary, "timings_s": timer.report()}
+
+
+def measured_tokens_per_second() -> tuple[float | None, str | None]:
+    """mtqa's output tokens/s in the last full `make bench` (NLLB-600M shape on that machine), if this checkout has one."""
+    results = Path(__file__).resolve().parents[2] / "bench" / "results.json"
+    try:
+        card = json.loads(results.read_text())
+        if card.get("quick"):
+            return None, None
+        rate = float(card["raw"]["translate"]["methods"]["mtqa"]["tokens_per_s"])
+        return rate, f"the full make bench of {card['date']}: NLLB-600M shape, {card['machine']['cores']} cores, {card['machine']['cpu']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, None
+
+
+def dry_run_table(plan: dict[str, Any]) -> str:
+    lines = ["target      segments   pieces  source tokens  cached pieces  tokens to translate"]
+    for target, row in plan["per_target"].items():
+        lines.append(f"  {target:<10}{row['segments']:>8}{row['pieces']:>9}{row['source_tokens']:>15,}{row['cached_pieces']:>15}{row['tokens_to_translate']:>21,}")
+    total = plan["total"]
+    lines.append(f"  {'total':<10}{total['segments']:>8}{total['pieces']:>9}{total['source_tokens']:>15,}{total['cached_pieces']:>15}{total['tokens_to_translate']:>21,}")
+    lines.append(f"{plan['examples']} examples; {plan['requested']} segments requested, {plan['total']['segments']} unique; "
+                 f"{plan['split_long']} split for length")
+    if not plan["cache_consulted"]:
+        lines.append("cache: not consulted (the model is not converted yet, or --no-cache): every piece counted as to translate")
+    if plan["hours"] is not None:
+        lines.append(f"expected: {plan['hours']:.2f} h at {plan['tokens_per_second']:,.0f} output tokens/s ({plan['rate_source']}), "
+                     "taking as many output tokens as source tokens")
+    else:
+        lines.append("expected time: pass --assume-tokens-per-second N (output tokens/s), or run make bench first")
+    return "\n".join(lines)
+
+
+def _translate(config: TranslateConfig, source: Language, targets: list[Language]) -> dict[str, Any]:
+    timer = StageTimer()
+    loaded, records = _load_and_segment(config, timer)
 
     with timer.stage("model"):
         resolved = resolve_model(config.model, quantization=config.quantization, revision=config.revision)

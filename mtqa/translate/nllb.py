@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
-from .cache import TranslationCache, translation_key
+from .cache import TranslationCache
 from ..errors import MtqaError
 from ..faults import crash_point
 from ..languages import joins_without_spaces
 from .ct2_model import SPM_FILE
+from .plan import Piece, plan_pieces
 
 EOS = "</s>"
 # How output tokens become text; part of every cache key, so a cache written by an older
@@ -173,37 +173,6 @@ class LocalEngine:
             yield index, wait()
 
 
-_CLAUSE_BREAK = re.compile(r"(?<=[,;:])\s+")
-
-
-def split_to_fit(text: str, count_tokens: Callable[[str], int], limit: int) -> list[str]:
-    """Split ``text`` into pieces of at most ``limit`` tokens, at clause breaks, then spaces, then characters."""
-    if count_tokens(text) <= limit:
-        return [text]
-    for pattern in (_CLAUSE_BREAK, re.compile(r"\s+")):
-        parts = [part for part in pattern.split(text) if part]
-        if len(parts) > 1:
-            break
-    else:
-        middle = len(text) // 2
-        parts = [text[:middle], text[middle:]]
-    # Greedily regroup the parts so pieces stay as long as the limit allows.
-    pieces: list[str] = []
-    current = ""
-    for part in parts:
-        candidate = f"{current} {part}" if current else part
-        if current and count_tokens(candidate) > limit:
-            pieces.append(current)
-            current = part
-        else:
-            current = candidate
-    pieces.append(current)
-    if len(pieces) == 1:  # no break helped: halve
-        middle = len(parts) // 2 or 1
-        pieces = [" ".join(parts[:middle]), " ".join(parts[middle:])]
-    return [fitted for piece in pieces for fitted in split_to_fit(piece, count_tokens, limit)]
-
-
 @dataclass
 class TranslationStats:
     unique_segments: int = 0
@@ -234,14 +203,6 @@ class TranslationStats:
         }
 
 
-@dataclass
-class _Piece:
-    text: str
-    target: str
-    key: bytes
-    length: int = 0  # source tokens, language code and </s> included
-
-
 def translate_segments(
     translator: NllbTranslator,
     cache: TranslationCache,
@@ -267,37 +228,14 @@ def translate_segments(
     unique = list(dict.fromkeys(segments))
     stats.unique_segments = len(unique)
 
-    # A passage sentence is needed in every target language: count each text's tokens once.
-    # Only the counts are kept; a chunk is tokenised again when it is translated.
-    lengths: dict[str, int] = {}
-
-    def count(text: str) -> int:
-        if text not in lengths:
-            lengths[text] = len(translator.tokenize(text, source_lang))
-        return lengths[text]
-
-    pieces_of: dict[tuple[str, str], list[str]] = {}
-    pieces: dict[tuple[str, str], _Piece] = {}
-    for text, target in unique:
-        stripped = text.strip()
-        parts = split_to_fit(stripped, count, options.max_input_tokens) if stripped else []
-        stats.split_long += len(parts) > 1
-        pieces_of[(text, target)] = parts
-        for part in parts:
-            if (part, target) not in pieces:
-                pieces[(part, target)] = _Piece(part, target, translation_key(namespace, source_lang, target, part))
-
-    stats.pieces = len(pieces)
-    cached = cache.get_many(piece.key for piece in pieces.values())
-    stats.cache_hits = sum(piece.key in cached for piece in pieces.values())
-    for piece in pieces.values():
-        piece.length = count(piece.text)
-    lengths.clear()
+    planned = plan_pieces(lambda text: translator.tokenize(text, source_lang), cache, namespace, unique, source_lang, options.max_input_tokens)
+    pieces_of, pieces, cached = planned.pieces_of, planned.pieces, planned.cached
+    stats.split_long, stats.pieces, stats.cache_hits = planned.split_long, len(pieces), planned.cache_hits
     plan = sorted(pieces.values(), key=lambda p: (p.length, p.text, p.target))
     missing = [piece for piece in plan if piece.key not in cached]
 
     chunk_tokens = chunk_tokens or translator.max_batch_tokens * 4
-    chunks: list[list[_Piece]] = [[]]
+    chunks: list[list[Piece]] = [[]]
     size = 0
     for piece in plan:
         if chunks[-1] and size + piece.length > chunk_tokens:
