@@ -175,6 +175,40 @@ def build_tiny_xlmr(directory: Path, *, vocab_size: int = 250, hidden: int = 32,
     return directory
 
 
+def build_tiny_seq2seq(directory: Path, family: str, *, d_model: int = 32, layers: int = 2, heads: int = 2, ffn: int = 64, seed: int = 0) -> Path:
+    """A random-weight mBART (``family`` "mbart") or mT5 ("mt5") encoder-decoder with a working tokenizer, as the hub ships them.
+
+    mBART gets the XLM-R-layout SentencePiece vocabulary of :func:`build_tiny_xlmr` (mBART-50's
+    layout); mT5 a T5 tokenizer over the same pieces (``<pad> </s> <unk>`` first).
+    """
+    import torch
+    from transformers import AutoTokenizer, MBartConfig, MBartForConditionalGeneration, MT5Config, MT5ForConditionalGeneration, T5Tokenizer
+
+    directory = Path(directory)
+    vocabulary = build_tiny_xlmr(directory / ".vocabulary")
+    tokenizer = AutoTokenizer.from_pretrained(vocabulary)
+    torch.manual_seed(seed)
+    if family == "mbart":
+        tokenizer.save_pretrained(directory)
+        config = MBartConfig(vocab_size=len(tokenizer), d_model=d_model, encoder_layers=layers, decoder_layers=layers, encoder_attention_heads=heads,
+                             decoder_attention_heads=heads, encoder_ffn_dim=ffn, decoder_ffn_dim=ffn, max_position_embeddings=128,
+                             pad_token_id=1, bos_token_id=0, eos_token_id=2, scale_embedding=True)
+        MBartForConditionalGeneration(config).save_pretrained(directory)
+    elif family == "mt5":
+        pieces = [(tokenizer.convert_ids_to_tokens(i), -1.0) for i in range(4, len(tokenizer) - 1)]
+        t5 = T5Tokenizer(vocab=[("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), *pieces], extra_ids=0)
+        t5.save_pretrained(directory)
+        config = MT5Config(vocab_size=len(t5), d_model=d_model, d_kv=d_model // heads, d_ff=ffn, num_layers=layers, num_decoder_layers=layers,
+                           num_heads=heads, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+        MT5ForConditionalGeneration(config).save_pretrained(directory)
+    else:
+        raise ValueError(f"unknown family {family!r}; use mbart or mt5")
+    import shutil
+
+    shutil.rmtree(vocabulary)
+    return directory
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m mtqa.testing", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)

@@ -65,7 +65,13 @@ def load_encoder(name: str, *, pooling: str = "auto", max_length: int | None = N
     source = check_model_source(name, option=option)
     path = Path(source).expanduser()
     try:
-        if pooling == "auto":
+        from . import seq2seq
+
+        if seq2seq.is_own_module_folder(source):  # an mBART encoder mtqa trained and saved: its module class is ours
+            model = SentenceTransformer(source, device=device, trust_remote_code=True)
+        elif pooling in ("auto", "mean") and seq2seq.model_type(source) == "mbart":  # the encoder half, not MBartModel
+            model = seq2seq.mbart_encoder(source, max_length=max_length, device=device)
+        elif pooling == "auto":
             model = SentenceTransformer(source, device=device)
         else:
             transformer = models.Transformer(source, max_seq_length=max_length)

@@ -1,0 +1,70 @@
+"""Encoder halves of mBART and mT5 as bi-encoder starting points: loaded encoder-only, trained, saved, reloaded."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from mtqa.encoders.load import encode, load_encoder
+from mtqa.testing import build_tiny_seq2seq
+
+TEXTS = ["Where is the library?", "Wo ist die Bibliothek?", "图书馆在哪里？"]
+
+
+@pytest.fixture(scope="module", params=["mbart", "mt5"])
+def tiny_seq2seq(request, tmp_path_factory):
+    return request.param, build_tiny_seq2seq(tmp_path_factory.mktemp(f"tiny-{request.param}"), request.param)
+
+
+def reference_embeddings(family: str, folder) -> np.ndarray:
+    """Mean-pooled, normalised encoder states computed with transformers directly, from the full seq2seq checkpoint."""
+    from transformers import AutoTokenizer, MBartModel, MT5EncoderModel
+
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    encoder = MBartModel.from_pretrained(folder).get_encoder() if family == "mbart" else MT5EncoderModel.from_pretrained(folder)
+    batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        states = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1).float()
+    pooled = (states * mask).sum(1) / mask.sum(1)
+    return torch.nn.functional.normalize(pooled, dim=-1).numpy()
+
+
+def test_the_encoder_half_is_loaded_and_mean_pooled(tiny_seq2seq):
+    family, folder = tiny_seq2seq
+    model = load_encoder(str(folder))
+    assert type(model[0].auto_model).__name__ == ("MBartEncoder" if family == "mbart" else "MT5EncoderModel")  # no decoder
+    assert not any("decoder" in name for name, _ in model.named_parameters())
+    np.testing.assert_allclose(encode(model, TEXTS), reference_embeddings(family, folder), atol=1e-5)
+
+
+def test_train_eval_trains_it_and_saves_a_folder_sentence_transformers_loads(tiny_seq2seq, tmp_path, xquad_r):
+    family, folder = tiny_seq2seq
+    env = {**os.environ}
+    shards = tmp_path / "shards"
+    built = subprocess.run([sys.executable, "-m", "mtqa", "build-batches", "--input", f"lareqa:{xquad_r}", "--articles", "0-1",
+                            "--batch-size", "4", "--positive", "sentence", "--num-batches", "3", "--output", str(shards), "--quiet"],
+                           capture_output=True, text=True, env=env)
+    assert built.returncode == 0, built.stderr
+    run = tmp_path / "run"
+    result = subprocess.run([sys.executable, "-m", "mtqa", "train-eval", "--batches", str(shards), "--model", str(folder), "--max-length", "32",
+                             "--lr", "1e-3", "--eval", f"lareqa:{xquad_r}", "--eval-articles", "47", "--eval-langs", "en,de",
+                             "--output", str(run), "--quiet"], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((run / "report.json").read_text())
+    assert report["training"]["steps"] == 3 and report["training"]["first_loss"] != report["training"]["final_loss"]
+
+    from sentence_transformers import SentenceTransformer
+
+    # mT5 loads as it is; mBART's encoder-only module is mtqa's class, which sentence-transformers 6 loads when trusted.
+    reloaded = SentenceTransformer(str(run / "model"), **({"trust_remote_code": True} if family == "mbart" else {}))
+    assert not any("decoder" in name for name, _ in reloaded.named_parameters())
+    trained = load_encoder(str(run / "model"))
+    np.testing.assert_allclose(encode(reloaded, TEXTS), encode(trained, TEXTS), atol=1e-6)
+    assert not np.allclose(encode(trained, TEXTS), reference_embeddings(family, folder), atol=1e-4)  # training changed it
