@@ -1,4 +1,5 @@
-"""Encoder halves of mBART and mT5 as bi-encoder starting points: loaded encoder-only, trained, saved, reloaded."""
+"""Encoder halves of mBART, mT5 and NLLB as bi-encoder starting points: loaded encoder-only with the checkpoint's weights,
+trained, saved, reloaded."""
 
 from __future__ import annotations
 
@@ -24,10 +25,10 @@ def tiny_seq2seq(request, tmp_path_factory):
 
 def reference_embeddings(family: str, folder) -> np.ndarray:
     """Mean-pooled, normalised encoder states computed with transformers directly, from the full seq2seq checkpoint."""
-    from transformers import AutoTokenizer, MBartModel, MT5EncoderModel
+    from transformers import AutoModel, AutoTokenizer, MT5EncoderModel
 
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    encoder = MBartModel.from_pretrained(folder).get_encoder() if family == "mbart" else MT5EncoderModel.from_pretrained(folder)
+    encoder = MT5EncoderModel.from_pretrained(folder) if family == "mt5" else AutoModel.from_pretrained(folder).get_encoder()
     batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
     with torch.no_grad():
         states = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
@@ -39,7 +40,7 @@ def reference_embeddings(family: str, folder) -> np.ndarray:
 def test_the_encoder_half_is_loaded_and_mean_pooled(tiny_seq2seq):
     family, folder = tiny_seq2seq
     model = load_encoder(str(folder))
-    assert type(model[0].auto_model).__name__ == ("MBartEncoder" if family == "mbart" else "MT5EncoderModel")  # no decoder
+    assert type(model[0].auto_model).__name__ == {"mbart": "MBartEncoder", "mt5": "MT5EncoderModel"}[family]  # no decoder
     assert not any("decoder" in name for name, _ in model.named_parameters())
     np.testing.assert_allclose(encode(model, TEXTS), reference_embeddings(family, folder), atol=1e-5)
 
@@ -68,3 +69,10 @@ def test_train_eval_trains_it_and_saves_a_folder_sentence_transformers_loads(tin
     trained = load_encoder(str(run / "model"))
     np.testing.assert_allclose(encode(reloaded, TEXTS), encode(trained, TEXTS), atol=1e-6)
     assert not np.allclose(encode(trained, TEXTS), reference_embeddings(family, folder), atol=1e-4)  # training changed it
+
+
+def test_an_nllb_encoder_keeps_its_weights(tiny_nllb):
+    """sentence-transformers alone would build M2M100Encoder with random weights (the checkpoint's are under model.encoder.)."""
+    model = load_encoder(str(tiny_nllb))
+    assert type(model[0].auto_model).__name__ == "M2M100Encoder"
+    np.testing.assert_allclose(encode(model, TEXTS), reference_embeddings("nllb", tiny_nllb), atol=1e-5)

@@ -67,10 +67,10 @@ def load_encoder(name: str, *, pooling: str = "auto", max_length: int | None = N
     try:
         from . import seq2seq
 
-        if seq2seq.is_own_module_folder(source):  # an mBART encoder mtqa trained and saved: its module class is ours
+        if seq2seq.is_own_module_folder(source):  # an encoder half mtqa trained and saved: its module class is ours
             model = SentenceTransformer(source, device=device, trust_remote_code=True)
-        elif pooling in ("auto", "mean") and seq2seq.model_type(source) == "mbart":  # the encoder half, not MBartModel
-            model = seq2seq.mbart_encoder(source, max_length=max_length, device=device)
+        elif pooling in ("auto", "mean") and seq2seq.model_type(source) in seq2seq.ENCODER_HALF_TYPES:
+            model = seq2seq.encoder_half(source, max_length=max_length, device=device)  # the encoder, with its weights
         elif pooling == "auto":
             model = SentenceTransformer(source, device=device)
         else:

@@ -1,36 +1,45 @@
-"""Encoder halves of sequence-to-sequence models (mBART-50, mT5) as bi-encoder starting points.
+"""Encoder halves of sequence-to-sequence models (mBART-50, mT5, NLLB/M2M-100, Marian) as bi-encoder starting points.
 
-sentence-transformers loads the encoder alone for T5-family configs (``MT5EncoderModel``),
-so an mT5 folder or hub id needs nothing more than mean pooling. For mBART it would load
-the whole ``MBartModel`` and pool the *decoder's* output; :class:`MBartEncoderTransformer`
-keeps ``MBartModel.get_encoder()`` only, and a folder it saves holds that encoder alone
-(``architectures: [MBartEncoder]``). Since sentence-transformers 6 a module class from
+sentence-transformers loads T5-family encoders correctly (``MT5EncoderModel``), so an mT5
+folder or hub id needs nothing more than mean pooling. For the BART family it goes wrong
+in two ways: an mBART checkpoint loads as the whole ``MBartModel`` and the *decoder's*
+output is pooled; an NLLB / M2M-100 or Marian checkpoint loads as ``M2M100Encoder`` /
+``MarianEncoder`` whose weights, under the checkpoint's ``model.encoder.`` prefix, are not
+found, so the encoder is silently random (sentence-transformers 6.2). :class:`EncoderHalfTransformer`
+loads the base model and keeps ``get_encoder()``; a folder it saves holds that encoder alone
+(``architectures: [MBartEncoder]`` etc.). Since sentence-transformers 6 a module class from
 outside its own package loads only when trusted, so such a folder loads with
 ``SentenceTransformer(path, trust_remote_code=True)`` where mtqa is installed.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
 from sentence_transformers.base.modules.transformer import Transformer
 
-ENCODER_ONLY = "MBartEncoder"
+ENCODER_HALF_TYPES = ("mbart", "m2m_100", "marian", "bart")  # model_type values this module loads
 
 
-class MBartEncoderTransformer(Transformer):
-    """sentence-transformers' Transformer module around mBART's encoder (not the encoder-decoder)."""
+def _encoder_class(model_type: str, name: str):
+    module = model_type.replace("-", "_")
+    return getattr(importlib.import_module(f"transformers.models.{module}.modeling_{module}"), name)
+
+
+class EncoderHalfTransformer(Transformer):
+    """sentence-transformers' Transformer module around a BART-family encoder (not the encoder-decoder)."""
 
     def _load_model(self, model_name_or_path: str, transformer_task: str, config: Any, backend: str, is_peft_model: bool, **model_kwargs):
-        from transformers import MBartConfig, MBartModel
-        from transformers.models.mbart.modeling_mbart import MBartEncoder
-
-        if not isinstance(config, MBartConfig) or backend != "torch":
+        if getattr(config, "model_type", None) not in ENCODER_HALF_TYPES or backend != "torch":
             return super()._load_model(model_name_or_path, transformer_task, config, backend, is_peft_model, **model_kwargs)
-        if ENCODER_ONLY in (config.architectures or []):
-            return MBartEncoder.from_pretrained(model_name_or_path, config=config, **model_kwargs)
-        return MBartModel.from_pretrained(model_name_or_path, config=config, **model_kwargs).get_encoder()
+        saved = [name for name in (config.architectures or []) if name.endswith("Encoder")]
+        if saved:  # a folder this module saved: the encoder's own weights, unprefixed
+            return _encoder_class(config.model_type, saved[0]).from_pretrained(model_name_or_path, config=config, **model_kwargs)
+        from transformers import AutoModel
+
+        return AutoModel.from_pretrained(model_name_or_path, config=config, **model_kwargs).get_encoder()
 
 
 def model_type(source: str) -> str | None:
@@ -40,6 +49,8 @@ def model_type(source: str) -> str | None:
     path = Path(source) / "config.json"
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8")).get("model_type")
+    if Path(source).exists():
+        return None
     try:
         from transformers import AutoConfig
 
@@ -49,16 +60,16 @@ def model_type(source: str) -> str | None:
 
 
 def is_own_module_folder(source: str) -> bool:
-    """A folder mtqa saved with :class:`MBartEncoderTransformer` (its modules.json names the class)."""
+    """A folder mtqa saved with :class:`EncoderHalfTransformer` (its modules.json names the class)."""
     modules = Path(source) / "modules.json"
     return modules.is_file() and f"{__name__}." in modules.read_text(encoding="utf-8")
 
 
-def mbart_encoder(source: str, *, max_length: int | None, device: str):
-    """mBART's encoder, mean-pooled and normalised, as a SentenceTransformer."""
+def encoder_half(source: str, *, max_length: int | None, device: str):
+    """A BART-family model's encoder, mean-pooled and normalised, as a SentenceTransformer."""
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling
 
-    transformer = MBartEncoderTransformer(source, max_seq_length=max_length)
+    transformer = EncoderHalfTransformer(source, max_seq_length=max_length)
     pooling = Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")
     return SentenceTransformer(modules=[transformer, pooling, Normalize()], device=device)
