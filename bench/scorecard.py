@@ -136,8 +136,6 @@ def markdown(card: dict[str, Any]) -> str:
 
 def merge(previous: dict[str, Any], fresh: dict[str, Any], chosen: list[str]) -> dict[str, Any]:
     """An --only run replaces its benchmarks' figures in the existing scorecard and keeps the others (with their date)."""
-    if previous.get("quick") != fresh["quick"]:
-        return fresh  # a quick figure never stands beside full ones
     kept = [item for item in previous.get("figures", []) if item.get("bench") not in chosen]
     order = list(BENCHES)
     figures = sorted(kept + fresh["figures"], key=lambda item: order.index(item["bench"]) if item.get("bench") in order else len(order))
@@ -193,15 +191,20 @@ def main() -> None:
         except (KeyError, TypeError, ZeroDivisionError) as error:
             card["failed"][name] = f"result file lacks {error!r}"
 
+    out, readme = args.out, not args.no_readme
     if args.only and args.out.exists():
-        card = merge(json.loads(args.out.read_text()), card, chosen)
+        previous = json.loads(args.out.read_text())
+        if previous.get("quick") == card["quick"]:
+            card = merge(previous, card, chosen)
+        else:  # a quick figure never stands beside full ones, nor replaces them: it goes to a file of its own
+            out, readme = args.out.with_name(f"results-{'quick' if card['quick'] else 'full'}-{'-'.join(chosen)}.json"), False
     table = markdown(card)
-    args.out.write_text(json.dumps(card, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(table)
-    if not args.no_readme:
+    out.write_text(json.dumps(card, indent=2) + "\n")
+    out.with_suffix(".md").write_text(table)
+    if readme:
         update_readme(table)
     print("\n" + table)
-    print(f"wrote {args.out} and {args.out.with_suffix('.md')} in {sum(card['seconds'][name] for name in chosen) / 60:.1f} min")
+    print(f"wrote {out} and {out.with_suffix('.md')} in {sum(card['seconds'][name] for name in chosen) / 60:.1f} min")
     sys.exit(1 if card["failed"] else 0)
 
 
