@@ -81,6 +81,7 @@ def make_examples(questions: dict[str, dict[str, str]], passages: dict[str, list
     english = questions["en"]
     langs = sorted(lang for lang in questions if lang != "en")
     passage_of = {qid: ids for ids in passages.values() for qid in ids}
+    group_of = {qid: name for name, ids in passages.items() for qid in ids}
     examples = []
     for lang in langs:
         language = get_language(lang)
@@ -89,9 +90,10 @@ def make_examples(questions: dict[str, dict[str, str]], passages: dict[str, list
         foreign = "ru" if language.script == "Latn" and "ru" in questions else "en"
         for qid in ids:
             source, good = english[qid], questions[lang][qid]
+            group = group_of.get(qid, qid)  # the passage: the similarity filter's rivals are its other questions
 
             def add(kind: str, output: str) -> None:
-                examples.append({"lang": lang, "id": qid, "kind": kind, "source": source, "output": output})
+                examples.append({"lang": lang, "id": qid, "kind": kind, "source": source, "output": output, "group": group})
 
             add("good", good)
             other_lang = next((o for o in rng.sample(others, len(others)) if qid in questions[o]), None)
@@ -128,7 +130,7 @@ def run_filters(examples: list[dict[str, Any]], langid: str) -> tuple[dict[str, 
     seconds: dict[str, float] = {}
     for f in filters:
         started = time.perf_counter()
-        f.prepare(segments)
+        f.prepare(segments, {e["source"]: e["group"] for e in examples})
         failed[f.name] = [not f.passes(*segment) for segment in segments]
         seconds[f.name] = time.perf_counter() - started
     failed[CHAIN] = [any(column) for column in zip(*failed.values())]

@@ -139,10 +139,11 @@ def merge(previous: dict[str, Any], fresh: dict[str, Any], chosen: list[str]) ->
     kept = [item for item in previous.get("figures", []) if item.get("bench") not in chosen]
     order = list(BENCHES)
     figures = sorted(kept + fresh["figures"], key=lambda item: order.index(item["bench"]) if item.get("bench") in order else len(order))
-    merged = {**previous, "figures": figures, "machine": fresh["machine"]}
+    merged = {**previous, "figures": figures}
     for key in ("failed", "seconds", "raw"):
         merged[key] = {**{name: value for name, value in previous.get(key, {}).items() if name not in chosen}, **fresh[key]}
     merged["dates"] = {**previous.get("dates", {}), **{name: fresh["date"] for name in chosen}}
+    merged["machines"] = {**previous.get("machines", {}), **{name: fresh["machine"] for name in chosen}}
     return merged
 
 
@@ -205,7 +206,7 @@ def main() -> None:
         update_readme(table)
     print("\n" + table)
     print(f"wrote {out} and {out.with_suffix('.md')} in {sum(card['seconds'][name] for name in chosen) / 60:.1f} min")
-    sys.exit(1 if card["failed"] else 0)
+    sys.exit(1 if any(name in card["failed"] for name in chosen) else 0)
 
 
 if __name__ == "__main__":

@@ -101,7 +101,7 @@ def cli(verbose: bool) -> None:
 @click.option("--similarity/--no-similarity", default=FilterOptions.similarity, show_default=True, help="Fail translations a multilingual encoder finds far from their source, or closer to another source sentence.")
 @click.option("--similarity-model", default=FilterOptions.similarity_model, show_default=True, help="Encoder of the similarity filter: any model train-eval accepts.")
 @click.option("--min-similarity", type=click.FloatRange(-1, 1), default=FilterOptions.min_similarity, show_default=True, help="Lowest cosine between source and translation.")
-@click.option("--min-margin", type=click.FloatRange(-2, 2), default=FilterOptions.min_margin, show_default=True, help="Lowest cosine minus the translation's best cosine with any other English segment of the run (per language).")
+@click.option("--min-margin", type=click.FloatRange(-2, 2), default=FilterOptions.min_margin, show_default=True, help="Lowest cosine minus the translation's best cosine with another English segment of its passage.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the translation cache ($MTQA_CACHE).")
 @click.option("--license", "license", help="License of the source data, for the dataset card.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output.")

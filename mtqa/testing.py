@@ -1,6 +1,6 @@
 """Tiny models for tests and install smoke checks.
 
-``python -m mtqa.testing tiny-nllb DIR`` writes a random-weight NLLB-architecture
+``python -m mtqa.testing tiny-nllb DIR`` (or ``tiny-m2m100``) writes a random-weight NLLB-architecture
 model (M2M100) in Hugging Face format: a SentencePiece BPE vocabulary trained on
 a few lines, every FLORES-200 language code as a special token, and
 ``sentencepiece.bpe.model`` next to it, exactly as the hub's NLLB repositories
@@ -175,6 +175,39 @@ def build_tiny_xlmr(directory: Path, *, vocab_size: int = 250, hidden: int = 32,
     return directory
 
 
+def build_tiny_m2m100(directory: Path, *, d_model: int = 32, layers: int = 2, heads: int = 2, ffn: int = 64, seed: int = 0) -> Path:
+    """A random-weight M2M-100 model with the hub's layout: ``vocab.json``, ``sentencepiece.bpe.model``, ``__de__`` codes.
+
+    The model's vocabulary is the tokenizer's (vocab.json, then its 100 language codes) plus the
+    8 made-up words M2M-100 pads with.
+    """
+    import json as json_module
+
+    import sentencepiece as spm
+    import torch
+    from transformers import M2M100Config, M2M100ForConditionalGeneration, M2M100Tokenizer
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    proto = train_sentencepiece("bpe", 300)
+    spm_file = directory / "sentencepiece.bpe.model"
+    spm_file.write_bytes(proto.getvalue())
+    processor = spm.SentencePieceProcessor(model_proto=proto.getvalue())
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+    for index in range(3, processor.get_piece_size()):
+        vocab.setdefault(processor.id_to_piece(index), len(vocab))
+    (directory / "vocab.json").write_text(json_module.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    tokenizer = M2M100Tokenizer(vocab_file=str(directory / "vocab.json"), spm_file=str(spm_file), src_lang="en", tgt_lang="de")
+    tokenizer.save_pretrained(directory)
+    torch.manual_seed(seed)
+    config = M2M100Config(vocab_size=len(vocab) + len(tokenizer.lang_token_to_id) + 8, d_model=d_model, encoder_layers=layers, decoder_layers=layers,
+                          encoder_attention_heads=heads, decoder_attention_heads=heads, encoder_ffn_dim=ffn, decoder_ffn_dim=ffn,
+                          max_position_embeddings=1024, scale_embedding=True, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+                          decoder_start_token_id=2, init_std=1.0)
+    M2M100ForConditionalGeneration(config).save_pretrained(directory)
+    return directory
+
+
 def build_tiny_seq2seq(directory: Path, family: str, *, d_model: int = 32, layers: int = 2, heads: int = 2, ffn: int = 64, seed: int = 0) -> Path:
     """A random-weight mBART (``family`` "mbart") or mT5 ("mt5") encoder-decoder with a working tokenizer, as the hub ships them.
 
@@ -212,18 +245,23 @@ def build_tiny_seq2seq(directory: Path, family: str, *, d_model: int = 32, layer
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m mtqa.testing", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    tiny = commands.add_parser("tiny-nllb", help="write a tiny random NLLB model (Hugging Face format) to DIR")
-    tiny.add_argument("directory", type=Path)
-    tiny.add_argument("--force", action="store_true", help="replace DIR if it exists")
+    for name, (_, label) in TINY_MODELS.items():
+        tiny = commands.add_parser(name, help=f"write a tiny random {label} model (Hugging Face format) to DIR")
+        tiny.add_argument("directory", type=Path)
+        tiny.add_argument("--force", action="store_true", help="replace DIR if it exists")
     args = parser.parse_args(argv)
     if args.directory.exists() and any(args.directory.iterdir()) and not args.force:
         sys.exit(f"python -m mtqa.testing: error: {args.directory} is not empty (pass --force to replace it)")
-    staging = Path(tempfile.mkdtemp(prefix=".tiny-nllb-", dir=args.directory.parent if args.directory.parent.exists() else None))
-    build_tiny_nllb(staging)
+    build, label = TINY_MODELS[args.command]
+    staging = Path(tempfile.mkdtemp(prefix=f".{args.command}-", dir=args.directory.parent if args.directory.parent.exists() else None))
+    build(staging)
     if args.directory.exists():
         shutil.rmtree(args.directory)
     shutil.move(str(staging), str(args.directory))
-    print(f"wrote a tiny random NLLB model to {args.directory}; try: mtqa translate --model {args.directory} ...")
+    print(f"wrote a tiny random {label} model to {args.directory}; try: mtqa translate --model {args.directory} ...")
+
+
+TINY_MODELS = {"tiny-nllb": (build_tiny_nllb, "NLLB"), "tiny-m2m100": (build_tiny_m2m100, "M2M-100")}
 
 
 if __name__ == "__main__":

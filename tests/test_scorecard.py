@@ -18,4 +18,5 @@ def test_an_only_run_replaces_its_rows_and_keeps_the_others_in_bench_order():
     assert [item["figure"] for item in card["figures"]] == ["t", "e", "f-new"]  # translate, eval, filters: the scorecard's order
     assert card["failed"] == {} and card["seconds"] == {"translate": 100.0, "filters": 7.0}
     assert card["raw"] == {"translate": {"a": 1}, "filters": {"b": 2}}
-    assert card["dates"] == {"filters": "2026-11-23"} and card["date"] == "2026-11-01" and card["machine"] == {"cpu": "new"}
+    assert card["dates"] == {"filters": "2026-11-23"} and card["date"] == "2026-11-01"
+    assert card["machine"] == {"cpu": "old"} and card["machines"] == {"filters": {"cpu": "new"}}

@@ -13,16 +13,20 @@ import pytest
 
 from mtqa.languages import get_language
 from mtqa.translate.filters import LengthRatioFilter, MixedScriptFilter, RepetitionFilter, SimilarityFilter
-from mtqa.translate.similarity import best_other_cosine, symmetric_prefix
+from mtqa.translate.similarity import best_rival_cosine, symmetric_prefix
 
 GERMAN, CHINESE, GREEK = get_language("de"), get_language("zh"), get_language("el")
 
 
-def test_best_other_cosine_skips_the_own_source():
+def test_rivals_are_the_other_sources_of_the_pairs_group():
     sources = np.eye(3, dtype=np.float32)
     outputs = np.array([[0.9, 0.4, 0.0], [0.0, 0.2, 0.9]], dtype=np.float32)
-    best = best_other_cosine(sources, outputs, np.array([0, 1]), np.array([0, 1]))
-    assert best.tolist() == pytest.approx([0.4, 0.9])  # pair 1 (source 1) is beaten by source 2: a negative margin
+    source_index, output_index = np.array([0, 1, 2]), np.array([0, 1, 1])
+    # No groups: every source of the language is a rival; pair 1 (source 1) is beaten by source 2, a negative margin.
+    assert best_rival_cosine(sources, outputs, source_index, output_index, None).tolist() == pytest.approx([0.4, 0.9, 0.2])
+    # Source 2 in a passage of its own is no rival of source 1, and has none itself.
+    best = best_rival_cosine(sources, outputs, source_index, output_index, ["a", "a", "b"])
+    assert best[:2].tolist() == pytest.approx([0.4, 0.0]) and np.isneginf(best[2])
 
 
 def test_e5_models_get_their_symmetric_prefix():
@@ -58,6 +62,8 @@ def test_repetition_loop_glued_to_chinese_text_is_caught():
     looped = "谁赢得了 Super Bowl 50 的比赛" + "的比赛" * 6
     assert not RepetitionFilter().passes("Who won Super Bowl 50?", looped, CHINESE)
     assert RepetitionFilter().passes("Who won Super Bowl 50?", "谁赢得了 Super Bowl 50 的比赛", CHINESE)
+    dates = "该队在 Smith 教练的带领下于 2001 年、2002 年、2003 年和 2004 年赢得冠军。"  # numbers repeat digits, not a loop
+    assert RepetitionFilter().passes("Under coach Smith the team won in 2001, 2002, 2003 and 2004.", dates, CHINESE)
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +140,7 @@ def test_translate_with_the_similarity_filter_reports_its_distributions(tmp_path
         assert item["pairs"] > 50 and item["failed"] == failures[code]
         assert item["cosine"]["p5"] <= item["cosine"]["p50"] <= item["cosine"]["p95"] <= 1.0
         assert item["margin"] is not None  # the run has more than enough sources for a margin
-    assert "similarity" in manifest["timings_s"]
+    assert "filter_prepare" in manifest["timings_s"]
     card = (out / "README.md").read_text()
     assert "The similarity filter encoded" in card and "| cosine p5 |" in card
 

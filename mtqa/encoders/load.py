@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import MtqaError
-from . import POOLINGS
+from . import ENCODER_HALF_TYPES, POOLINGS
 from .offline_me5 import ALIAS, offline_me5
 
 Encoder = Callable[[list[str], str], np.ndarray]  # (texts, role) -> L2-normalised embeddings
@@ -39,12 +39,38 @@ def resolve_model_name(name: str) -> str:
     return str(OFFLINE_MODELS[name]()) if name in OFFLINE_MODELS else name
 
 
+def model_type(source: str) -> str | None:
+    """The ``model_type`` of a local folder's config.json, or of a hub id's (None when it cannot be read)."""
+    path = Path(source)
+    if path.exists():
+        return _read_json(path / "config.json").get("model_type")
+    try:
+        from transformers import AutoConfig
+
+        return AutoConfig.from_pretrained(source).model_type
+    except Exception:  # offline or not a model: the loader reports it
+        return None
+
+
+def _read_json(path: Path) -> dict:
+    import json
+
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def check_model_source(name: str, *, option: str = "--model") -> str:
     """Resolve an alias and check a local path without loading anything: bad input fails before any work."""
     source = resolve_model_name(name)
     path = Path(source).expanduser()
     if path.exists() and not (path / "config.json").is_file() and not (path / "modules.json").is_file():
         raise MtqaError(f"{source} is not a model folder (no config.json or modules.json); pass a Hugging Face or sentence-transformers model folder to {option}")
+    if path.is_dir() and not (path / "modules.json").is_file() and "model_type" not in _read_json(path / "config.json"):
+        raise MtqaError(f"{source} is not a Hugging Face model folder (its config.json has no model_type: a CTranslate2 folder?); "
+                        f"pass a Hugging Face or sentence-transformers model folder to {option}")
     if not path.exists() and (source.startswith((".", "/", "~")) or source.count("/") > 1):
         raise MtqaError(f"model folder not found: {source}; check the {option} path")
     return source
@@ -65,20 +91,21 @@ def load_encoder(name: str, *, pooling: str = "auto", max_length: int | None = N
     source = check_model_source(name, option=option)
     path = Path(source).expanduser()
     try:
-        from . import seq2seq
+        modules = path / "modules.json"
+        if modules.is_file() and "mtqa.encoders.seq2seq." in modules.read_text(encoding="utf-8"):
+            model = SentenceTransformer(source, device=device, trust_remote_code=True)  # an encoder half mtqa saved: its class is ours
+        elif pooling in ("auto", "mean") and not modules.is_file() and model_type(source) in ENCODER_HALF_TYPES:
+            from .seq2seq import encoder_half
 
-        if seq2seq.is_own_module_folder(source):  # an encoder half mtqa trained and saved: its module class is ours
-            model = SentenceTransformer(source, device=device, trust_remote_code=True)
-        elif pooling in ("auto", "mean") and seq2seq.model_type(source) in seq2seq.ENCODER_HALF_TYPES:
-            model = seq2seq.encoder_half(source, max_length=max_length, device=device)  # the encoder, with its weights
+            model = encoder_half(source, max_length=max_length, device=device)  # the encoder, with its weights
         elif pooling == "auto":
             model = SentenceTransformer(source, device=device)
         else:
             transformer = models.Transformer(source, max_seq_length=max_length)
             pool = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode=pooling)
             model = SentenceTransformer(modules=[transformer, pool, models.Normalize()], device=device)
-    except OSError as error:
-        message = str(error).strip().splitlines()[0]
+    except (OSError, ValueError) as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         if os.environ.get("HF_HUB_OFFLINE") or not path.exists():
             raise MtqaError(f"cannot load {option} {source!r} ({message}); pass a local folder, or run where the hub is reachable") from None
         raise MtqaError(f"cannot load {option} {source!r}: {message}") from None

@@ -15,12 +15,11 @@ outside its own package loads only when trusted, so such a folder loads with
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 from typing import Any
 
 from sentence_transformers.base.modules.transformer import Transformer
 
-ENCODER_HALF_TYPES = ("mbart", "m2m_100", "marian", "bart")  # model_type values this module loads
+from . import ENCODER_HALF_TYPES
 
 
 def _encoder_class(model_type: str, name: str):
@@ -40,29 +39,6 @@ class EncoderHalfTransformer(Transformer):
         from transformers import AutoModel
 
         return AutoModel.from_pretrained(model_name_or_path, config=config, **model_kwargs).get_encoder()
-
-
-def model_type(source: str) -> str | None:
-    """The ``model_type`` of a local folder's config.json, or of a hub id's (None when it cannot be read)."""
-    import json
-
-    path = Path(source) / "config.json"
-    if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8")).get("model_type")
-    if Path(source).exists():
-        return None
-    try:
-        from transformers import AutoConfig
-
-        return AutoConfig.from_pretrained(source).model_type
-    except Exception:  # offline or not a model: the loader reports it
-        return None
-
-
-def is_own_module_folder(source: str) -> bool:
-    """A folder mtqa saved with :class:`EncoderHalfTransformer` (its modules.json names the class)."""
-    modules = Path(source) / "modules.json"
-    return modules.is_file() and f"{__name__}." in modules.read_text(encoding="utf-8")
 
 
 def encoder_half(source: str, *, max_length: int | None, device: str):

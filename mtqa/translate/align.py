@@ -104,8 +104,11 @@ class Aligner:
 
     def prepare(self, records: list[dict[str, Any]], targets: list[Language]) -> None:
         """Show the chain every segment it will check, for filters that score in batches."""
-        self.chain.prepare([(source, self.translate(source, language), language)
-                            for language in targets for record in records for source in (record["question"], *record["sentences"])])
+        # Each (source, language) once: passages are shared by several questions.
+        unique = dict.fromkeys((source, language) for language in targets for record in records
+                               for source in (record["question"], *record["sentences"]))
+        groups = {source: record["context"] for record in records for source in (record["question"], *record["sentences"])}
+        self.chain.prepare([(source, self.translate(source, language), language) for source, language in unique], groups)
 
     def rows(self, record: dict[str, Any], targets: list[Language]) -> list[dict[str, Any]]:
         """The English row and every kept translated row of one example."""

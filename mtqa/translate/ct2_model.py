@@ -12,6 +12,7 @@ directory renamed into place, so a half-converted model is never picked up.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -100,7 +101,8 @@ def _convert(source: str, revision: str | None, quantization: str, target: Path)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         converter = TransformersConverter(source, copy_files=copy_files, revision=revision, low_cpu_mem_usage=True)
-        converter.convert(str(staging), quantization=quantization, force=True)
+        with _m2m100_language_codes():
+            converter.convert(str(staging), quantization=quantization, force=True)
         fingerprint = fingerprint_directory(staging)
         (staging / COMPLETE_MARKER).write_text(
             json.dumps({"source": source, "revision": revision, "quantization": quantization, "fingerprint": fingerprint}, indent=2)
@@ -119,6 +121,39 @@ def _convert(source: str, revision: str | None, quantization: str, target: Path)
             f"{target.parent}; download it where the hub is reachable and pass --model PATH "
             "(a Hugging Face or CTranslate2 model folder)"
         ) from None
+
+
+@contextlib.contextmanager
+def _m2m100_language_codes():
+    """Convert M2M-100 with its language codes in the vocabulary.
+
+    CTranslate2's loader appends ``tokenizer.special_tokens_map["additional_special_tokens"]``,
+    which transformers 5's M2M100Tokenizer no longer fills: the ``__de__`` codes were left out
+    and the vocabulary came up short of the model's. NLLB's tokenizer lists its codes in the
+    vocabulary itself and is unaffected.
+    """
+    from ctranslate2.converters import transformers as ct2_transformers
+
+    original = ct2_transformers._MODEL_LOADERS.get("M2M100Config")
+    if original is None:
+        yield
+        return
+
+    class Loader(type(original)):
+        def get_vocabulary(self, model, tokenizer):
+            if not type(tokenizer).__name__.startswith("M2M100"):
+                return super().get_vocabulary(model, tokenizer)
+            # vocab.json by id, then the language codes by id, then the made-up words that pad to the model's size.
+            tokens = [token for token, _ in sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])]
+            known = set(tokens)
+            tokens += [token for token, _ in sorted(tokenizer.lang_token_to_id.items(), key=lambda item: item[1]) if token not in known]
+            return tokens + [f"madeupword{i}" for i in range(model.config.vocab_size - len(tokens))]
+
+    ct2_transformers._MODEL_LOADERS["M2M100Config"] = Loader()
+    try:
+        yield
+    finally:
+        ct2_transformers._MODEL_LOADERS["M2M100Config"] = original
 
 
 def hub_reachable(timeout: float = 5.0) -> bool:

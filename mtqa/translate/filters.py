@@ -99,8 +99,11 @@ def _normalise(text: str) -> str:
 class Filter:
     name = "filter"
 
-    def prepare(self, segments: list[tuple[str, str, Language]]) -> None:
-        """See every (source, output, language) of the run before the first ``passes``: for filters that score in batches."""
+    def prepare(self, segments: list[tuple[str, str, Language]], groups: dict[str, str] | None = None) -> None:
+        """See every (source, output, language) of the run before the first ``passes``: for filters that score in batches.
+
+        ``groups`` maps each English source to its passage, for filters that compare within one.
+        """
 
     def passes(self, source: str, output: str, language: Language) -> bool:
         raise NotImplementedError
@@ -164,7 +167,7 @@ class LengthRatioFilter(Filter):
     def __post_init__(self) -> None:
         self.expected: dict[str, float] = {}
 
-    def prepare(self, segments: list[tuple[str, str, Language]]) -> None:
+    def prepare(self, segments: list[tuple[str, str, Language]], groups: dict[str, str] | None = None) -> None:
         ratios: dict[str, list[float]] = defaultdict(list)
         for source, output, language in segments:
             # Only outputs in the target's script: copies and wrong-script output would pull the median away.
@@ -238,8 +241,9 @@ class RepetitionFilter(Filter):
     name = "repetition"
 
     def passes(self, source: str, output: str, language: Language) -> bool:
-        # Characters where the script writes no spaces: a loop glued to a Chinese sentence is one "word".
-        units = [char for char in output if not char.isspace()] if language.joins_without_spaces else _units(output)
+        # Where the script writes no spaces a loop glued to a sentence is one "word": count each character
+        # as a unit, but a run of Latin letters or digits as one (dates and numbers repeat digits, not loops).
+        units = re.findall(r"[A-Za-z]+|\d+|\S", output) if language.joins_without_spaces else _units(output)
         repeats = max_ngram_repeats(units)
         if repeats >= self.max_repeats and repeats > 2 * max(1, max_ngram_repeats(_units(source))):
             return False
@@ -257,8 +261,8 @@ class SimilarityFilter(Filter):
     """A multilingual encoder's verdict: the output means what its source means (:mod:`mtqa.translate.similarity`).
 
     Fails a translation whose cosine with its source is below ``min_similarity``, or whose
-    margin (that cosine minus its best cosine with any other English source of the run in
-    the language) is below ``min_margin``: a fluent translation of a different sentence.
+    margin (that cosine minus its best cosine with another English source of its passage)
+    is below ``min_margin``: a fluent translation of a different sentence.
     The defaults were chosen on XQuAD-R's human translations (README, filter benchmark).
     """
 
@@ -270,11 +274,11 @@ class SimilarityFilter(Filter):
     scores: Any = field(default=None, repr=False)
     name = "similarity"
 
-    def prepare(self, segments: list[tuple[str, str, Language]]) -> None:
+    def prepare(self, segments: list[tuple[str, str, Language]], groups: dict[str, str] | None = None) -> None:
         from .similarity import SimilarityScorer, language_pairs
 
         self.scorer = SimilarityScorer(self.model, self.cache, progress=self.progress)
-        self.scores = self.scorer.score(language_pairs(segments))
+        self.scores = self.scorer.score(language_pairs(segments), groups)
 
     def passes(self, source: str, output: str, language: Language) -> bool:
         if self.scores is None:
@@ -336,9 +340,9 @@ class FilterChain:
         self.filters = filters
         self.failures: dict[str, Counter[str]] = defaultdict(Counter)
 
-    def prepare(self, segments: list[tuple[str, str, Language]]) -> None:
+    def prepare(self, segments: list[tuple[str, str, Language]], groups: dict[str, str] | None = None) -> None:
         for f in self.filters:
-            f.prepare(segments)
+            f.prepare(segments, groups)
 
     def check(self, source: str, output: str, language: Language) -> list[str]:
         failed = [f.name for f in self.filters if not f.passes(source, output, language)]

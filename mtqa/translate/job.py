@@ -76,13 +76,13 @@ def run_translate(config: TranslateConfig) -> dict[str, Any]:
         from .ray_engine import require_ray
 
         require_ray()  # before the model is fetched and converted
+    if config.dry_run:
+        return dry_run(config, source, targets)
     if config.filters.similarity:
         from ..encoders.load import check_model_source
         from .similarity import OPTION
 
         check_model_source(config.filters.similarity_model, option=OPTION)  # a wrong path fails now, not after translating
-    if config.dry_run:
-        return dry_run(config, source, targets)
     with claim_output(config.output, overwrite=config.overwrite):
         return _translate(config, source, targets)
 
@@ -107,12 +107,15 @@ def dry_run(config: TranslateConfig, source: Language, targets: list[Language]) 
     loaded, records = _load_and_segment(config, timer)
     folder, fingerprint = resolve_tokenizer(config.model, quantization=config.quantization, revision=config.revision)
     tokenizer = NllbTranslator(folder, load_model=False)
+    if tokenizer.languages:
+        tokenizer.languages.require([source, *targets], config.model)
     requested = [(text, language.flores) for language in targets for record in records for text in segments_to_translate(record)]
-    cache = TranslationCache(cache_root() / "translations.sqlite" if config.use_cache else None)
+    cache_file = cache_root() / "translations.sqlite"
+    cache = TranslationCache(cache_file if config.use_cache and cache_file.is_file() else None)  # a dry run creates nothing
     try:
         with timer.stage("plan"):
             plan = plan_pieces(lambda text: tokenizer.tokenize(text, source.flores), cache,
-                               config.decoding.namespace(fingerprint) if fingerprint else None,
+                               config.decoding.namespace(fingerprint, tokenizer.family) if fingerprint else None,
                                list(dict.fromkeys(requested)), source.flores, config.decoding.max_input_tokens)
     finally:
         cache.close()
@@ -121,7 +124,7 @@ def dry_run(config: TranslateConfig, source: Language, targets: list[Language]) 
         rate, rate_source = measured_tokens_per_second()
     summary = summarise(plan, [language.flores for language in targets], rate)
     return {"dry_run": True, "examples": len(records), "requested": len(requested), "languages": [t.code for t in targets],
-            "cache_consulted": fingerprint is not None and config.use_cache, "tokens_per_second": rate, "rate_source": rate_source,
+            "cache_consulted": fingerprint is not None and cache.path is not None, "tokens_per_second": rate, "rate_source": rate_source,
             **summary, "timings_s": timer.report()}
 
 
@@ -132,8 +135,11 @@ def measured_tokens_per_second() -> tuple[float | None, str | None]:
         card = json.loads(results.read_text())
         if card.get("quick"):
             return None, None
-        rate = float(card["raw"]["translate"]["methods"]["mtqa"]["tokens_per_s"])
-        return rate, f"the full make bench of {card['date']}: NLLB-600M shape, {card['machine']['cores']} cores, {card['machine']['cpu']}"
+        translate = card["raw"]["translate"]
+        rate = float(translate["methods"]["mtqa"]["tokens_per_s"])
+        date = card.get("dates", {}).get("translate", card["date"])
+        return rate, (f"the full make bench of {date}: NLLB-600M shape, greedy, {card['machine']['cores']} cores, {card['machine']['cpu']}; "
+                      "beam search is slower")
     except (OSError, ValueError, KeyError, TypeError):
         return None, None
 
@@ -147,7 +153,7 @@ def dry_run_table(plan: dict[str, Any]) -> str:
     lines.append(f"{plan['examples']} examples; {plan['requested']} segments requested, {plan['total']['segments']} unique; "
                  f"{plan['split_long']} split for length")
     if not plan["cache_consulted"]:
-        lines.append("cache: not consulted (the model is not converted yet, or --no-cache): every piece counted as to translate")
+        lines.append("cache: not consulted (the model is not converted yet, no cache exists yet, or --no-cache): every piece counted as to translate")
     if plan["hours"] is not None:
         lines.append(f"expected: {plan['hours']:.2f} h at {plan['tokens_per_second']:,.0f} output tokens/s ({plan['rate_source']}), "
                      "taking as many output tokens as source tokens")
@@ -173,18 +179,20 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
             load_model=engine is None,  # with Ray the driver only tokenises
         )
 
+    if translator.languages:
+        translator.languages.require([source, *targets], config.model)  # before any work
     requested = [(text, language.flores) for language in targets for record in records for text in segments_to_translate(record)]
     cache = TranslationCache(cache_root() / "translations.sqlite" if config.use_cache else None)
     try:
         translations, stats = translate_segments(
-            translator, cache, config.decoding.namespace(resolved.fingerprint), requested, source.flores, config.decoding,
+            translator, cache, config.decoding.namespace(resolved.fingerprint, translator.family), requested, source.flores, config.decoding,
             progress=config.progress, engine=engine,
         )
         timer.add("translate", stats.seconds)
         chain = FilterChain(default_filters(config.filters, cache=cache, progress=config.progress))
         aligner = Aligner(chain, config.filters, lambda text, language: translations[(text, language.flores)])
-        with timer.stage("similarity"):
-            aligner.prepare(records, targets)  # the similarity filter encodes every pair here, in batches
+        with timer.stage("filter_prepare"):
+            aligner.prepare(records, targets)  # length calibration; the similarity filter encodes every pair here, in batches
     finally:
         cache.close()
 
@@ -204,6 +212,7 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
             "source": resolved.source,
             "path": str(resolved.path),
             "fingerprint": resolved.fingerprint,
+            "family": translator.family,
             "quantization": config.quantization,
             "device": engine.device_used if engine else translator.device,
             "engine": config.engine,
@@ -292,7 +301,7 @@ def _similarity_section(similarity: dict[str, Any] | None) -> str:
     return (
         f"\n\nThe similarity filter encoded every source and translation with `{similarity['model']}` and failed a "
         f"segment whose cosine with its source was below {similarity['min_similarity']}, or whose margin (that cosine "
-        f"minus its best cosine with another English segment of the run) was below {similarity['min_margin']}.\n\n"
+        f"minus its best cosine with another English segment of its passage) was below {similarity['min_margin']}.\n\n"
         + markdown_table(["lang", "segments", "cosine p5", "cosine p50", "margin p5", "margin p50", "failed"], rows)
     )
 

@@ -20,6 +20,7 @@ from ..errors import MtqaError
 from ..faults import crash_point
 from ..languages import joins_without_spaces
 from .ct2_model import SPM_FILE
+from .families import LanguageTokens, read_vocabulary
 from .plan import Piece, plan_pieces
 
 EOS = "</s>"
@@ -46,8 +47,10 @@ class DecodingOptions:
     min_decoding_length: int = 0
     max_input_tokens: int = 512
 
-    def namespace(self, model_fingerprint: str) -> str:
-        return json.dumps({"model": model_fingerprint, **asdict(self), "text_version": TEXT_VERSION}, sort_keys=True)
+    def namespace(self, model_fingerprint: str, family: str = "nllb") -> str:
+        # NLLB's keys stay as they were before families existed, so its caches keep serving.
+        extra = {} if family == "nllb" else {"family": family}
+        return json.dumps({"model": model_fingerprint, **asdict(self), "text_version": TEXT_VERSION, **extra}, sort_keys=True)
 
 
 class NllbTranslator:
@@ -72,6 +75,10 @@ class NllbTranslator:
 
         self.sp = sentencepiece.SentencePieceProcessor(model_file=str(Path(model_dir) / SPM_FILE))
         self._special: dict[str, bool] = {}
+        # FLORES code -> the model's language token (NLLB: itself; M2M-100: __de__). A tokenizer-only
+        # folder (a dry run on a model not converted yet) has no vocabulary file: the code is one token either way.
+        has_vocabulary = any((Path(model_dir) / name).is_file() for name in ("shared_vocabulary.json", "shared_vocabulary.txt"))
+        self.languages = LanguageTokens(read_vocabulary(model_dir)) if has_vocabulary else None
         gpus = ctranslate2.get_cuda_device_count()
         if device == "auto":
             device = "cuda" if gpus > 0 else "cpu"
@@ -92,8 +99,15 @@ class NllbTranslator:
         except (RuntimeError, ValueError) as error:
             raise MtqaError(f"cannot load CTranslate2 model {model_dir}: {error}") from None
 
+    @property
+    def family(self) -> str:
+        return self.languages.family.name if self.languages else "nllb"
+
+    def language_token(self, flores: str) -> str:
+        return self.languages(flores) if self.languages else flores
+
     def tokenize(self, text: str, source_lang: str) -> list[str]:
-        return [source_lang, *self.sp.encode(text, out_type=str), EOS]
+        return [self.language_token(source_lang), *self.sp.encode(text, out_type=str), EOS]
 
     def detokenize(self, tokens: Sequence[str]) -> str:
         """Text of output tokens with special tokens skipped, as transformers' ``decode(skip_special_tokens=True)``.
@@ -122,7 +136,7 @@ class NllbTranslator:
         """
         results = self.model.translate_batch(
             sources,
-            target_prefix=[[lang] for lang in target_langs],
+            target_prefix=[[self.language_token(lang)] for lang in target_langs],
             beam_size=options.beam_size,
             repetition_penalty=options.repetition_penalty,
             no_repeat_ngram_size=options.no_repeat_ngram_size,

@@ -7,7 +7,10 @@ else. Two scores, both from the same embeddings:
 * ``cosine``: between source and translation, checked against an absolute floor
   (``min_similarity``) that catches output unrelated to any source;
 * ``margin``: the cosine minus the translation's best cosine with any *other* English source
-  of the run in that language, checked against ``min_margin`` (a small negative tolerance).
+  of its group (the passage: its question and sentences) in that language, checked against
+  ``min_margin`` (a small negative tolerance). Rivals are limited to the group because that is
+  where a misaligned translation comes from, and because the best of a whole run's sources
+  would climb with the run's size (and drop more good translations the larger the input).
   This is margin-based filtering as in bitext mining (LASER/LaBSE for CCMatrix and NLLB's
   data, OpusFilter's embedding filters), calibrated by the run's own pool: a language whose
   cosines run low is not penalised, while a translation that matches another sentence better
@@ -31,7 +34,7 @@ from ..languages import Language
 from ..paths import file_sha256
 from .cache import TranslationCache, translation_key
 
-MIN_MARGIN_POOL = 8  # fewer English sources in a language: too few rivals for a margin, cosine only
+MIN_MARGIN_POOL = 2  # a source and at least one rival
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 OPTION = "--similarity-model"  # how errors name the model
@@ -53,21 +56,6 @@ def model_fingerprint(source: str) -> str:
     return json.dumps([[str(p.relative_to(path)), file_sha256(p)] for p in files])
 
 
-def best_other_cosine(sources: np.ndarray, outputs: np.ndarray, source_index: np.ndarray, output_index: np.ndarray,
-                      chunk: int = 2048) -> np.ndarray:
-    """Per pair *i*, the highest cosine of ``outputs[output_index[i]]`` with any source but ``sources[source_index[i]]``.
-
-    ``sources`` and ``outputs`` are one language's unique L2-normalised vectors; needs at least two sources.
-    """
-    best = np.empty(len(source_index), dtype=np.float32)
-    for start in range(0, len(source_index), chunk):
-        rows = slice(start, start + chunk)
-        scores = outputs[output_index[rows]] @ sources.T
-        scores[np.arange(scores.shape[0]), source_index[rows]] = -np.inf
-        best[rows] = scores.max(axis=1)
-    return best
-
-
 def distribution(values: Iterable[float]) -> dict[str, float] | None:
     array = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=np.float64)
     if not len(array):
@@ -79,7 +67,7 @@ def distribution(values: Iterable[float]) -> dict[str, float] | None:
 @dataclass
 class PairScores:
     cosine: dict[Pair, float] = field(default_factory=dict)
-    margin: dict[Pair, float] = field(default_factory=dict)  # only where the language has MIN_MARGIN_POOL sources
+    margin: dict[Pair, float] = field(default_factory=dict)  # only for pairs whose source has a rival
 
 
 class SimilarityScorer:
@@ -127,8 +115,14 @@ class SimilarityScorer:
         self.cached += len(texts) - len(missing)
         return result
 
-    def score(self, pairs: Iterable[Pair]) -> PairScores:
-        """Cosine for every pair; the margin within each language that has at least MIN_MARGIN_POOL sources."""
+    def score(self, pairs: Iterable[Pair], groups: dict[str, str] | None = None) -> PairScores:
+        """Cosine for every pair; the margin against the rival sources of the pair's group.
+
+        ``groups`` maps each English source to its group (the passage it belongs to: a question and
+        its passage's sentences). Rivals are the other sources of the group in the same language,
+        so the verdict does not depend on how large the run is; without groups every source of the
+        language is a rival. A source without rivals gets the cosine check alone.
+        """
         pairs = list(dict.fromkeys(pairs))
         scores = PairScores()
         if not pairs:
@@ -141,20 +135,36 @@ class SimilarityScorer:
         by_language: dict[str, list[Pair]] = {}
         for pair in pairs:
             by_language.setdefault(pair[2], []).append(pair)
-        for code, group in by_language.items():
-            own_sources = list(dict.fromkeys(source_row[s] for s, _, _ in group))
-            own_outputs = list(dict.fromkeys(output_row[o] for _, o, _ in group))
-            local_source = {row: i for i, row in enumerate(own_sources)}
-            local_output = {row: i for i, row in enumerate(own_outputs)}
-            xs, ys = source_vectors[own_sources], output_vectors[own_outputs]
-            si = np.array([local_source[source_row[s]] for s, _, _ in group])
-            oi = np.array([local_output[output_row[o]] for _, o, _ in group])
-            cosine = np.einsum("ij,ij->i", xs[si], ys[oi])
-            scores.cosine.update({pair: float(value) for pair, value in zip(group, cosine)})
-            if len(own_sources) >= MIN_MARGIN_POOL:
-                margin = cosine - best_other_cosine(xs, ys, si, oi)
-                scores.margin.update({pair: float(value) for pair, value in zip(group, margin)})
+        for group_pairs in by_language.values():
+            si = np.array([source_row[s] for s, _, _ in group_pairs])
+            oi = np.array([output_row[o] for _, o, _ in group_pairs])
+            cosine = np.einsum("ij,ij->i", source_vectors[si], output_vectors[oi])
+            scores.cosine.update({pair: float(value) for pair, value in zip(group_pairs, cosine)})
+            best = best_rival_cosine(source_vectors, output_vectors, si, oi,
+                                     [groups.get(s, s) for s, _, _ in group_pairs] if groups is not None else None)
+            scores.margin.update({pair: float(c - b) for pair, c, b in zip(group_pairs, cosine, best) if np.isfinite(b)})
         return scores
+
+
+def best_rival_cosine(sources: np.ndarray, outputs: np.ndarray, source_index: np.ndarray, output_index: np.ndarray,
+                      group_of_pair: list[str] | None) -> np.ndarray:
+    """Per pair, the best cosine of its output with another source of its group (-inf: no rival)."""
+    best = np.full(len(source_index), -np.inf, dtype=np.float32)
+    members: dict[str, list[int]] = {}
+    for i, group in enumerate(group_of_pair if group_of_pair is not None else [""] * len(source_index)):
+        members.setdefault(group, []).append(i)
+    for rows in members.values():
+        rows = np.array(rows)
+        rivals = np.unique(source_index[rows])
+        if len(rivals) < MIN_MARGIN_POOL:
+            continue
+        position = {source: j for j, source in enumerate(rivals)}
+        for start in range(0, len(rows), 2048):
+            chunk = rows[start:start + 2048]
+            scores = outputs[output_index[chunk]] @ sources[rivals].T
+            scores[np.arange(len(chunk)), [position[source] for source in source_index[chunk]]] = -np.inf
+            best[chunk] = scores.max(axis=1)
+    return best
 
 
 def report(scores: PairScores, failed: dict[str, int]) -> dict[str, dict[str, Any]]:
