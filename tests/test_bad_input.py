@@ -152,6 +152,8 @@ CASES: dict[str, Case] = {
     "langid-unknown": lambda c: (c.translate(c.file("ok.jsonl", json.dumps(GOOD_ROW)), "--langid", "cld3"), ["--langid", "'cld3'", "fasttext"]),
     "similarity-model-missing": lambda c: (c.translate(c.file("ok.jsonl", json.dumps(GOOD_ROW)), "--similarity", "--similarity-model", c.tmp / "no-encoder"),
                                            ["no-encoder", "model folder not found", "check the --similarity-model path"]),
+    "similarity-model-is-ctranslate2": lambda c: (c.translate(c.file("ok.jsonl", json.dumps(GOOD_ROW)), "--similarity", "--similarity-model", c.tiny_ct2),
+                                                  ["config.json has no model_type", "--similarity-model"]),
     "min-similarity-out-of-range": lambda c: (c.translate(c.file("ok.jsonl", json.dumps(GOOD_ROW)), "--min-similarity", "1.5"),
                                               ["--min-similarity", "1.5", "--help"]),
     "max-foreign-script-out-of-range": lambda c: (c.translate(c.file("ok.jsonl", json.dumps(GOOD_ROW)), "--max-foreign-script", "-0.1"),

@@ -194,7 +194,9 @@ class MixedScriptFilter(Filter):
     A Greek or Chinese question may quote a Latin name, and that is fine; half a sentence of
     lower-case English or Cyrillic words is the decoder switching language mid-output.
     ``max_foreign_share`` is the most such letters may weigh (CJK and Hangul weighted as in
-    :func:`script_share`).
+    :func:`script_share`). Only cased scripts (Latin, Cyrillic, Greek, Armenian) have
+    lower-case words, so drift into Han, Arabic or Devanagari is left to the script share of
+    the language-ID filter.
     """
 
     max_foreign_share: float = 0.2
