@@ -82,7 +82,7 @@ def paired(groups: dict[str, list[dict]], claims: dict[str, Any]) -> tuple[str, 
     differences["rank_distance"] = [hybrid[seed]["rank_distance"] - xx[seed]["rank_distance"] for seed in seeds]
     rows = [[f"{s} mAP: hybrid − max(xx, xy)", _cell(differences[s]), ", ".join(f"{d:+.3f}" for d in differences[s])] for s in SETTINGS]
     rows.append(["rank distance: hybrid − xx", _cell(differences["rank_distance"], 1), ", ".join(f"{d:+.1f}" for d in differences["rank_distance"])])
-    return markdown_table([f"paired by seed ({len(seeds)} seeds)", "mean ± std", "per seed"], rows), {"seeds": seeds, **differences}
+    return markdown_table([f"paired by seed ({len(seeds)} seed{'' if len(seeds) == 1 else 's'})", "mean ± std", "per seed"], rows), {"seeds": seeds, **differences}
 
 
 def verdicts(groups: dict[str, list[dict]], claims: dict[str, Any]) -> list[str]:
