@@ -77,15 +77,9 @@ def tiny_ct2(tiny_nllb, tmp_path_factory) -> Path:
     """The tiny model converted through mtqa's own conversion path."""
     from mtqa.translate.ct2_model import resolve_model
 
-    previous = os.environ.get("MTQA_CACHE")
-    os.environ["MTQA_CACHE"] = str(tmp_path_factory.mktemp("model-cache"))
-    try:
+    with pytest.MonkeyPatch.context() as patch:  # a session cache, not the test's own
+        patch.setenv("MTQA_CACHE", str(tmp_path_factory.mktemp("model-cache")))
         return resolve_model(str(tiny_nllb)).path
-    finally:
-        if previous is None:
-            os.environ.pop("MTQA_CACHE", None)
-        else:
-            os.environ["MTQA_CACHE"] = previous
 
 
 def squad_document(articles: list[dict]) -> dict:

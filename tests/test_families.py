@@ -30,15 +30,9 @@ def m2m100_ct2(tiny_m2m100, tmp_path_factory) -> Path:
     """Converted through mtqa's own path, as `mtqa translate --model` converts it."""
     from mtqa.translate.ct2_model import resolve_model
 
-    previous = os.environ.get("MTQA_CACHE")
-    os.environ["MTQA_CACHE"] = str(tmp_path_factory.mktemp("m2m100-cache"))
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MTQA_CACHE", str(tmp_path_factory.mktemp("m2m100-cache")))
         return resolve_model(str(tiny_m2m100)).path
-    finally:
-        if previous is None:
-            os.environ.pop("MTQA_CACHE", None)
-        else:
-            os.environ["MTQA_CACHE"] = previous
 
 
 def test_the_family_is_read_off_the_vocabulary(m2m100_ct2, tiny_ct2):

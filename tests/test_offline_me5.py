@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -22,15 +21,9 @@ LANGS = ["ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"]
 @pytest.fixture(scope="module")
 def me5_dir(tmp_path_factory) -> Path:
     """The folder offline-me5 converts to, in a cache of this module's own."""
-    previous = os.environ.get("MTQA_CACHE")
-    os.environ["MTQA_CACHE"] = str(tmp_path_factory.mktemp("me5-cache"))
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MTQA_CACHE", str(tmp_path_factory.mktemp("me5-cache")))
         return offline_me5()
-    finally:
-        if previous is None:
-            os.environ.pop("MTQA_CACHE", None)
-        else:
-            os.environ["MTQA_CACHE"] = previous
 
 
 @pytest.fixture(scope="module")

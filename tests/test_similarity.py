@@ -73,15 +73,9 @@ def me5_cache(tmp_path_factory) -> Path:
     from mtqa.encoders.offline_me5 import offline_me5
 
     cache = tmp_path_factory.mktemp("me5-cache")
-    previous = os.environ.get("MTQA_CACHE")
-    os.environ["MTQA_CACHE"] = str(cache)
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MTQA_CACHE", str(cache))
         offline_me5()
-    finally:
-        if previous is None:
-            os.environ.pop("MTQA_CACHE", None)
-        else:
-            os.environ["MTQA_CACHE"] = previous
     return cache
 
 
