@@ -187,15 +187,13 @@ def _locate_hub_model(source: str, revision: str | None, target: Path) -> str:
     return source
 
 
-def resolve_model(source: str, *, quantization: str = "int8", revision: str | None = None) -> ResolvedModel:
-    """Return a ready CTranslate2 directory for ``source``, converting it first if needed."""
-    if quantization not in QUANTIZATIONS:
-        raise MtqaError(f"--quantization {quantization!r} is not one of {', '.join(QUANTIZATIONS)}")
+def _local_model(source: str) -> tuple[Path, ResolvedModel | None]:
+    """``source`` as a path; a CTranslate2 folder comes back ready. A bad local path ends in one line."""
     path = Path(source).expanduser()
     if path.is_dir() and is_ctranslate2_dir(path):
         if not (path / SPM_FILE).is_file():
             raise MtqaError(f"{path}: CTranslate2 model has no {SPM_FILE}; copy the NLLB SentencePiece model next to model.bin")
-        return ResolvedModel(path, source, _stored_fingerprint(path) or fingerprint_directory(path))
+        return path, ResolvedModel(path, source, _stored_fingerprint(path) or fingerprint_directory(path))
     if path.exists() and not (path.is_dir() and is_huggingface_dir(path)):
         raise MtqaError(
             f"{source} is neither a CTranslate2 model folder (model.bin, config.json) nor a Hugging Face model folder "
@@ -203,6 +201,16 @@ def resolve_model(source: str, *, quantization: str = "int8", revision: str | No
         )
     if not path.exists() and (source.startswith((".", "/", "~")) or source.count("/") > 1):
         raise MtqaError(f"model folder not found: {source}; check the --model path")
+    return path, None
+
+
+def resolve_model(source: str, *, quantization: str = "int8", revision: str | None = None) -> ResolvedModel:
+    """Return a ready CTranslate2 directory for ``source``, converting it first if needed."""
+    if quantization not in QUANTIZATIONS:
+        raise MtqaError(f"--quantization {quantization!r} is not one of {', '.join(QUANTIZATIONS)}")
+    path, ready = _local_model(source)
+    if ready is not None:
+        return ready
 
     target = cache_root() / "models" / _source_key(str(path) if path.exists() else source, revision, quantization)
     fingerprint = _stored_fingerprint(target)
@@ -225,13 +233,9 @@ def resolve_tokenizer(source: str, *, quantization: str = "int8", revision: str 
     translation cache can be consulted); a Hugging Face folder or hub id not yet converted has
     none. From the hub only the tokenizer file is fetched.
     """
-    path = Path(source).expanduser()
-    if path.is_dir() and is_ctranslate2_dir(path):
-        if not (path / SPM_FILE).is_file():
-            raise MtqaError(f"{path}: CTranslate2 model has no {SPM_FILE}; copy the NLLB SentencePiece model next to model.bin")
-        return path, _stored_fingerprint(path) or fingerprint_directory(path)
-    if not path.exists() and (source.startswith((".", "/", "~")) or source.count("/") > 1):
-        raise MtqaError(f"model folder not found: {source}; check the --model path")
+    path, ready = _local_model(source)  # the same checks, and errors, as the real run's
+    if ready is not None:
+        return ready.path, ready.fingerprint
     target = cache_root() / "models" / _source_key(str(path) if path.exists() else source, revision, quantization)
     fingerprint = _stored_fingerprint(target)
     if fingerprint is not None:
@@ -240,8 +244,6 @@ def resolve_tokenizer(source: str, *, quantization: str = "int8", revision: str 
         if not (path / SPM_FILE).is_file():
             raise MtqaError(f"{source}: no {SPM_FILE} in the model folder; NLLB models ship it next to config.json")
         return path, None
-    if path.exists():
-        raise MtqaError(f"{source} is neither a CTranslate2 model folder nor a Hugging Face model folder; check the --model path")
     try:
         from huggingface_hub import hf_hub_download
 

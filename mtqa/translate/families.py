@@ -40,13 +40,17 @@ NLLB = Family("nllb", "NLLB-200")
 M2M100 = Family("m2m100", "M2M-100")
 
 
+def vocabulary_path(model_dir: Path) -> Path | None:
+    """A CTranslate2 folder's shared vocabulary file (``.json`` or ``.txt``), if it has one."""
+    return next((path for name in ("shared_vocabulary.json", "shared_vocabulary.txt") if (path := Path(model_dir) / name).is_file()), None)
+
+
 def read_vocabulary(model_dir: Path) -> list[str]:
-    """A CTranslate2 folder's shared vocabulary (``.json`` or ``.txt``)."""
-    for name in ("shared_vocabulary.json", "shared_vocabulary.txt"):
-        path = Path(model_dir) / name
-        if path.is_file():
-            text = path.read_text(encoding="utf-8")
-            return json.loads(text) if name.endswith(".json") else text.splitlines()
+    """A CTranslate2 folder's shared vocabulary."""
+    path = vocabulary_path(model_dir)
+    if path is not None:
+        text = path.read_text(encoding="utf-8")
+        return json.loads(text) if path.suffix == ".json" else text.splitlines()
     raise MtqaError(f"{model_dir}: no shared_vocabulary.json; convert the model with CTranslate2's TransformersConverter")
 
 

@@ -20,7 +20,7 @@ from ..errors import MtqaError
 from ..faults import crash_point
 from ..languages import joins_without_spaces
 from .ct2_model import SPM_FILE
-from .families import LanguageTokens, read_vocabulary
+from .families import LanguageTokens, read_vocabulary, vocabulary_path
 from .plan import Piece, plan_pieces
 
 EOS = "</s>"
@@ -77,8 +77,7 @@ class NllbTranslator:
         self._special: dict[str, bool] = {}
         # FLORES code -> the model's language token (NLLB: itself; M2M-100: __de__). A tokenizer-only
         # folder (a dry run on a model not converted yet) has no vocabulary file: the code is one token either way.
-        has_vocabulary = any((Path(model_dir) / name).is_file() for name in ("shared_vocabulary.json", "shared_vocabulary.txt"))
-        self.languages = LanguageTokens(read_vocabulary(model_dir)) if has_vocabulary else None
+        self.languages = LanguageTokens(read_vocabulary(model_dir)) if vocabulary_path(model_dir) else None
         gpus = ctranslate2.get_cuda_device_count()
         if device == "auto":
             device = "cuda" if gpus > 0 else "cpu"

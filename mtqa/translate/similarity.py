@@ -169,16 +169,13 @@ def best_rival_cosine(sources: np.ndarray, outputs: np.ndarray, source_index: np
 
 def report(scores: PairScores, failed: dict[str, int]) -> dict[str, dict[str, Any]]:
     """Per language: pairs scored, the cosine and margin distributions, and how many failed."""
-    languages = sorted({code for _, _, code in scores.cosine})
-    return {
-        code: {
-            "pairs": sum(1 for pair in scores.cosine if pair[2] == code),
-            "cosine": distribution(v for pair, v in scores.cosine.items() if pair[2] == code),
-            "margin": distribution(v for pair, v in scores.margin.items() if pair[2] == code),
-            "failed": failed.get(code, 0),
-        }
-        for code in languages
-    }
+    cosine: dict[str, list[float]] = {}
+    margin: dict[str, list[float]] = {}
+    for table, by_language in ((scores.cosine, cosine), (scores.margin, margin)):
+        for (_, _, code), value in table.items():
+            by_language.setdefault(code, []).append(value)
+    return {code: {"pairs": len(cosine[code]), "cosine": distribution(cosine[code]), "margin": distribution(margin.get(code, [])),
+                   "failed": failed.get(code, 0)} for code in sorted(cosine)}
 
 
 def language_pairs(items: Iterable[tuple[str, str, Language]]) -> list[Pair]:
