@@ -65,9 +65,9 @@ import mtqa
 from mtqa.card import markdown_table
 from mtqa.languages import get_language
 from mtqa.paths import find_data
-from mtqa.translate.ct2_model import SPM_FILE
+from mtqa.translate.families import NLLB
 from mtqa.translate.job import TranslateConfig
-from mtqa.translate.nllb import DecodingOptions
+from mtqa.translate.translator import DecodingOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from measure import available_cores, cpu_name, measure  # noqa: E402
@@ -171,7 +171,7 @@ def child_ctranslate2(spec: dict[str, Any]) -> dict[str, Any]:
 
     started = time.perf_counter()
     model_dir = Path(spec["ct2_dir"])
-    sp = sentencepiece.SentencePieceProcessor(model_file=str(model_dir / SPM_FILE))
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(model_dir / NLLB.source_spm))
     translator = ctranslate2.Translator(str(model_dir), device="cpu", inter_threads=1, intra_threads=spec["threads"])
     load_s = time.perf_counter() - started
 
@@ -456,7 +456,7 @@ def benchmark(settings: Settings) -> dict[str, Any]:
 
     log(f"preparing models in {workdir / 'models'} (built and converted once, then reused)")
     prepared, prepare_run = run_role(settings, "prepare", {"models_dir": str(workdir / "models"), "shape": shape}, env)
-    bench_input, subset, segments, full_input, full_counts = make_inputs(settings, Path(prepared["ct2_dir"]) / SPM_FILE, workdir / "inputs")
+    bench_input, subset, segments, full_input, full_counts = make_inputs(settings, Path(prepared["ct2_dir"]) / NLLB.source_spm, workdir / "inputs")
     log(f"{len(segments)} unique segments from {subset['examples']} examples; {settings.length} decoder steps each, beam {settings.beam_size}")
 
     spec = {

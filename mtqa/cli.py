@@ -26,7 +26,7 @@ from .translate import job as translate_job
 from .translate.ct2_model import DEFAULT_MODEL, QUANTIZATIONS
 from .translate.filters import FILTER_SCOPES, FilterOptions
 from .translate.langid import LANGID_BACKENDS
-from .translate.nllb import DecodingOptions
+from .translate.translator import DecodingOptions
 
 Config = TypeVar("Config")
 
@@ -48,6 +48,7 @@ Example:
   mtqa translate --input hf:rajpurkar/squad --split train --langs deu_Latn,tha_Thai \\
       --model ./nllb-ct2 --output out/squad-mt
   mtqa translate --input nq.jsonl --langs de,zh --engine ray --ray-address auto --output out/nq-mt
+  mtqa translate --input squad.json --langs de --model Helsinki-NLP/opus-mt-en-de --output out/squad-de
   mtqa translate --input nq.jsonl --langs ar,zh,de,hi,ru,es,th,tr --dry-run --assume-tokens-per-second 900
 """
 
@@ -74,7 +75,8 @@ def cli(verbose: bool) -> None:
 @click.option("--columns", help="Column renames, e.g. question=query,context=passage,answers=ans.")
 @click.option("--on-bad-row", type=click.Choice(ON_BAD_ROW), default=ON_BAD_ROW[0], show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N answerable questions.")
-@click.option("--model", default=DEFAULT_MODEL, show_default=True, help="Hub id, Hugging Face folder or CTranslate2 folder.")
+@click.option("--model", default=DEFAULT_MODEL, show_default=True,
+              help="Hub id, Hugging Face folder or CTranslate2 folder of an NLLB-200, M2M-100, MADLAD-400 or OPUS-MT model.")
 @click.option("--revision", help="Hub revision of --model.")
 @click.option("--quantization", type=click.Choice(QUANTIZATIONS), default=QUANTIZATIONS[0], show_default=True)
 @click.option("--device", type=click.Choice(translate_job.DEVICES), default=translate_job.DEVICES[0], show_default=True)

@@ -52,6 +52,12 @@ class Context:
         path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
         return path
 
+    def copy_without(self, folder: Path, name: str, *dropped: str) -> Path:
+        import shutil
+
+        shutil.copytree(folder, self.tmp / name, ignore=shutil.ignore_patterns(*dropped))
+        return self.tmp / name
+
     def parquet(self, name: str, rows: list[dict]) -> Path:
         path = self.tmp / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -168,6 +174,11 @@ CASES: dict[str, Case] = {
     "model-is-something-else": lambda c: (c.translate(c.file("ok.jsonl", json.dumps(GOOD_ROW)))[:3]
                                           + ["--model", c.file("junk/readme.txt", "x").parent, "--output", c.out],
                                           ["junk", "is neither a CTranslate2 model folder", "check the --model path"]),
+    "model-not-for-translation": lambda c: (c.translate(c.file("ok.jsonl", json.dumps(GOOD_ROW)))[:3] + ["--model", c.tiny_xlmr, "--output", c.out],
+                                            ["a xlm-roberta model", "mtqa translates with NLLB-200", "OPUS-MT (marian)"]),
+    "model-without-tokenizer": lambda c: (c.translate(c.file("ok.jsonl", json.dumps(GOOD_ROW)))[:3]
+                                          + ["--model", c.copy_without(c.tiny_ct2, "bare-ct2", "sentencepiece.bpe.model", "mtqa-model.json"), "--output", c.out],
+                                          ["bare-ct2", "CTranslate2 model without its tokenizer", "spiece.model (MADLAD-400)"]),
     "output-is-a-file": lambda c: (c.translate(c.file("ok.jsonl", json.dumps(GOOD_ROW)))[:-3] + ["--output", c.file("taken", "x"), "--overwrite"],
                                    ["taken", "is not a directory", "choose another --output"]),
     # --- build-batches ---------------------------------------------------------------------------

@@ -66,7 +66,7 @@ def test_every_option_reaches_a_config_field():
     from mtqa.train.config import TrainConfig
     from mtqa.translate.filters import FilterOptions
     from mtqa.translate.job import TranslateConfig
-    from mtqa.translate.nllb import DecodingOptions
+    from mtqa.translate.translator import DecodingOptions
 
     targets = {
         "translate": ((TranslateConfig, DecodingOptions, FilterOptions), {"no_filter", "no_cache", "quiet"}),

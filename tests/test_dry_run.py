@@ -10,7 +10,7 @@ import pytest
 
 from mtqa.languages import get_language
 from mtqa.translate.job import TranslateConfig, run_translate
-from mtqa.translate.nllb import DecodingOptions
+from mtqa.translate.translator import DecodingOptions
 
 FAST = DecodingOptions(beam_size=1, max_decoding_length=12)
 

@@ -5,7 +5,7 @@ import json
 import pytest
 from transformers import AutoTokenizer
 
-from mtqa.translate.nllb import NllbTranslator
+from mtqa.translate.translator import ModelTranslator
 
 TEXTS = [
     "Where is the library?",
@@ -18,7 +18,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def translator(tiny_ct2):
-    return NllbTranslator(tiny_ct2, device="cpu", threads=1)
+    return ModelTranslator(tiny_ct2, device="cpu", threads=1)
 
 
 @pytest.mark.parametrize("source_lang", ["eng_Latn", "deu_Latn", "zho_Hans"])
@@ -28,7 +28,7 @@ def test_ids_match_transformers(tiny_nllb, tiny_ct2, translator, source_lang):
     unknown = ids_of["<unk>"]
     hf = AutoTokenizer.from_pretrained(tiny_nllb, src_lang=source_lang)
     for text in TEXTS:
-        ours = [ids_of.get(token, unknown) for token in translator.tokenize(text, source_lang)]
+        ours = [ids_of.get(token, unknown) for token in translator.tokenize(text, source_lang, "deu_Latn")]
         assert ours == hf(text).input_ids, text
         assert ours[0] == hf.convert_tokens_to_ids(source_lang) and ours[-1] == hf.eos_token_id
 
@@ -36,7 +36,7 @@ def test_ids_match_transformers(tiny_nllb, tiny_ct2, translator, source_lang):
 def test_tiny_tokenizer_round_trips(tiny_nllb, translator):
     hf = AutoTokenizer.from_pretrained(tiny_nllb, src_lang="eng_Latn")
     for text in TEXTS:
-        ours = translator.detokenize(translator.tokenize(text, "eng_Latn")[1:-1])
+        ours = translator.detokenize(translator.tokenize(text, "eng_Latn", "deu_Latn")[1:-1])
         assert hf.decode(hf(text).input_ids, skip_special_tokens=True) == ours
         assert hf.unk_token_id not in hf(text).input_ids
         if text.isascii():  # NFKC normalisation aside (e.g. full-width "？"), text comes back unchanged
@@ -48,7 +48,7 @@ def test_output_text_equals_transformers_decode_skipping_special_tokens(tiny_nll
     vocabulary = json.loads((tiny_ct2 / "shared_vocabulary.json").read_text())
     ids_of = {token: index for index, token in enumerate(vocabulary)}
     hf = AutoTokenizer.from_pretrained(tiny_nllb, src_lang="eng_Latn")
-    pieces = translator.sp.encode("Where is the library? The defense gave up 308 points.", out_type=str)
+    pieces = translator.tokenizer.source_sp.encode("Where is the library? The defense gave up 308 points.", out_type=str)
     hypotheses = [
         pieces[:4] + ["nno_Latn"] + pieces[4:],  # a language code mid-sentence, as NLLB emits
         ["deu_Latn", *pieces, "</s>"],
@@ -61,8 +61,8 @@ def test_output_text_equals_transformers_decode_skipping_special_tokens(tiny_nll
         assert translator.detokenize(tokens) == expected.strip(), tokens
     assert "nno_Latn" not in translator.detokenize(hypotheses[0])
     # What the tiny model really emits (random weights: codes and all) decodes the same way too.
-    sources = [translator.tokenize(text, "eng_Latn") for text in TEXTS]
-    from mtqa.translate.nllb import DecodingOptions
+    sources = [translator.tokenize(text, "eng_Latn", "deu_Latn") for text in TEXTS]
+    from mtqa.translate.translator import DecodingOptions
 
     for tokens in translator.translate_tokens(sources, ["deu_Latn"] * len(sources), DecodingOptions(beam_size=1, max_decoding_length=24)):
         assert translator.detokenize(tokens) == hf.decode([ids_of[token] for token in tokens], skip_special_tokens=True).strip()
@@ -70,7 +70,7 @@ def test_output_text_equals_transformers_decode_skipping_special_tokens(tiny_nll
 
 def test_a_cache_written_before_the_special_token_fix_is_never_read(tmp_path, translator):
     from mtqa.translate.cache import TranslationCache, translation_key
-    from mtqa.translate.nllb import DecodingOptions, translate_segments
+    from mtqa.translate.translator import DecodingOptions, translate_segments
 
     options = DecodingOptions(beam_size=1, max_decoding_length=16)
     old_namespace = json.dumps({"model": "m", **options.__dict__}, sort_keys=True)  # version 1 had no text_version

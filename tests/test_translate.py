@@ -4,7 +4,7 @@ import ctranslate2
 import pytest
 
 from mtqa.translate.cache import TranslationCache
-from mtqa.translate.nllb import DecodingOptions, NllbTranslator, translate_segments
+from mtqa.translate.translator import DecodingOptions, ModelTranslator, translate_segments
 from mtqa.translate.plan import split_to_fit
 
 GREEDY = DecodingOptions(beam_size=1, max_decoding_length=12)
@@ -12,7 +12,7 @@ GREEDY = DecodingOptions(beam_size=1, max_decoding_length=12)
 
 @pytest.fixture(scope="module")
 def translator(tiny_ct2):
-    return NllbTranslator(tiny_ct2, device="cpu", threads=2, max_batch_tokens=96)
+    return ModelTranslator(tiny_ct2, device="cpu", threads=2, max_batch_tokens=96)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def plain_ctranslate2(model_dir, translator, segments, options):
     """The reference: one translate_batch call, as in CTranslate2's NLLB example."""
     model = ctranslate2.Translator(str(model_dir), device="cpu", intra_threads=2)
     results = model.translate_batch(
-        [translator.tokenize(text, "eng_Latn") for text, _ in segments],
+        [translator.tokenize(text, "eng_Latn", target) for text, target in segments],
         target_prefix=[[target] for _, target in segments],
         beam_size=1,
         max_decoding_length=options.max_decoding_length,
@@ -55,13 +55,13 @@ def test_empty_and_whitespace_inputs_translate_to_empty(translator):
 def test_long_input_is_split_not_truncated(tiny_ct2, translator, sentences):
     long_text = " ".join(sentences[:12])
     limit = 64
-    assert len(translator.tokenize(long_text, "eng_Latn")) > 3 * limit
+    assert len(translator.tokenize(long_text, "eng_Latn", "deu_Latn")) > 3 * limit
     options = DecodingOptions(beam_size=1, max_decoding_length=12, max_input_tokens=limit)
     outputs, stats = translate_segments(translator, TranslationCache(None), "ns", [(long_text, "deu_Latn")], "eng_Latn", options, progress=False)
     assert stats.split_long == 1 and stats.translated >= 3
-    pieces = split_to_fit(long_text, lambda t: len(translator.tokenize(t, "eng_Latn")), limit)
+    pieces = split_to_fit(long_text, lambda t: len(translator.tokenize(t, "eng_Latn", "deu_Latn")), limit)
     assert " ".join(pieces).split() == long_text.split()  # nothing dropped
-    assert all(len(translator.tokenize(piece, "eng_Latn")) <= limit for piece in pieces)
+    assert all(len(translator.tokenize(piece, "eng_Latn", "deu_Latn")) <= limit for piece in pieces)
     reference = plain_ctranslate2(tiny_ct2, translator, [(piece, "deu_Latn") for piece in pieces], options)
     assert outputs[(long_text, "deu_Latn")] == " ".join(reference)
 

@@ -26,11 +26,12 @@ from filelock import FileLock
 
 from ..errors import MtqaError
 from ..paths import cache_root
+from .families import COMPLETE_MARKER, FAMILIES, SUPPORTED, model_type_of
 
 DEFAULT_MODEL = "facebook/nllb-200-distilled-600M"
 QUANTIZATIONS = ("int8", "int8_float16", "int8_float32", "float16", "bfloat16", "float32")
-SPM_FILE = "sentencepiece.bpe.model"
-COMPLETE_MARKER = "mtqa-model.json"
+# OPUS-MT names its language pair here; copied when a model has one.
+OPTIONAL_FILES = ("tokenizer_config.json",)
 
 
 @dataclass(frozen=True)
@@ -88,15 +89,43 @@ def _stored_fingerprint(path: Path) -> str | None:
         return None
 
 
+def tokenizer_files(model_type: str | None, source: str) -> tuple[str, ...]:
+    """The tokenizer files a model of this ``model_type`` translates with; one line naming the supported types otherwise."""
+    files = next((family.tokenizer_files for family in FAMILIES.values() if family.model_type == model_type), None)
+    if files is None:
+        raise MtqaError(f"{source}: a {model_type or 'model of unknown type'} model; mtqa translates with {SUPPORTED} models "
+                        "(e.g. --model facebook/nllb-200-distilled-600M)")
+    return files
+
+
+def _missing_tokenizer_file(folder: Path, source: str) -> None:
+    model_type = model_type_of(folder)
+    missing = [name for name in tokenizer_files(model_type, source) if not (folder / name).is_file()]
+    if missing:
+        raise MtqaError(f"{source}: no {', '.join(missing)} in the model folder; {model_type} translation models ship it next to config.json")
+
+
+def _hub_config(source: str, revision: str | None) -> dict:
+    from huggingface_hub import hf_hub_download
+
+    return json.loads(Path(hf_hub_download(source, "config.json", revision=revision)).read_text(encoding="utf-8"))
+
+
 def _convert(source: str, revision: str | None, quantization: str, target: Path) -> None:
     from ctranslate2.converters import TransformersConverter
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # per-tensor bars for a one-off step
 
-    copy_files = [SPM_FILE]
-    if os.path.isdir(source) and not (Path(source) / SPM_FILE).is_file():
-        raise MtqaError(f"{source}: no {SPM_FILE} in the model folder; NLLB models ship it next to config.json")
+    local = os.path.isdir(source)
+    if local:
+        _missing_tokenizer_file(Path(source), source)
+    model_type = model_type_of(Path(source)) if local else _hub_config(source, revision).get("model_type")
+    copy_files = list(tokenizer_files(model_type, source))
+    if local:
+        copy_files += [name for name in OPTIONAL_FILES if (Path(source) / name).is_file()]
+    elif model_type == "marian":
+        copy_files += list(OPTIONAL_FILES)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
@@ -105,7 +134,8 @@ def _convert(source: str, revision: str | None, quantization: str, target: Path)
             converter.convert(str(staging), quantization=quantization, force=True)
         fingerprint = fingerprint_directory(staging)
         (staging / COMPLETE_MARKER).write_text(
-            json.dumps({"source": source, "revision": revision, "quantization": quantization, "fingerprint": fingerprint}, indent=2)
+            json.dumps({"source": source, "revision": revision, "quantization": quantization, "fingerprint": fingerprint,
+                        "model_type": model_type}, indent=2)
         )
         os.replace(staging, target)
     except MtqaError:
@@ -191,8 +221,9 @@ def _local_model(source: str) -> tuple[Path, ResolvedModel | None]:
     """``source`` as a path; a CTranslate2 folder comes back ready. A bad local path ends in one line."""
     path = Path(source).expanduser()
     if path.is_dir() and is_ctranslate2_dir(path):
-        if not (path / SPM_FILE).is_file():
-            raise MtqaError(f"{path}: CTranslate2 model has no {SPM_FILE}; copy the NLLB SentencePiece model next to model.bin")
+        if model_type_of(path) is None:
+            raise MtqaError(f"{path}: CTranslate2 model without its tokenizer; copy sentencepiece.bpe.model (NLLB-200, M2M-100), "
+                            "spiece.model (MADLAD-400) or source.spm and target.spm (OPUS-MT) next to model.bin")
         return path, ResolvedModel(path, source, _stored_fingerprint(path) or fingerprint_directory(path))
     if path.exists() and not (path.is_dir() and is_huggingface_dir(path)):
         raise MtqaError(
@@ -227,7 +258,7 @@ def resolve_model(source: str, *, quantization: str = "int8", revision: str | No
 
 
 def resolve_tokenizer(source: str, *, quantization: str = "int8", revision: str | None = None) -> tuple[Path, str | None]:
-    """The folder holding ``source``'s SentencePiece model, and the model fingerprint where one is known, without converting.
+    """The folder holding ``source``'s tokenizer files, and the model fingerprint where one is known, without converting.
 
     A CTranslate2 folder, or a converted copy already in the cache, has a fingerprint (so the
     translation cache can be consulted); a Hugging Face folder or hub id not yet converted has
@@ -241,13 +272,17 @@ def resolve_tokenizer(source: str, *, quantization: str = "int8", revision: str 
     if fingerprint is not None:
         return target, fingerprint
     if path.is_dir():
-        if not (path / SPM_FILE).is_file():
-            raise MtqaError(f"{source}: no {SPM_FILE} in the model folder; NLLB models ship it next to config.json")
+        _missing_tokenizer_file(path, source)
         return path, None
+    if not hub_reachable():
+        raise MtqaError(f"cannot reach the Hugging Face hub to fetch the tokenizer of {source!r}, and no converted copy is cached; "
+                        "download the model where the hub is reachable and pass --model PATH (a Hugging Face or CTranslate2 model folder)")
     try:
-        from huggingface_hub import hf_hub_download
+        from huggingface_hub import snapshot_download
 
-        return Path(hf_hub_download(source, SPM_FILE, revision=revision)).parent, None
-    except Exception as error:  # offline, unknown id, or no such file
+        # config.json tells the family; the tokenizer files are the small ones beside it, never the weights.
+        return Path(snapshot_download(source, revision=revision, allow_patterns=["*.json", "*.model", "*.spm"],
+                                      ignore_patterns=["*.index.json"])), None
+    except Exception as error:  # unknown id, gated, or no such revision
         raise MtqaError(f"cannot fetch the tokenizer of {source!r} ({type(error).__name__}); pass --model PATH "
-                        "(a Hugging Face or CTranslate2 model folder) for a dry run") from None
+                        "(a Hugging Face or CTranslate2 model folder)") from None

@@ -21,9 +21,10 @@ from ..paths import cache_root
 from ..stages import StageTimer
 from .align import Aligner, segment_record, segments_to_translate
 from .cache import TranslationCache
-from .ct2_model import DEFAULT_MODEL, QUANTIZATIONS, resolve_model
+from .ct2_model import DEFAULT_MODEL, QUANTIZATIONS, resolve_model, resolve_tokenizer
 from .filters import FilterChain, FilterOptions, default_filters
-from .nllb import DecodingOptions, NllbTranslator, translate_segments
+from .tokenizer import ModelTokenizer
+from .translator import DecodingOptions, ModelTranslator, translate_segments
 from .segment import split_sentences
 
 ENGINES = ("local", "ray")  # where chunks are translated: this process, or a Ray cluster
@@ -100,21 +101,19 @@ def _load_and_segment(config: TranslateConfig, timer: StageTimer):
 
 def dry_run(config: TranslateConfig, source: Language, targets: list[Language]) -> dict[str, Any]:
     """Load, segment, de-duplicate and count tokens with the model's tokenizer (the model is not loaded); nothing is written."""
-    from .ct2_model import resolve_tokenizer
     from .plan import plan_pieces, summarise
 
     timer = StageTimer()
     loaded, records = _load_and_segment(config, timer)
     folder, fingerprint = resolve_tokenizer(config.model, quantization=config.quantization, revision=config.revision)
-    tokenizer = NllbTranslator(folder, load_model=False)
-    if tokenizer.languages:
-        tokenizer.languages.require([source, *targets], config.model)
+    tokenizer = ModelTranslator(folder, load_model=False, model=config.model)
+    tokenizer.languages.require(source, targets)
     requested = [(text, language.flores) for language in targets for record in records for text in segments_to_translate(record)]
     cache_file = cache_root() / "translations.sqlite"
     cache = TranslationCache(cache_file if config.use_cache and cache_file.is_file() else None)  # a dry run creates nothing
     try:
         with timer.stage("plan"):
-            plan = plan_pieces(lambda text: tokenizer.tokenize(text, source.flores), cache,
+            plan = plan_pieces(lambda text: tokenizer.tokenize(text, source.flores, targets[0].flores), cache,
                                config.decoding.namespace(fingerprint, tokenizer.family) if fingerprint else None,
                                list(dict.fromkeys(requested)), source.flores, config.decoding.max_input_tokens)
     finally:
@@ -167,6 +166,9 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
     loaded, records = _load_and_segment(config, timer)
 
     with timer.stage("model"):
+        # Languages are checked on the tokenizer first: a pair the model lacks fails before a download or conversion.
+        folder, _ = resolve_tokenizer(config.model, quantization=config.quantization, revision=config.revision)
+        ModelTokenizer(folder, model=config.model).languages.require(source, targets)
         resolved = resolve_model(config.model, quantization=config.quantization, revision=config.revision)
         engine = None
         if config.engine == "ray":
@@ -174,13 +176,11 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
 
             engine = RayEngine(resolved.path, config.decoding, device=config.device, compute_type=config.compute_type, threads=config.threads,
                                max_batch_tokens=config.max_batch_tokens, address=config.ray_address, workers=config.ray_workers)
-        translator = NllbTranslator(
+        translator = ModelTranslator(
             resolved.path, device=config.device, compute_type=config.compute_type, threads=config.threads, max_batch_tokens=config.max_batch_tokens,
-            load_model=engine is None,  # with Ray the driver only tokenises
+            load_model=engine is None, model=config.model,  # with Ray the driver only tokenises
         )
 
-    if translator.languages:
-        translator.languages.require([source, *targets], config.model)  # before any work
     requested = [(text, language.flores) for language in targets for record in records for text in segments_to_translate(record)]
     cache = TranslationCache(cache_root() / "translations.sqlite" if config.use_cache else None)
     try:

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Iterator
 
 from ..errors import MtqaError
 from ..faults import crash_point
-from .nllb import ChunkWork, DecodingOptions, NllbTranslator
+from .translator import ChunkWork, DecodingOptions, ModelTranslator
 
 INSTALL_HINT = "--engine ray needs Ray: pip install 'mtqa[ray]' (or pip install 'ray[data]')"
 
@@ -36,7 +36,7 @@ class ChunkTranslator:
 
     def __init__(self, model_dir: str, device: str, compute_type: str, threads: int, max_batch_tokens: int,
                  options: dict[str, Any]) -> None:
-        self.translator = NllbTranslator(Path(model_dir), device=device, compute_type=compute_type, threads=threads,
+        self.translator = ModelTranslator(Path(model_dir), device=device, compute_type=compute_type, threads=threads,
                                          max_batch_tokens=max_batch_tokens)
         self.options = DecodingOptions(**options)
 

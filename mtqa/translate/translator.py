@@ -1,8 +1,7 @@
-"""NLLB-200 through CTranslate2: tokenise -> translate_batch -> detokenise, with a cache.
+"""A translation model through CTranslate2: tokenise -> translate_batch -> detokenise, with a cache.
 
-The recipe follows CTranslate2's NLLB example: the source is
-``[src_lang] + pieces + ["</s>"]``, the target prefix is ``[tgt_lang]``, and the
-first output token (the language code) is dropped.
+Every family (NLLB-200, M2M-100, MADLAD-400, OPUS-MT) runs this one path; how each lays out
+its source, target prefix and output lives in :mod:`.tokenizer`.
 """
 
 from __future__ import annotations
@@ -19,11 +18,9 @@ from .cache import TranslationCache
 from ..errors import MtqaError
 from ..faults import crash_point
 from ..languages import joins_without_spaces
-from .ct2_model import SPM_FILE
-from .families import LanguageTokens, read_vocabulary, vocabulary_path
 from .plan import Piece, plan_pieces
+from .tokenizer import ModelTokenizer
 
-EOS = "</s>"
 # How output tokens become text; part of every cache key, so a cache written by an older
 # version (1 kept stray language codes in the text) is never read back.
 TEXT_VERSION = 2
@@ -53,11 +50,11 @@ class DecodingOptions:
         return json.dumps({"model": model_fingerprint, **asdict(self), "text_version": TEXT_VERSION, **extra}, sort_keys=True)
 
 
-class NllbTranslator:
-    """A CTranslate2 NLLB model with its SentencePiece vocabulary.
+class ModelTranslator:
+    """A CTranslate2 translation model with its tokenizer.
 
-    ``load_model=False`` gives the tokenizer alone, for a driver whose translation runs
-    elsewhere (the Ray engine). With ``device="cuda"`` every visible GPU holds a replica.
+    ``load_model=False`` gives the tokenizer alone, for a dry run or for a driver whose
+    translation runs elsewhere (the Ray engine). With ``device="cuda"`` every visible GPU holds a replica.
     """
 
     def __init__(
@@ -69,15 +66,12 @@ class NllbTranslator:
         threads: int | None = None,
         max_batch_tokens: int = 4096,
         load_model: bool = True,
+        model: str = "",
     ) -> None:
         import ctranslate2
-        import sentencepiece
 
-        self.sp = sentencepiece.SentencePieceProcessor(model_file=str(Path(model_dir) / SPM_FILE))
-        self._special: dict[str, bool] = {}
-        # FLORES code -> the model's language token (NLLB: itself; M2M-100: __de__). A tokenizer-only
-        # folder (a dry run on a model not converted yet) has no vocabulary file: the code is one token either way.
-        self.languages = LanguageTokens(read_vocabulary(model_dir)) if vocabulary_path(model_dir) else None
+        self.tokenizer = ModelTokenizer(Path(model_dir), model=model)
+        self.languages = self.tokenizer.languages
         gpus = ctranslate2.get_cuda_device_count()
         if device == "auto":
             device = "cuda" if gpus > 0 else "cpu"
@@ -100,42 +94,26 @@ class NllbTranslator:
 
     @property
     def family(self) -> str:
-        return self.languages.family.name if self.languages else "nllb"
+        return self.tokenizer.family.name
 
-    def language_token(self, flores: str) -> str:
-        return self.languages(flores) if self.languages else flores
-
-    def tokenize(self, text: str, source_lang: str) -> list[str]:
-        return [self.language_token(source_lang), *self.sp.encode(text, out_type=str), EOS]
+    def tokenize(self, text: str, source_lang: str, target_lang: str) -> list[str]:
+        return self.tokenizer.tokenize(text, source_lang, target_lang)
 
     def detokenize(self, tokens: Sequence[str]) -> str:
-        """Text of output tokens with special tokens skipped, as transformers' ``decode(skip_special_tokens=True)``.
-
-        Special are the tokens the SentencePiece model does not hold as ordinary pieces: language
-        codes and ``<mask>`` (added by the model's vocabulary), ``<s> </s> <pad>`` and ``<unk>``.
-        NLLB sometimes emits a language code mid-sentence; it must not reach the corpus.
-        """
-        return self.sp.decode_pieces([token for token in tokens if not self.is_special(token)]).strip()
-
-    def is_special(self, token: str) -> bool:
-        special = self._special.get(token)
-        if special is None:
-            piece = self.sp.piece_to_id(token)
-            special = piece == self.sp.unk_id() or self.sp.is_control(piece) or self.sp.is_unknown(piece)
-            self._special[token] = special
-        return special
+        return self.tokenizer.detokenize(tokens)
 
     def translate_tokens(
         self, sources: list[list[str]], target_langs: list[str], options: DecodingOptions, *, asynchronous: bool = False
     ) -> list:
-        """Translate tokenised sources; returns output tokens without the language code.
+        """Translate tokenised sources; returns output tokens without the target code.
 
         ``asynchronous=True`` returns a function that waits for them: with several GPUs,
         several calls then run at once, one per replica.
         """
+        prefixes = [self.tokenizer.target_prefix(lang) for lang in target_langs]
         results = self.model.translate_batch(
             sources,
-            target_prefix=[[self.language_token(lang)] for lang in target_langs],
+            target_prefix=None if self.tokenizer.family.tag_in_source else prefixes,
             beam_size=options.beam_size,
             repetition_penalty=options.repetition_penalty,
             no_repeat_ngram_size=options.no_repeat_ngram_size,
@@ -145,14 +123,15 @@ class NllbTranslator:
             batch_type="tokens",
             asynchronous=asynchronous,
         )
+        output = self.tokenizer.output
         if asynchronous:
-            return lambda: [result.result().hypotheses[0][1:] for result in results]
-        return [result.hypotheses[0][1:] for result in results]
+            return lambda: [output(result.result().hypotheses[0]) for result in results]
+        return [output(result.hypotheses[0]) for result in results]
 
     def translate_chunk(self, texts: list[str], target_langs: list[str], source_lang: str, options: DecodingOptions,
                         *, asynchronous: bool = False) -> list:
         """Tokenise and translate one chunk of texts (what every engine runs)."""
-        sources = [self.tokenize(text, source_lang) for text in texts]
+        sources = [self.tokenize(text, source_lang, target) for text, target in zip(texts, target_langs)]
         return self.translate_tokens(sources, target_langs, options, asynchronous=asynchronous)
 
 
@@ -166,7 +145,7 @@ class LocalEngine:
 
     name = "local"
 
-    def __init__(self, translator: NllbTranslator, options: DecodingOptions) -> None:
+    def __init__(self, translator: ModelTranslator, options: DecodingOptions) -> None:
         self.translator = translator
         self.options = options
 
@@ -217,7 +196,7 @@ class TranslationStats:
 
 
 def translate_segments(
-    translator: NllbTranslator,
+    translator: ModelTranslator,
     cache: TranslationCache,
     namespace: str,
     segments: Sequence[tuple[str, str]],
@@ -241,7 +220,9 @@ def translate_segments(
     unique = list(dict.fromkeys(segments))
     stats.unique_segments = len(unique)
 
-    planned = plan_pieces(lambda text: translator.tokenize(text, source_lang), cache, namespace, unique, source_lang, options.max_input_tokens)
+    # Every target's tag is one token, so any target measures a text's length.
+    reference = unique[0][1] if unique else source_lang
+    planned = plan_pieces(lambda text: translator.tokenize(text, source_lang, reference), cache, namespace, unique, source_lang, options.max_input_tokens)
     pieces_of, pieces, cached = planned.pieces_of, planned.pieces, planned.cached
     stats.split_long, stats.pieces, stats.cache_hits = planned.split_long, len(pieces), planned.cache_hits
     plan = sorted(pieces.values(), key=lambda p: (p.length, p.text, p.target))
