@@ -243,11 +243,13 @@ def build_tiny_seq2seq(directory: Path, family: str, *, d_model: int = 32, layer
     return directory
 
 
-def build_tiny_madlad(directory: Path, *, d_model: int = 32, layers: int = 2, heads: int = 2, ffn: int = 64, seed: int = 0) -> Path:
+def build_tiny_madlad(directory: Path, *, tags_in_spm: bool = True, d_model: int = 32, layers: int = 2, heads: int = 2, ffn: int = 64,
+                      seed: int = 0) -> Path:
     """A random-weight MADLAD-400 (T5) model laid out as the hub's: ``spiece.model`` holding a ``<2xx>`` piece per language.
 
     Ids as MADLAD's: ``<unk>`` 0 (also the decoder's start), ``<pad>`` 1, ``</s>`` 2; the tags are
-    SentencePiece user-defined pieces, so ``"<2de> text"`` encodes the tag whole.
+    SentencePiece user-defined pieces, so ``"<2de> text"`` encodes the tag whole. ``tags_in_spm=False``
+    makes them the tokenizer's added tokens instead, after the pieces.
     """
     import sentencepiece as spm
     import torch
@@ -262,7 +264,7 @@ def build_tiny_madlad(directory: Path, *, d_model: int = 32, layers: int = 2, he
     proto = io.BytesIO()
     spm.SentencePieceTrainer.train(sentence_iterator=iter(TRAINING_LINES * 4), model_writer=proto, vocab_size=700, model_type="unigram",
                                    character_coverage=1.0, unk_id=0, pad_id=1, eos_id=2, bos_id=-1, normalization_rule_name="nmt_nfkc",
-                                   num_threads=1, minloglevel=2, hard_vocab_limit=False, user_defined_symbols=tags)
+                                   num_threads=1, minloglevel=2, hard_vocab_limit=False, user_defined_symbols=tags if tags_in_spm else [])
     (directory / "spiece.model").write_bytes(proto.getvalue())
     processor = spm.SentencePieceProcessor(model_proto=proto.getvalue())
     model_proto = sentencepiece_model_pb2.ModelProto()
@@ -270,6 +272,8 @@ def build_tiny_madlad(directory: Path, *, d_model: int = 32, layers: int = 2, he
     tokenizer = T5Tokenizer(vocab=[(processor.id_to_piece(i), processor.get_score(i)) for i in range(processor.get_piece_size())], extra_ids=0,
                             unk_token="<unk>", eos_token="</s>", pad_token="<pad>",
                             _spm_precompiled_charsmap=model_proto.normalizer_spec.precompiled_charsmap)
+    if not tags_in_spm:
+        tokenizer.add_tokens(tags)
     tokenizer.save_pretrained(directory)
     torch.manual_seed(seed)
     config = T5Config(vocab_size=len(tokenizer), d_model=d_model, d_kv=d_model // heads, d_ff=ffn, num_layers=layers, num_decoder_layers=layers,
@@ -294,7 +298,8 @@ def build_tiny_opus_mt(directory: Path, *, targets: tuple[str, ...] = (), d_mode
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    protos = [train_sentencepiece("unigram", 300, hard_vocab_limit=False) for _ in range(2)]
+    # Two different SentencePiece models, as OPUS-MT's are, so decoding with the wrong one shows.
+    protos = [train_sentencepiece("unigram", size, hard_vocab_limit=False) for size in (300, 240)]
     (directory / "source.spm").write_bytes(protos[0].getvalue())
     (directory / "target.spm").write_bytes(protos[1].getvalue())
     vocab = {"</s>": 0, "<unk>": 1, **{f">>{code}<<": 2 + index for index, code in enumerate(targets)}}
@@ -338,6 +343,7 @@ TINY_MODELS = {
     "tiny-nllb": (build_tiny_nllb, "NLLB"),
     "tiny-m2m100": (build_tiny_m2m100, "M2M-100"),
     "tiny-madlad": (build_tiny_madlad, "MADLAD-400"),
+    "tiny-madlad-added-tags": (lambda directory: build_tiny_madlad(directory, tags_in_spm=False), "MADLAD-400 (tags as added tokens)"),
     "tiny-opus-mt": (build_tiny_opus_mt, "OPUS-MT en-de"),
     "tiny-opus-mt-mul": (lambda directory: build_tiny_opus_mt(directory, targets=("deu", "spa", "zho_Hans")), "OPUS-MT en-mul"),
 }

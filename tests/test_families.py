@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ from mtqa.translate.tokenizer import ModelTokenizer
 from mtqa.translate.translator import DecodingOptions, ModelTranslator
 
 SENTENCES = ["Where is the library?", "The Panthers defense gave up just 308 points, ranking sixth in the league."]
-FAMILIES = ["nllb", "m2m100", "madlad", "opus-mt", "opus-mt-mul"]
+FAMILIES = ["nllb", "m2m100", "madlad", "madlad-added-tags", "opus-mt", "opus-mt-mul"]
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def transformers_tokenizer(folder: Path, family: str):
 
 def transformers_source(family: str, text: str, target: str) -> str:
     """What a transformers user feeds the tokenizer to translate ``text`` into ``target`` (ISO code)."""
-    if family == "madlad":
+    if family.startswith("madlad"):
         return f"<2{target}> {text}"
     if family == "opus-mt-mul":
         return f">>{get_language(target).iso639_3}<< {text}"
@@ -67,7 +68,7 @@ def transformers_source(family: str, text: str, target: str) -> str:
 @pytest.mark.parametrize("family", FAMILIES)
 def test_the_family_is_read_off_config_and_vocabulary(tiny, family):
     source, converted = tiny(family)
-    expected = family.replace("-mul", "")
+    expected = family.replace("-mul", "").replace("-added-tags", "")
     for folder in (source, converted):  # a Hugging Face folder (config.json) and the converted one (mtqa's marker)
         assert ModelTokenizer(folder).family.name == expected
     marker = converted / "mtqa-model.json"
@@ -76,6 +77,37 @@ def test_the_family_is_read_off_config_and_vocabulary(tiny, family):
         assert family_for(model_type_of(converted), set(read_vocabulary(converted)), "m").name == expected
     finally:
         marker.with_suffix(".bak").rename(marker)
+
+
+def test_nllb_conversion_and_cache_keys_are_as_before_families(tiny):
+    _, converted = tiny("nllb")
+    assert sorted(path.name for path in converted.iterdir()) == ["config.json", "model.bin", "mtqa-model.json", "sentencepiece.bpe.model",
+                                                                 "shared_vocabulary.json"]
+    assert "family" not in json.loads(DecodingOptions().namespace("fp", "nllb")) and json.loads(DecodingOptions().namespace("fp", "madlad"))["family"] == "madlad"
+
+
+@pytest.mark.parametrize("family, code, vocabulary, token", [
+    ("opus-mt", "zh", {">>cmn_Hans<<", ">>cmn_Hant<<"}, ">>cmn_Hans<<"),
+    ("opus-mt", "zho_Hant", {">>cmn_Hans<<", ">>cmn_Hant<<"}, ">>cmn_Hant<<"),
+    ("opus-mt", "ar", {">>ara<<"}, ">>ara<<"),
+    ("opus-mt", "de", {">>deu<<"}, ">>deu<<"),
+    ("madlad", "zho_Hant", {"<2zh>", "<2zh_Hant>"}, "<2zh_Hant>"),
+    ("madlad", "zh", {"<2zh>", "<2zh_Hant>"}, "<2zh>"),
+    ("madlad", "nb", {"<2no>"}, "<2no>"),
+    ("m2m100", "nb", {"__no__"}, "__no__"),
+    ("madlad", "zho_Hant", {"<2zh>"}, None),  # never the default script's token
+])
+def test_language_tokens_follow_each_familys_codes(family, code, vocabulary, token):
+    from mtqa.translate.families import FAMILIES
+
+    assert FAMILIES[family].token(get_language(code), vocabulary) == token
+
+
+def test_an_opus_mt_pair_is_read_off_the_model_name_when_its_config_lacks_it():
+    from mtqa.translate.families import OPUS_MT, LanguageTokens
+
+    languages = LanguageTokens({"</s>", "<unk>"}, OPUS_MT, model="Helsinki-NLP/opus-mt-tc-big-en-tr")
+    assert languages.source_only == get_language("en") and languages.targets() == [get_language("tr")]
 
 
 def test_unsupported_architectures_end_in_one_line():
@@ -127,7 +159,7 @@ def test_greedy_output_is_plain_ctranslate2_decoded_by_transformers(tiny, family
     hypotheses = [result.hypotheses[0][1:] if prefixed else result.hypotheses[0] for result in results]
     # A random model emits language tokens anywhere; transformers 5 no longer counts M2M-100's, MADLAD-400's or
     # OPUS-MT's as special and would keep them as text. mtqa drops them, as NLLB's decode does.
-    tag = translator.tokenizer.family.is_language_tag
+    tag = re.compile({"nllb": r"[a-z]{3}_[A-Z][a-z]{3}", "m2m100": r"__[a-z]+__", "opus-mt": r">>\w+<<"}.get(family[:7], r"<2\w+>")).fullmatch
     expected = [tokenizer.decode(tokenizer.convert_tokens_to_ids([t for t in tokens if not tag(t)]), skip_special_tokens=True).strip()
                 for tokens in hypotheses]
     assert ours == expected

@@ -26,12 +26,11 @@ from filelock import FileLock
 
 from ..errors import MtqaError
 from ..paths import cache_root
-from .families import COMPLETE_MARKER, FAMILIES, SUPPORTED, model_type_of
+from .families import COMPLETE_MARKER, model_type_of, require_tokenizer_files, tokenizer_files
 
 DEFAULT_MODEL = "facebook/nllb-200-distilled-600M"
 QUANTIZATIONS = ("int8", "int8_float16", "int8_float32", "float16", "bfloat16", "float32")
-# OPUS-MT names its language pair here; copied when a model has one.
-OPTIONAL_FILES = ("tokenizer_config.json",)
+MARIAN_PAIR_FILE = "tokenizer_config.json"  # source_lang, target_lang
 
 
 @dataclass(frozen=True)
@@ -89,26 +88,16 @@ def _stored_fingerprint(path: Path) -> str | None:
         return None
 
 
-def tokenizer_files(model_type: str | None, source: str) -> tuple[str, ...]:
-    """The tokenizer files a model of this ``model_type`` translates with; one line naming the supported types otherwise."""
-    files = next((family.tokenizer_files for family in FAMILIES.values() if family.model_type == model_type), None)
-    if files is None:
-        raise MtqaError(f"{source}: a {model_type or 'model of unknown type'} model; mtqa translates with {SUPPORTED} models "
-                        "(e.g. --model facebook/nllb-200-distilled-600M)")
-    return files
-
-
-def _missing_tokenizer_file(folder: Path, source: str) -> None:
-    model_type = model_type_of(folder)
-    missing = [name for name in tokenizer_files(model_type, source) if not (folder / name).is_file()]
-    if missing:
-        raise MtqaError(f"{source}: no {', '.join(missing)} in the model folder; {model_type} translation models ship it next to config.json")
-
-
-def _hub_config(source: str, revision: str | None) -> dict:
+def _hub_file(source: str, name: str, revision: str | None) -> Path | None:
+    """One small file of a hub model (the local Hugging Face cache first), or None when the repository has none."""
     from huggingface_hub import hf_hub_download
 
-    return json.loads(Path(hf_hub_download(source, "config.json", revision=revision)).read_text(encoding="utf-8"))
+    for local_only in (True, False):
+        try:
+            return Path(hf_hub_download(source, name, revision=revision, local_files_only=local_only))
+        except Exception:  # not cached; then: offline, unknown id, gated, or no such file
+            continue
+    return None
 
 
 def _convert(source: str, revision: str | None, quantization: str, target: Path) -> None:
@@ -119,13 +108,17 @@ def _convert(source: str, revision: str | None, quantization: str, target: Path)
 
     local = os.path.isdir(source)
     if local:
-        _missing_tokenizer_file(Path(source), source)
-    model_type = model_type_of(Path(source)) if local else _hub_config(source, revision).get("model_type")
+        model_type = require_tokenizer_files(Path(source), source)
+    else:
+        config = _hub_file(source, "config.json", revision)
+        if config is None:
+            raise MtqaError(f"cannot fetch the config of {source!r} from the Hugging Face hub; check the id, or download the model "
+                            "where the hub is reachable and pass --model PATH (a Hugging Face or CTranslate2 model folder)")
+        model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
     copy_files = list(tokenizer_files(model_type, source))
-    if local:
-        copy_files += [name for name in OPTIONAL_FILES if (Path(source) / name).is_file()]
-    elif model_type == "marian":
-        copy_files += list(OPTIONAL_FILES)
+    if model_type == "marian":  # OPUS-MT names its pair in tokenizer_config.json; other families' fingerprints stay as they were
+        if local and (Path(source) / MARIAN_PAIR_FILE).is_file() or not local and _hub_file(source, MARIAN_PAIR_FILE, revision):
+            copy_files.append(MARIAN_PAIR_FILE)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
@@ -272,17 +265,22 @@ def resolve_tokenizer(source: str, *, quantization: str = "int8", revision: str 
     if fingerprint is not None:
         return target, fingerprint
     if path.is_dir():
-        _missing_tokenizer_file(path, source)
+        require_tokenizer_files(path, source)
         return path, None
-    if not hub_reachable():
-        raise MtqaError(f"cannot reach the Hugging Face hub to fetch the tokenizer of {source!r}, and no converted copy is cached; "
-                        "download the model where the hub is reachable and pass --model PATH (a Hugging Face or CTranslate2 model folder)")
-    try:
-        from huggingface_hub import snapshot_download
+    from huggingface_hub import snapshot_download
 
-        # config.json tells the family; the tokenizer files are the small ones beside it, never the weights.
-        return Path(snapshot_download(source, revision=revision, allow_patterns=["*.json", "*.model", "*.spm"],
-                                      ignore_patterns=["*.index.json"])), None
-    except Exception as error:  # unknown id, gated, or no such revision
-        raise MtqaError(f"cannot fetch the tokenizer of {source!r} ({type(error).__name__}); pass --model PATH "
-                        "(a Hugging Face or CTranslate2 model folder)") from None
+    # config.json tells the family; the tokenizer files are the small ones beside it, never the weights.
+    wanted = {"allow_patterns": ["*.json", "*.model", "*.spm"], "ignore_patterns": ["*.index.json"]}
+    try:
+        folder = Path(snapshot_download(source, revision=revision, local_files_only=True, **wanted))
+    except Exception:  # not in the Hugging Face cache: go to the hub
+        if not hub_reachable():
+            raise MtqaError(f"cannot reach the Hugging Face hub to fetch the tokenizer of {source!r}, and no copy is cached; download "
+                            "the model where the hub is reachable and pass --model PATH (a Hugging Face or CTranslate2 model folder)") from None
+        try:
+            folder = Path(snapshot_download(source, revision=revision, **wanted))
+        except Exception as error:  # unknown id, gated, or no such revision
+            raise MtqaError(f"cannot fetch the tokenizer of {source!r} ({type(error).__name__}); check the id, or pass --model PATH "
+                            "(a Hugging Face or CTranslate2 model folder)") from None
+    require_tokenizer_files(folder, source)
+    return folder, None

@@ -26,6 +26,11 @@ from ..errors import MtqaError
 from ..languages import Language, all_languages, get_language
 
 COMPLETE_MARKER = "mtqa-model.json"  # written by mtqa's conversion; records the source model's model_type
+# Codes models use where the table's differ: the macrolanguage (OPUS-MT's >>ara<<, >>cmn_Hans<<), or another ISO 639-1 code.
+MACROLANGUAGE = {"arb": "ara", "pes": "fas", "zsm": "msa", "swh": "swa", "ekk": "est", "lvs": "lav", "npi": "nep", "ory": "ori",
+                 "uzn": "uzb", "plt": "mlg", "khk": "mon", "azj": "aze", "gaz": "orm", "als": "sqi", "ydd": "yid", "quy": "que",
+                 "nob": "nor", "zho": "cmn"}
+SHORT_CODE = {"nob": "no", "zho": "zh"}  # M2M-100's __no__, MADLAD-400's <2no> and <2zh_Hant>
 
 
 @dataclass(frozen=True)
@@ -36,20 +41,25 @@ class Family:
     source_spm: str
     target_spm: str
     tag_in_source: bool  # the target language is a token opening the source, not a target prefix
-    examples: str
 
     @property
     def tokenizer_files(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys((self.source_spm, self.target_spm)))
 
     def candidates(self, language: Language) -> list[str]:
+        """The language's possible tokens, most specific first (a script variant never takes its default script's token)."""
+        iso3, script = language.iso639_3, language.script
+        short = [code for code in (language.code, SHORT_CODE.get(iso3)) if code and "_" not in code]
         if self.name == "nllb":
             return [language.flores]
         if self.name == "m2m100":
-            return [f"__{language.code}__", f"__{language.iso639_3}__"]
+            return [*(f"__{code}__" for code in short), f"__{iso3}__"]
         if self.name == "madlad":
-            return [f"<2{language.code}>", f"<2{language.iso639_3}>", f"<2{language.flores}>"]
-        return [f">>{language.iso639_3}<<", f">>{language.code}<<", f">>{language.flores}<<"]
+            if "_" in language.code:  # a script variant without its own ISO 639-1 code: <2zh_Hant>
+                return [*(f"<2{code}_{script}>" for code in short), f"<2{language.code}>", f"<2{language.flores}>"]
+            return [*(f"<2{code}>" for code in short), f"<2{iso3}>"]
+        names = [iso3, *([MACROLANGUAGE[iso3]] if iso3 in MACROLANGUAGE else [])]
+        return [*(f">>{name}_{script}<<" for name in names), *(f">>{name}<<" for name in names), *(f">>{code}<<" for code in short)]
 
     def token(self, language: Language, vocabulary: set[str]) -> str | None:
         """The language's token in this model's vocabulary, or None when the model does not know it."""
@@ -59,12 +69,10 @@ class Family:
         return bool(_TAG_PATTERNS[self.name].fullmatch(token))
 
 
-NLLB = Family("nllb", "NLLB-200", "m2m_100", "sentencepiece.bpe.model", "sentencepiece.bpe.model", False,
-              "facebook/nllb-200-distilled-600M, -1.3B, -3.3B")
-M2M100 = Family("m2m100", "M2M-100", "m2m_100", "sentencepiece.bpe.model", "sentencepiece.bpe.model", False,
-                "facebook/m2m100_418M, facebook/m2m100_1.2B")
-MADLAD = Family("madlad", "MADLAD-400", "t5", "spiece.model", "spiece.model", True, "google/madlad400-3b-mt")
-OPUS_MT = Family("opus-mt", "OPUS-MT", "marian", "source.spm", "target.spm", True, "Helsinki-NLP/opus-mt-en-de")
+NLLB = Family("nllb", "NLLB-200", "m2m_100", "sentencepiece.bpe.model", "sentencepiece.bpe.model", False)
+M2M100 = Family("m2m100", "M2M-100", "m2m_100", "sentencepiece.bpe.model", "sentencepiece.bpe.model", False)
+MADLAD = Family("madlad", "MADLAD-400", "t5", "spiece.model", "spiece.model", True)
+OPUS_MT = Family("opus-mt", "OPUS-MT", "marian", "source.spm", "target.spm", True)
 FAMILIES = {family.name: family for family in (NLLB, M2M100, MADLAD, OPUS_MT)}
 _TAG_PATTERNS = {"nllb": re.compile(r"[a-z]{3}_[A-Z][a-z]{3}"), "m2m100": re.compile(r"__[a-z]{2,3}__"),
                  "madlad": re.compile(r"<2[A-Za-z_]+>"), "opus-mt": re.compile(r">>[A-Za-z_]+<<")}
@@ -106,6 +114,28 @@ def model_type_of(model_dir: Path) -> str | None:
     return None
 
 
+def unsupported(model_type: str | None, model: str) -> MtqaError:
+    return MtqaError(f"{model}: a {model_type or 'model of unknown type'} model; mtqa translates with {SUPPORTED} models "
+                     "(e.g. --model facebook/nllb-200-distilled-600M)")
+
+
+def tokenizer_files(model_type: str | None, model: str) -> tuple[str, ...]:
+    """The tokenizer files a model of this ``model_type`` translates with."""
+    files = next((family.tokenizer_files for family in FAMILIES.values() if family.model_type == model_type), None)
+    if files is None:
+        raise unsupported(model_type, model)
+    return files
+
+
+def require_tokenizer_files(folder: Path, model: str) -> str:
+    """The folder's ``model_type``, once the tokenizer files its family translates with are there; one line otherwise."""
+    model_type = model_type_of(folder)
+    missing = [name for name in tokenizer_files(model_type, model) if not (folder / name).is_file()]
+    if missing:
+        raise MtqaError(f"{model}: no {', '.join(missing)} in the model folder; {model_type} translation models ship it next to config.json")
+    return model_type
+
+
 def family_for(model_type: str | None, vocabulary: set[str], model: str) -> Family:
     """The family of a model with this config ``model_type`` and vocabulary; one line naming the supported ones otherwise."""
     if model_type == "m2m_100":
@@ -122,16 +152,16 @@ def family_for(model_type: str | None, vocabulary: set[str], model: str) -> Fami
                         "pass --model google/madlad400-3b-mt or another MADLAD-400 model")
     if model_type == "marian":
         return OPUS_MT
-    raise MtqaError(f"{model}: a {model_type or 'model of unknown type'} model; mtqa translates with {SUPPORTED} models "
-                    "(e.g. --model facebook/nllb-200-distilled-600M)")
+    raise unsupported(model_type, model)
 
 
-def _marian_pair(model_dir: Path, source: str) -> tuple[Language | None, Language | None]:
+def _marian_pair(model_dir: Path | None, source: str) -> tuple[Language | None, Language | None]:
     """An OPUS-MT model's source and target language, from its tokenizer config or, failing that, its name."""
-    config = _json(Path(model_dir) / "tokenizer_config.json")
+    config = _json(model_dir / "tokenizer_config.json") if model_dir else {}
     codes = [config.get("source_lang"), config.get("target_lang")]
     if not all(codes):
-        named = re.search(r"opus-mt-([A-Za-z]+)-([A-Za-z]+)", f"{source} {_json(Path(model_dir) / COMPLETE_MARKER).get('source', '')}")
+        converted_from = _json(model_dir / COMPLETE_MARKER).get("source", "") if model_dir else ""
+        named = re.search(r"opus-mt-(?:tc-(?:big|base)-)?([A-Za-z]+)-([A-Za-z]+)", f"{source} {converted_from}")
         codes = [named.group(1), named.group(2)] if named else [None, None]
 
     def language(code: str | None) -> Language | None:
@@ -155,7 +185,7 @@ class LanguageTokens:
         self.source_only: Language | None = None
         self.target_only: Language | None = None
         if family is OPUS_MT:
-            self.source_only, target = _marian_pair(model_dir or Path("."), model)
+            self.source_only, target = _marian_pair(model_dir, model)
             if not any(family.is_language_tag(token) for token in self.vocabulary):
                 if target is None:
                     raise MtqaError(f"{self.model}: cannot tell which language this OPUS-MT model translates into; put its "

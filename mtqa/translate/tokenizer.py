@@ -13,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from .families import OPUS_MT, Family, LanguageTokens, family_for, model_type_of, read_vocabulary, vocabulary_path
+from ..errors import MtqaError
+from .families import OPUS_MT, Family, LanguageTokens, family_for, read_vocabulary, require_tokenizer_files, vocabulary_path
 
 EOS = "</s>"
 _SPECIAL = {"<s>", "</s>", "<pad>", "<unk>", "<mask>"}
@@ -32,7 +33,12 @@ def tokenizer_vocabulary(model_dir: Path) -> list[str]:
 
     with warnings.catch_warnings():  # MarianTokenizer asks for sacremoses, which only its unused normalize() needs
         warnings.simplefilter("ignore")
-        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        except Exception as error:  # missing or broken tokenizer files
+            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise MtqaError(f"{model_dir}: cannot load the model's tokenizer ({message}); the folder needs the tokenizer files "
+                            "the hub ships with the model (tokenizer.json or vocab.json, tokenizer_config.json)") from None
     return [*tokenizer.get_vocab(), *getattr(tokenizer, "lang_token_to_id", {}), *tokenizer.all_special_tokens]
 
 
@@ -43,8 +49,9 @@ class ModelTokenizer:
         import sentencepiece
 
         model_dir = Path(model_dir)
+        model_type = require_tokenizer_files(model_dir, model or str(model_dir))
         vocabulary = tokenizer_vocabulary(model_dir)
-        self.family: Family = family_for(model_type_of(model_dir), set(vocabulary), model or str(model_dir))
+        self.family: Family = family_for(model_type, set(vocabulary), model or str(model_dir))
         self.languages = LanguageTokens(vocabulary, self.family, model_dir=model_dir, model=model or str(model_dir))
         self.source_sp = sentencepiece.SentencePieceProcessor(model_file=str(model_dir / self.family.source_spm))
         self.target_sp = sentencepiece.SentencePieceProcessor(model_file=str(model_dir / self.family.target_spm))
@@ -52,11 +59,18 @@ class ModelTokenizer:
             # MarianTokenizer decodes with the source model when the vocabulary is shared (transformers' default).
             self.target_sp = self.source_sp
         self._special: dict[str, bool] = {}
+        # MADLAD-400's tags are pieces of its SentencePiece model, encoded whole with the text. A model whose
+        # tags are only added tokens gets them as transformers treats added tokens: split off, then the text.
+        probe = next((token for token in vocabulary if self.family.is_language_tag(token)), None) if self.family.name == "madlad" else None
+        self._tag_in_pieces = probe is not None and probe in self.source_sp.encode(f"{probe} x", out_type=str)
 
     def tokenize(self, text: str, source_lang: str, target_lang: str) -> list[str]:
         """The source tokens for translating ``text`` from ``source_lang`` into ``target_lang`` (FLORES codes)."""
         if self.family.name == "madlad":
-            return [*self.source_sp.encode(f"{self.languages(target_lang)} {text}", out_type=str), EOS]
+            tag = self.languages(target_lang)
+            if self._tag_in_pieces:
+                return [*self.source_sp.encode(f"{tag} {text}", out_type=str), EOS]
+            return [tag, *self.source_sp.encode(text, out_type=str), EOS]
         pieces = self.source_sp.encode(text, out_type=str)
         if self.family is OPUS_MT:
             tag = self.languages(target_lang)
