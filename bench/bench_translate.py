@@ -81,7 +81,10 @@ MAX_INPUT_TOKENS = DecodingOptions.max_input_tokens  # mtqa's --max-input-tokens
 DEDUP_LANGS = "de,es"
 DEDUP_MAX_DECODING_LENGTH = 8
 MAX_BATCH_TOKENS = TranslateConfig.max_batch_tokens  # CTranslate2 batches in (a) and (b): mtqa's --max-batch-tokens default
-TARGETS = {"mtqa_vs_ctranslate2_tokens_per_s": 0.95, "mtqa_vs_transformers_tokens_per_s": 4.0, "ctranslate2_vs_transformers_rss": 0.3}
+# Quick mode's half-size model and 100 segments weigh the fixed costs (imports, model load) more: (a)/(b) is held to 0.9 there.
+QUICK_TARGETS = {"mtqa_vs_ctranslate2_tokens_per_s": 0.9}
+TARGETS = {"mtqa_vs_ctranslate2_tokens_per_s": 0.95, "mtqa_vs_transformers_tokens_per_s": 4.0, "ctranslate2_vs_transformers_rss": 0.3,
+           "filter_vs_translate_s": 0.05}
 
 
 @dataclass(frozen=True)
@@ -408,6 +411,8 @@ def run_mtqa(settings: Settings, bench_input: Path, model_dir: str, expected_ct2
         "source_tokens": segments["source_tokens"],
         "output_tokens": segments["output_tokens"],
         "translate_s": manifest["timings_s"]["translate"],
+        # The filter stage: length calibration (and similarity encoding, when on), then the per-segment checks and alignment.
+        "filter_s": manifest["timings_s"].get("filter_prepare", 0.0) + manifest["timings_s"]["filter_align"],
     }
     return (result, measured), manifest
 
@@ -518,7 +523,13 @@ def benchmark(settings: Settings) -> dict[str, Any]:
     ratios["mtqa_vs_ctranslate2_tokens_per_s"] = round(statistics.median(paired), 3)
     ratios["translate_only"]["mtqa_vs_ctranslate2_tokens_per_s"] = round(statistics.median(paired_step), 3)
     ratios["paired_runs"] = {"end_to_end": [round(r, 3) for r in paired], "translate_step": [round(r, 3) for r in paired_step]}
-    passed["mtqa_vs_ctranslate2_tokens_per_s"] = ratios["mtqa_vs_ctranslate2_tokens_per_s"] >= TARGETS["mtqa_vs_ctranslate2_tokens_per_s"]
+    targets = {**TARGETS, **(QUICK_TARGETS if settings.quick else {})}
+    passed["mtqa_vs_ctranslate2_tokens_per_s"] = ratios["mtqa_vs_ctranslate2_tokens_per_s"] >= targets["mtqa_vs_ctranslate2_tokens_per_s"]
+    ratios["filter_vs_translate_s"] = round(statistics.median(r["filter_s"] / r["translate_s"] for r, _ in runs["mtqa"]), 4)
+    passed["filter_vs_translate_s"] = ratios["filter_vs_translate_s"] <= TARGETS["filter_vs_translate_s"]
+    # Where the wall time outside the translation step goes (imports, model load, filtering, writing), per paired run.
+    ratios["outside_step_s"] = {"mtqa": [round(m.seconds - r["translate_s"], 2) for r, m in runs["mtqa"]],
+                                "ctranslate2": [round(m.seconds - r["translate_s"], 2) for r, m in runs["ctranslate2"]]}
     checks = {
         "same_segments": a["segments"] == b["segments"] == c["segments"] == len(segments),
         "same_output_tokens": a["output_tokens"] == b["output_tokens"] == c["output_tokens"] == len(segments) * (settings.length - 1),
@@ -550,7 +561,7 @@ def benchmark(settings: Settings) -> dict[str, Any]:
         "methods": methods,
         "checks": checks,
         "ratios": ratios,
-        "targets": TARGETS,
+        "targets": targets,
         "passed": passed,
         **({"ray": {
             **ray_result,
@@ -611,6 +622,8 @@ def report(results: dict[str, Any]) -> str:
         f"* (a)/(b) tokens/s: {verdict('mtqa_vs_ctranslate2_tokens_per_s', '>=')}; translate step alone {ratios['translate_only']['mtqa_vs_ctranslate2_tokens_per_s']:.2f}",
         f"* (a)/(c) tokens/s: {verdict('mtqa_vs_transformers_tokens_per_s', '>=')}; translate step alone {ratios['translate_only']['mtqa_vs_transformers_tokens_per_s']:.2f}",
         f"* (b)/(c) peak RSS: {verdict('ctranslate2_vs_transformers_rss', '<=')}; (a)/(c) peak RSS {ratios['mtqa_vs_transformers_rss']:.2f}",
+        f"* (a)'s filter stage / its translation step: {verdict('filter_vs_translate_s', '<=')}",
+        f"* wall time outside the translation step, per run: (a) {ratios['outside_step_s']['mtqa']} s, (b) {ratios['outside_step_s']['ctranslate2']} s",
         f"* dedup factor on a SQuAD-shaped input (all of XQuAD-R English, {dedup['examples']} questions, {dedup['passages']} passages, "
         f"-> {dedup['langs']}): {dedup['segments']['dedup_factor']} ({dedup['segments']['requested']} segments requested, {dedup['segments']['unique']} unique)",
     ]

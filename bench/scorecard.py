@@ -41,6 +41,9 @@ def translate_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
                 targets["mtqa_vs_ctranslate2_tokens_per_s"], "plain CTranslate2 translate_batch, same model and input",
                 (f"median of paired runs {', '.join(f'{r:.3f}' for r in ratios['paired_runs']['end_to_end'])}; " if "paired_runs" in ratios else "")
                 + f"fastest {rate('mtqa')} vs {rate('ctranslate2')}"),
+        *([_figure("translate: filter stage / translation step, time", ratios["filter_vs_translate_s"], "<=", targets["filter_vs_translate_s"],
+                   "mtqa's own translation step, same run", "median over the mtqa runs; similarity filter off (the default)")]
+          if "filter_vs_translate_s" in ratios else []),
         _figure("translate: mtqa / transformers fp32, tokens/s", ratios["mtqa_vs_transformers_tokens_per_s"], ">=",
                 targets["mtqa_vs_transformers_tokens_per_s"], "transformers generate, float32", f"{rate('mtqa')} vs {rate('transformers')}"),
         _figure("translate: CTranslate2 / transformers, peak RSS", ratios["ctranslate2_vs_transformers_rss"], "<=",

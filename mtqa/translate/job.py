@@ -168,7 +168,8 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
     with timer.stage("model"):
         # Languages are checked on the tokenizer first: a pair the model lacks fails before a download or conversion.
         folder, _ = resolve_tokenizer(config.model, quantization=config.quantization, revision=config.revision)
-        ModelTokenizer(folder, model=config.model).languages.require(source, targets)
+        tokenizer = ModelTokenizer(folder, model=config.model)
+        tokenizer.languages.require(source, targets)
         resolved = resolve_model(config.model, quantization=config.quantization, revision=config.revision)
         engine = None
         if config.engine == "ray":
@@ -179,6 +180,7 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
         translator = ModelTranslator(
             resolved.path, device=config.device, compute_type=config.compute_type, threads=config.threads, max_batch_tokens=config.max_batch_tokens,
             load_model=engine is None, model=config.model,  # with Ray the driver only tokenises
+            tokenizer=tokenizer if folder == resolved.path else None,  # a converted model's own folder: loaded once
         )
 
     requested = [(text, language.flores) for language in targets for record in records for text in segments_to_translate(record)]

@@ -67,10 +67,11 @@ class ModelTranslator:
         max_batch_tokens: int = 4096,
         load_model: bool = True,
         model: str = "",
+        tokenizer: ModelTokenizer | None = None,
     ) -> None:
         import ctranslate2
 
-        self.tokenizer = ModelTokenizer(Path(model_dir), model=model)
+        self.tokenizer = tokenizer or ModelTokenizer(Path(model_dir), model=model)
         self.languages = self.tokenizer.languages
         gpus = ctranslate2.get_cuda_device_count()
         if device == "auto":
