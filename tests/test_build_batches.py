@@ -250,3 +250,26 @@ def test_leftover_units_count_what_no_full_batch_could_use(tmp_path):
     assert manifest["leftover_units"] == [2, 2]
     manifest, _ = build(tmp_path / "one", [str(corpus)], mode="en", batch_size=5)
     assert manifest["leftover_units"] == [0] and manifest["num_batches"] == 2
+
+
+def test_the_corpus_writer_keeps_every_value_and_the_schema_without_pandas(tmp_path):
+    """Rows reach Arrow as JSON lines: quotes, newlines, non-Latin text, empty lists, a row over the reader's
+    block size and an empty corpus all come back as written, under the corpus schema."""
+    import subprocess
+    import sys
+
+    import pyarrow.parquet as pq
+
+    from mtqa.formats.parallel_corpus import corpus_schema
+
+    rows = [{"id": str(i), "lang": "zh" if i % 2 else "de", "title": None if i == 3 else "T", "question": 'Wer "sagt"\nwas? 图书馆',
+             "context": "c" * (3_000_000 if i == 5 else 10), "sentences": [] if i == 4 else ["a", "b"], "answer_sentence": i,
+             "answer_text": "x", "flags": ["empty"] if i == 4 else []} for i in range(8)]
+    write_corpus(tmp_path / "a.parquet", rows)
+    table = pq.read_table(tmp_path / "a.parquet")
+    assert table.schema == corpus_schema() and table.to_pylist() == rows
+    write_corpus(tmp_path / "empty.parquet", [])
+    assert pq.read_table(tmp_path / "empty.parquet").num_rows == 0
+    probe = ("import sys; from pathlib import Path; from mtqa.formats.parallel_corpus import write_corpus; "
+             f"write_corpus(Path({str(tmp_path / 'b.parquet')!r}), [{rows[0]!r}]); print('pandas' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "False"
