@@ -44,6 +44,11 @@ def translate_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
         *([_figure("translate: filter stage / translation step, time", ratios["filter_vs_translate_s"], "<=", targets["filter_vs_translate_s"],
                    "mtqa's own translation step, same run", "median over the mtqa runs; similarity filter off (the default)")]
           if "filter_vs_translate_s" in ratios else []),
+        *([_figure("translate: filter stage with --similarity / translation step, time", ratios["filter_with_similarity_vs_translate_s"], "<=",
+                   targets["filter_vs_translate_s"], "mtqa's own translation step, same run",
+                   f"one run; offline-me5 on CTranslate2 int8: {ratios['similarity_run']['filter_s']} s filtering vs "
+                   f"{ratios['similarity_run']['translate_s']} s translating")]
+          if "filter_with_similarity_vs_translate_s" in ratios else []),
         _figure("translate: mtqa / transformers fp32, tokens/s", ratios["mtqa_vs_transformers_tokens_per_s"], ">=",
                 targets["mtqa_vs_transformers_tokens_per_s"], "transformers generate, float32", f"{rate('mtqa')} vs {rate('transformers')}"),
         _figure("translate: CTranslate2 / transformers, peak RSS", ratios["ctranslate2_vs_transformers_rss"], "<=",

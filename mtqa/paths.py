@@ -1,4 +1,4 @@
-"""Where mtqa keeps and finds things: its cache ($MTQA_CACHE) and data sets.
+"""Where mtqa keeps and finds things: its cache ($MTQA_CACHE), data sets, and the CPU cores it may use.
 
 A data set named NAME is looked for in $MTQA_DATA/NAME, ../shared/data/NAME (beside
 the working directory, then beside the checkout) and the cache; the LAReQA sets are
@@ -23,6 +23,29 @@ PUBLIC_SETS = {
     "xquad-r": ["ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"],
     "mlqa-r": ["ar", "de", "en", "es", "hi", "vi", "zh"],
 }
+
+
+def available_cores() -> int:
+    """The CPU cores this process may use (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def hub_reachable(timeout: float = 5.0) -> bool:
+    """One quick connection attempt, instead of the hub client's minute of retries."""
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes"}:
+        return False
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    try:
+        socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
 
 
 def cache_root() -> Path:

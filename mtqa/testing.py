@@ -4,8 +4,9 @@
 Hugging Face format: a SentencePiece BPE vocabulary trained on a few lines, every FLORES-200
 language code as a special token, and ``sentencepiece.bpe.model`` next to it, exactly as the hub's
 NLLB repositories lay it out. ``tiny-m2m100``, ``tiny-madlad``, ``tiny-opus-mt`` (en-de) and
-``tiny-opus-mt-mul`` (``>>deu<<`` targets) do the same for the other translation families. Their
-translations are noise; their plumbing is the real thing.
+``tiny-opus-mt-mul`` (``>>deu<<`` targets) do the same for the other translation families, and
+``tiny-mbart``, ``tiny-mt5`` and ``tiny-xlmr`` write starting points for ``mtqa train-eval``. Their
+outputs are noise; their plumbing is the real thing.
 """
 
 from __future__ import annotations
@@ -336,7 +337,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.directory.exists():
         shutil.rmtree(args.directory)
     shutil.move(str(staging), str(args.directory))
-    print(f"wrote a tiny random {label} model to {args.directory}; try: mtqa translate --model {args.directory} ...")
+    command = "train-eval --batches BATCHES" if args.command in ENCODER_MODELS else "translate"
+    print(f"wrote a tiny random {label} model to {args.directory}; try: mtqa {command} --model {args.directory} ...")
 
 
 TINY_MODELS = {
@@ -346,7 +348,12 @@ TINY_MODELS = {
     "tiny-madlad-added-tags": (lambda directory: build_tiny_madlad(directory, tags_in_spm=False), "MADLAD-400 (tags as added tokens)"),
     "tiny-opus-mt": (build_tiny_opus_mt, "OPUS-MT en-de"),
     "tiny-opus-mt-mul": (lambda directory: build_tiny_opus_mt(directory, targets=("deu", "spa", "zho_Hans")), "OPUS-MT en-mul"),
+    # Starting points for train-eval: encoder halves of seq2seq models, and an XLM-R.
+    "tiny-mbart": (lambda directory: build_tiny_seq2seq(directory, "mbart"), "mBART"),
+    "tiny-mt5": (lambda directory: build_tiny_seq2seq(directory, "mt5"), "mT5"),
+    "tiny-xlmr": (build_tiny_xlmr, "XLM-R"),
 }
+ENCODER_MODELS = {"tiny-mbart", "tiny-mt5", "tiny-xlmr"}
 
 
 if __name__ == "__main__":

@@ -67,5 +67,5 @@ def test_dry_run_cli_prints_the_plan_and_writes_nothing(tmp_path, tiny_ct2, smal
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["target", "segments", "pieces", "source", "tokens", "cached", "pieces", "tokens", "to", "translate"]
     assert lines[1].split()[0] == "deu_Latn" and lines[3].split()[0] == "total"
-    assert "97 examples" in result.stdout and "h at 50 output tokens/s (--assume-tokens-per-second)" in result.stdout
+    assert "97 examples" in result.stdout and "at 50 output tokens/s (--assume-tokens-per-second)" in result.stdout
     assert list(workdir.iterdir()) == []

@@ -96,6 +96,9 @@ def test_nllb_conversion_and_cache_keys_are_as_before_families(tiny):
     ("madlad", "nb", {"<2no>"}, "<2no>"),
     ("m2m100", "nb", {"__no__"}, "__no__"),
     ("madlad", "zho_Hant", {"<2zh>"}, None),  # never the default script's token
+    ("m2m100", "zho_Hant", {"__zh__"}, None),
+    ("opus-mt", "zho_Hant", {">>cmn<<", ">>zho<<", ">>zh<<"}, None),
+    ("m2m100", "nso_Latn", {"__ns__"}, "__ns__"),  # M2M-100's own code for Northern Sotho
 ])
 def test_language_tokens_follow_each_familys_codes(family, code, vocabulary, token):
     from mtqa.translate.families import FAMILIES
@@ -115,7 +118,7 @@ def test_unsupported_architectures_end_in_one_line():
         family_for("m2m_100", {"<s>", "hello"}, "m")
     with pytest.raises(MtqaError, match="a T5 model without MADLAD-400's <2xx>"):
         family_for("t5", {"<pad>", "▁the"}, "google/mt5-base")
-    with pytest.raises(MtqaError, match="a bert model; mtqa translates with NLLB-200 and M2M-100"):
+    with pytest.raises(MtqaError, match="model type 'bert'; mtqa translates with NLLB-200 and M2M-100"):
         family_for("bert", set(), "bert-base")
 
 

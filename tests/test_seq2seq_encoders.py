@@ -45,6 +45,21 @@ def test_the_encoder_half_is_loaded_and_mean_pooled(tiny_seq2seq):
     np.testing.assert_allclose(encode(model, TEXTS), reference_embeddings(family, folder), atol=1e-5)
 
 
+def test_cls_pooling_pools_mbarts_encoder_too(tmp_path):
+    """--pooling cls goes through the encoder half as mean pooling does: sentence-transformers alone would pool the decoder."""
+    from transformers import AutoModel, AutoTokenizer
+
+    folder = build_tiny_seq2seq(tmp_path / "mbart", "mbart")
+
+    model = load_encoder(str(folder), pooling="cls")
+    assert type(model[0].auto_model).__name__ == "MBartEncoder"
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        first = AutoModel.from_pretrained(folder).get_encoder()(**batch).last_hidden_state[:, 0]
+    np.testing.assert_allclose(encode(model, TEXTS), torch.nn.functional.normalize(first, dim=-1).numpy(), atol=1e-5)
+
+
 def test_train_eval_trains_it_and_saves_a_folder_sentence_transformers_loads(tiny_seq2seq, tmp_path, xquad_r):
     family, folder = tiny_seq2seq
     env = {**os.environ}
@@ -76,3 +91,17 @@ def test_an_nllb_encoder_keeps_its_weights(tiny_nllb):
     model = load_encoder(str(tiny_nllb))
     assert type(model[0].auto_model).__name__ == "M2M100Encoder"
     np.testing.assert_allclose(encode(model, TEXTS), reference_embeddings("nllb", tiny_nllb), atol=1e-5)
+
+
+def test_a_saved_nllb_encoder_loads_with_plain_sentence_transformers(tiny_nllb, tmp_path):
+    """sentence-transformers loads a saved M2M-100 / Marian encoder itself, so the folder needs no trust_remote_code."""
+    from sentence_transformers import SentenceTransformer
+
+    from mtqa.train.trainer import _save_model
+
+    model = load_encoder(str(tiny_nllb))
+    _save_model(model, tmp_path / "model", progress=False)
+    assert "mtqa." not in (tmp_path / "model" / "modules.json").read_text()
+    reloaded = SentenceTransformer(str(tmp_path / "model"))
+    assert type(reloaded[0].auto_model).__name__ == "M2M100Encoder"
+    np.testing.assert_allclose(encode(reloaded, TEXTS), reference_embeddings("nllb", tiny_nllb), atol=1e-5)

@@ -13,9 +13,9 @@ import pytest
 
 from mtqa.languages import get_language
 from mtqa.translate.filters import LengthRatioFilter, MixedScriptFilter, RepetitionFilter, SimilarityFilter
-from mtqa.translate.similarity import best_rival_cosine, symmetric_prefix
+from mtqa.translate.similarity import best_rival_cosine, best_rival_translation_cosine, symmetric_prefix
 
-GERMAN, CHINESE, GREEK = get_language("de"), get_language("zh"), get_language("el")
+GERMAN, CHINESE, GREEK, THAI = get_language("de"), get_language("zh"), get_language("el"), get_language("th")
 
 
 def test_rivals_are_the_other_sources_of_the_pairs_group():
@@ -27,6 +27,20 @@ def test_rivals_are_the_other_sources_of_the_pairs_group():
     # Source 2 in a passage of its own is no rival of source 1, and has none itself.
     best = best_rival_cosine(sources, outputs, source_index, output_index, ["a", "a", "b"])
     assert best[:2].tolist() == pytest.approx([0.4, 0.0]) and np.isneginf(best[2])
+
+
+def test_source_rivals_are_the_translations_of_the_groups_other_sources():
+    sources = np.eye(3, dtype=np.float32)
+    outputs = np.array([[0.9, 0.4, 0.0], [0.0, 0.2, 0.9], [0.1, 0.1, 0.95]], dtype=np.float32)
+    own = np.array([0, 1, 2])
+    # Source 1's best rival translation is source 0's (0.4); source 2 finds source 1's translation closer (0.9) than... its own 0.95.
+    assert best_rival_translation_cosine(sources, outputs, own, own, None).tolist() == pytest.approx([0.1, 0.4, 0.9])
+    best = best_rival_translation_cosine(sources, outputs, own, own, ["a", "a", "b"])
+    assert best[:2].tolist() == pytest.approx([0.0, 0.4]) and np.isneginf(best[2])
+    # A translation two sources share is neither's rival; nor is another output of the same source.
+    assert np.isneginf(best_rival_translation_cosine(sources, outputs, np.array([0, 1]), np.array([0, 0]), None)).all()
+    shared = best_rival_translation_cosine(sources, outputs, np.array([0, 0, 1]), np.array([0, 1, 2]), None)
+    assert shared.tolist() == pytest.approx([0.1, 0.1, 0.4])
 
 
 def test_e5_models_get_their_symmetric_prefix():
@@ -41,6 +55,18 @@ def test_mixed_script_fails_drift_into_another_script_but_not_names():
     assert not mixed.passes("", "Πόσους πόντους σημείωσε did Peyton Manning score in the game?", GREEK)
     assert not mixed.passes("", "Wie viele Punkte сколько очков набрал он в игре?", GERMAN)
     assert mixed.passes("", "谁赢得了第50届超级碗 (Super Bowl 50)?", CHINESE)
+
+
+def test_mixed_script_lets_terms_kept_from_the_source_through():
+    # XQuAD-R's human Greek keeps sports terms in English: one or two words that are in the source.
+    mixed = MixedScriptFilter()
+    source = "Who lost to the Broncos in the divisional round?"
+    assert mixed.passes(source, "Ποιος έχασε από τους Μπρόνκος στο divisional round;", GREEK)
+    assert mixed.passes("How many tackles did Luke Kuechly register?", "Πόσα tackles κατέγραψε ο Luke Kuechly;", GREEK)
+    # The same words not in the source, or a longer run of the source (names inside it included), are drift.
+    assert not mixed.passes("Who lost to the Broncos?", "Ποιος έχασε από τους Μπρόνκος στο divisional round;", GREEK)
+    assert not mixed.passes("How many tackles did Luke Kuechly register?", "Πόσα tackles did Luke Kuechly register;", GREEK)
+    assert not MixedScriptFilter(max_borrowed_words=0).passes(source, "Ποιος έχασε από τους Μπρόνκος στο divisional round;", GREEK)
 
 
 def test_length_ratio_is_calibrated_on_the_runs_own_outputs():
@@ -64,6 +90,16 @@ def test_repetition_loop_glued_to_chinese_text_is_caught():
     assert RepetitionFilter().passes("Who won Super Bowl 50?", "谁赢得了 Super Bowl 50 的比赛", CHINESE)
     dates = "该队在 Smith 教练的带领下于 2001 年、2002 年、2003 年和 2004 年赢得冠军。"  # numbers repeat digits, not a loop
     assert RepetitionFilter().passes("Under coach Smith the team won in 2001, 2002, 2003 and 2004.", dates, CHINESE)
+
+
+def test_repetition_judges_thai_by_longer_character_ngrams():
+    # A Thai question has no spaces: ที่ ("that") four times and few distinct letters over 85 characters is not a loop.
+    source = "Who has the record of being the oldest quarter back in any Super Bowl game?"
+    thai = "ใครเป็นเจ้าของสถิติควอเตอร์แบ็กที่อายุมากที่สุดที่เล่นในซูเปอร์โบว์ลทุกครั้งที่ผ่านมา"
+    assert RepetitionFilter().passes(source, thai, THAI)
+    assert not RepetitionFilter().passes(source, thai + "ผ่านมา" * 6, THAI)
+    assert not RepetitionFilter().passes(source, thai + "มา" * 12, THAI)
+    assert not RepetitionFilter().passes("Who won?", "ичหเ{{{{{{{", THAI)  # a short loop back to back, however few characters
 
 
 @pytest.fixture(scope="module")

@@ -7,3 +7,4 @@ loader and the offline-me5 conversion import torch and NumPy when used.
 
 POOLINGS = ("auto", "cls", "mean")  # auto: what the model folder's modules.json says, else mean
 ENCODER_HALF_TYPES = ("mbart", "m2m_100", "marian", "bart")  # seq2seq families whose encoder mtqa.encoders.seq2seq loads
+ENGINES = ("ctranslate2", "torch")  # the similarity filter's encoder runtimes (mtqa.encoders.ct2_encoder); the first is the default

@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import MtqaError
+from ..paths import hub_reachable
 from . import ENCODER_HALF_TYPES, POOLINGS
 from .offline_me5 import ALIAS, offline_me5
 
@@ -76,6 +77,20 @@ def check_model_source(name: str, *, option: str = "--model") -> str:
     return source
 
 
+def _require_hub_or_cached(source: str, option: str) -> None:
+    """A hub id loads from the local Hugging Face cache, or from a hub that answers; else one line now, not after a minute of retries."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        snapshot_download(source, local_files_only=True, allow_patterns=["config.json", "modules.json"])
+        return
+    except Exception:  # not cached: the hub must answer
+        pass
+    if not hub_reachable():
+        raise MtqaError(f"cannot reach the Hugging Face hub to fetch {option} {source!r}, and it is not in the local Hugging Face cache; "
+                        "download the model where the hub is reachable and pass its folder")
+
+
 def load_encoder(name: str, *, pooling: str = "auto", max_length: int | None = None, device: str = "cpu", option: str = "--model"):
     """A ``SentenceTransformer`` for ``name`` (hub id, folder, ``offline-minilm`` or ``offline-me5``); ``option`` names it in errors."""
     import torch
@@ -90,14 +105,17 @@ def load_encoder(name: str, *, pooling: str = "auto", max_length: int | None = N
         raise MtqaError("--device cuda was asked for, but torch sees no CUDA device; use --device cpu")
     source = check_model_source(name, option=option)
     path = Path(source).expanduser()
+    if not path.exists():
+        _require_hub_or_cached(source, option)
     try:
         modules = path / "modules.json"
         if modules.is_file() and "mtqa.encoders.seq2seq." in modules.read_text(encoding="utf-8"):
             model = SentenceTransformer(source, device=device, trust_remote_code=True)  # an encoder half mtqa saved: its class is ours
-        elif pooling in ("auto", "mean") and not modules.is_file() and model_type(source) in ENCODER_HALF_TYPES:
+        elif not modules.is_file() and model_type(source) in ENCODER_HALF_TYPES:
             from .seq2seq import encoder_half
 
-            model = encoder_half(source, max_length=max_length, device=device)  # the encoder, with its weights
+            # the encoder, with its weights (any pooling: sentence-transformers would pool mBART's decoder)
+            model = encoder_half(source, pooling="mean" if pooling == "auto" else pooling, max_length=max_length, device=device)
         elif pooling == "auto":
             model = SentenceTransformer(source, device=device)
         else:

@@ -241,6 +241,10 @@ def _save_model(model: nn.Module, target: Path, progress: bool) -> None:
     try:
         with atomic_directory(target) as staging:
             model.save(str(staging))
+            if any(type(module).__name__ == "EncoderHalfTransformer" for module in model.children()):
+                from ..encoders.seq2seq import use_stock_module_types
+
+                use_stock_module_types(staging)
     finally:
         if bars:
             transformers_logging.enable_progress_bar()

@@ -19,13 +19,14 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from filelock import FileLock
 
 from ..errors import MtqaError
-from ..paths import cache_root
+from ..paths import cache_root, hub_reachable
 from .families import COMPLETE_MARKER, model_type_of, require_tokenizer_files, tokenizer_files
 
 DEFAULT_MODEL = "facebook/nllb-200-distilled-600M"
@@ -123,7 +124,9 @@ def _convert(source: str, revision: str | None, quantization: str, target: Path)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         converter = TransformersConverter(source, copy_files=copy_files, revision=revision, low_cpu_mem_usage=True)
-        with _m2m100_language_codes():
+        with _m2m100_language_codes(), warnings.catch_warnings():
+            # MarianTokenizer asks for sacremoses, which only its normalize() needs, and mtqa never calls it.
+            warnings.filterwarnings("ignore", message=".*sacremoses.*")
             converter.convert(str(staging), quantization=quantization, force=True)
         fingerprint = fingerprint_directory(staging)
         (staging / COMPLETE_MARKER).write_text(
@@ -177,21 +180,6 @@ def _m2m100_language_codes():
         yield
     finally:
         ct2_transformers._MODEL_LOADERS["M2M100Config"] = original
-
-
-def hub_reachable(timeout: float = 5.0) -> bool:
-    """One quick connection attempt, instead of the hub client's minute of retries."""
-    import socket
-    from urllib.parse import urlparse
-
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes"}:
-        return False
-    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-    try:
-        socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
 
 
 def _locate_hub_model(source: str, revision: str | None, target: Path) -> str:

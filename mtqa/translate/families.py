@@ -17,8 +17,10 @@ maps them, through the one language table, to its tokens.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +33,7 @@ MACROLANGUAGE = {"arb": "ara", "pes": "fas", "zsm": "msa", "swh": "swa", "ekk": 
                  "uzn": "uzb", "plt": "mlg", "khk": "mon", "azj": "aze", "gaz": "orm", "als": "sqi", "ydd": "yid", "quy": "que",
                  "nob": "nor", "zho": "cmn"}
 SHORT_CODE = {"nob": "no", "zho": "zh"}  # M2M-100's __no__, MADLAD-400's <2no> and <2zh_Hant>
+M2M100_CODE = {"nso": "ns"}  # M2M-100's own code for Northern Sotho, which has no ISO 639-1 code
 
 
 @dataclass(frozen=True)
@@ -49,17 +52,20 @@ class Family:
     def candidates(self, language: Language) -> list[str]:
         """The language's possible tokens, most specific first (a script variant never takes its default script's token)."""
         iso3, script = language.iso639_3, language.script
+        variant = is_script_variant(language)
         short = [code for code in (language.code, SHORT_CODE.get(iso3)) if code and "_" not in code]
         if self.name == "nllb":
             return [language.flores]
-        if self.name == "m2m100":
-            return [*(f"__{code}__" for code in short), f"__{iso3}__"]
+        if self.name == "m2m100":  # its codes name no script, so a script variant has none
+            return [] if variant else [*(f"__{code}__" for code in short), *([f"__{M2M100_CODE[iso3]}__"] if iso3 in M2M100_CODE else []),
+                                       f"__{iso3}__"]
         if self.name == "madlad":
-            if "_" in language.code:  # a script variant without its own ISO 639-1 code: <2zh_Hant>
+            if variant:  # <2zh_Hant>
                 return [*(f"<2{code}_{script}>" for code in short), f"<2{language.code}>", f"<2{language.flores}>"]
             return [*(f"<2{code}>" for code in short), f"<2{iso3}>"]
         names = [iso3, *([MACROLANGUAGE[iso3]] if iso3 in MACROLANGUAGE else [])]
-        return [*(f">>{name}_{script}<<" for name in names), *(f">>{name}<<" for name in names), *(f">>{code}<<" for code in short)]
+        scripted = [f">>{name}_{script}<<" for name in names]
+        return scripted if variant else [*scripted, *(f">>{name}<<" for name in names), *(f">>{code}<<" for code in short)]
 
     def token(self, language: Language, vocabulary: set[str]) -> str | None:
         """The language's token in this model's vocabulary, or None when the model does not know it."""
@@ -67,6 +73,21 @@ class Family:
 
     def is_language_tag(self, token: str) -> bool:
         return bool(_TAG_PATTERNS[self.name].fullmatch(token))
+
+
+@functools.lru_cache(maxsize=1)
+def _written_in_several_scripts() -> frozenset[str]:
+    counts = Counter(language.iso639_3 for language in all_languages())
+    return frozenset(iso3 for iso3, count in counts.items() if count > 1)
+
+
+def is_script_variant(language: Language) -> bool:
+    """A language written in several scripts, in one without the ISO 639-1 code (zho_Hant beside zh, arb_Latn beside ar).
+
+    Codes that name no script (M2M-100's ``__zh__``, OPUS-MT's ``>>zho<<``) mean the default script, so
+    such a variant never takes them.
+    """
+    return "_" in language.code and language.iso639_3 in _written_in_several_scripts()
 
 
 NLLB = Family("nllb", "NLLB-200", "m2m_100", "sentencepiece.bpe.model", "sentencepiece.bpe.model", False)
@@ -115,7 +136,8 @@ def model_type_of(model_dir: Path) -> str | None:
 
 
 def unsupported(model_type: str | None, model: str) -> MtqaError:
-    return MtqaError(f"{model}: a {model_type or 'model of unknown type'} model; mtqa translates with {SUPPORTED} models "
+    kind = f"model type {model_type!r}" if model_type else "a model of unknown type"
+    return MtqaError(f"{model}: {kind}; mtqa translates with {SUPPORTED} models "
                      "(e.g. --model facebook/nllb-200-distilled-600M)")
 
 

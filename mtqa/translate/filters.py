@@ -8,88 +8,79 @@ dropped and why.
 
 from __future__ import annotations
 
-import functools
 import re
 import statistics
-import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
+from ..encoders import ENGINES
 from ..languages import Language
 from . import langid
+from .scripts import DENSE_SCRIPT_WEIGHT, EXPECTED_LENGTH_RATIO, SCRIPT_NAMES, char_script, script_share
 from .langid import LANGID_BACKENDS
 
-# FLORES-200 script codes -> the first word of the Unicode names of their letters.
-SCRIPT_NAMES: dict[str, frozenset[str]] = {
-    "Latn": frozenset({"LATIN"}),
-    "Cyrl": frozenset({"CYRILLIC"}),
-    "Arab": frozenset({"ARABIC"}),
-    "Deva": frozenset({"DEVANAGARI"}),
-    "Thai": frozenset({"THAI"}),
-    "Hans": frozenset({"CJK"}),
-    "Hant": frozenset({"CJK"}),
-    "Jpan": frozenset({"CJK", "HIRAGANA", "KATAKANA"}),
-    "Hang": frozenset({"HANGUL"}),
-    "Grek": frozenset({"GREEK"}),
-    "Hebr": frozenset({"HEBREW"}),
-    "Ethi": frozenset({"ETHIOPIC"}),
-    "Beng": frozenset({"BENGALI"}),
-    "Guru": frozenset({"GURMUKHI"}),
-    "Gujr": frozenset({"GUJARATI"}),
-    "Orya": frozenset({"ORIYA"}),
-    "Taml": frozenset({"TAMIL"}),
-    "Telu": frozenset({"TELUGU"}),
-    "Knda": frozenset({"KANNADA"}),
-    "Mlym": frozenset({"MALAYALAM"}),
-    "Sinh": frozenset({"SINHALA"}),
-    "Mymr": frozenset({"MYANMAR"}),
-    "Khmr": frozenset({"KHMER"}),
-    "Laoo": frozenset({"LAO"}),
-    "Tibt": frozenset({"TIBETAN"}),
-    "Geor": frozenset({"GEORGIAN"}),
-    "Armn": frozenset({"ARMENIAN"}),
-    "Tfng": frozenset({"TIFINAGH"}),
-}
-
-# Characters per English character, roughly, for scripts far from 1.0.
-EXPECTED_LENGTH_RATIO = {"Hans": 0.3, "Hant": 0.3, "Jpan": 0.4, "Hang": 0.5}
-
-@functools.lru_cache(maxsize=65536)
-def char_script(char: str) -> str:
-    name = unicodedata.name(char, "")
-    return name.split(" ", 1)[0]
+WORD = re.compile(r"\w+")
+# Where the script writes no spaces, characters are the units, but a run of Latin letters or digits is one.
+CHARACTER_UNIT = re.compile(r"[A-Za-z]+|\d+|\S")
 
 
-# One ideograph or syllable block carries about as much as three Latin letters, so a
-# Chinese sentence quoting a Latin name in brackets is still mostly Chinese.
-DENSE_SCRIPT_WEIGHT = {"CJK": 3.0, "HIRAGANA": 3.0, "KATAKANA": 3.0, "HANGUL": 2.0}
+@dataclass(frozen=True)
+class LoopUnits:
+    """What a text is cut into to look for decoder loops: words, or characters where there are no spaces.
+
+    A character carries much less than a word, so character n-grams are twice as long (6, about
+    two words) and distinctness is judged on character trigrams, not single characters: a long
+    Thai sentence repeats its letters, and ที่ ("that") four times, without looping. A loop of a
+    few characters shows instead as a block repeated back to back (``{{{{{{{``, ``的比赛的比赛...``).
+    """
+
+    units: list[str]
+    n: int  # the n-gram whose repeats are counted
+    distinct_n: int  # the n-gram whose variety is measured
+    by_character: bool = False
+
+    @classmethod
+    def of(cls, text: str, joins_without_spaces: bool) -> "LoopUnits":
+        words = text.split()
+        if joins_without_spaces or len(words) <= 2:  # Thai writes spaces between phrases only
+            return cls(CHARACTER_UNIT.findall(text), 6, 3, True)
+        return cls(words, 3, 1)
+
+    def max_repeats(self) -> int:
+        repeats = max_ngram_repeats(self.units, self.n)
+        return max(repeats, back_to_back_repeats(self.units)) if self.by_character else repeats
+
+    def distinct_ratio(self) -> float | None:
+        grams = ngrams(self.units, self.distinct_n)
+        return len(set(grams)) / len(grams) if grams else None
+
+    def __len__(self) -> int:
+        return len(self.units)
 
 
-def script_share(text: str, script: str) -> float | None:
-    """Weighted share of the letters of ``text`` written in ``script`` (None: no letters)."""
-    names = SCRIPT_NAMES.get(script)
-    if names is None:
-        return None
-    total = matching = 0.0
-    for char in text:
-        if char.isalpha():
-            name = char_script(char)
-            weight = DENSE_SCRIPT_WEIGHT.get(name, 1.0)
-            total += weight
-            matching += weight if name in names else 0.0
-    return matching / total if total else None
-
-
-def _units(text: str) -> list[str]:
-    words = text.split()
-    return words if len(words) > 2 else [char for char in text if not char.isspace()]
+def ngrams(units: list[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(units[i:i + n]) for i in range(len(units) - n + 1)]
 
 
 def max_ngram_repeats(units: list[str], n: int = 3) -> int:
-    counts = Counter(tuple(units[i:i + n]) for i in range(len(units) - n + 1))
-    return max(counts.values(), default=0)
+    return max(Counter(ngrams(units, n)).values(), default=0)
+
+
+def back_to_back_repeats(units: list[str], max_period: int = 8) -> int:
+    """The most times a block of up to ``max_period`` units repeats without a break (``ab ab ab x`` -> 3)."""
+    best = 1 if units else 0
+    for period in range(1, max_period + 1):
+        start = 0
+        while start + 2 * period <= len(units):
+            end = start
+            while end + 2 * period <= len(units) and units[end + period:end + 2 * period] == units[end:end + period]:
+                end += period
+            count = (end - start) // period + 1
+            best = max(best, count)
+            start = end + 1 if count > 1 else start + 1  # a run's other phases are no longer than it
+    return best
 
 
 def _normalise(text: str) -> str:
@@ -194,28 +185,43 @@ class MixedScriptFilter(Filter):
     A Greek or Chinese question may quote a Latin name, and that is fine; half a sentence of
     lower-case English or Cyrillic words is the decoder switching language mid-output.
     ``max_foreign_share`` is the most such letters may weigh (CJK and Hangul weighted as in
-    :func:`script_share`). Only cased scripts (Latin, Cyrillic, Greek, Armenian) have
-    lower-case words, so drift into Han, Arabic or Devanagari is left to the script share of
-    the language-ID filter.
+    :func:`script_share`). A term kept from the source is not drift either: a run of at most
+    ``max_borrowed_words`` words outside the target's script, each of them in the source (Greek
+    sports writing keeps "interceptions" and "divisional round" in English). Only cased scripts
+    (Latin, Cyrillic, Greek, Armenian) have lower-case words, so drift into Han, Arabic or
+    Devanagari is left to the script share of the language-ID filter.
     """
 
     max_foreign_share: float = 0.2
+    max_borrowed_words: int = 2
     name = "mixed_script"
 
     def passes(self, source: str, output: str, language: Language) -> bool:
         names = SCRIPT_NAMES.get(language.script)
         if names is None:
             return True
+        source_words = {word.casefold() for word in WORD.findall(source)}
         total = foreign = 0.0
-        for word in re.findall(r"\w+", output):
+        run: list[tuple[str, float, bool]] = []  # consecutive words outside the target's script: (word, weight, lower-case)
+        for word in WORD.findall(output):
             letters = [char for char in word if char.isalpha()]
             if not letters:
-                continue
+                continue  # digits neither break a run nor weigh
             weight = sum(DENSE_SCRIPT_WEIGHT.get(char_script(char), 1.0) for char in letters)
             total += weight
-            if letters[0].islower() and not any(char_script(char) in names for char in letters):
-                foreign += weight
+            if any(char_script(char) in names for char in letters):
+                foreign += self._drift(run, source_words)
+                run = []
+            else:
+                run.append((word, weight, letters[0].islower()))
+        foreign += self._drift(run, source_words)
         return not total or foreign / total <= self.max_foreign_share
+
+    def _drift(self, run: list[tuple[str, float, bool]], source_words: set[str]) -> float:
+        """The weight of a run's lower-case words, unless the run is a term kept from the source."""
+        if len(run) <= self.max_borrowed_words and all(word.casefold() in source_words for word, _, _ in run):
+            return 0.0
+        return sum(weight for _, weight, lower in run if lower)
 
 
 @dataclass
@@ -235,7 +241,7 @@ class CopyFilter(Filter):
 
 @dataclass
 class RepetitionFilter(Filter):
-    """Decoder loops: an n-gram repeated far more than in the source, or few distinct tokens."""
+    """Decoder loops: an n-gram repeated far more than in the source, or few distinct n-grams (:class:`LoopUnits`)."""
 
     max_repeats: int = 4
     min_distinct_ratio: float = 0.3
@@ -243,15 +249,14 @@ class RepetitionFilter(Filter):
     name = "repetition"
 
     def passes(self, source: str, output: str, language: Language) -> bool:
-        # Where the script writes no spaces a loop glued to a sentence is one "word": count each character
-        # as a unit, but a run of Latin letters or digits as one (dates and numbers repeat digits, not loops).
-        units = re.findall(r"[A-Za-z]+|\d+|\S", output) if language.joins_without_spaces else _units(output)
-        repeats = max_ngram_repeats(units)
-        if repeats >= self.max_repeats and repeats > 2 * max(1, max_ngram_repeats(_units(source))):
+        units, source_units = LoopUnits.of(output, language.joins_without_spaces), LoopUnits.of(source, False)
+        repeats = units.max_repeats()
+        if repeats >= self.max_repeats and repeats > 2 * max(1, source_units.max_repeats()):
             return False
-        if len(units) >= self.min_units and len(set(units)) / len(units) < self.min_distinct_ratio:
-            source_units = _units(source)
-            return bool(source_units) and len(set(source_units)) / len(source_units) < 2 * self.min_distinct_ratio
+        distinct = units.distinct_ratio()
+        if len(units) >= self.min_units and distinct is not None and distinct < self.min_distinct_ratio:
+            source_distinct = source_units.distinct_ratio()
+            return source_distinct is not None and source_distinct < 2 * self.min_distinct_ratio
         return True
 
 
@@ -262,15 +267,20 @@ SIMILARITY_MODEL = "offline-me5"
 class SimilarityFilter(Filter):
     """A multilingual encoder's verdict: the output means what its source means (:mod:`mtqa.translate.similarity`).
 
-    Fails a translation whose cosine with its source is below ``min_similarity``, or whose
-    margin (that cosine minus its best cosine with another English source of its passage)
-    is below ``min_margin``: a fluent translation of a different sentence.
-    The defaults were chosen on XQuAD-R's human translations (README, filter benchmark).
+    Fails a translation whose cosine with its source is below ``min_similarity``; whose margin
+    (that cosine minus its best cosine with another English source of its passage) is below
+    ``min_margin``; or whose source margin (that cosine minus the source's best cosine with the
+    translation of another source of its passage) is below ``min_source_margin``: a fluent
+    translation of a different sentence. ``engine`` runs the encoder in CTranslate2 (int8) where
+    it can, else in PyTorch. The defaults were chosen on XQuAD-R's human translations, articles
+    0-15, and checked on articles 16-47 (README, filter benchmark).
     """
 
     model: str = SIMILARITY_MODEL
     min_similarity: float = 0.75
-    min_margin: float = -0.02
+    min_margin: float = -0.03
+    min_source_margin: float = -0.04
+    engine: str = ENGINES[0]
     cache: Any = None  # a TranslationCache: vectors are kept beside the translations
     progress: bool = False
     scores: Any = field(default=None, repr=False)
@@ -279,7 +289,7 @@ class SimilarityFilter(Filter):
     def prepare(self, segments: list[tuple[str, str, Language]], groups: dict[str, str] | None = None) -> None:
         from .similarity import SimilarityScorer, language_pairs
 
-        self.scorer = SimilarityScorer(self.model, self.cache, progress=self.progress)
+        self.scorer = SimilarityScorer(self.model, self.cache, engine=self.engine, progress=self.progress)
         self.scores = self.scorer.score(language_pairs(segments), groups)
 
     def passes(self, source: str, output: str, language: Language) -> bool:
@@ -289,12 +299,14 @@ class SimilarityFilter(Filter):
         cosine = self.scores.cosine.get(pair)
         if cosine is None:
             return True  # not scored: empty output (the empty filter's business) or English
-        margin = self.scores.margin.get(pair)
-        return cosine >= self.min_similarity and (margin is None or margin >= self.min_margin)
+        margin, source_margin = self.scores.margin.get(pair), self.scores.source_margin.get(pair)
+        return (cosine >= self.min_similarity and (margin is None or margin >= self.min_margin)
+                and (source_margin is None or source_margin >= self.min_source_margin))
 
     def report(self) -> dict[str, Any] | None:
-        return None if self.scores is None else {"model": self.model, "min_similarity": self.min_similarity, "min_margin": self.min_margin,
-                                                 "texts_encoded": self.scorer.encoded, "texts_from_cache": self.scorer.cached}
+        return None if self.scores is None else {
+            "model": self.model, "engine": self.scorer.engine_used, "min_similarity": self.min_similarity, "min_margin": self.min_margin,
+            "min_source_margin": self.min_source_margin, "texts_encoded": self.scorer.encoded, "texts_from_cache": self.scorer.cached}
 
 
 FILTER_SCOPES = ("answer", "passage")  # sentences that must pass: question + answer sentence, or every sentence
@@ -312,10 +324,12 @@ class FilterOptions:
     copy_similarity: float = CopyFilter.max_similarity
     max_repeats: int = RepetitionFilter.max_repeats
     max_foreign_script: float = MixedScriptFilter.max_foreign_share
-    similarity: bool = False  # opt-in: it loads an encoder and costs ~10% of CPU translation time (README)
+    similarity: bool = False  # opt-in: it loads an encoder (README: its share of the translation time)
     similarity_model: str = SimilarityFilter.model
+    similarity_engine: str = SimilarityFilter.engine
     min_similarity: float = SimilarityFilter.min_similarity
     min_margin: float = SimilarityFilter.min_margin
+    min_source_margin: float = SimilarityFilter.min_source_margin
 
 
 def default_filters(options: FilterOptions | None = None, *, cache: Any = None, progress: bool = False) -> list[Filter]:
@@ -330,8 +344,9 @@ def default_filters(options: FilterOptions | None = None, *, cache: Any = None, 
         RepetitionFilter(max_repeats=options.max_repeats),
     ]
     if options.similarity:
-        filters.append(SimilarityFilter(model=options.similarity_model, min_similarity=options.min_similarity,
-                                        min_margin=options.min_margin, cache=cache, progress=progress))
+        filters.append(SimilarityFilter(model=options.similarity_model, min_similarity=options.min_similarity, min_margin=options.min_margin,
+                                        min_source_margin=options.min_source_margin, engine=options.similarity_engine, cache=cache,
+                                        progress=progress))
     return filters
 
 

@@ -122,8 +122,18 @@ def dry_run(config: TranslateConfig, source: Language, targets: list[Language]) 
     if rate is None:
         rate, rate_source = measured_tokens_per_second()
     summary = summarise(plan, [language.flores for language in targets], rate)
+    if not config.use_cache:
+        cache_reason = "--no-cache"
+    elif cache.path is None:
+        cache_reason = f"no translation cache yet at {cache_file}"
+    elif fingerprint is None:
+        cache_reason = "the model is not converted yet, and cached translations are keyed by the converted model"
+    else:
+        cache_reason = None
+    if rate_source and rate_source != "--assume-tokens-per-second" and tokenizer.family != "nllb":
+        rate_source += f"; measured for NLLB, not {tokenizer.tokenizer.family.label}: pass --assume-tokens-per-second for this model's rate"
     return {"dry_run": True, "examples": len(records), "requested": len(requested), "languages": [t.code for t in targets],
-            "cache_consulted": fingerprint is not None and cache.path is not None, "tokens_per_second": rate, "rate_source": rate_source,
+            "cache_consulted": cache_reason is None, "cache_reason": cache_reason, "tokens_per_second": rate, "rate_source": rate_source,
             **summary, "timings_s": timer.report()}
 
 
@@ -143,6 +153,13 @@ def measured_tokens_per_second() -> tuple[float | None, str | None]:
         return None, None
 
 
+def duration(seconds: float) -> str:
+    """``2.4 h``, ``35 min`` or ``12 s``: a plan's time in the unit a reader wants."""
+    if seconds >= 3600:
+        return f"{seconds / 3600:,.1f} h"
+    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
 def dry_run_table(plan: dict[str, Any]) -> str:
     lines = ["target      segments   pieces  source tokens  cached pieces  tokens to translate"]
     for target, row in plan["per_target"].items():
@@ -152,9 +169,9 @@ def dry_run_table(plan: dict[str, Any]) -> str:
     lines.append(f"{plan['examples']} examples; {plan['requested']} segments requested, {plan['total']['segments']} unique; "
                  f"{plan['split_long']} split for length")
     if not plan["cache_consulted"]:
-        lines.append("cache: not consulted (the model is not converted yet, no cache exists yet, or --no-cache): every piece counted as to translate")
+        lines.append(f"cache: not consulted ({plan['cache_reason']}): every piece counted as to translate")
     if plan["hours"] is not None:
-        lines.append(f"expected: {plan['hours']:.2f} h at {plan['tokens_per_second']:,.0f} output tokens/s ({plan['rate_source']}), "
+        lines.append(f"expected: {duration(plan['hours'] * 3600)} at {plan['tokens_per_second']:,.4g} output tokens/s ({plan['rate_source']}), "
                      "taking as many output tokens as source tokens")
     else:
         lines.append("expected time: pass --assume-tokens-per-second N (output tokens/s), or run make bench first")
@@ -299,12 +316,14 @@ def _similarity_section(similarity: dict[str, Any] | None) -> str:
         return "" if stats is None else f"{stats[key]:.3f}"
 
     rows = [[code, item["pairs"], cell(item["cosine"], "p5"), cell(item["cosine"], "p50"), cell(item["margin"], "p5"),
-             cell(item["margin"], "p50"), item["failed"]] for code, item in similarity["languages"].items()]
+             cell(item.get("source_margin"), "p5"), item["failed"]] for code, item in similarity["languages"].items()]
     return (
-        f"\n\nThe similarity filter encoded every source and translation with `{similarity['model']}` and failed a "
-        f"segment whose cosine with its source was below {similarity['min_similarity']}, or whose margin (that cosine "
-        f"minus its best cosine with another English segment of its passage) was below {similarity['min_margin']}.\n\n"
-        + markdown_table(["lang", "segments", "cosine p5", "cosine p50", "margin p5", "margin p50", "failed"], rows)
+        f"\n\nThe similarity filter encoded every source and translation with `{similarity['model']}` "
+        f"({similarity.get('engine', 'torch')}) and failed a segment whose cosine with its source was below "
+        f"{similarity['min_similarity']}; whose margin (that cosine minus its best cosine with another English segment "
+        f"of its passage) was below {similarity['min_margin']}; or whose source margin (that cosine minus the source's "
+        f"best cosine with the translation of another segment of its passage) was below {similarity.get('min_source_margin')}.\n\n"
+        + markdown_table(["lang", "segments", "cosine p5", "cosine p50", "margin p5", "source margin p5", "failed"], rows)
     )
 
 

