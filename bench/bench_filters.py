@@ -44,6 +44,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -52,7 +54,8 @@ from measure import machine  # noqa: E402
 TARGET_RECALL, TARGET_FALSE_DROP = 0.95, 0.02
 # The filters' defaults were chosen on XQuAD-R articles 0-15; the benchmark reports the others.
 TUNING, HELD_OUT, QUICK = "0-15", "16-47", "16,24,32,40"
-RUN_CORRUPTION = 4  # the similarity filter judges each corruption in a run where one question in this many is corrupted
+RUN_CORRUPTION = 4
+ENGINE_SAMPLE = 1000  # texts encoded by both engines to compare them  # the similarity filter judges each corruption in a run where one question in this many is corrupted
 KINDS = ("wrong_language", "copy", "other_question", "nearby_question", "truncated", "repetition", "empty", "mixed_script")
 UNTARGETED = {"nearby_question"}
 CHAIN = "chain"
@@ -80,6 +83,33 @@ def load_questions(spec: str, articles: str | None = None) -> tuple[dict[str, di
     if "en" not in questions:
         raise MtqaError(f"{folder}: no en.json; the benchmark pairs English questions with their translations")
     return questions, passages
+
+
+def load_sentences(spec: str, articles: str | None = None) -> dict[str, dict[str, list[str]]]:
+    """Each passage's sentences per language, numbered as :func:`load_questions` numbers passages.
+
+    They are not aligned across languages, so they are never judged; they are the rivals a
+    question has in a real run, where its passage's sentences are translated beside it.
+    """
+    from mtqa.formats import lareqa
+    from mtqa.paths import resolve_eval_data
+
+    folder = resolve_eval_data(spec.partition(":")[2])
+    return {file.stem: {str(number): paragraph.sentences for number, paragraph in
+                        enumerate(lareqa.read_language(file, lareqa.parse_articles(articles)))} for file in lareqa.language_files(folder)}
+
+
+def context_pairs(sentences: dict[str, dict[str, list[str]]]) -> tuple[list[tuple[str, str, str]], dict[str, str]]:
+    """(English sentence, that language's sentence at the same place, language) for every passage, and each English sentence's passage."""
+    pairs, groups = [], {}
+    for lang, passages in sentences.items():
+        if lang == "en":
+            continue
+        for passage, translated in passages.items():
+            for english, other in zip(sentences["en"].get(passage, []), translated):
+                pairs.append((english, other, lang))
+                groups[english] = passage
+    return pairs, groups
 
 
 def make_examples(questions: dict[str, dict[str, str]], passages: dict[str, list[str]], seed: int = 0) -> list[dict[str, Any]]:
@@ -125,8 +155,12 @@ def make_examples(questions: dict[str, dict[str, str]], passages: dict[str, list
     return examples
 
 
-def run_filters(examples: list[dict[str, Any]], langid: str) -> tuple[dict[str, list[bool]], dict[str, float], dict[str, Any]]:
-    """Per filter (and the chain), whether each example fails; each filter's seconds; the similarity scores' distributions."""
+def run_filters(examples: list[dict[str, Any]], langid: str, sentences: dict[str, dict[str, list[str]]] | None = None
+                ) -> tuple[dict[str, list[bool]], dict[str, float], dict[str, Any]]:
+    """Per filter (and the chain), whether each example fails; each filter's seconds; the similarity scores' distributions.
+
+    ``sentences`` (:func:`load_sentences`) join the similarity filter's runs as the passages' other segments.
+    """
     from mtqa.languages import get_language
     from mtqa.translate.cache import TranslationCache
     from mtqa.translate.filters import FilterOptions, SimilarityFilter, default_filters
@@ -145,23 +179,27 @@ def run_filters(examples: list[dict[str, Any]], langid: str) -> tuple[dict[str, 
         failed[f.name] = [not f.passes(*segment) for segment in segments]
         seconds[f.name] = time.perf_counter() - started
     similarity = next(f for f in filters if isinstance(f, SimilarityFilter))
-    failed[similarity.name], judged = similarity_in_runs(examples, segments, groups, similarity)
+    context, context_groups = context_pairs(sentences) if sentences else ([], {})
+    context_segments = [(english, other, languages.get(lang) or get_language(lang)) for english, other, lang in context]
+    failed[similarity.name], judged = similarity_in_runs(examples, segments, {**context_groups, **groups}, similarity, context_segments)
     failed[CHAIN] = [any(column) for column in zip(*failed.values())]
     seconds[CHAIN] = sum(seconds.values())
     return failed, seconds, similarity_distributions(examples, segments, judged)
 
 
 def similarity_in_runs(examples: list[dict[str, Any]], segments: list, groups: dict[str, str], similarity,
-                       every: int = RUN_CORRUPTION) -> tuple[list[bool], Any]:
+                       context: list | None = None, every: int = RUN_CORRUPTION) -> tuple[list[bool], Any]:
     """The similarity filter's verdicts, each within a run shaped like a real one.
 
     Its margins compare a pair with the other pairs of its passage, so it must see a run in
     which every source has one translation: judged all together, a source's good translation
     and its corruptions would be one another's rivals. Good examples are judged in the run of
     all good translations; each corruption kind in ``every`` runs, each with every
-    ``every``-th question corrupted and the rest translated well. Vectors come from the cache
-    the timed pass filled.
+    ``every``-th question corrupted and the rest translated well. ``context`` (the passages'
+    sentences, each with its human translation) joins every run, as a real run translates a
+    question's passage beside it. Questions' vectors come from the cache the timed pass filled.
     """
+    context = context or []
     from mtqa.translate.filters import SimilarityFilter
     from mtqa.translate.similarity import PairScores
 
@@ -172,7 +210,7 @@ def similarity_in_runs(examples: list[dict[str, Any]], segments: list, groups: d
                              min_source_margin=similarity.min_source_margin, engine=similarity.engine, cache=similarity.cache)
 
     def run(judged_here: list[int], replaced: set[tuple[str, str]]) -> None:
-        judge.prepare([segments[i] for key, i in good.items() if key not in replaced] + [segments[i] for i in judged_here], groups)
+        judge.prepare(context + [segments[i] for key, i in good.items() if key not in replaced] + [segments[i] for i in judged_here], groups)
         for i in judged_here:
             failed[i] = not judge.passes(*segments[i])
             pair = (segments[i][0], segments[i][1], segments[i][2].code)
@@ -187,6 +225,29 @@ def similarity_in_runs(examples: list[dict[str, Any]], segments: list, groups: d
             corrupted = of_kind[offset::every]
             run(corrupted, {(examples[i]["lang"], examples[i]["id"]) for i in corrupted})
     return failed, judged
+
+
+def compare_engines(texts: list[str], sample: int = ENGINE_SAMPLE) -> dict[str, Any]:
+    """The similarity encoder on CTranslate2 int8 against PyTorch float32, side by side on the same texts: seconds and agreement."""
+    from mtqa.encoders.ct2_encoder import CT2SentenceEncoder, converted, ct2_layout
+    from mtqa.encoders.load import encode, load_encoder
+    from mtqa.encoders.offline_me5 import offline_me5
+    from mtqa.translate.similarity import symmetric_prefix
+
+    texts = random.Random(0).sample(texts, min(sample, len(texts)))
+    folder = str(offline_me5())
+    layout = ct2_layout(folder)
+    converted(layout)  # once, before the clock
+    prefix = symmetric_prefix("offline-me5")
+    started = time.perf_counter()
+    fast = CT2SentenceEncoder(layout).encode(texts, prefix=prefix)
+    fast_s = time.perf_counter() - started
+    started = time.perf_counter()
+    plain = encode(load_encoder(folder), texts, prefix=prefix)
+    plain_s = time.perf_counter() - started
+    cosine = np.einsum("ij,ij->i", fast, plain)
+    return {"texts": len(texts), "ctranslate2_int8_s": round(fast_s, 2), "torch_float32_s": round(plain_s, 2),
+            "speedup": round(plain_s / fast_s, 2), "cosine_mean": round(float(cosine.mean()), 4), "cosine_min": round(float(cosine.min()), 4)}
 
 
 def similarity_distributions(examples: list[dict[str, Any]], segments: list, judged) -> dict[str, Any]:
@@ -251,6 +312,11 @@ def markdown(result: dict[str, Any]) -> str:
     for kind, scores in result["similarity_distributions"]["all"].items():
         cells = [" / ".join(f"{scores[score][q]:.3f}" for q in ("p5", "p50", "p95")) if scores.get(score) else "" for score in ("cosine", "margin", "source_margin")]
         lines.append(f"| {kind} | {cells[0]} | {cells[1]} | {cells[2]} |")
+    if "engines" in result:
+        engines = result["engines"]
+        lines += ["", f"The similarity encoder on {engines['texts']:,} of these texts: CTranslate2 int8 {engines['ctranslate2_int8_s']} s, "
+                      f"PyTorch float32 {engines['torch_float32_s']} s ({engines['speedup']}x); their vectors' cosine "
+                      f"{engines['cosine_mean']} on average, {engines['cosine_min']} at the lowest."]
     return "\n".join(lines) + "\n"
 
 
@@ -270,7 +336,7 @@ def main() -> None:
     except MtqaError as error:
         sys.exit(f"bench-filters: error: {error}")
     examples = make_examples(questions, passages)
-    failed, seconds, similarity = run_filters(examples, args.langid)
+    failed, seconds, similarity = run_filters(examples, args.langid, load_sentences(args.data, QUICK if args.quick else args.articles))
     table = tabulate(examples, failed)
     chain = table[CHAIN]
     targeted = {kind: value for kind, value in chain["recall"].items() if kind not in UNTARGETED}
@@ -290,6 +356,7 @@ def main() -> None:
         "worst_false_drop": max(chain["false_drop"].values()),
         "worst_false_drop_language": max(chain["false_drop"], key=chain["false_drop"].get),
     }
+    result["engines"] = compare_engines(list(dict.fromkeys(text for e in examples for text in (e["source"], e["output"]) if text.strip())))
     result["markdown"] = markdown(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

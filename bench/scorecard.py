@@ -46,7 +46,8 @@ def translate_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
           if "filter_vs_translate_s" in ratios else []),
         *([_figure("translate: filter stage with --similarity / translation step, time", ratios["filter_with_similarity_vs_translate_s"], "<=",
                    targets["filter_vs_translate_s"], "mtqa's own translation step, same run",
-                   f"one run; offline-me5 on CTranslate2 int8: {ratios['similarity_run']['filter_s']} s filtering vs "
+                   f"(a)'s filter stage + the similarity filter ({ratios['similarity_run']['engine']}, {ratios['similarity_run']['texts_encoded']} "
+                   f"texts: the same English segments and as many German XQuAD-R ones): {ratios['similarity_run']['filter_s']} s vs "
                    f"{ratios['similarity_run']['translate_s']} s translating")]
           if "filter_with_similarity_vs_translate_s" in ratios else []),
         _figure("translate: mtqa / transformers fp32, tokens/s", ratios["mtqa_vs_transformers_tokens_per_s"], ">=",
@@ -128,7 +129,14 @@ def describe(host: dict[str, Any]) -> str:
 
 def markdown(card: dict[str, Any]) -> str:
     mode = "quick" if card["quick"] else "full"
-    lines = [f"Scorecard of {card['date']} ({mode} mode, `make bench{' QUICK=1' if card['quick'] else ''}`) on {describe(card['machine'])}.",
+    dates = card.get("dates") or {}
+    by_date: dict[str, list[str]] = {}
+    for name in BENCHES:
+        if name in card.get("raw", {}):
+            by_date.setdefault(dates.get(name, card["date"]), []).append(name)
+    when = (f"of {card['date']}" if len(by_date) <= 1 else
+            "of " + "; ".join(f"{', '.join(names)} {day}" for day, names in sorted(by_date.items(), reverse=True)))
+    lines = [f"Scorecard {when} ({mode} mode, `make bench{' QUICK=1' if card['quick'] else ''}`) on {describe(card['machine'])}.",
              "Each figure is a ratio to a baseline measured side by side in the same run.", "",
              "| figure | ratio | target | met | baseline | measured |", "| --- | --- | --- | --- | --- | --- |"]
     for item in card["figures"]:

@@ -222,6 +222,8 @@ CASES: dict[str, Case] = {
     "shard-missing": lambda c: (c.train(batches=c.shards_with("holes", lambda m: m["shards"][0].update(file="shard-99999.parquet"))),
                                 ["shard-99999.parquet", "missing", "rebuild the shards"]),
     "train-model-missing": lambda c: (c.train()[:3] + ["--model", c.tmp / "absent", *c.train()[5:]], ["absent", "model folder not found", "check the --model path"]),
+    "train-model-hub-unreachable": lambda c: (c.train()[:3] + ["--model", "some-org/not-cached-model", *c.train()[5:]],
+                                              ["cannot reach the Hugging Face hub", "'some-org/not-cached-model'", "pass its folder"]),
     "train-model-is-something-else": lambda c: (c.train()[:3] + ["--model", c.file("stuff/notes.txt", "x").parent, *c.train()[5:]],
                                                 ["stuff", "is not a model folder", "pass a Hugging Face"]),
     "eval-unknown-kind": lambda c: (c.train("--eval", "trec:x"), ["--eval 'trec:x'", "expected KIND:PATH_OR_NAME"]),

@@ -44,7 +44,13 @@ def test_int8_vectors_match_sentence_transformers_in_all_11_languages(me5, xquad
     assert layout is not None and layout.pooling == "mean" and layout.max_length == 512
     texts = _texts(xquad_r)
     assert len(texts) > 200
-    fast = CT2SentenceEncoder(layout).encode(texts, prefix="query: ", batch_size=16)
+    from transformers import AutoTokenizer
+
+    from mtqa.encoders.ct2_encoder import _tokenizer
+
+    every = texts + [" ".join(texts)]  # the last is far over 512 tokens: truncated alike
+    assert _tokenizer(layout)(every) == AutoTokenizer.from_pretrained(str(folder))(every, truncation=True, max_length=512)["input_ids"]
+    fast = CT2SentenceEncoder(layout).encode(texts, prefix="query: ")
     reference = encode(load_encoder(str(folder)), texts, prefix="query: ")
     cosine = np.einsum("ij,ij->i", fast, reference)
     assert np.allclose(np.linalg.norm(fast, axis=1), 1, atol=1e-5)
@@ -68,6 +74,14 @@ def test_only_the_plain_sentence_transformers_shape_takes_the_ctranslate2_path(m
     assert ct2_layout(str(copy)).pooling == "cls"
     pooling.write_text(json.dumps({**settings, "pooling_mode_max_tokens": True}))
     assert ct2_layout(str(copy)) is None  # mean and max at once: only sentence-transformers does that
+    # sentence-transformers 6 writes its own Pooling config this way.
+    from sentence_transformers.sentence_transformer.modules import Pooling
+
+    pooling.unlink()
+    Pooling(384, pooling_mode="mean").save(str(copy / "1_Pooling"))
+    assert "pooling_mode" in json.loads(pooling.read_text()) and ct2_layout(str(copy)).pooling == "mean"
+    Pooling(384, pooling_mode="max").save(str(copy / "1_Pooling"))
+    assert ct2_layout(str(copy)) is None
     pooling.write_text(json.dumps(settings))
     modules = json.loads((copy / "modules.json").read_text())
     (copy / "modules.json").write_text(json.dumps(modules[:2] + [{"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}]))

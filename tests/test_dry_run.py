@@ -31,6 +31,7 @@ def test_dry_run_counts_what_the_real_run_translates_and_then_what_the_cache_hol
     monkeypatch.setattr(ctranslate2, "Translator", no_model)
     before = run_translate(config(small_squad, tiny_ct2, dry_run=True, assume_tokens_per_second=100.0))
     assert not (isolated_cache / "translations.sqlite").exists()  # a dry run writes nothing, not even an empty cache
+    assert not before["cache_consulted"] and before["cache_reason"].startswith("no translation cache yet at")
     monkeypatch.setattr(ctranslate2, "Translator", real_translator)
 
     manifest = run_translate(config(small_squad, tiny_ct2, output=tmp_path / "out"))
@@ -47,12 +48,15 @@ def test_dry_run_counts_what_the_real_run_translates_and_then_what_the_cache_hol
     monkeypatch.setattr(ctranslate2, "Translator", no_model)
     after = run_translate(config(small_squad, tiny_ct2, dry_run=True, assume_tokens_per_second=100.0))
     assert after["total"]["cached_pieces"] == total["pieces"] and after["total"]["tokens_to_translate"] == 0 and after["hours"] == 0
+    assert after["cache_consulted"] and after["cache_reason"] is None
+    assert run_translate(config(small_squad, tiny_ct2, dry_run=True, use_cache=False))["cache_reason"] == "--no-cache"
 
 
 def test_dry_run_on_an_unconverted_model_reads_its_tokenizer_and_converts_nothing(tiny_nllb, tiny_ct2, small_squad, isolated_cache):
     plan = run_translate(config(small_squad, tiny_nllb, dry_run=True))
     assert not (isolated_cache / "models").exists()  # nothing converted
     assert not plan["cache_consulted"] and plan["total"]["cached_pieces"] == 0
+    assert plan["cache_reason"].startswith("the model is not converted yet") or plan["cache_reason"].startswith("no translation cache yet")
     same = run_translate(config(small_squad, tiny_ct2, dry_run=True))  # the converted copy: the same tokenizer
     assert same["total"]["source_tokens"] == plan["total"]["source_tokens"] and same["per_target"] == plan["per_target"]
 

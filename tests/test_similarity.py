@@ -38,7 +38,8 @@ def test_source_rivals_are_the_translations_of_the_groups_other_sources():
     best = best_rival_translation_cosine(sources, outputs, own, own, ["a", "a", "b"])
     assert best[:2].tolist() == pytest.approx([0.0, 0.4]) and np.isneginf(best[2])
     # A translation two sources share is neither's rival; nor is another output of the same source.
-    assert np.isneginf(best_rival_translation_cosine(sources, outputs, np.array([0, 1]), np.array([0, 0]), None)).all()
+    two_owners = best_rival_translation_cosine(sources, outputs, np.array([0, 1, 2]), np.array([0, 0, 2]), None)
+    assert two_owners.tolist() == pytest.approx([0.1, 0.1, 0.0])  # not 0.9: sources 0 and 1 share translation 0, their own
     shared = best_rival_translation_cosine(sources, outputs, np.array([0, 0, 1]), np.array([0, 1, 2]), None)
     assert shared.tolist() == pytest.approx([0.1, 0.1, 0.4])
 
@@ -100,6 +101,9 @@ def test_repetition_judges_thai_by_longer_character_ngrams():
     assert not RepetitionFilter().passes(source, thai + "ผ่านมา" * 6, THAI)
     assert not RepetitionFilter().passes(source, thai + "มา" * 12, THAI)
     assert not RepetitionFilter().passes("Who won?", "ичหเ{{{{{{{", THAI)  # a short loop back to back, however few characters
+    assert not RepetitionFilter().passes("Water", "Wasserwasserwasserwasserwasser", GERMAN)  # a loop inside one word
+    for text in ("他笑道：哈哈哈哈。", "人口在二〇〇〇年增长到一〇〇〇〇。", "等等.....谁"):  # four or five of a kind is text
+        assert RepetitionFilter().passes("He laughed.", text, CHINESE), text
 
 
 @pytest.fixture(scope="module")

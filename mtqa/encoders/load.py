@@ -109,9 +109,10 @@ def load_encoder(name: str, *, pooling: str = "auto", max_length: int | None = N
         _require_hub_or_cached(source, option)
     try:
         modules = path / "modules.json"
-        if modules.is_file() and "mtqa.encoders.seq2seq." in modules.read_text(encoding="utf-8"):
-            model = SentenceTransformer(source, device=device, trust_remote_code=True)  # an encoder half mtqa saved: its class is ours
-        elif not modules.is_file() and model_type(source) in ENCODER_HALF_TYPES:
+        ours = modules.is_file() and "mtqa.encoders.seq2seq." in modules.read_text(encoding="utf-8")  # an mBART encoder half mtqa saved
+        if ours and pooling == "auto":
+            model = SentenceTransformer(source, device=device, trust_remote_code=True)  # its module class is ours
+        elif (ours or not modules.is_file()) and model_type(source) in ENCODER_HALF_TYPES:
             from .seq2seq import encoder_half
 
             # the encoder, with its weights (any pooling: sentence-transformers would pool mBART's decoder)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,18 +75,28 @@ class Family:
 
 
 @functools.lru_cache(maxsize=1)
-def _written_in_several_scripts() -> frozenset[str]:
-    counts = Counter(language.iso639_3 for language in all_languages())
-    return frozenset(iso3 for iso3, count in counts.items() if count > 1)
+def _default_scripts() -> dict[str, str]:
+    """iso639_3 -> the default script of each language the table writes in several: the one with the ISO 639-1 code, else Latin."""
+    scripts: dict[str, list[Language]] = {}
+    for language in all_languages():
+        scripts.setdefault(language.iso639_3, []).append(language)
+    defaults = {}
+    for iso3, variants in scripts.items():
+        if len(variants) > 1:
+            coded = [language for language in variants if "_" not in language.code]
+            latin = [language for language in variants if language.script == "Latn"]
+            defaults[iso3] = (coded or latin)[0].script if coded or latin else ""  # "": none is the default
+    return defaults
 
 
 def is_script_variant(language: Language) -> bool:
-    """A language written in several scripts, in one without the ISO 639-1 code (zho_Hant beside zh, arb_Latn beside ar).
+    """A language the table writes in several scripts, in one that is not its default (zho_Hant beside zh, ace_Arab beside ace_Latn).
 
     Codes that name no script (M2M-100's ``__zh__``, OPUS-MT's ``>>zho<<``) mean the default script, so
     such a variant never takes them.
     """
-    return "_" in language.code and language.iso639_3 in _written_in_several_scripts()
+    default = _default_scripts().get(language.iso639_3)
+    return default is not None and language.script != default
 
 
 NLLB = Family("nllb", "NLLB-200", "m2m_100", "sentencepiece.bpe.model", "sentencepiece.bpe.model", False)

@@ -43,9 +43,11 @@ class LoopUnits:
 
     @classmethod
     def of(cls, text: str, joins_without_spaces: bool) -> "LoopUnits":
-        words = text.split()
-        if joins_without_spaces or len(words) <= 2:  # Thai writes spaces between phrases only
+        if joins_without_spaces:
             return cls(CHARACTER_UNIT.findall(text), 6, 3, True)
+        words = text.split()
+        if len(words) <= 2:  # Thai writes spaces between phrases only; a German compound loops inside one word
+            return cls([char for char in text if not char.isspace()], 6, 3, True)
         return cls(words, 3, 1)
 
     def max_repeats(self) -> int:
@@ -68,8 +70,11 @@ def max_ngram_repeats(units: list[str], n: int = 3) -> int:
     return max(Counter(ngrams(units, n)).values(), default=0)
 
 
-def back_to_back_repeats(units: list[str], max_period: int = 8) -> int:
-    """The most times a block of up to ``max_period`` units repeats without a break (``ab ab ab x`` -> 3)."""
+MIN_LOOP_SPAN = 6  # units a back-to-back run must cover: 哈哈哈哈 (laughter), 〇〇〇〇 (in a number) and ..... are text, not loops
+
+
+def back_to_back_repeats(units: list[str], max_period: int = 8, min_span: int = MIN_LOOP_SPAN) -> int:
+    """The most times a block of up to ``max_period`` units repeats without a break, over runs of ``min_span`` units or more."""
     best = 1 if units else 0
     for period in range(1, max_period + 1):
         start = 0
@@ -78,7 +83,8 @@ def back_to_back_repeats(units: list[str], max_period: int = 8) -> int:
             while end + 2 * period <= len(units) and units[end + period:end + 2 * period] == units[end:end + period]:
                 end += period
             count = (end - start) // period + 1
-            best = max(best, count)
+            if count * period >= min_span:
+                best = max(best, count)
             start = end + 1 if count > 1 else start + 1  # a run's other phases are no longer than it
     return best
 
@@ -277,10 +283,11 @@ class SimilarityFilter(Filter):
     """
 
     model: str = SIMILARITY_MODEL
-    min_similarity: float = 0.75
-    min_margin: float = -0.03
+    min_similarity: float = 0.72
+    min_margin: float = -0.04
     min_source_margin: float = -0.04
     engine: str = ENGINES[0]
+    threads: int | None = None  # CTranslate2's, like the translator's (default: the cores this process may use)
     cache: Any = None  # a TranslationCache: vectors are kept beside the translations
     progress: bool = False
     scores: Any = field(default=None, repr=False)
@@ -289,7 +296,7 @@ class SimilarityFilter(Filter):
     def prepare(self, segments: list[tuple[str, str, Language]], groups: dict[str, str] | None = None) -> None:
         from .similarity import SimilarityScorer, language_pairs
 
-        self.scorer = SimilarityScorer(self.model, self.cache, engine=self.engine, progress=self.progress)
+        self.scorer = SimilarityScorer(self.model, self.cache, engine=self.engine, threads=self.threads, progress=self.progress)
         self.scores = self.scorer.score(language_pairs(segments), groups)
 
     def passes(self, source: str, output: str, language: Language) -> bool:
@@ -332,8 +339,8 @@ class FilterOptions:
     min_source_margin: float = SimilarityFilter.min_source_margin
 
 
-def default_filters(options: FilterOptions | None = None, *, cache: Any = None, progress: bool = False) -> list[Filter]:
-    """The chain `mtqa translate` runs; ``cache`` (a TranslationCache) keeps the similarity filter's vectors."""
+def default_filters(options: FilterOptions | None = None, *, cache: Any = None, progress: bool = False, threads: int | None = None) -> list[Filter]:
+    """The chain `mtqa translate` runs; ``cache`` (a TranslationCache) keeps the similarity filter's vectors, ``threads`` bounds its encoder."""
     options = options or FilterOptions()
     filters = [
         EmptyFilter(),
@@ -345,8 +352,8 @@ def default_filters(options: FilterOptions | None = None, *, cache: Any = None, 
     ]
     if options.similarity:
         filters.append(SimilarityFilter(model=options.similarity_model, min_similarity=options.min_similarity, min_margin=options.min_margin,
-                                        min_source_margin=options.min_source_margin, engine=options.similarity_engine, cache=cache,
-                                        progress=progress))
+                                        min_source_margin=options.min_source_margin, engine=options.similarity_engine, threads=threads,
+                                        cache=cache, progress=progress))
     return filters
 
 

@@ -80,10 +80,13 @@ def run_translate(config: TranslateConfig) -> dict[str, Any]:
     if config.dry_run:
         return dry_run(config, source, targets)
     if config.filters.similarity:
+        from ..encoders.ct2_encoder import converted, ct2_layout
         from ..encoders.load import check_model_source
         from .similarity import OPTION
 
-        check_model_source(config.filters.similarity_model, option=OPTION)  # a wrong path fails now, not after translating
+        encoder = check_model_source(config.filters.similarity_model, option=OPTION)  # a wrong path fails now, not after translating
+        if config.filters.similarity_engine == "ctranslate2" and (layout := ct2_layout(encoder)) is not None:
+            converted(layout)  # so does a model CTranslate2 cannot convert
     with claim_output(config.output, overwrite=config.overwrite):
         return _translate(config, source, targets)
 
@@ -171,7 +174,8 @@ def dry_run_table(plan: dict[str, Any]) -> str:
     if not plan["cache_consulted"]:
         lines.append(f"cache: not consulted ({plan['cache_reason']}): every piece counted as to translate")
     if plan["hours"] is not None:
-        lines.append(f"expected: {duration(plan['hours'] * 3600)} at {plan['tokens_per_second']:,.4g} output tokens/s ({plan['rate_source']}), "
+        rate = plan["tokens_per_second"]
+        lines.append(f"expected: {duration(plan['hours'] * 3600)} at {f'{rate:,.0f}' if rate >= 100 else f'{rate:.3g}'} output tokens/s ({plan['rate_source']}), "
                      "taking as many output tokens as source tokens")
     else:
         lines.append("expected time: pass --assume-tokens-per-second N (output tokens/s), or run make bench first")
@@ -208,7 +212,7 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
             progress=config.progress, engine=engine,
         )
         timer.add("translate", stats.seconds)
-        chain = FilterChain(default_filters(config.filters, cache=cache, progress=config.progress))
+        chain = FilterChain(default_filters(config.filters, cache=cache, progress=config.progress, threads=config.threads))
         aligner = Aligner(chain, config.filters, lambda text, language: translations[(text, language.flores)])
         with timer.stage("filter_prepare"):
             aligner.prepare(records, targets)  # length calibration; the similarity filter encodes every pair here, in batches
