@@ -109,10 +109,10 @@ def load_encoder(name: str, *, pooling: str = "auto", max_length: int | None = N
         _require_hub_or_cached(source, option)
     try:
         modules = path / "modules.json"
-        ours = modules.is_file() and "mtqa.encoders.seq2seq." in modules.read_text(encoding="utf-8")  # an mBART encoder half mtqa saved
+        ours = modules.is_file() and "mtqa.encoders.seq2seq." in modules.read_text(encoding="utf-8")  # an encoder half saved before 2026-12
         if ours and pooling == "auto":
             model = SentenceTransformer(source, device=device, trust_remote_code=True)  # its module class is ours
-        elif (ours or not modules.is_file()) and model_type(source) in ENCODER_HALF_TYPES:
+        elif (ours or not modules.is_file() or pooling != "auto") and model_type(source) in ENCODER_HALF_TYPES:
             from .seq2seq import encoder_half
 
             # the encoder, with its weights (any pooling: sentence-transformers would pool mBART's decoder)

@@ -7,12 +7,12 @@ output is pooled; an NLLB / M2M-100 or Marian checkpoint loads as ``M2M100Encode
 ``MarianEncoder`` whose weights, under the checkpoint's ``model.encoder.`` prefix, are not
 found, so the encoder is silently random (sentence-transformers 6.2). :class:`EncoderHalfTransformer`
 loads the base model and keeps ``get_encoder()``; a folder it saves holds that encoder alone
-(``architectures: [MBartEncoder]`` etc.). sentence-transformers loads such a saved NLLB / M2M-100
-or Marian encoder correctly itself (its weights are no longer prefixed), so those folders name
-its own Transformer class and load with plain ``SentenceTransformer(path)``. No class of its own
-runs an mBART encoder alone, and since sentence-transformers 6 a module class from outside its
-package loads only when trusted, so an mBART folder loads with
-``SentenceTransformer(path, trust_remote_code=True)`` where mtqa is installed.
+(``architectures: [MBartEncoder]`` etc.), and :func:`use_stock_module_types` makes it load with
+plain ``SentenceTransformer(path)``: sentence-transformers loads a saved NLLB / M2M-100 or Marian
+encoder correctly itself (its weights are no longer prefixed); an mBART folder becomes the base
+model with an empty decoder, read at its encoder's output. (Since sentence-transformers 6 a
+module class from outside its package loads only with ``trust_remote_code=True``, which a
+folder naming mtqa's class, as mtqa saved them before, still needs.)
 """
 
 from __future__ import annotations
@@ -58,17 +58,46 @@ def encoder_half(source: str, *, pooling: str = "mean", max_length: int | None, 
 
 # Encoders sentence-transformers itself loads encoder-only from a folder holding their weights unprefixed.
 STOCK_ENCODER_TYPES = ("m2m_100", "marian")
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
 
 
 def use_stock_module_types(folder: Path) -> None:
-    """Name sentence-transformers' own Transformer in a saved folder's modules.json where it loads the encoder alone."""
-    modules_file = Path(folder) / "modules.json"
+    """Make a saved encoder half load with plain ``SentenceTransformer(path)``: no module class of mtqa's in modules.json.
+
+    NLLB / M2M-100 and Marian encoders sentence-transformers loads itself. An mBART (or BART)
+    encoder it cannot run alone, so the folder becomes the base model with a decoder of no
+    layers, the trained encoder inside, and sentence-transformers' Transformer module told to
+    take the encoder's output (``encoder_last_hidden_state``): the decoder costs an embedding
+    lookup and two layer norms, and ``AutoModel.from_pretrained(path).get_encoder()`` is the encoder.
+    """
+    folder = Path(folder)
+    modules_file = folder / "modules.json"
     modules = json.loads(modules_file.read_text(encoding="utf-8"))
     ours = f"{EncoderHalfTransformer.__module__}.{EncoderHalfTransformer.__name__}"
-    changed = False
     for module in modules:
-        config = Path(folder) / module["path"] / "config.json"
-        if module["type"] == ours and config.is_file() and json.loads(config.read_text(encoding="utf-8")).get("model_type") in STOCK_ENCODER_TYPES:
-            module["type"], changed = f"{Transformer.__module__}.{Transformer.__name__}", True
-    if changed:
-        modules_file.write_text(json.dumps(modules, indent=2), encoding="utf-8")
+        config = folder / module["path"] / "config.json"
+        if module["type"] != ours or not config.is_file():
+            continue
+        if json.loads(config.read_text(encoding="utf-8")).get("model_type") not in STOCK_ENCODER_TYPES:
+            _with_empty_decoder(folder / module["path"])
+        module["type"] = f"{Transformer.__module__}.{Transformer.__name__}"
+    modules_file.write_text(json.dumps(modules, indent=2), encoding="utf-8")
+
+
+def _with_empty_decoder(directory: Path) -> None:
+    from transformers import AutoConfig, AutoModel
+
+    config = AutoConfig.from_pretrained(directory)
+    encoder = _encoder_class(config.model_type, config.architectures[0]).from_pretrained(directory, config=config)
+    config.decoder_layers = 0
+    config.architectures = None
+    model = AutoModel.from_config(config)
+    model.encoder.load_state_dict(encoder.state_dict())
+    model.shared.weight = model.encoder.embed_tokens.weight  # the shared embeddings are the encoder's
+    for name in WEIGHT_FILES:
+        (directory / name).unlink(missing_ok=True)
+    model.save_pretrained(directory)
+    settings_file = directory / "sentence_bert_config.json"
+    settings = json.loads(settings_file.read_text(encoding="utf-8"))
+    settings["modality_config"] = {"text": {"method": "forward", "method_output_name": "encoder_last_hidden_state"}}
+    settings_file.write_text(json.dumps(settings, indent=2), encoding="utf-8")
