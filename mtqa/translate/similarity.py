@@ -184,15 +184,19 @@ class SimilarityScorer:
         return scores
 
 
+def _group_rows(group_of_pair: list[str] | None, count: int) -> list[np.ndarray]:
+    """The pairs' row numbers, group by group (all in one group when there are no groups)."""
+    members: dict[str, list[int]] = {}
+    for i, group in enumerate(group_of_pair if group_of_pair is not None else [""] * count):
+        members.setdefault(group, []).append(i)
+    return [np.array(rows) for rows in members.values()]
+
+
 def best_rival_cosine(sources: np.ndarray, outputs: np.ndarray, source_index: np.ndarray, output_index: np.ndarray,
                       group_of_pair: list[str] | None) -> np.ndarray:
     """Per pair, the best cosine of its output with another source of its group (-inf: no rival)."""
     best = np.full(len(source_index), -np.inf, dtype=np.float32)
-    members: dict[str, list[int]] = {}
-    for i, group in enumerate(group_of_pair if group_of_pair is not None else [""] * len(source_index)):
-        members.setdefault(group, []).append(i)
-    for rows in members.values():
-        rows = np.array(rows)
+    for rows in _group_rows(group_of_pair, len(source_index)):
         rivals = np.unique(source_index[rows])
         if len(rivals) < MIN_MARGIN_POOL:
             continue
@@ -213,11 +217,7 @@ def best_rival_translation_cosine(sources: np.ndarray, outputs: np.ndarray, sour
     same source is a rival.
     """
     best = np.full(len(source_index), -np.inf, dtype=np.float32)
-    members: dict[str, list[int]] = {}
-    for i, group in enumerate(group_of_pair if group_of_pair is not None else [""] * len(source_index)):
-        members.setdefault(group, []).append(i)
-    for rows in members.values():
-        rows = np.array(rows)
+    for rows in _group_rows(group_of_pair, len(source_index)):
         candidates, inverse = np.unique(output_index[rows], return_inverse=True)
         if len(candidates) < MIN_MARGIN_POOL:
             continue
