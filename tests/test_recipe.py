@@ -38,7 +38,8 @@ def test_arguments_from_a_step():
                                                 "--lr", "3e-05", "--output", "/o/run"]
 
 
-@pytest.mark.parametrize("name", ["paper-xlmr", "paper-labse", "minilm-xquad-split"])
+@pytest.mark.parametrize("name", ["paper-xlmr", "paper-labse", "minilm-xquad-split", "study-dev", "study-main-a",
+                                  "study-main-b", "study-sweeps"])
 def test_shipped_recipes_are_valid_commands(name):
     """Each step's command line parses with the real CLI: names, types and choices are right."""
     recipe = load_recipe(RECIPES / f"{name}.yaml")
@@ -68,6 +69,39 @@ def test_shipped_recipes_are_valid_commands(name):
         for run in published.values():
             assert set(run) == {"xquad-r", "mlqa-r"}
             assert all(set(item) == {"mono_map", "cross_map", "multi_map", "rank_distance"} for item in run.values())
+
+
+STUDY_TEST_RECIPES = ("study-main-a", "study-main-b", "study-sweeps")
+
+
+def test_study_recipes_compare_like_with_like():
+    """The study's test runs share one protocol, each main mode has 3 seeds, and every sweep point is a run."""
+    steps = [step for name in STUDY_TEST_RECIPES for step in load_recipe(RECIPES / f"{name}.yaml")["steps"]]
+    names = [step["name"] for step in steps]
+    assert len(names) == len(set(names))  # the recipes share --out: no run twice
+    batches = {step["name"].removeprefix("batches-"): step["args"] for step in steps if step["command"] == "build-batches"}
+    trains = {step["name"]: step["args"] for step in steps if step["command"] == "train-eval"}
+    assert {(a["input"], a["articles"], a["batch-size"], a["num-batches"], a["positive"]) for a in batches.values()} == {
+        ("lareqa:xquad-r", "0-19", 32, 80, "sentence")}
+    protocol = {(a["model"], float(a["lr"]), a.get("max-steps"), a.get("freeze-word-embeddings"), a["query-prefix"],
+                 a["passage-prefix"], a["eval"], a["eval-articles"]) for run, a in trains.items() if run != "untrained"}
+    assert protocol == {("offline-me5", 3e-5, 80, True, "query: ", "passage: ", "lareqa:xquad-r", "24-47")}
+    assert trains["untrained"]["eval-articles"] == "24-47" and trains["untrained"]["eval-only"]
+    for run, args in trains.items():
+        if run != "untrained":
+            assert args["batches"] == f"{{out}}/batches-{run}" and args["seed"] == batches[run]["seed"]
+    for mode in ("en", "xx", "xx-mixed", "xy", "hybrid", "multitask"):
+        assert {f"{mode}-s{seed}" for seed in range(3)} <= set(trains), mode
+        assert {batches[f"{mode}-s{seed}"]["mode"] for seed in range(3)} == {mode}
+    study = load_recipe(RECIPES / "study-sweeps.yaml")["study"]
+    alpha, languages = study["sweeps"]["alpha"]["points"], study["sweeps"]["languages"]["points"]
+    for value, run in alpha.items():
+        assert batches[f"{run}-s0"]["mode"] == "hybrid" and float(batches[f"{run}-s0"].get("mono-prob", 0.5)) == float(value)
+    for k, run in languages.items():
+        langs = batches[f"{run}-s0"].get("langs")
+        assert (len(langs.split(",")) if langs else 11) == int(k) + 1, run
+        assert sorted(langs.split(",") if langs else study["sweeps"]["languages"]["seen"]["10"]) == sorted(
+            study["sweeps"]["languages"]["seen"][k])
 
 
 def test_complete_steps_are_skipped(tmp_path):
