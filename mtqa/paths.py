@@ -9,6 +9,7 @@ tests and the benchmarks find data through :func:`find_data` / :func:`resolve_ev
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -60,6 +61,44 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 22), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+HASH_MEMO = "file-hashes.json"  # in cache_root()
+MEMO_MIN_BYTES = 1 << 20  # smaller files hash faster than the memo is read
+
+
+def remembered_file_sha256(path: Path) -> str:
+    """``file_sha256``, remembered in $MTQA_CACHE by the file's path, size, mtime and inode.
+
+    A model's weights then name its cached vectors without being read on every run: hashing
+    offline-me5's 470 MB of safetensors took about half a second of each similarity run.
+    A file rewritten in place gets a new mtime, hence a new key; a memo that cannot be read
+    or written is ignored.
+    """
+    resolved = Path(path).resolve()
+    stat = resolved.stat()
+    if stat.st_size < MEMO_MIN_BYTES:
+        return file_sha256(resolved)
+    key = f"{resolved}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ino}"
+    memo_path = cache_root() / HASH_MEMO
+    try:
+        memo = json.loads(memo_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        memo = {}
+    if isinstance(memo, dict) and isinstance(memo.get(key), str):
+        return memo[key]
+    digest = file_sha256(resolved)
+    memo = {k: v for k, v in (memo.items() if isinstance(memo, dict) else ()) if not k.startswith(f"{resolved}|")}
+    memo[key] = digest
+    try:
+        memo_path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=memo_path.parent, prefix=f".{HASH_MEMO}.")
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(memo, stream)
+        os.replace(temporary, memo_path)
+    except OSError:
+        pass
+    return digest
 
 
 def data_roots() -> list[Path]:

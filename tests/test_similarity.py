@@ -204,3 +204,27 @@ def test_bench_filters_builds_each_corruption_as_described():
     assert german_a["truncated"] == questions["de"]["a"][:len(questions["de"]["a"]) // 3].rstrip()
     assert german_a["repetition"].startswith(questions["de"]["a"]) and german_a["repetition"].count("am Ende gewonnen?") == 7
     assert german_a["mixed_script"].startswith("Wer hat das Spi") and german_a["mixed_script"].endswith("в конце?")
+
+
+def test_model_weights_are_read_once_per_version(tmp_path, monkeypatch):
+    """A model's weights name its cached vectors; their hash is remembered by path, size and mtime, not re-read each run."""
+    from mtqa import paths
+
+    monkeypatch.setenv("MTQA_CACHE", str(tmp_path / "cache"))
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(os.urandom(paths.MEMO_MIN_BYTES + 1))
+    first = paths.remembered_file_sha256(weights)
+    assert first == paths.file_sha256(weights)
+    reads = []
+    real_sha256 = paths.file_sha256
+    monkeypatch.setattr(paths, "file_sha256", lambda path: reads.append(path) or real_sha256(path))
+    assert paths.remembered_file_sha256(weights) == first and reads == []
+    weights.write_bytes(os.urandom(paths.MEMO_MIN_BYTES + 1))  # new weights, in place
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
+    second = paths.remembered_file_sha256(weights)
+    assert second == real_sha256(weights) != first and len(reads) == 1
+    memo = json.loads((tmp_path / "cache" / paths.HASH_MEMO).read_text())
+    assert list(memo.values()) == [second]  # the stale entry is gone
+    (tmp_path / "cache" / paths.HASH_MEMO).write_text("not json")
+    assert paths.remembered_file_sha256(weights) == second  # a damaged memo is ignored, and rewritten
+    assert list(json.loads((tmp_path / "cache" / paths.HASH_MEMO).read_text()).values()) == [second]

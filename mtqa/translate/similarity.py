@@ -42,7 +42,7 @@ from ..encoders.ct2_encoder import QUANTIZATION, ct2_layout
 from ..encoders.offline_me5 import ALIAS as OFFLINE_ME5
 from ..errors import MtqaError
 from ..languages import Language
-from ..paths import file_sha256
+from ..paths import remembered_file_sha256
 from .cache import TranslationCache, translation_key
 
 MIN_MARGIN_POOL = 2  # a source and at least one rival
@@ -64,7 +64,7 @@ def model_fingerprint(source: str) -> str:
     if not path.is_dir():
         return source
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in {".safetensors", ".bin", ".json", ".model"})
-    return json.dumps([[str(p.relative_to(path)), file_sha256(p)] for p in files])
+    return json.dumps([[str(p.relative_to(path)), remembered_file_sha256(p)] for p in files])
 
 
 def distribution(values: Iterable[float]) -> dict[str, float] | None:
