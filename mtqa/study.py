@@ -135,6 +135,9 @@ def sweep(groups: dict[str, list[dict]], spec: dict[str, Any]) -> tuple[list[flo
     return xs, series, missing
 
 
+LEGEND = {"mono_map": "mono, all languages", "cross_map": "cross, all languages", "multi_map": "multi"}
+
+
 def plot_sweep(xs: list[float], series: dict[str, list[float]], keys: list[str], label: str, path: Path) -> None:
     import matplotlib
 
@@ -144,7 +147,7 @@ def plot_sweep(xs: list[float], series: dict[str, list[float]], keys: list[str],
     maps = [key for key in keys if key != "rank_distance"]
     figure, axes = plt.subplots(1, 2 if "rank_distance" in keys else 1, figsize=(9 if "rank_distance" in keys else 5, 3.6), squeeze=False)
     for key in maps:
-        axes[0][0].plot(xs, series[key], marker="o", label=key.replace("_", " "))
+        axes[0][0].plot(xs, series[key], marker="o", label=LEGEND.get(key, key.replace("_", " ")))
     axes[0][0].set_xlabel(label)
     axes[0][0].set_ylabel("mAP")
     axes[0][0].legend(fontsize=8)
@@ -203,10 +206,13 @@ def write_study(recipe: dict[str, Any], out: Path) -> str:
     for name, sweep_spec in spec.get("sweeps", {}).items():
         xs, series, not_run = sweep(groups, sweep_spec)
         record[name] = {"x": xs, **series}
-        keys = ["mono_seen", "cross_seen", "mono_unseen", "cross_unseen"] if "seen" in sweep_spec else ["mono_map", "cross_map", "multi_map", "rank_distance"]
+        # the language sweep: every language together too, since the seen set grows with k
+        keys = (["mono_map", "cross_map", "mono_seen", "cross_seen", "mono_unseen", "cross_unseen"] if "seen" in sweep_spec
+                else ["mono_map", "cross_map", "multi_map", "rank_distance"])
         if xs:
-            rows = [[x, *[f"{series[key][i]:.3f}" for key in keys]] for i, x in enumerate(xs)]
-            lines += [f"## {name} ({sweep_spec.get('label', name)})", "", markdown_table([sweep_spec.get("label", name), *keys], rows), ""]
+            rows = [[f"{x:g}", *[f"{series[key][i]:.3f}" if np.isfinite(series[key][i]) else "—" for key in keys]]
+                    for i, x in enumerate(xs)]  # no unseen language at k = 10
+            lines += [f"## {name}: {sweep_spec.get('label', name)}", "", markdown_table([sweep_spec.get("label", name), *keys], rows), ""]
             plot_sweep(xs, series, keys, sweep_spec.get("label", name), Path(out) / f"{name}.png")
             lines += [f"![{name}]({name}.png)", ""]
         if not_run:
