@@ -145,12 +145,12 @@ def plot_sweep(xs: list[float], series: dict[str, list[float]], keys: list[str],
     import matplotlib.pyplot as plt
 
     maps = [key for key in keys if key != "rank_distance"]
-    figure, axes = plt.subplots(1, 2 if "rank_distance" in keys else 1, figsize=(9 if "rank_distance" in keys else 5, 3.6), squeeze=False)
+    figure, axes = plt.subplots(1, 2 if "rank_distance" in keys else 1, figsize=(9 if "rank_distance" in keys else 5, 4.4), squeeze=False)
     for key in maps:
         axes[0][0].plot(xs, series[key], marker="o", label=LEGEND.get(key, key.replace("_", " ")))
     axes[0][0].set_xlabel(label)
     axes[0][0].set_ylabel("mAP")
-    axes[0][0].legend(fontsize=8)
+    axes[0][0].legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)  # below: the lines span the width
     if "rank_distance" in keys:
         axes[0][1].plot(xs, series["rank_distance"], marker="o", color="tab:red")
         axes[0][1].set_xlabel(label)
