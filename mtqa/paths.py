@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 
 from .errors import MtqaError
+from .output import atomic_write
 
 LAREQA_BASE = os.environ.get("MTQA_LAREQA_URL", "https://raw.githubusercontent.com/google-research-datasets/lareqa/master")
 PUBLIC_SETS = {
@@ -85,19 +86,18 @@ def remembered_file_sha256(path: Path) -> str:
         memo = json.loads(memo_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         memo = {}
-    if isinstance(memo, dict) and isinstance(memo.get(key), str):
+    if not isinstance(memo, dict):
+        memo = {}
+    if isinstance(memo.get(key), str):
         return memo[key]
     digest = file_sha256(resolved)
-    memo = {k: v for k, v in (memo.items() if isinstance(memo, dict) else ()) if not k.startswith(f"{resolved}|")}
+    memo = {k: v for k, v in memo.items() if not k.startswith(f"{resolved}|")}
     memo[key] = digest
     try:
         memo_path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=memo_path.parent, prefix=f".{HASH_MEMO}.")
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(memo, stream)
-        os.replace(temporary, memo_path)
-    except OSError:
-        pass
+        atomic_write(memo_path, json.dumps(memo))
+    except (OSError, MtqaError):
+        pass  # a read-only cache: the hash is still right, only not remembered
     return digest
 
 
