@@ -3,6 +3,11 @@
 The LAReQA evaluation of all 11 languages (13,090 questions, ~13,000 candidate
 sentences, 121 mono/cross pools plus the multilingual pool) with the offline
 MiniLM. Target: scoring under 10% of the encoding time.
+
+Then ``--eval-engine``: offline-me5 (multilingual-e5-small) encodes the questions and
+sentences of articles 40-47 in all 11 languages in PyTorch and on its float32 CTranslate2
+copy, side by side (conversion included). Target: CTranslate2 at most 0.7 of PyTorch's
+time, with vectors within 1e-5.
 """
 
 from __future__ import annotations
@@ -41,11 +46,40 @@ def main() -> None:
         "wall_seconds": time.perf_counter() - started,
         "target": 0.10,
     }
+    results["engines"] = engines(resolve_eval_data("xquad-r"), "46-47" if args.quick else "40-47")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"bench-eval on {results['machine']}: {results['questions']:,} questions, {results['candidates']:,} candidates")
     print(f"encoding {results['encode_seconds']:.1f} s, scoring {results['scoring_seconds']:.1f} s: "
           f"{results['scoring_share_of_encoding']:.1%} of encoding (target < 10%)")
+    engine = results["engines"]
+    print(f"offline-me5, {engine['texts']:,} texts: ctranslate2 float32 {engine['ctranslate2_seconds']:.1f} s (conversion included) "
+          f"vs torch {engine['torch_seconds']:.1f} s = {engine['ratio']:.2f} (target <= 0.7); largest difference {engine['max_abs_diff']:.1e}")
+
+
+def engines(folder: Path, articles: str) -> dict:
+    """PyTorch and the float32 CTranslate2 copy on the same texts, as train-eval's --eval-engine runs them."""
+    import tempfile
+
+    import numpy as np
+
+    from mtqa.encoders.load import load_encoder
+    from mtqa.evaluate.engine import evaluation_encoder
+    from mtqa.evaluate.lareqa import load_lareqa
+
+    data = load_lareqa(folder, articles=articles)
+    texts = [text for lang in data.langs for text in data.questions[lang] + data.candidates[lang]]
+    model = load_encoder("offline-me5", max_length=128)
+    seconds, vectors = {}, {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for engine in ("torch", "ctranslate2"):
+            started = time.perf_counter()
+            with evaluation_encoder(model, engine=engine, workdir=Path(scratch)) as (encode, _):
+                vectors[engine] = encode(texts, "passage: ")
+            seconds[engine] = time.perf_counter() - started
+    return {"texts": len(texts), "articles": articles, "torch_seconds": seconds["torch"], "ctranslate2_seconds": seconds["ctranslate2"],
+            "ratio": seconds["ctranslate2"] / seconds["torch"], "max_abs_diff": float(np.abs(vectors["torch"] - vectors["ctranslate2"]).max()),
+            "target": 0.7}
 
 
 if __name__ == "__main__":

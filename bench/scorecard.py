@@ -84,7 +84,12 @@ def train_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
 def eval_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
     return [_figure("evaluate: scoring time / encoding time", result["scoring_share_of_encoding"], "<=", result["target"],
                     "encoding the same questions and candidates",
-                    f"{result['scoring_seconds']:.1f} s vs {result['encode_seconds']:.1f} s, {result['questions']} questions")]
+                    f"{result['scoring_seconds']:.1f} s vs {result['encode_seconds']:.1f} s, {result['questions']} questions")] + (
+        [_figure("evaluate: --eval-engine ctranslate2 / torch, encoding time", result["engines"]["ratio"], "<=", result["engines"]["target"],
+                 "PyTorch encoding the same texts, same run",
+                 f"offline-me5, {result['engines']['texts']:,} texts of articles {result['engines']['articles']}: "
+                 f"{result['engines']['ctranslate2_seconds']:.1f} s (conversion included) vs {result['engines']['torch_seconds']:.1f} s; "
+                 f"vectors within {result['engines']['max_abs_diff']:.0e}")] if "engines" in result else [])
 
 
 def filters_figures(result: dict[str, Any]) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -141,6 +142,17 @@ def comparison(recipe: dict[str, Any], out: Path) -> tuple[str, list[dict[str, A
     return markdown_table(header, cells), rows
 
 
+STEP_TIMES = "recipe_times.jsonl"  # a line per step run: a study resumed over several days still adds up its wall time
+
+
+def _log_step_time(recipe: dict[str, Any], step: str, seconds: float, out: Path) -> None:
+    line = json.dumps({"recipe": recipe.get("name"), "step": step, "seconds": round(seconds, 1),
+                       "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / STEP_TIMES, "a", encoding="utf-8") as log:
+        log.write(line + "\n")
+
+
 def run_recipe(path: Path, out: Path, *, run_command: Callable[[list[str]], None], dry_run: bool = False, echo=print) -> list[str]:
     """Run every incomplete step in order; returns the names of the steps that ran (or would run).
 
@@ -163,11 +175,14 @@ def run_recipe(path: Path, out: Path, *, run_command: Callable[[list[str]], None
             argv.append("--overwrite")  # an incomplete output left by an interrupted step
         elif step["command"] == "train-eval" and (output / "train_log.jsonl").exists() and "--eval-only" not in argv:
             argv.append("--resume")  # training was interrupted: continue from its last checkpoint
+        started = time.perf_counter()
         try:
             run_command(argv)
         except SystemExit as done:
             if done.code:
                 raise MtqaError(f"recipe step {step['name']!r} failed (see above); fix it and rerun: complete steps are skipped") from None
+        _log_step_time(recipe, step["name"], time.perf_counter() - started, out)
+        echo(f"recipe: {step['name']}: done in {time.perf_counter() - started:.0f} s")
     if recipe.get("compare") and not dry_run:
         table, rows = comparison(recipe, out)
         (out / "comparison.md").write_text(table + "\n", encoding="utf-8")

@@ -238,6 +238,7 @@ CASES: dict[str, Case] = {
     "eval-langs-not-in-set": lambda c: (c.train("--eval", f"lareqa:{c.xquad_r}", "--eval-langs", "en,ja"), ["--eval-langs", "ja", "it has"]),
     "eval-only-without-eval": lambda c: (["train-eval", "--eval-only", "--model", c.tiny_xlmr, "--output", c.out], ["--eval-only needs at least one --eval"]),
     "no-batches": lambda c: (["train-eval", "--model", c.tiny_xlmr, "--output", c.out], ["needs --batches DIR", "--eval-only"]),
+    "eval-engine-unknown": lambda c: (c.train("--eval", f"lareqa:{c.xquad_r}", "--eval-engine", "onnx"), ["--eval-engine", "'onnx'", "torch", "ctranslate2"]),
     "half-precision-on-cpu": lambda c: (c.train("--precision", "bf16"), ["--precision bf16 needs a CUDA device", "use --precision fp32"]),
     "patience-without-validation": lambda c: (c.train("--patience", "2", "--eval-every", "1"), ["--patience needs --validation-batches"]),
 }

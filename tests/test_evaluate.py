@@ -267,3 +267,51 @@ def test_vector_folders_of_dead_runs_are_removed(tmp_path):
     evaluate_beir(data, encoder, workdir=work)
     assert not stale.exists() and live.exists()
     assert sorted(path.name for path in work.iterdir()) == [live.name]  # its own folder is gone too
+
+
+def test_ctranslate2_float32_evaluation_gives_pytorchs_figures(tmp_path, tiny_xlmr, xquad_r):
+    """--eval-engine ctranslate2 evaluates a float32 copy: PyTorch's vectors and metrics, no copy left behind."""
+    from mtqa.encoders.load import load_encoder
+    from mtqa.evaluate.config import TrainEvalConfig
+    from mtqa.evaluate.engine import evaluation_encoder
+    from mtqa.evaluate.job import run_train_eval
+    from mtqa.train.config import TrainConfig
+
+    model = load_encoder(str(tiny_xlmr), max_length=24)
+    texts = ["Wer schrieb es?", "Ada wrote it, then she left for the coast " * 6, "谁写的？", "a"]
+    with evaluation_encoder(model, engine="torch", workdir=tmp_path) as (in_torch, name):
+        assert name == "torch"
+        reference = in_torch(texts, "query: ")
+    with evaluation_encoder(model, engine="ctranslate2", workdir=tmp_path) as (in_ct2, name):
+        assert name == "ctranslate2 float32"
+        assert list(tmp_path.iterdir()) == []  # the saved and converted copies are gone once loaded
+        vectors = in_ct2(texts, "query: ")
+    assert np.abs(vectors - reference).max() < 1e-5  # the long text truncated to 24 tokens alike
+
+    def evaluate(engine: str) -> dict:
+        config = TrainEvalConfig(model=str(tiny_xlmr), output=tmp_path / engine, evals=[f"lareqa:{xquad_r}"], eval_only=True,
+                                 eval_articles="46-47", eval_langs=["en", "de", "zh"], eval_engine=engine, train=TrainConfig(max_length=32), progress=False)
+        report = run_train_eval(config)
+        assert sorted(path.name for path in (tmp_path / engine).iterdir()) == ["heatmap-xquad-r.png", "report.json", "report.md"]
+        return report["evals"]["xquad-r"]
+
+    torch_figures, ct2_figures = evaluate("torch"), evaluate("ctranslate2")
+    assert (torch_figures["engine"], ct2_figures["engine"]) == ("torch", "ctranslate2 float32")
+    # A random 32-wide model scores many candidates within 1e-6 of each other, so vectors equal to 1e-7
+    # still swap a few ranks here; on multilingual-e5-small the figures agree to the printed digit (README).
+    for key in ("mono_map", "cross_map", "multi_map", "mono_r@1", "multi_r@10"):
+        assert abs(torch_figures[key] - ct2_figures[key]) < 0.005, (key, torch_figures[key], ct2_figures[key])
+
+
+def test_ctranslate2_evaluation_keeps_a_model_it_cannot_run_in_pytorch(tmp_path, tiny_xlmr, capsys):
+    from sentence_transformers import SentenceTransformer, models
+
+    from mtqa.evaluate.engine import evaluation_encoder
+
+    transformer = models.Transformer(str(tiny_xlmr), max_seq_length=16)
+    dense = models.Dense(transformer.get_word_embedding_dimension(), 8)
+    model = SentenceTransformer(modules=[transformer, models.Pooling(transformer.get_word_embedding_dimension()), dense])
+    with evaluation_encoder(model, engine="ctranslate2", workdir=tmp_path) as (encode, name):
+        assert name == "torch" and encode(["Ada wrote it."], "").shape == (1, 8)
+    assert "evaluating in PyTorch" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -82,11 +82,14 @@ def test_study_recipes_compare_like_with_like():
     batches = {step["name"].removeprefix("batches-"): step["args"] for step in steps if step["command"] == "build-batches"}
     trains = {step["name"]: step["args"] for step in steps if step["command"] == "train-eval"}
     assert {(a["input"], a["articles"], a["batch-size"], a["num-batches"], a["positive"]) for a in batches.values()} == {
-        ("lareqa:xquad-r", "0-19", 32, 80, "sentence")}
+        ("lareqa:xquad-r", "0-19", 32, 40, "sentence")}
     protocol = {(a["model"], float(a["lr"]), a.get("max-steps"), a.get("freeze-word-embeddings"), a["query-prefix"],
-                 a["passage-prefix"], a["eval"], a["eval-articles"]) for run, a in trains.items() if run != "untrained"}
-    assert protocol == {("offline-me5", 3e-5, 80, True, "query: ", "passage: ", "lareqa:xquad-r", "24-47")}
-    assert trains["untrained"]["eval-articles"] == "24-47" and trains["untrained"]["eval-only"]
+                 a["passage-prefix"], a["eval"], a["eval-articles"], a["eval-engine"]) for run, a in trains.items() if run != "untrained"}
+    assert protocol == {("offline-me5", 1e-4, 40, True, "query: ", "passage: ", "lareqa:xquad-r", "24-47", "ctranslate2")}
+    untrained = trains["untrained"]
+    assert untrained["eval-articles"] == "24-47" and untrained["eval-only"] and untrained["eval-engine"] == "ctranslate2"
+    dev = [step["args"] for step in load_recipe(RECIPES / "study-dev.yaml")["steps"] if step["command"] == "train-eval"]
+    assert {(a["max-steps"], a["eval-every"]) for a in dev} == {(40, 40)}  # the dev split chose at the test runs' length
     for run, args in trains.items():
         if run != "untrained":
             assert args["batches"] == f"{{out}}/batches-{run}" and args["seed"] == batches[run]["seed"]
@@ -136,7 +139,11 @@ def test_chain_on_tiny_models_then_resume_skips_everything(tmp_path, tiny_nllb, 
     rows = json.loads((out / "comparison.json").read_text())["rows"]
     assert rows[0]["run"] == "trained" and rows[0]["steps"] == 3 and 0 <= rows[0]["mono_map"] <= 1
     assert "| trained | xquad-r | 3 |" in (out / "comparison.md").read_text()
+    times = [json.loads(line) for line in (out / "recipe_times.jsonl").read_text().splitlines()]
+    assert [(t["recipe"], t["step"]) for t in times] == [("tiny", "mt"), ("tiny", "batches"), ("tiny", "trained")]
+    assert all(t["seconds"] > 0 for t in times)
     assert run_recipe(recipe, out, run_command=main, echo=lambda _: None) == []
+    assert len((out / "recipe_times.jsonl").read_text().splitlines()) == 3  # skipped steps add no time
 
 
 def test_vary_expands_a_step_per_value_and_names_its_group(tmp_path):

@@ -115,20 +115,25 @@ def converted(layout: EncoderLayout) -> Path:
     with FileLock(str(target) + ".lock"):
         if (target / COMPLETE).is_file():
             return target
-        from ctranslate2.converters import TransformersConverter
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()
         print(f"mtqa: converting {layout.folder} to CTranslate2 {QUANTIZATION} in {target} (once)", file=sys.stderr)
         with atomic_directory(target, overwrite=True) as staging:
-            try:
-                with _absolute_positions():
-                    TransformersConverter(str(layout.folder), low_cpu_mem_usage=True).convert(str(staging), quantization=QUANTIZATION, force=True)
-            except Exception as error:
-                message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-                raise MtqaError(f"cannot convert {layout.folder} to CTranslate2 ({message}); pass --similarity-engine torch") from None
-            (staging / COMPLETE).write_text(json.dumps({"source": str(layout.folder), "quantization": QUANTIZATION}))
+            convert(layout, staging, quantization=QUANTIZATION, fallback="--similarity-engine torch")
     return target
+
+
+def convert(layout: EncoderLayout, target: Path, *, quantization: str | None, fallback: str) -> None:
+    """Write the CTranslate2 copy of ``layout.folder`` into ``target`` (None: float32, the weights as they are)."""
+    from ctranslate2.converters import TransformersConverter
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+    try:
+        with _absolute_positions():
+            TransformersConverter(str(layout.folder), low_cpu_mem_usage=True).convert(str(target), quantization=quantization, force=True)
+    except Exception as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise MtqaError(f"cannot convert {layout.folder} to CTranslate2 ({message}); pass {fallback}") from None
+    (target / COMPLETE).write_text(json.dumps({"source": str(layout.folder), "quantization": quantization or "float32"}))
 
 
 def _tokenizer(layout: EncoderLayout):
@@ -152,18 +157,23 @@ def _tokenizer(layout: EncoderLayout):
 
 
 class CT2SentenceEncoder:
-    """Encodes like ``SentenceTransformer.encode(normalize_embeddings=True)``, on CTranslate2's int8 encoder."""
+    """Encodes like ``SentenceTransformer.encode(normalize_embeddings=True)``, on CTranslate2's encoder.
 
-    def __init__(self, layout: EncoderLayout, *, threads: int | None = None) -> None:
+    By default int8, converted once into the cache (the similarity filter); ``model`` names a
+    copy converted elsewhere, run in ``compute_type`` (evaluation's float32 copy).
+    """
+
+    def __init__(self, layout: EncoderLayout, *, threads: int | None = None, model: Path | None = None,
+                 compute_type: str = QUANTIZATION, device: str = "cpu") -> None:
         import ctranslate2
 
         self.layout = layout
-        self.replicas = max(1, threads or available_cores())
-        model = converted(layout)
+        self.replicas = max(1, threads or available_cores()) if device == "cpu" else 1
+        model = model or converted(layout)
         with ThreadPoolExecutor(1) as loader:  # the tokenizer (about a second for XLM-R) loads while the encoder does
             tokenizer = loader.submit(_tokenizer, layout)
-            self.encoder = ctranslate2.Encoder(str(model), device="cpu", compute_type=QUANTIZATION,
-                                               intra_threads=1, inter_threads=self.replicas)
+            self.encoder = ctranslate2.Encoder(str(model), device=device, compute_type=compute_type,
+                                               intra_threads=1 if device == "cpu" else 0, inter_threads=self.replicas)
             self._tokenize = tokenizer.result()
 
     def encode(self, texts: list[str], *, prefix: str = "", batch_size: int = BATCH_SIZE, progress: bool = False) -> np.ndarray:

@@ -16,7 +16,8 @@ from ..paths import resolve_eval_data
 from ..train.distributed import current_group
 from .beir import evaluate_beir
 from .config import EvalSpec, TrainEvalConfig, parse_eval_spec
-from ..encoders.load import encode, load_encoder, resolve_model_name
+from ..encoders.load import load_encoder, resolve_model_name
+from .engine import evaluation_encoder
 from .lareqa import evaluate_lareqa, load_lareqa
 from .metrics import HEADLINE_METRICS
 from .model_card import write_model_card
@@ -41,10 +42,16 @@ def _prepare_evals(config: TrainEvalConfig) -> list[tuple[EvalSpec, Any]]:
 def evaluate_model(model, prepared: list[tuple[EvalSpec, Any]], config: TrainEvalConfig, output: Path) -> dict[str, Any]:
     """Every evaluation set; each distinct text is encoded once, with its role's prefix."""
 
+    with evaluation_encoder(model, engine=config.eval_engine, workdir=output, device=config.device,
+                            batch_size=config.encode_batch_size, progress=config.progress) as (encode, engine):
+        return _evaluate_sets(encode, engine, prepared, config, output)
+
+
+def _evaluate_sets(encode, engine: str, prepared: list[tuple[EvalSpec, Any]], config: TrainEvalConfig, output: Path) -> dict[str, Any]:
     def encoder(texts: list[str], role: str):
         prefix = config.query_prefix if role == "query" else config.passage_prefix
         unique = list(dict.fromkeys(texts))
-        vectors = encode(model, unique, prefix=prefix, batch_size=config.encode_batch_size, progress=config.progress)
+        vectors = encode(unique, prefix)
         if len(unique) == len(texts):
             return vectors
         position = {text: index for index, text in enumerate(unique)}
@@ -59,7 +66,8 @@ def evaluate_model(model, prepared: list[tuple[EvalSpec, Any]], config: TrainEva
             item, run = evaluate_beir(data, encoder, workdir=output)
             atomic_write(output / f"run-{spec.name}.trec", "\n".join(run) + "\n")
             atomic_write(output / f"qrels-{spec.name}.trec", "\n".join(trec_qrels_lines(data)) + "\n")
-        results[spec.name] = {"kind": spec.kind, "source": spec.source, **item, "seconds": round(time.perf_counter() - started, 2)}
+        results[spec.name] = {"kind": spec.kind, "source": spec.source, **item, "engine": engine,
+                              "seconds": round(time.perf_counter() - started, 2)}
     return results
 
 
