@@ -46,15 +46,19 @@ def main() -> None:
         "wall_seconds": time.perf_counter() - started,
         "target": 0.10,
     }
-    results["engines"] = engines(resolve_eval_data("xquad-r"), "46-47" if args.quick else "40-47")
+    try:  # the scoring figure above is kept even if this one cannot be measured
+        results["engines"] = engines(resolve_eval_data("xquad-r"), "46-47" if args.quick else "40-47")
+    except Exception as error:  # noqa: BLE001  (a benchmark reports what failed and goes on)
+        print(f"bench-eval: --eval-engine comparison failed: {type(error).__name__}: {error}", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"bench-eval on {results['machine']}: {results['questions']:,} questions, {results['candidates']:,} candidates")
     print(f"encoding {results['encode_seconds']:.1f} s, scoring {results['scoring_seconds']:.1f} s: "
           f"{results['scoring_share_of_encoding']:.1%} of encoding (target < 10%)")
-    engine = results["engines"]
-    print(f"offline-me5, {engine['texts']:,} texts: ctranslate2 float32 {engine['ctranslate2_seconds']:.1f} s (conversion included) "
-          f"vs torch {engine['torch_seconds']:.1f} s = {engine['ratio']:.2f} (target <= 0.7); largest difference {engine['max_abs_diff']:.1e}")
+    engine = results.get("engines")
+    if engine:
+        print(f"offline-me5, {engine['texts']:,} texts: ctranslate2 float32 {engine['ctranslate2_seconds']:.1f} s (conversion included) "
+              f"vs torch {engine['torch_seconds']:.1f} s = {engine['ratio']:.2f} (target <= 0.7); largest difference {engine['max_abs_diff']:.1e}")
 
 
 def engines(folder: Path, articles: str) -> dict:
@@ -72,9 +76,13 @@ def engines(folder: Path, articles: str) -> dict:
     model = load_encoder("offline-me5", max_length=128)
     seconds, vectors = {}, {}
     with tempfile.TemporaryDirectory() as scratch:
+        with evaluation_encoder(model, engine="torch", workdir=Path(scratch)) as (encode, _):
+            encode(texts[:64], "passage: ")  # warm-up: the first forward's one-time costs are not PyTorch's speed
         for engine in ("torch", "ctranslate2"):
             started = time.perf_counter()
-            with evaluation_encoder(model, engine=engine, workdir=Path(scratch)) as (encode, _):
+            with evaluation_encoder(model, engine=engine, workdir=Path(scratch)) as (encode, name):
+                if name != ("torch" if engine == "torch" else "ctranslate2 float32"):
+                    raise RuntimeError(f"--eval-engine {engine} ran as {name}")
                 vectors[engine] = encode(texts, "passage: ")
             seconds[engine] = time.perf_counter() - started
     return {"texts": len(texts), "articles": articles, "torch_seconds": seconds["torch"], "ctranslate2_seconds": seconds["ctranslate2"],

@@ -247,7 +247,7 @@ Examples:
 @click.option("--device", type=click.Choice(DEVICES), default=DEVICES[0], show_default=True)
 @click.option("--encode-batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--eval-engine", type=click.Choice(EVAL_ENGINES), default=TrainEvalConfig.eval_engine, show_default=True,
-              help="ctranslate2: evaluate on a float32 CTranslate2 copy of the model (same vectors to about 1e-7, about 1.7x faster on CPU) where the model allows; else PyTorch.")
+              help="ctranslate2: on CPU, evaluate on a float32 CTranslate2 copy of the model (the same vectors to about 1e-7, faster) where the model allows; else PyTorch.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=TrainConfig.lr, show_default=True, help="AdamW learning rate.")
 @click.option("--weight-decay", type=click.FloatRange(min=0), default=TrainConfig.weight_decay, show_default=True)
 @click.option("--warmup-ratio", type=click.FloatRange(0, 1), default=TrainConfig.warmup_ratio, show_default=True, help="Linear warm-up share of the steps, then linear decay.")

@@ -142,15 +142,19 @@ def comparison(recipe: dict[str, Any], out: Path) -> tuple[str, list[dict[str, A
     return markdown_table(header, cells), rows
 
 
-STEP_TIMES = "recipe_times.jsonl"  # a line per step run: a study resumed over several days still adds up its wall time
+STEP_TIMES = "recipe_times.jsonl"  # a line per step that finished, so a recipe run over several sittings adds up
 
 
-def _log_step_time(recipe: dict[str, Any], step: str, seconds: float, out: Path) -> None:
-    line = json.dumps({"recipe": recipe.get("name"), "step": step, "seconds": round(seconds, 1),
+def _log_step_time(recipe: dict[str, Any], step: str, seconds: float, out: Path, echo: Callable[[str], None]) -> None:
+    """Append the step's wall time (an interrupted attempt is not counted: its step runs again)."""
+    line = json.dumps({"recipe": recipe.get("name"), "step": step, "seconds": round(seconds, 3),
                        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / STEP_TIMES, "a", encoding="utf-8") as log:
-        log.write(line + "\n")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with open(out / STEP_TIMES, "a", encoding="utf-8") as log:
+            log.write(line + "\n")
+    except OSError as error:  # the step's own output is complete; losing its time is no reason to stop
+        echo(f"recipe: warning: cannot write {out / STEP_TIMES} ({error.strerror or error}); step times are not kept")
 
 
 def run_recipe(path: Path, out: Path, *, run_command: Callable[[list[str]], None], dry_run: bool = False, echo=print) -> list[str]:
@@ -181,8 +185,9 @@ def run_recipe(path: Path, out: Path, *, run_command: Callable[[list[str]], None
         except SystemExit as done:
             if done.code:
                 raise MtqaError(f"recipe step {step['name']!r} failed (see above); fix it and rerun: complete steps are skipped") from None
-        _log_step_time(recipe, step["name"], time.perf_counter() - started, out)
-        echo(f"recipe: {step['name']}: done in {time.perf_counter() - started:.0f} s")
+        seconds = time.perf_counter() - started
+        echo(f"recipe: {step['name']}: done in {seconds:.0f} s")
+        _log_step_time(recipe, step["name"], seconds, out, echo)
     if recipe.get("compare") and not dry_run:
         table, rows = comparison(recipe, out)
         (out / "comparison.md").write_text(table + "\n", encoding="utf-8")

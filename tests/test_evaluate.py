@@ -278,21 +278,34 @@ def test_ctranslate2_float32_evaluation_gives_pytorchs_figures(tmp_path, tiny_xl
     from mtqa.train.config import TrainConfig
 
     model = load_encoder(str(tiny_xlmr), max_length=24)
-    texts = ["Wer schrieb es?", "Ada wrote it, then she left for the coast " * 6, "谁写的？", "a"]
+    texts = ["Wer schrieb es?", "Ada wrote it, then she left for the coast " * 6, "谁写的？", "a", " Ada wrote it. ", ""]
     with evaluation_encoder(model, engine="torch", workdir=tmp_path) as (in_torch, name):
         assert name == "torch"
         reference = in_torch(texts, "query: ")
+    killed = tmp_path / ".mtqa-eval-ct2-999999-abc"  # the copies of a run killed mid-evaluation (no such process)
+    killed.mkdir()
+    import torch
+
+    torch.set_num_threads(2)
     with evaluation_encoder(model, engine="ctranslate2", workdir=tmp_path) as (in_ct2, name):
         assert name == "ctranslate2 float32"
-        assert list(tmp_path.iterdir()) == []  # the saved and converted copies are gone once loaded
+        assert list(tmp_path.iterdir()) == []  # the saved and converted copies are gone once loaded; so are the dead run's
         vectors = in_ct2(texts, "query: ")
-    assert np.abs(vectors - reference).max() < 1e-5  # the long text truncated to 24 tokens alike
+        assert torch.get_num_threads() == 2  # CTranslate2's loading set it to 1: training after an evaluation would crawl
+    assert torch.get_num_threads() == 2
+    assert np.abs(vectors - reference).max() < 1e-5  # the long text truncated to 24 tokens alike, spaces kept alike
+    with evaluation_encoder(model, engine="ctranslate2", workdir=tmp_path, device="cuda") as (_, name):
+        assert name == "torch"  # CUDA stays in PyTorch
+    with pytest.raises(MtqaError, match="--eval-engine 'onnx' is not one of torch, ctranslate2"):
+        with evaluation_encoder(model, engine="onnx", workdir=tmp_path):
+            pass
 
     def evaluate(engine: str) -> dict:
         config = TrainEvalConfig(model=str(tiny_xlmr), output=tmp_path / engine, evals=[f"lareqa:{xquad_r}"], eval_only=True,
                                  eval_articles="46-47", eval_langs=["en", "de", "zh"], eval_engine=engine, train=TrainConfig(max_length=32), progress=False)
         report = run_train_eval(config)
         assert sorted(path.name for path in (tmp_path / engine).iterdir()) == ["heatmap-xquad-r.png", "report.json", "report.md"]
+        assert f"Encoded for evaluation by {report['evals']['xquad-r']['engine']}." in (tmp_path / engine / "report.md").read_text()
         return report["evals"]["xquad-r"]
 
     torch_figures, ct2_figures = evaluate("torch"), evaluate("ctranslate2")

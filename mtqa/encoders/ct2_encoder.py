@@ -164,16 +164,16 @@ class CT2SentenceEncoder:
     """
 
     def __init__(self, layout: EncoderLayout, *, threads: int | None = None, model: Path | None = None,
-                 compute_type: str = QUANTIZATION, device: str = "cpu") -> None:
+                 compute_type: str = QUANTIZATION) -> None:
         import ctranslate2
 
         self.layout = layout
-        self.replicas = max(1, threads or available_cores()) if device == "cpu" else 1
+        self.replicas = max(1, threads or available_cores())
         model = model or converted(layout)
         with ThreadPoolExecutor(1) as loader:  # the tokenizer (about a second for XLM-R) loads while the encoder does
             tokenizer = loader.submit(_tokenizer, layout)
-            self.encoder = ctranslate2.Encoder(str(model), device=device, compute_type=compute_type,
-                                               intra_threads=1 if device == "cpu" else 0, inter_threads=self.replicas)
+            self.encoder = ctranslate2.Encoder(str(model), device="cpu", compute_type=compute_type,
+                                               intra_threads=1, inter_threads=self.replicas)
             self._tokenize = tokenizer.result()
 
     def encode(self, texts: list[str], *, prefix: str = "", batch_size: int = BATCH_SIZE, progress: bool = False) -> np.ndarray:

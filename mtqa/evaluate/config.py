@@ -12,8 +12,8 @@ from ..train.config import TrainConfig
 CANDIDATES = ("sentence", "sentence+context")  # a LAReQA candidate's text: its sentence, or the sentence then its passage
 EVAL_KINDS = ("lareqa", "beir")
 DEVICES = ("cpu", "cuda")
-# What encodes the evaluation sets (mtqa.evaluate.engine): PyTorch, or a float32 CTranslate2 copy of
-# the model, the same vectors to about 1e-7 and about 1.7x faster on CPU; the first is the default.
+# What encodes the evaluation sets (mtqa.evaluate.engine): PyTorch, or on CPU a float32 CTranslate2 copy
+# of the model (the same vectors to about 1e-7); the first is the default.
 EVAL_ENGINES = ("torch", "ctranslate2")
 
 

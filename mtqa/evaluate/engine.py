@@ -1,16 +1,18 @@
 """The runtime that encodes the evaluation sets (``--eval-engine``): PyTorch, or a float32 CTranslate2 copy.
 
-Evaluating a study run encodes 12,700 texts of the 11-language XQuAD-R pools; on 2 CPU
-cores CTranslate2 does it about 1.7x faster than PyTorch. The copy keeps the weights in
+Evaluating a study run encodes 12,754 texts of the 11-language XQuAD-R test pools; on 2 CPU
+cores CTranslate2 does it 1.6x faster than PyTorch (README). The copy keeps the weights in
 float32, so its vectors equal PyTorch's to about 1e-7 and the metrics do not move (int8
-would, and is the similarity filter's trade, not evaluation's). Models CTranslate2 does not
-run as sentence-transformers does (a Dense layer, an encoder half) stay in PyTorch.
+would, and is the similarity filter's trade, not evaluation's). What CTranslate2 does not
+run as sentence-transformers does (a Dense layer, an encoder half, a failed conversion)
+stays in PyTorch, and so does CUDA, where PyTorch is fast already.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -19,35 +21,61 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..encoders.load import encode as torch_encode
+from ..errors import MtqaError
+from ..output import remove_stale
+from .config import EVAL_ENGINES
 
 TextEncoder = Callable[[list[str], str], np.ndarray]  # (texts, prefix) -> L2-normalised float32 vectors
+SCRATCH_PREFIX = ".mtqa-eval-ct2-"  # + pid: a killed run's copies are recognised and removed by the next
 
 
 @contextlib.contextmanager
 def evaluation_encoder(model, *, engine: str, workdir: Path, device: str = "cpu", batch_size: int = 64,
                        progress: bool = False) -> Iterator[tuple[TextEncoder, str]]:
     """An encoder of the model as it is now, and the name of the runtime that runs it."""
+    if engine not in EVAL_ENGINES:
+        raise MtqaError(f"--eval-engine {engine!r} is not one of {', '.join(EVAL_ENGINES)}")
 
     def in_torch(texts: list[str], prefix: str) -> np.ndarray:
         return torch_encode(model, texts, prefix=prefix, batch_size=batch_size, progress=progress)
 
-    if engine == "torch":
+    if engine == "torch" or device != "cpu":
         yield in_torch, "torch"
         return
+    import torch
+
+    # Loading a CTranslate2 model sets this thread's OpenMP thread count to its intra_threads (1):
+    # left so, PyTorch would train on one core after the first evaluation.
+    threads = torch.get_num_threads()
+    try:
+        copy = _ctranslate2_copy(model, workdir)
+        torch.set_num_threads(threads)
+        if copy is None:
+            yield in_torch, "torch"
+        else:
+            yield (lambda texts, prefix: copy.encode(texts, prefix=prefix, progress=progress)), "ctranslate2 float32"
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _ctranslate2_copy(model, workdir: Path):
+    """The model's weights as they are at this step, saved, converted and loaded; None (and a line why) if it cannot be."""
     from ..encoders.ct2_encoder import CT2SentenceEncoder, convert, ct2_layout
 
-    # The weights as they are at this step: saved, converted, loaded, then the copies removed.
-    with tempfile.TemporaryDirectory(prefix=".tmp-eval-ct2-", dir=workdir) as scratch:
+    remove_stale(workdir, SCRATCH_PREFIX)
+    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=workdir) as scratch:
         saved = Path(scratch) / "model"
-        model.save(str(saved))
+        model.save(str(saved), create_model_card=False)
         layout = ct2_layout(str(saved))
         if layout is None:
-            print("mtqa: --eval-engine ctranslate2: this model's modules are not Transformer → mean/CLS pooling → Normalize; "
+            print("mtqa: --eval-engine ctranslate2: the model is not Transformer → mean or CLS pooling → Normalize; "
                   "evaluating in PyTorch", file=sys.stderr)
-            yield in_torch, "torch"
-            return
-        layout = dataclasses.replace(layout, max_length=int(model.max_seq_length))
-        copy = Path(scratch) / "ct2"
-        convert(layout, copy, quantization=None, fallback="--eval-engine torch")
-        encoder = CT2SentenceEncoder(layout, model=copy, compute_type="float32", device=device)
-    yield (lambda texts, prefix: encoder.encode(texts, prefix=prefix, progress=progress)), "ctranslate2 float32"
+            return None
+        # sentence-transformers 6 keeps max_seq_length out of the saved config; the model has it.
+        layout = dataclasses.replace(layout, max_length=int(model.max_seq_length or layout.max_length))
+        try:
+            convert(layout, Path(scratch) / "ct2", quantization=None, fallback="--eval-engine torch")
+            return CT2SentenceEncoder(layout, model=Path(scratch) / "ct2", compute_type="float32")
+        except (MtqaError, RuntimeError, ValueError) as error:
+            print(f"mtqa: --eval-engine ctranslate2: {str(error).splitlines()[0]}; evaluating in PyTorch", file=sys.stderr)
+            return None

@@ -42,6 +42,8 @@ def _prepare_evals(config: TrainEvalConfig) -> list[tuple[EvalSpec, Any]]:
 def evaluate_model(model, prepared: list[tuple[EvalSpec, Any]], config: TrainEvalConfig, output: Path) -> dict[str, Any]:
     """Every evaluation set; each distinct text is encoded once, with its role's prefix."""
 
+    if not prepared:
+        return {}
     with evaluation_encoder(model, engine=config.eval_engine, workdir=output, device=config.device,
                             batch_size=config.encode_batch_size, progress=config.progress) as (encode, engine):
         return _evaluate_sets(encode, engine, prepared, config, output)

@@ -31,6 +31,9 @@ def lareqa_rows(report: dict[str, Any]) -> list[list[str]]:
 
 def render_markdown(report: dict[str, Any]) -> str:
     lines = [f"# mtqa train-eval report\n\nModel: `{report['model']}`" + (f", trained {report['training']['steps']} steps" if report.get("training") else " (not trained here)") + "\n"]
+    engines = sorted({item["engine"] for item in report["evals"].values() if item.get("engine")})
+    if engines:
+        lines.append(f"Encoded for evaluation by {', '.join(engines)}.\n")
     lareqa = {name: item for name, item in report["evals"].items() if item["kind"] == "lareqa"}
     if lareqa:
         rows = [[name, format_value(item["mono_map"]), format_value(item["cross_map"]), format_value(item["multi_map"])] for name, item in lareqa.items()]
