@@ -70,12 +70,17 @@ PINNED = {
 }
 
 
+_TABLES: list[tuple] = []  # (image, normalisation map, piece -> id): built once per image, not once per text
+
+
 def reference_tokenize(image, text: str) -> list[int]:
     """e5.c's tokenizer, in Python: the image's normalisation map, spaces collapsed, metaspace, Unigram Viterbi."""
-    mapped = [out for char in text for out in dict(image.normalisation).get(ord(char), (ord(char),))]
+    if not _TABLES or _TABLES[0][0] is not image:
+        _TABLES[:] = [(image, dict(image.normalisation), {piece: i for i, piece in enumerate(image.pieces)})]
+    _, normalisation, index = _TABLES[0]
+    mapped = [out for char in text for out in normalisation.get(ord(char), (ord(char),))]
     collapsed = [code for i, code in enumerate(mapped) if not (code == 0x20 and i and mapped[i - 1] == 0x20)]
     chars = ([] if collapsed and collapsed[0] == 0x20 else ["\u2581"]) + ["\u2581" if code == 0x20 else chr(code) for code in collapsed]
-    index = {piece: i for i, piece in enumerate(image.pieces)}
     unk, unk_score = image.special["unk"], float(image.scores.min()) - 10
     best, back = [0.0] + [-np.inf] * len(chars), [None] * (len(chars) + 1)
     for start in range(len(chars)):
