@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 TORCH_VERSION ?= 2.13.0
+# The real data beside the clone (CI and the tests read it there unless MTQA_DATA says otherwise).
+export MTQA_DATA ?= $(abspath ../shared/data)
 
 .PHONY: venv test demo bench bench-translate bench-batches bench-train bench-eval bench-filters clean
 

@@ -52,6 +52,7 @@ Example:
   mtqa translate --input squad.json --langs de --model Helsinki-NLP/opus-mt-en-de --output out/squad-de
   mtqa translate --input squad.json --langs de,zh --model facebook/m2m100_418M --output out/squad-m2m
   mtqa translate --input squad.json --langs de,zh --model google/madlad400-3b-mt --output out/squad-madlad
+  mtqa translate --input xquad-r/en.json --articles 0-19 --langs es --model apertium:eng-spa --output out/xquad-es
   mtqa translate --input nq.jsonl --langs ar,zh,de,hi,ru,es,th,tr --dry-run --assume-tokens-per-second 900
 """
 
@@ -78,8 +79,10 @@ def cli(verbose: bool) -> None:
 @click.option("--columns", help="Column renames, e.g. question=query,context=passage,answers=ans.")
 @click.option("--on-bad-row", type=click.Choice(ON_BAD_ROW), default=ON_BAD_ROW[0], show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N answerable questions.")
+@click.option("--articles", help="SQuAD .json inputs: article indices to use (data[i]), e.g. 0-19.")
 @click.option("--model", default=DEFAULT_MODEL, show_default=True,
-              help="Hub id, Hugging Face folder or CTranslate2 folder of an NLLB-200, M2M-100, MADLAD-400 or OPUS-MT model.")
+              help="Hub id, Hugging Face folder or CTranslate2 folder of an NLLB-200, M2M-100, MADLAD-400 or OPUS-MT model; "
+                   "or apertium:PAIR (e.g. apertium:eng-spa) / apertium (each target's installed pair) for rule-based Apertium.")
 @click.option("--revision", help="Hub revision of --model.")
 @click.option("--quantization", type=click.Choice(QUANTIZATIONS), default=QUANTIZATIONS[0], show_default=True)
 @click.option("--device", type=click.Choice(translate_job.DEVICES), default=translate_job.DEVICES[0], show_default=True)
@@ -124,6 +127,7 @@ def translate(**options) -> None:
     after a crash to resume. --dry-run plans the work without loading the model.
     """
     languages = parse_languages(options["langs"])
+    _refuse_neural_options(options)
     config = fill(translate_job.TranslateConfig, options, langs=languages, decoding=fill(DecodingOptions, options),
                   filters=fill(FilterOptions, options, enabled=not options["no_filter"]),
                   use_cache=not options["no_cache"], progress=not options["quiet"])
@@ -139,6 +143,24 @@ def translate(**options) -> None:
     click.echo(f"wrote {manifest['rows']} rows to {config.output}", err=True)
 
 
+
+# Options of the CTranslate2 families that mean nothing to a rule-based translator.
+NEURAL_ONLY = ("revision", "quantization", "compute_type", "engine", "ray_address", "ray_workers", "beam_size", "repetition_penalty",
+               "no_repeat_ngram_size", "max_decoding_length", "min_decoding_length")
+
+
+def _refuse_neural_options(options: dict[str, Any]) -> None:
+    from click.core import ParameterSource
+
+    from .translate.apertium import is_apertium
+
+    if not is_apertium(options["model"]):
+        return
+    context = click.get_current_context()
+    given = [name for name in NEURAL_ONLY if context.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+    if given:
+        shown = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise click.UsageError(f"{shown}: CTranslate2 options; --model {options['model']} (Apertium, rule-based) takes none of them: drop {shown}")
 
 
 BUILD_EXAMPLE = """\b

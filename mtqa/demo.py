@@ -1,7 +1,9 @@
 """`make demo`: the whole chain on real data, in minutes on a 2-core CPU.
 
 1. Take a small English sample of XQuAD-R (SQuAD format) and translate it into
-   German and Chinese with NLLB-200 when the model is reachable (hub or
+   Spanish with Apertium (rule-based, from Debian's apertium-eng-spa; installed first
+   when missing and this is a root shell with apt-get), showing three examples; else
+   into German and Chinese with NLLB-200 when the model is reachable (hub or
    $MTQA_DEMO_MODEL); otherwise say so and use the tiny random model from
    ``python -m mtqa.testing tiny-nllb``: a smoke run of the plumbing, not a
    translation.
@@ -60,6 +62,42 @@ def english_sample(xquad_r: Path, target: Path, articles: int = 1) -> Path:
     return target
 
 
+def apertium_ready() -> bool:
+    """Apertium's eng-spa pair is there, or was just installed (root, apt-get, MTQA_DEMO_INSTALL not 0)."""
+    from .translate import apertium
+
+    if shutil.which("apertium") and "eng-spa" in apertium.installed_modes():
+        return True
+    if os.environ.get("MTQA_DEMO_INSTALL") == "0" or os.geteuid() != 0 or not shutil.which("apt-get"):
+        print("demo: Apertium is not installed; for real Spanish translations run: apt-get install apertium-eng-spa", file=sys.stderr)
+        return False
+    print("demo: installing Apertium's English-Spanish pair (apt-get install apertium-eng-spa) for real translations", file=sys.stderr)
+    import subprocess
+
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    installed = (subprocess.run(["apt-get", "install", "-y", "-q", "apertium-eng-spa"], **quiet).returncode == 0
+                 or (subprocess.run(["apt-get", "update", "-q"], **quiet).returncode == 0
+                     and subprocess.run(["apt-get", "install", "-y", "-q", "apertium-eng-spa"], **quiet).returncode == 0))
+    apertium.installed_modes.cache_clear()
+    if not installed:
+        print("demo: apt-get could not install apertium-eng-spa; going on without real translations", file=sys.stderr)
+    return installed and "eng-spa" in apertium.installed_modes()
+
+
+def show_examples(corpus: Path, count: int = 3) -> str:
+    """The first few translated questions and answer sentences beside their English."""
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(next((corpus / "data").glob("*.parquet"))).to_pylist()
+    english = {row["id"]: row for row in rows if row["lang"] == "en"}
+    lines = [f"demo: {count} of the Apertium translations (English, then Spanish):"]
+    for row in [row for row in rows if row["lang"] == "es"][:count]:
+        source = english[row["id"]]
+        lines += [f"  Q  {source['question']}", f"     {row['question']}",
+                  f"  A  {source['sentences'][source['answer_sentence']]}", f"     {row['sentences'][row['answer_sentence']]}"]
+    return "\n".join(lines)
+
+
 def choose_model() -> tuple[str, bool]:
     """(model, is_real): the configured or cached NLLB-200, else the tiny smoke-test model."""
     configured = os.environ.get("MTQA_DEMO_MODEL")
@@ -100,12 +138,16 @@ def main() -> None:
     try:
         xquad_r = find_xquad_r()
         sample = english_sample(xquad_r, OUT / "sample-en.json")
-        model, real = choose_model()
+        rule_based = apertium_ready()
+        model, real = ("apertium:eng-spa", True) if rule_based else choose_model()
     except MtqaError as error:
         sys.exit(f"demo: error: {error}")
     decoding = [] if real else ["--beam-size", "1", "--max-decoding-length", "24"]
     translated = OUT / ("translated" if real else "translated-SMOKE-RUN")
-    run(["translate", "--input", str(sample), "--langs", "de,zh", "--model", model, "--output", str(translated), "--overwrite", *decoding])
+    run(["translate", "--input", str(sample), "--langs", "es" if rule_based else "de,zh", "--model", model, "--output", str(translated),
+         "--overwrite", *decoding])
+    if rule_based:
+        print("\n" + show_examples(translated), file=sys.stderr)
     batches = OUT / "batches"
     run(["build-batches", "--input", f"lareqa:{xquad_r}", "--articles", "0-23", "--langs", LANGS, "--mode", "hybrid",
          "--mono-prob", "0.5", "--batch-size", "32", "--positive", "sentence", "--output", str(batches), "--overwrite", "--quiet"])

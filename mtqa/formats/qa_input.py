@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import MtqaError
@@ -133,7 +134,7 @@ def _read_text(path: str) -> str:
         raise MtqaError(f"{path}: not UTF-8 text (bad byte at offset {error.start}); re-encode the file as UTF-8") from None
 
 
-def read_squad_json(path: str) -> Iterator[tuple[str, Any]]:
+def read_squad_json(path: str, articles: set[int] | None = None) -> Iterator[tuple[str, Any]]:
     text = _read_text(path)
     try:
         document = json.loads(text)
@@ -141,7 +142,12 @@ def read_squad_json(path: str) -> Iterator[tuple[str, Any]]:
         raise MtqaError(f"{path}:{error.lineno}:{error.colno}: not valid JSON ({error.msg}); fix the file or export it again") from None
     if not isinstance(document, dict) or not isinstance(document.get("data"), list):
         raise MtqaError(f"{path}: not a SQuAD file (expected an object with a 'data' list of articles); convert it, or use .jsonl with one question per line")
+    if articles is not None and max(articles) >= len(document["data"]):
+        raise MtqaError(f"--articles: {path} has {len(document['data'])} articles (0-{len(document['data']) - 1}); "
+                        f"{max(articles)} is past the end")
     for a, article in enumerate(document["data"]):
+        if articles is not None and a not in articles:
+            continue
         paragraphs = article.get("paragraphs") if isinstance(article, dict) else None
         if not isinstance(paragraphs, list):
             yield f"{path}: data[{a}]", "article has no 'paragraphs' list"
@@ -207,6 +213,20 @@ def read_hf(spec: str, split: str) -> tuple[Iterator[tuple[str, Any]], str | Non
     return rows(), license_name
 
 
+def lareqa_english(spec: str) -> Path:
+    """``lareqa:NAME_OR_PATH`` -> the set's English file (SQuAD layout), found as evaluation sets are ($MTQA_DATA first)."""
+    from ..paths import resolve_eval_data
+
+    try:
+        folder = resolve_eval_data(spec[len("lareqa:"):])
+    except MtqaError as error:
+        raise MtqaError(f"--input {spec}: {error}".replace("--eval path", "--input path")) from None
+    english = folder / "en.json"
+    if not english.is_file():
+        raise MtqaError(f"--input {spec}: no en.json in {folder}; a LAReQA set holds one <lang>.json per language")
+    return english
+
+
 def load_records(
     spec: str,
     *,
@@ -214,11 +234,19 @@ def load_records(
     columns: str | None = None,
     on_bad_row: str = "fail",
     limit: int | None = None,
+    articles: set[int] | None = None,
 ) -> LoadResult:
-    """Load ``spec`` (a SQuAD .json, .jsonl, .parquet file, or hf:NAME[:CONFIG]) into records."""
+    """Load ``spec`` (a SQuAD .json, .jsonl, .parquet file, or hf:NAME[:CONFIG]) into records.
+
+    ``articles`` picks articles of a SQuAD file by index (``data[i]``), as XQuAD-R's splits are named.
+    """
     column_map = parse_column_map(columns)
+    if articles is not None and not spec.startswith("lareqa:") and (spec.startswith("hf:") or not spec.endswith(".json")):
+        raise MtqaError(f"--articles picks articles of a SQuAD .json file by index; {spec} has no articles: drop --articles, or use --limit")
     license_name = None
-    if spec.startswith("hf:"):
+    if spec.startswith("lareqa:"):
+        rows = read_squad_json(str(lareqa_english(spec)), articles)
+    elif spec.startswith("hf:"):
         rows, license_name = read_hf(spec, split)
     elif os.path.isdir(spec):
         raise MtqaError(f"{spec} is a directory; pass a .json, .jsonl or .parquet file, or hf:PATH for a dataset folder")
@@ -227,7 +255,7 @@ def load_records(
     elif spec.endswith(".parquet"):
         rows = read_parquet(spec)
     elif spec.endswith(".json"):
-        rows = read_squad_json(spec)
+        rows = read_squad_json(spec, articles)
     else:
         raise MtqaError(f"cannot tell the format of {spec!r}: use a .json (SQuAD), .jsonl or .parquet file, or hf:NAME")
 

@@ -14,6 +14,7 @@ from ..card import MT_LIMITATIONS, markdown_table, render_card
 from ..errors import MtqaError
 from ..faults import crash_point
 from ..formats.parallel_corpus import CORPUS_FILE, CREATED_BY, write_corpus
+from ..formats.lareqa import parse_articles
 from ..formats.qa_input import load_records
 from ..languages import Language, get_language
 from ..output import atomic_directory, claim_output, write_json
@@ -21,10 +22,10 @@ from ..paths import cache_root
 from ..stages import StageTimer
 from .align import Aligner, segment_record, segments_to_translate
 from .cache import TranslationCache
-from .ct2_model import DEFAULT_MODEL, QUANTIZATIONS, resolve_model, resolve_tokenizer
+from .backends import open_model
+from .ct2_model import DEFAULT_MODEL, QUANTIZATIONS
 from .filters import FilterChain, FilterOptions, default_filters
-from .tokenizer import ModelTokenizer
-from .translator import DecodingOptions, ModelTranslator, translate_segments
+from .translator import DecodingOptions, translate_segments
 from .segment import split_sentences
 
 ENGINES = ("local", "ray")  # where chunks are translated: this process, or a Ray cluster
@@ -40,6 +41,7 @@ class TranslateConfig:
     columns: str | None = None
     on_bad_row: str = "fail"
     limit: int | None = None
+    articles: str | None = None  # SQuAD .json inputs: article indices, e.g. 0-19
     model: str = DEFAULT_MODEL
     revision: str | None = None
     quantization: str = QUANTIZATIONS[0]
@@ -93,7 +95,8 @@ def run_translate(config: TranslateConfig) -> dict[str, Any]:
 
 def _load_and_segment(config: TranslateConfig, timer: StageTimer):
     with timer.stage("load"):
-        loaded = load_records(config.input, split=config.split, columns=config.columns, on_bad_row=config.on_bad_row, limit=config.limit)
+        loaded = load_records(config.input, split=config.split, columns=config.columns, on_bad_row=config.on_bad_row, limit=config.limit,
+                              articles=parse_articles(config.articles))
     if loaded.bad_rows:
         print(f"mtqa: skipped {len(loaded.bad_rows)} bad rows, e.g. {loaded.bad_rows[0][0]}: {loaded.bad_rows[0][1]}", file=sys.stderr)
     with timer.stage("segment"):
@@ -108,16 +111,14 @@ def dry_run(config: TranslateConfig, source: Language, targets: list[Language]) 
 
     timer = StageTimer()
     loaded, records = _load_and_segment(config, timer)
-    folder, fingerprint = resolve_tokenizer(config.model, quantization=config.quantization, revision=config.revision)
-    tokenizer = ModelTranslator(folder, load_model=False, model=config.model)
-    tokenizer.languages.require(source, targets)
+    opened = open_model(config, source, targets, load=False)
+    tokenizer = opened.translator
     requested = [(text, language.flores) for language in targets for record in records for text in segments_to_translate(record)]
     cache_file = cache_root() / "translations.sqlite"
     cache = TranslationCache(cache_file if config.use_cache and cache_file.is_file() else None)  # a dry run creates nothing
     try:
         with timer.stage("plan"):
-            plan = plan_pieces(lambda text: tokenizer.tokenize(text, source.flores, targets[0].flores), cache,
-                               config.decoding.namespace(fingerprint, tokenizer.family) if fingerprint else None,
+            plan = plan_pieces(lambda text: tokenizer.tokenize(text, source.flores, targets[0].flores), cache, opened.namespace,
                                list(dict.fromkeys(requested)), source.flores, config.decoding.max_input_tokens)
     finally:
         cache.close()
@@ -129,12 +130,13 @@ def dry_run(config: TranslateConfig, source: Language, targets: list[Language]) 
         cache_reason = "--no-cache"
     elif cache.path is None:
         cache_reason = f"no translation cache yet at {cache_file}"
-    elif fingerprint is None:
+    elif opened.namespace is None:
         cache_reason = "the model is not converted yet, and cached translations are keyed by the converted model"
     else:
         cache_reason = None
     if rate_source and rate_source != "--assume-tokens-per-second" and tokenizer.family != "nllb":
-        rate_source += f"; measured for NLLB, not {tokenizer.tokenizer.family.label}: pass --assume-tokens-per-second for this model's rate"
+        label = tokenizer.tokenizer.family.label if hasattr(tokenizer, "tokenizer") else "Apertium"
+        rate_source += f"; measured for NLLB, not {label}: pass --assume-tokens-per-second for this model's rate"
     return {"dry_run": True, "examples": len(records), "requested": len(requested), "languages": [t.code for t in targets],
             "cache_consulted": cache_reason is None, "cache_reason": cache_reason, "tokens_per_second": rate, "rate_source": rate_source,
             **summary, "timings_s": timer.report()}
@@ -187,29 +189,15 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
     loaded, records = _load_and_segment(config, timer)
 
     with timer.stage("model"):
-        # Languages are checked on the tokenizer first: a pair the model lacks fails before a download or conversion.
-        folder, _ = resolve_tokenizer(config.model, quantization=config.quantization, revision=config.revision)
-        tokenizer = ModelTokenizer(folder, model=config.model)
-        tokenizer.languages.require(source, targets)
-        resolved = resolve_model(config.model, quantization=config.quantization, revision=config.revision)
-        engine = None
-        if config.engine == "ray":
-            from .ray_engine import RayEngine
-
-            engine = RayEngine(resolved.path, config.decoding, device=config.device, compute_type=config.compute_type, threads=config.threads,
-                               max_batch_tokens=config.max_batch_tokens, address=config.ray_address, workers=config.ray_workers)
-        translator = ModelTranslator(
-            resolved.path, device=config.device, compute_type=config.compute_type, threads=config.threads, max_batch_tokens=config.max_batch_tokens,
-            load_model=engine is None, model=config.model,  # with Ray the driver only tokenises
-            tokenizer=tokenizer if folder == resolved.path else None,  # a converted model's own folder: loaded once
-        )
+        opened = open_model(config, source, targets)
+        translator = opened.translator
 
     requested = [(text, language.flores) for language in targets for record in records for text in segments_to_translate(record)]
     cache = TranslationCache(cache_root() / "translations.sqlite" if config.use_cache else None)
     try:
         translations, stats = translate_segments(
-            translator, cache, config.decoding.namespace(resolved.fingerprint, translator.family), requested, source.flores, config.decoding,
-            progress=config.progress, engine=engine,
+            translator, cache, opened.namespace, requested, source.flores, config.decoding,
+            progress=config.progress, engine=opened.engine, chunk_tokens=opened.chunk_tokens,
         )
         timer.add("translate", stats.seconds)
         chain = FilterChain(default_filters(config.filters, cache=cache, progress=config.progress, threads=config.threads))
@@ -225,22 +213,14 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
     codes = ["en"] + [language.code for language in targets]
     manifest = {
         "created_by": CREATED_BY,
+        "translated_with": opened.described,
         "input": {
             "spec": config.input,
             "split": config.split if config.input.startswith("hf:") else None,
             **loaded.report(),
             "license": config.license or loaded.license,
         },
-        "model": {
-            "source": resolved.source,
-            "path": str(resolved.path),
-            "fingerprint": resolved.fingerprint,
-            "family": translator.family,
-            "quantization": config.quantization,
-            "device": engine.device_used if engine else translator.device,
-            "engine": config.engine,
-            "compute_type": config.compute_type,
-        },
+        "model": opened.report,
         "options": {"decoding": asdict(config.decoding), "filters": asdict(config.filters), "max_batch_tokens": config.max_batch_tokens},
         "versions": _versions(),
         "languages": codes,
@@ -282,8 +262,7 @@ def _card(manifest: dict[str, Any], config: TranslateConfig) -> str:
     how = f"""\
 Made with `mtqa translate` {manifest['versions']['mtqa']} from `{config.input}`.
 English passages were split into sentences (pysbd) and every question, sentence and
-answer text was translated separately with `{manifest['model']['source']}` through
-CTranslate2 ({config.quantization}, beam size {config.decoding.beam_size}), so sentence *i*
+answer text was translated separately with {manifest['translated_with']}, so sentence *i*
 is aligned across languages and `answer_sentence` holds in every language.
 {segments['requested']} segments were needed, {segments['unique']} were unique
 (dedup factor {segments['dedup_factor']})."""

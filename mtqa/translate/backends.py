@@ -1,0 +1,82 @@
+"""Opening what `mtqa translate` translates with: a CTranslate2 model of one of the neural families, or Apertium.
+
+Both give a translator (tokenise, translate a chunk, detokenise), an engine that runs chunks, the
+cache namespace and the manifest's ``model`` entry; everything after that is one shared path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import MtqaError
+from ..languages import Language
+from . import apertium
+
+
+@dataclass
+class OpenedModel:
+    translator: Any  # ModelTranslator or ApertiumTranslator
+    engine: Any  # LocalEngine, RayEngine or ApertiumEngine
+    namespace: str | None  # None in a dry run of a model not converted yet: its cache keys are unknown
+    report: dict[str, Any]  # the manifest's "model" entry
+    described: str  # how the text was translated, for the dataset card
+    chunk_tokens: int | None = None  # tokens per chunk handed to the engine (None: the translator's default)
+
+
+def open_model(config, source: Language, targets: list[Language], *, load: bool = True) -> OpenedModel:
+    """The translator for ``config.model``, its languages checked before any download, conversion or load."""
+    if apertium.is_apertium(config.model):
+        return _open_apertium(config, targets)
+    return _open_ctranslate2(config, source, targets, load=load)
+
+
+def _open_apertium(config, targets: list[Language]) -> OpenedModel:
+    if config.engine != "local":
+        raise MtqaError(f"--engine {config.engine}: Apertium runs in this process's own subprocesses; drop --engine, or use a CTranslate2 --model")
+    if config.device == "cuda":
+        raise MtqaError("--device cuda: Apertium runs on the CPU; drop --device")
+    pairs = apertium.resolve_pairs(config.model, targets)
+    translator = apertium.ApertiumTranslator(pairs, max_batch_tokens=config.max_batch_tokens)
+    engine = apertium.ApertiumEngine(translator, workers=config.threads)
+    shown = ", ".join(pair.describe() for pair in pairs.values())
+    report = {"source": config.model, "family": apertium.PREFIX, "pairs": {flores: {"mode": p.mode, "package": p.package, "version": p.version}
+                                                                          for flores, p in pairs.items()},
+              "device": "cpu", "engine": "local", "workers": engine.workers}
+    described = f"Apertium, the rule-based translator, pair {shown}, with unknown words left as they are (`apertium -u -f line`)"
+    # Small chunks keep every worker's pipeline busy; a pipeline's start-up is a fraction of a chunk's work.
+    return OpenedModel(translator, engine, apertium.namespace(pairs, config.decoding.max_input_tokens), report, described,
+                       chunk_tokens=config.max_batch_tokens)
+
+
+def _open_ctranslate2(config, source: Language, targets: list[Language], *, load: bool) -> OpenedModel:
+    from .ct2_model import resolve_model, resolve_tokenizer
+    from .tokenizer import ModelTokenizer
+    from .translator import LocalEngine, ModelTranslator
+
+    # Languages are checked on the tokenizer first: a pair the model lacks fails before a download or conversion.
+    folder, fingerprint = resolve_tokenizer(config.model, quantization=config.quantization, revision=config.revision)
+    tokenizer = ModelTokenizer(folder, model=config.model)
+    tokenizer.languages.require(source, targets)
+    if not load:
+        translator = ModelTranslator(folder, load_model=False, model=config.model, tokenizer=tokenizer)
+        namespace = config.decoding.namespace(fingerprint, translator.family) if fingerprint else None
+        return OpenedModel(translator, None, namespace, {"source": config.model, "family": translator.family}, "")
+    resolved = resolve_model(config.model, quantization=config.quantization, revision=config.revision)
+    engine = None
+    if config.engine == "ray":
+        from .ray_engine import RayEngine
+
+        engine = RayEngine(resolved.path, config.decoding, device=config.device, compute_type=config.compute_type, threads=config.threads,
+                           max_batch_tokens=config.max_batch_tokens, address=config.ray_address, workers=config.ray_workers)
+    translator = ModelTranslator(
+        resolved.path, device=config.device, compute_type=config.compute_type, threads=config.threads, max_batch_tokens=config.max_batch_tokens,
+        load_model=engine is None, model=config.model,  # with Ray the driver only tokenises
+        tokenizer=tokenizer if folder == resolved.path else None,  # a converted model's own folder: loaded once
+    )
+    engine = engine or LocalEngine(translator, config.decoding)
+    report = {"source": resolved.source, "path": str(resolved.path), "fingerprint": resolved.fingerprint, "family": translator.family,
+              "quantization": config.quantization, "device": getattr(engine, "device_used", translator.device), "engine": config.engine,
+              "compute_type": config.compute_type}
+    described = (f"`{resolved.source}` through CTranslate2 ({config.quantization}, beam size {config.decoding.beam_size})")
+    return OpenedModel(translator, engine, config.decoding.namespace(resolved.fingerprint, translator.family), report, described)
