@@ -194,7 +194,16 @@ def run_recipe(path: Path, out: Path, *, run_command: Callable[[list[str]], None
         (out / "comparison.json").write_text(json.dumps({"recipe": recipe.get("name"), "seed": recipe.get("seed"), "rows": rows}, indent=2) + "\n")
         echo(table)
     if recipe.get("study") and not dry_run:
-        from .study import write_study
-
-        echo(write_study(recipe, out))
+        echo(write_study_report(recipe, out))
     return ran
+
+
+def write_study_report(recipe: dict[str, Any], out: Path) -> str:
+    """The study section's report over every run finished in ``out`` so far; returns its Markdown."""
+    if recipe["study"].get("kind") == "translate-train":
+        from .study_translate_train import write_translate_train
+
+        return write_translate_train(recipe, Path(out))
+    from .study import write_study
+
+    return write_study(recipe, Path(out))
