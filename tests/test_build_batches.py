@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mtqa.batches.job import BuildConfig, run_build_batches
 from mtqa.errors import MtqaError
@@ -109,6 +111,32 @@ def test_multitask_mono_prob_is_the_share_of_xx_rows(tmp_path, xquad_r, alpha, m
 def test_multitask_refuses_a_sub_batch_of_one_row(tmp_path, xquad_r):
     with pytest.raises(MtqaError, match="sub-batches of 1 X-X and 9 X-Y rows"):
         build(tmp_path, [lareqa(xquad_r)], mode="multitask", mono_prob=0.1, batch_size=10)
+
+
+@pytest.fixture(scope="module")
+def answers_in_every_language(xquad_r):
+    """example id -> its answer sentence in every language: its positive and the translations of it."""
+    from mtqa.formats import lareqa as lareqa_format
+
+    found = defaultdict(set)
+    for path in lareqa_format.language_files(xquad_r):
+        for paragraph in lareqa_format.read_language(path, set(range(6))):
+            for question in paragraph.questions:
+                found[question.id].add(paragraph.sentences[question.answer_sentence])
+    return found
+
+
+@settings(max_examples=6, deadline=None)
+@given(mode=st.sampled_from(["hybrid", "xx", "xy", "xx-mixed", "en", "multitask"]), seed=st.integers(0, 2**16))
+def test_no_hard_negative_is_a_positive_of_its_batch_or_a_translation_of_one(tmp_path_factory, xquad_r, answers_in_every_language, mode, seed):
+    tmp_path = tmp_path_factory.mktemp("negatives")
+    _, rows = build(tmp_path, [lareqa(xquad_r)], articles="0-5", mode=mode, positive="sentence", batch_size=16, num_batches=8,
+                    hard_negatives=3, seed=seed)
+    for batch in batches_of(rows):
+        forbidden = set().union(*(answers_in_every_language[row["example_id"]] for row in batch))
+        clashes = [negative for row in batch for negative in row["negatives"] if negative in forbidden]
+        assert not clashes, clashes[:3]
+    assert sum(bool(row["negatives"]) for row in rows) > 0.8 * len(rows)  # only a short passage's rows can run out of negatives
 
 
 def test_positive_texts_are_the_real_ones(tmp_path, xquad_r):

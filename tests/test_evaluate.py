@@ -50,6 +50,34 @@ def test_lareqa_settings_on_a_hand_built_pool():
     assert result["pairs"] == 2
 
 
+def test_rank_distance_skips_queries_answered_in_one_language_only():
+    """A partly parallel pool: q2's answer exists in English only, q3's in German only; only q1 can show bias."""
+    data = LareqaSet(
+        langs=["en", "de"],
+        question_ids={"en": ["q1", "q2"], "de": ["q1", "q3"]},
+        questions={"en": ["Q1", "Q2"], "de": ["F1", "F3"]},
+        candidates={"en": ["S1", "S2"], "de": ["T1", "T3"]},
+        candidate_context={"en": ["", ""], "de": ["", ""]},
+        answer={"en": {"q1": 0, "q2": 1}, "de": {"q1": 0, "q3": 1}},
+    )
+    vectors = {"Q1": [1, 0, 0, 0], "Q2": [0, 1, 0, 0], "F1": [0, 0, 1, 0], "F3": [0, 0, 0, 1],
+               # Q1's German answer is ranked last; F1's English answer second.
+               "S1": [0.9, 0, 0.5, 0], "S2": [0.5, 1, 0, 0], "T1": [0.1, 0, 0.9, 0], "T3": [0.3, 0, 0.6, 1]}
+    result = evaluate_lareqa(data, one_hot_encoder(vectors)).summary()
+    # Q1's pool scores: S1 0.9, S2 0.5, T3 0.3, T1 0.1: its answers at ranks 1 and 4. F1: T1 0.9, T3 0.6, S1 0.5: ranks 1 and 3.
+    assert result["per_language"]["rank_distance"] == {"en": 3.0, "de": 2.0}  # the old code gave en (3 + 0) / 2 and de (2 + 0) / 2
+    assert result["per_language"]["rank_distance_queries"] == {"en": 1, "de": 1}
+    assert result["rank_distance"] == 2.5 and result["rank_distance_queries"] == 2
+
+
+def test_rank_distance_is_nan_not_zero_when_no_query_has_two_answers():
+    data = LareqaSet(langs=["en", "de"], question_ids={"en": ["q1"], "de": ["q2"]}, questions={"en": ["Q1"], "de": ["F2"]},
+                     candidates={"en": ["S1"], "de": ["T2"]}, candidate_context={"en": [""], "de": [""]},
+                     answer={"en": {"q1": 0}, "de": {"q2": 0}})
+    result = evaluate_lareqa(data, one_hot_encoder({"Q1": [1, 0], "F2": [0, 1], "S1": [1, 0], "T2": [0, 1]})).summary()
+    assert np.isnan(result["rank_distance"]) and result["rank_distance_queries"] == 0
+
+
 @pytest.fixture(scope="module")
 def minilm():
     from mtqa.encoders.load import load_encoder

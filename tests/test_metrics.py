@@ -79,6 +79,12 @@ def test_rank_distance():
     assert compute("rank_distance", ranks, indptr) == 39
 
 
+def test_rank_distance_needs_two_relevant_items():
+    ranks, indptr, _ = ranks_for([[0.9, 0.5, 0.1], [0.9, 0.5, 0.1]], [[0, 1, 0], [1, 0, 1]])
+    np.testing.assert_allclose(rank_distance(ranks, indptr), [np.nan, 2])  # one answer: no bias to measure, not 0
+    assert compute("rank_distance", ranks, indptr) == 2
+
+
 def test_metrics_by_name_dispatch_to_the_functions():
     ranks, indptr, grades = ranks_for([[0.9, 0.8, 0.1, 0.3]], [[1, 2, 0, 1]])
     assert parse_metric("ndcg@10") == ("ndcg", 10) and parse_metric("map") == ("map", None)
@@ -185,8 +191,8 @@ def test_average_precision_properties(case):
         ranked_first = np.argsort(-scores[q], kind="stable")[:m]  # the tie rule is a stable sort
         perfect = m > 0 and relevance[q, ranked_first].all()
         assert (ap[q] == pytest.approx(1.0)) == perfect
-        if m == 1:
-            assert rank_distance(ranks, indptr)[q] == 0
+        distance = rank_distance(ranks, indptr)[q]
+        assert np.isnan(distance) if m < 2 else m - 1 <= distance < len(scores[q])  # m items span at least m - 1 ranks
 
 
 @settings(max_examples=60, deadline=None)

@@ -82,9 +82,12 @@ class _ShardWriter:
             **({"sub_batch": batch.sub_batches} if batch.sub_batches is not None else {}),
         })
         if self.config.hard_negatives:
+            # Never a positive of the batch, nor a translation of one: the answer sentence of any of its examples in any language.
+            rows = corpus.row_of[batch.examples]
+            forbidden = set(corpus.answer_sentence[rows[rows >= 0]].tolist())
             for row in positive_rows:
                 start, count = corpus.sentences_start[row], corpus.sentences_count[row]
-                others = [i for i in corpus.sentence_ids[start:start + count] if i != corpus.answer_sentence[row]]
+                others = [i for i in corpus.sentence_ids[start:start + count] if i not in forbidden]
                 pick = self.rng.permutation(len(others))[: self.config.hard_negatives]
                 self.negatives.append([int(others[i]) for i in sorted(pick)])
 

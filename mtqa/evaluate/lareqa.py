@@ -10,8 +10,9 @@ Settings:
   * multi: queries in X against the pool of all languages at once.
 mAP is macro-averaged over languages (mono, multi) or pairs (cross). Language
 bias is the rank distance in the multilingual pool: per query, the worst minus
-the best rank among its relevant sentences, averaged over queries, then over
-query languages.
+the best rank among its relevant sentences, over the queries whose answer exists
+in two or more languages (one answer says nothing of bias), averaged over those
+queries, then over query languages; the report says how many queries it covers.
 """
 
 from __future__ import annotations
@@ -83,6 +84,12 @@ class _Scores:
         return self.queries[rows] @ self.candidates.T
 
 
+def _mean_of_finite(values) -> float:
+    """The mean over languages whose rank distance could be measured; NaN when none could."""
+    finite = [value for value in values if np.isfinite(value)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
 @dataclass
 class LareqaResult:
     langs: list[str]
@@ -91,6 +98,7 @@ class LareqaResult:
     multi: dict[str, float] = field(default_factory=dict)
     recall: dict[str, dict[str, float]] = field(default_factory=dict)
     rank_distance: dict[str, float] = field(default_factory=dict)
+    rank_distance_queries: dict[str, int] = field(default_factory=dict)  # queries with answers in two or more languages
     encode_seconds: float = 0.0
     total_seconds: float = 0.0
 
@@ -100,9 +108,11 @@ class LareqaResult:
             "mono_map": float(np.mean(list(self.mono.values()))),
             "cross_map": float(np.mean(cross_values)) if cross_values else float("nan"),
             "multi_map": float(np.mean(list(self.multi.values()))),
-            "rank_distance": float(np.nanmean(list(self.rank_distance.values()))),
+            "rank_distance": _mean_of_finite(self.rank_distance.values()),
+            "rank_distance_queries": sum(self.rank_distance_queries.values()),
             **{f"{setting}_{name}": value for setting, values in self.recall.items() for name, value in values.items()},
-            "per_language": {"mono_map": self.mono, "multi_map": self.multi, "rank_distance": self.rank_distance},
+            "per_language": {"mono_map": self.mono, "multi_map": self.multi, "rank_distance": self.rank_distance,
+                             "rank_distance_queries": self.rank_distance_queries},
             "cross_matrix": self.cross,
             "languages": self.langs,
             "pairs": len(cross_values),
@@ -154,6 +164,7 @@ def evaluate_lareqa(data: LareqaSet, encode: Encoder, *, candidate: str = "sente
         result.multi[query_lang] = float(ap.mean())
         # Mean over this language's queries here; summary() then averages over languages.
         result.rank_distance[query_lang] = compute("rank_distance", ranks, indptr)
+        result.rank_distance_queries[query_lang] = int(sum(len(items) >= 2 for items in relevant))
     result.recall = {setting: {f"r@{k}": float(np.mean(values)) for k, values in by_k.items() if values} for setting, by_k in recall.items()}
     result.total_seconds = time.perf_counter() - started
     return result

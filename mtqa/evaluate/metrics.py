@@ -135,14 +135,15 @@ def rank_distance(ranks: np.ndarray, indptr: np.ndarray) -> np.ndarray:
 
     In a multilingual pool where the relevant items are one answer in every
     language, a language-agnostic retriever ranks them together, which gives 0.
-    The returned value is NaN for queries without relevant items. Average the
-    result with ``np.nanmean`` (``compute("rank_distance", ...)``).
+    A query with fewer than two relevant items says nothing of bias (its answer
+    exists in one language), so it gets NaN, not 0. Average the result with
+    ``np.nanmean`` (``compute("rank_distance", ...)``).
     """
     qid, n = _query_ids(indptr), len(indptr) - 1
     best, worst = np.full(n, np.inf), np.full(n, -np.inf)
     np.minimum.at(best, qid, ranks)
     np.maximum.at(worst, qid, ranks)
-    return np.where(np.diff(indptr) > 0, worst - best, np.nan)
+    return np.where(np.diff(indptr) >= 2, worst - best, np.nan)
 
 
 # Named metrics, as ranx names them: NAME or NAME@K. Each maps to a per-query function.
@@ -178,4 +179,6 @@ def per_query(name: str, ranks: np.ndarray, indptr: np.ndarray, grades: np.ndarr
 def compute(name: str, ranks: np.ndarray, indptr: np.ndarray, grades: np.ndarray | None = None) -> float:
     """The named metric averaged over queries (NaN-aware for rank_distance)."""
     values = per_query(name, ranks, indptr, grades)
-    return float(np.nanmean(values) if name == "rank_distance" else values.mean())
+    if name != "rank_distance":
+        return float(values.mean())
+    return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")  # no query it can judge: NaN, without a warning
