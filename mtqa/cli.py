@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from . import __version__
-from .batches.config import DATASET_SAMPLINGS, MODES, POSITIVES, XY_SCOPES, SamplerConfig
+from .batches.config import ALPHA_SCHEDULES, DATASET_SAMPLINGS, MODES, POSITIVES, XY_SCOPES, SamplerConfig
 from .encoders import ENGINES
 from .errors import MtqaError
 from .evaluate.config import CANDIDATES, DEVICES, EVAL_ENGINES, POOLINGS, TrainEvalConfig
@@ -191,7 +191,10 @@ def _parse_weights(spec: str | None) -> dict[str, float] | None:
 @click.option("--input", "inputs", multiple=True, help="mtqa translate output DIR, or lareqa:PATH (repeatable).")
 @click.option("--output", type=click.Path(path_type=Path), help="Directory for shards, manifest.json and README.md.")
 @click.option("--mode", type=click.Choice(MODES), default=SamplerConfig.mode, show_default=True)
-@click.option("--mono-prob", type=click.FloatRange(0, 1), default=SamplerConfig.mono_prob, show_default=True, help="Hybrid: probability of an X-X batch (alpha); multitask: the X-X share of each step's rows.")
+@click.option("--mono-prob", type=click.FloatRange(0, 1), default=SamplerConfig.mono_prob, show_default=True, help="The paper's α. Hybrid: probability of an X-X batch; multitask: the X-X share of each step's rows.")
+@click.option("--alpha-schedule", type=click.Choice(ALPHA_SCHEDULES), default=SamplerConfig.alpha_schedule, show_default=True,
+              help="Hybrid and xx: random draws each batch's type (the paper); exact gives round(α·N) X-X batches in a seeded order, "
+                   "each X-X language its share to within one (needs --num-batches).")
 @click.option("--xy-scope", type=click.Choice(XY_SCOPES), default=SamplerConfig.xy_scope, show_default=True, help="X-Y: a language pair per row, or one per batch.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=SamplerConfig.batch_size, show_default=True)
 @click.option("--positive", type=click.Choice(POSITIVES), default=SamplerConfig.positive, show_default=True)

@@ -8,12 +8,16 @@ MODES = ("hybrid", "xx", "xy", "xx-mixed", "en", "multitask")
 POSITIVES = ("passage", "sentence", "sentence+context")
 XY_SCOPES = ("example", "batch")  # X-Y: a language pair per row, or one per batch
 DATASET_SAMPLINGS = ("proportional", "uniform", "temperature")
+# How hybrid batches get their type (and xx batches their language): a fresh draw per batch, as in the paper,
+# or exactly round(alpha * N) X-X batches in a seeded order, each X-X language its share to within one.
+ALPHA_SCHEDULES = ("random", "exact")
 
 
 @dataclass
 class SamplerConfig:
     mode: str = MODES[0]
     mono_prob: float = 0.5
+    alpha_schedule: str = ALPHA_SCHEDULES[0]
     xy_scope: str = XY_SCOPES[0]
     batch_size: int = 100
     positive: str = POSITIVES[0]

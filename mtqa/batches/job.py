@@ -190,9 +190,12 @@ class _Tally:
     by_type: Counter = field(default_factory=Counter)
     by_dataset: Counter = field(default_factory=Counter)
     pairs: Counter = field(default_factory=Counter)
+    xx_by_language: Counter = field(default_factory=Counter)
 
     def count(self, corpus: Corpus, batch: Batch) -> None:
         self.by_type[batch.batch_type] += 1
+        if batch.batch_type == "xx":
+            self.xx_by_language[corpus.langs[int(batch.positive_langs[0])]] += 1
         self.by_dataset[corpus.name] += 1
         width = len(corpus.langs)
         pair_counts = np.bincount(batch.query_langs * width + batch.positive_langs, minlength=width * width)
@@ -244,6 +247,9 @@ def _manifest(config: BuildConfig, corpora: list[Corpus], report: SamplingReport
         "num_batches": sum(tally.by_type.values()),
         "rows": sum(shard["rows"] for shard in shards),
         "batches_by_type": dict(sorted(tally.by_type.items())),
+        # What --mono-prob (alpha) gave in fact: the X-X share of the batches and each X-X language's count.
+        "xx_share": round(tally.by_type.get("xx", 0) / max(1, sum(tally.by_type.values())), 4),
+        "xx_batches_by_language": dict(sorted(tally.xx_by_language.items())),
         "batches_by_dataset": dict(sorted(tally.by_dataset.items())),
         "pairs": dict(sorted(tally.pairs.items())),
         "epochs": report.epochs,

@@ -105,12 +105,13 @@ class CorpusSampler:
         choice = scores.argmin(axis=1)
         return np.where(available.any(axis=1), choice, -1)
 
-    def monolingual(self, size: int | None = None) -> Batch | None:
-        """X-X: one language X for every question and positive."""
+    def monolingual(self, size: int | None = None, prefer: str | None = None) -> Batch | None:
+        """X-X: one language X for every question and positive (``prefer``: that language while it can fill a batch)."""
         size = size or self.config.batch_size
         while True:
             candidates = [lang for lang in self.langs if lang not in self.xx_exhausted and self.queues.remaining(lang) >= size]
-            lang = self._choose(candidates)
+            wanted = self.corpus.langs.index(prefer) if prefer in self.corpus.langs else None
+            lang = wanted if wanted in candidates else self._choose(candidates)
             if lang is None:
                 return None
             snapshot = self.queues.snapshot()
@@ -170,7 +171,13 @@ class CorpusSampler:
             self.queues.restore(snapshot)
         return None
 
-    def next_batch(self) -> Batch | None:
+    def next_batch(self, planned: "Planned | None" = None) -> Batch | None:
+        """The next batch of this corpus; ``planned`` (an exact schedule's entry) fixes its type and X-X language."""
+        if planned is not None:
+            if planned.monolingual:
+                batch = self.monolingual(prefer=planned.lang)
+                return batch if batch is not None or self.config.mode == "xx" else self.cross_lingual()
+            return self.cross_lingual() or self.monolingual()
         mode = self.config.mode
         if mode in ("xx", "en"):
             return self.monolingual()
@@ -183,6 +190,46 @@ class CorpusSampler:
         if self.rng.random() < self.config.mono_prob:
             return self.monolingual() or self.cross_lingual()
         return self.cross_lingual() or self.monolingual()
+
+
+@dataclass(frozen=True)
+class Planned:
+    monolingual: bool
+    lang: str | None  # the X-X language, as a code
+
+
+def quotas(weights: dict[str, float], total: int) -> dict[str, int]:
+    """``total`` split in proportion to ``weights``, by largest remainder: each share within one of its exact value."""
+    if total == 0 or not weights:
+        return {code: 0 for code in weights}
+    exact = {code: total * weight / sum(weights.values()) for code, weight in weights.items()}
+    counts = {code: int(np.floor(value)) for code, value in exact.items()}
+    order = {code: index for index, code in enumerate(weights)}  # ties go to the earlier code in ``weights``' order
+    for code in sorted(exact, key=lambda code: (counts[code] - exact[code], order[code]))[: total - sum(counts.values())]:
+        counts[code] += 1
+    return counts
+
+
+def exact_schedule(corpora: list[Corpus], config: SamplerConfig) -> list[Planned]:
+    """``--alpha-schedule exact``: round(alpha * N) X-X batches (all, in xx mode) in a seeded order, languages by quota."""
+    total = config.num_batches
+    monolingual = total if config.mode == "xx" else round(config.mono_prob * total)
+    rng = np.random.default_rng([config.seed, 2])  # its own stream: the batches' contents are drawn as before
+    codes = sorted({corpus.langs[lang] for corpus in corpora for lang in allowed_languages(corpus, config)})
+    codes = [codes[i] for i in rng.permutation(len(codes))]  # so no language is always first to get a remainder
+    weights = {}
+    for code in codes:
+        if config.lang_weights:
+            weights[code] = float(config.lang_weights.get(code, 0.0)) or 1e-12
+        elif config.lang_temperature:
+            weights[code] = float(sum((c.row_of[:, c.langs.index(code)] >= 0).sum() for c in corpora if code in c.langs)) ** (1 / config.lang_temperature)
+        else:
+            weights[code] = 1.0
+    langs = [code for code, count in quotas(weights, monolingual).items() for _ in range(count)]
+    langs = [langs[i] for i in rng.permutation(len(langs))]
+    kinds = rng.permutation([True] * monolingual + [False] * (total - monolingual))
+    chosen = iter(langs)
+    return [Planned(bool(kind), next(chosen) if kind else None) for kind in kinds]
 
 
 def multitask_sizes(config: SamplerConfig) -> tuple[int, int]:
@@ -247,6 +294,11 @@ def validate(corpora: list[Corpus], config: SamplerConfig) -> None:
         if config.mode in ("hybrid", "xy", "multitask") and len(langs) < 2:
             names = ", ".join(corpus.langs[lang] for lang in langs) or "none"
             raise MtqaError(f"--mode {config.mode} needs at least two languages, but {corpus.name} has only {names} (after --langs); add languages or use --mode xx or en")
+    if config.alpha_schedule == "exact" and config.mode not in ("hybrid", "xx"):
+        raise MtqaError(f"--alpha-schedule exact fixes hybrid's X-X share and xx's languages; --mode {config.mode} has neither: "
+                        "drop --alpha-schedule, or use --mode hybrid or xx")
+    if config.alpha_schedule == "exact" and config.num_batches is None:
+        raise MtqaError("--alpha-schedule exact needs --num-batches N: it fixes round(alpha * N) X-X batches in advance")
     if config.mode == "multitask" and any(0 < size < 2 for size in multitask_sizes(config)):
         mono, cross = multitask_sizes(config)
         raise MtqaError(f"--batch-size {config.batch_size} with --mono-prob {config.mono_prob} gives sub-batches of {mono} X-X and "
@@ -262,6 +314,7 @@ def iterate_batches(corpora: list[Corpus], config: SamplerConfig, report: Sampli
     Call :func:`validate` first: it turns impossible requests into clear errors.
     """
     rng = np.random.default_rng(config.seed)
+    schedule = exact_schedule(corpora, config) if config.alpha_schedule == "exact" else None
     sizes = np.array([corpus_size(corpus, config) for corpus in corpora], dtype=float)
     if config.dataset_sampling == "uniform":
         corpus_weights = (sizes > 0).astype(float)
@@ -277,7 +330,7 @@ def iterate_batches(corpora: list[Corpus], config: SamplerConfig, report: Sampli
         while active:
             weights = corpus_weights[active] / corpus_weights[active].sum()
             chosen = active[int(rng.choice(len(active), p=weights))]
-            batch = samplers[chosen].next_batch()
+            batch = samplers[chosen].next_batch(schedule[produced] if schedule else None)
             if batch is None:
                 active.remove(chosen)
                 continue

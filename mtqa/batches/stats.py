@@ -24,6 +24,10 @@ def stats_text(manifest: dict[str, Any]) -> str:
     total = sum(manifest["batches_by_type"].values())
     lines = ["batch types:"]
     lines += [f"  {kind:<9} {count:>8}  {count / total:6.1%}" for kind, count in manifest["batches_by_type"].items()]
+    by_language = manifest.get("xx_batches_by_language")  # manifests written before it was recorded have none
+    if by_language:
+        schedule = manifest["config"].get("alpha_schedule", "random")
+        lines.append(f"X-X batches by language ({schedule} schedule): " + ", ".join(f"{code} {count}" for code, count in by_language.items()))
     lines.append("rows by query language (rows) x positive language (columns):")
     width = max(6, len(str(matrix.max())) + 1)
     lines.append("  q\\p " + "".join(f"{code:>{width}}" for code in langs))
