@@ -290,6 +290,9 @@ Examples:
 @click.option("--patience", type=click.IntRange(min=1), help="Early stopping: evals without a better validation loss (keeps the best weights).")
 @click.option("--seed", type=int, default=TrainConfig.seed, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from the latest complete checkpoint in --output.")
+@click.option("--merge-base", help="WiSE-FT: after training, use (1 − λ)·base + λ·trained as the model, e.g. 0.5; "
+                                   "auto picks λ from 0.25/0.5/0.75/1 on --merge-dev-articles.")
+@click.option("--merge-dev-articles", help="With --merge-base auto: lareqa article indices that choose λ (never the --eval-articles), e.g. 20-23.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train_eval(**options) -> None:
     """Train a bi-encoder on hybrid batch shards, then score it on LAReQA and BEIR sets.
@@ -299,14 +302,36 @@ def train_eval(**options) -> None:
     """
     from .evaluate.job import run_train_eval
 
+    from .train.merge import parse_lambda
+
     config = fill(TrainEvalConfig, options, evals=list(options["evals"]), eval_langs=language_codes(options["eval_langs"], "--eval-langs"),
-                  train=fill(TrainConfig, options), progress=not options["quiet"], command=_invocation())
+                  train=fill(TrainConfig, options), progress=not options["quiet"], command=_invocation(),
+                  merge_base=parse_lambda(options["merge_base"]))
     report = run_train_eval(config)
     if "evals" not in report:  # a rank other than 0 under torchrun: rank 0 reports
         return
     from .evaluate.report import render_markdown
 
     click.echo(render_markdown(report))
+
+
+@cli.command(epilog="""\b
+Example:
+  mtqa merge offline-me5 out/hybrid/model --lam 0.5 --output out/hybrid-merged
+""")
+@click.argument("base")
+@click.argument("tuned")
+@click.option("--lam", "lam", type=click.FloatRange(0, 1), required=True, help="λ: 0 gives BASE, 1 gives TUNED.")
+@click.option("--output", type=click.Path(path_type=Path), required=True, help="Folder for the merged sentence-transformers model.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --output.")
+def merge(base: str, tuned: str, lam: float, output: Path, overwrite: bool) -> None:
+    """Merge two models of one architecture in weight space (WiSE-FT): (1 − λ)·BASE + λ·TUNED.
+
+    BASE and TUNED are sentence-transformers folders or any name train-eval's --model takes.
+    """
+    from .train.merge import merge_folders
+
+    click.echo(f"wrote the merge (λ {lam}) to {merge_folders(base, tuned, lam, output, overwrite=overwrite)}", err=True)
 
 
 @cli.group()

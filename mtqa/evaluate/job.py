@@ -10,6 +10,7 @@ from typing import Any
 from .. import __version__
 from ..errors import MtqaError
 from ..formats.beir import load_beir, trec_qrels_lines
+from ..formats.lareqa import parse_articles
 from ..formats.shards import read_manifest
 from ..output import atomic_write, check_writable_parent, output_lock, write_error
 from ..paths import resolve_eval_data
@@ -80,6 +81,7 @@ def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
         raise MtqaError("--eval-only needs at least one --eval set")
     if config.batches is not None and not config.eval_only:
         read_manifest(config.batches)  # a wrong folder fails before the model loads
+    _check_merge_options(config)
     group = current_group()
     if not group.is_main:
         return _train_on_other_rank(config)
@@ -92,6 +94,54 @@ def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
             if not existed:
                 _remove_if_nothing_written(config.output)
             raise
+
+
+def _check_merge_options(config: TrainEvalConfig) -> None:
+    """--merge-base's needs, before any model loads."""
+    if config.merge_base is None:
+        if config.merge_dev_articles:
+            raise MtqaError("--merge-dev-articles chooses λ for --merge-base auto; add --merge-base auto, or drop it")
+        return
+    if config.eval_only:
+        raise MtqaError("--merge-base merges the base with the model this run trains; --eval-only trains none: drop one of them")
+    if config.merge_base != "auto":
+        if config.merge_dev_articles:
+            raise MtqaError(f"--merge-dev-articles chooses λ for --merge-base auto; --merge-base {config.merge_base} fixes it: drop one of them")
+        return
+    if not config.merge_dev_articles:
+        raise MtqaError("--merge-base auto chooses λ on dev articles: add --merge-dev-articles, e.g. 20-23 (never the --eval-articles)")
+    if not any(parse_eval_spec(raw).kind == "lareqa" for raw in config.evals):
+        raise MtqaError("--merge-base auto scores λ on a lareqa set's --merge-dev-articles; add --eval lareqa:NAME")
+    dev, test = parse_articles(config.merge_dev_articles), parse_articles(config.eval_articles)
+    if test is None or dev & test:
+        shared = sorted(dev if test is None else dev & test)
+        raise MtqaError(f"--merge-dev-articles and --eval-articles share article {shared[0]}: λ must be chosen on articles the "
+                        "evaluation never sees; give disjoint ranges, e.g. --merge-dev-articles 20-23 --eval-articles 24-47")
+
+
+def _merge_with_base(model, config: TrainEvalConfig, output: Path) -> dict[str, Any]:
+    """WiSE-FT: the trained model merged with its base, λ fixed or chosen on the dev articles; saved as the run's model."""
+    from ..train.merge import AUTO_GRID, interpolate, save_merged
+
+    base = load_encoder(config.model, pooling=config.pooling, max_length=config.max_length, device=config.device).state_dict()
+    tuned = {name: value.detach().clone() for name, value in model.state_dict().items()}
+    scores = None
+    if config.merge_base == "auto":
+        dev = [(spec, load_lareqa(resolve_eval_data(spec.source), articles=config.merge_dev_articles, langs=config.eval_langs))
+               for spec in map(parse_eval_spec, config.evals) if spec.kind == "lareqa"]
+        scores = {}
+        for lam in AUTO_GRID:
+            model.load_state_dict(interpolate(base, tuned, lam))
+            results = evaluate_model(model, dev, config, output)
+            scores[lam] = float(sum(item[f"{s}_map"] for item in results.values() for s in ("mono", "cross", "multi")) / (3 * len(results)))
+        lam = max(AUTO_GRID, key=lambda value: (scores[value], -value))  # a tie goes to the smaller step away from the base
+    else:
+        lam = config.merge_base
+    model.load_state_dict(interpolate(base, tuned, lam))
+    record = {"method": "WiSE-FT", "lambda": lam, "base": config.model, "chosen_on": config.merge_dev_articles,
+              "dev_scores": {str(key): round(value, 4) for key, value in scores.items()} if scores else None}
+    save_merged(model, output / "model", record)
+    return record
 
 
 def _train_on_other_rank(config: TrainEvalConfig) -> dict[str, Any]:
@@ -128,6 +178,8 @@ def _train_eval(config: TrainEvalConfig) -> dict[str, Any]:
             return {name: {key: item[key] for key in HEADLINE_METRICS if key in item} for name, item in results.items()}
 
         report["training"] = train(config.train, model, config.batches, output, on_eval=on_eval if prepared else None, progress=config.progress)
+        if config.merge_base is not None:
+            report["merge"] = _merge_with_base(model, config, output)
     report["evals"] = evaluate_model(model, prepared, config, output)
     write_report(report, output)
     if report["training"] is not None:

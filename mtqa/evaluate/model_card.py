@@ -58,6 +58,11 @@ def render_model_card(*, base_model: str, base_folder: Path | None, shards: dict
         ["max length", train.max_length or "the model's"], ["processes", training.get("processes")],
         ["final loss", format_value(training.get("final_loss"), 4)]]), "",
         "Encode queries and passages with the prefixes above, as in training.", ""]
+    merge = report.get("merge")
+    if merge:
+        chosen = f", chosen on articles {merge['chosen_on']} from {', '.join(merge['dev_scores'])}" if merge.get("dev_scores") else ""
+        lines += ["## Weight-space ensemble (WiSE-FT)", "",
+                  f"These weights are (1 − λ)·base + λ·fine-tuned with λ = {merge['lambda']}{chosen}; the base is `{merge['base']}`.", ""]
     rows = lareqa_rows(report)
     if rows:
         lines += ["## Evaluation (mAP, LAReQA protocol; rank distance: lower is less language bias)", "",
