@@ -128,6 +128,8 @@ def translate(**options) -> None:
     """
     languages = parse_languages(options["langs"])
     _refuse_neural_options(options)
+    _refuse_unless(options["engine"] == "ray", ("ray_address", "ray_workers"), "with --engine ray", "add --engine ray, or drop {shown}")
+    _refuse_unless(options["input"].startswith("hf:"), ("split",), "to hf: inputs", "drop {shown} (a file is one split)")
     config = fill(translate_job.TranslateConfig, options, langs=languages, decoding=fill(DecodingOptions, options),
                   filters=fill(FilterOptions, options, enabled=not options["no_filter"]),
                   use_cache=not options["no_cache"], progress=not options["quiet"])
@@ -144,22 +146,36 @@ def translate(**options) -> None:
 
 
 
+def _given(*names: str) -> list[str]:
+    """Those of ``names`` the user typed (not left at their defaults), as --option spellings."""
+    from click.core import ParameterSource
+
+    context = click.get_current_context()
+    spelling = {param.name: max(param.opts, key=len) for param in context.command.params}
+    return [spelling[name] for name in names if context.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+
+
+def _refuse_unless(condition: bool, names: tuple[str, ...], needs: str, fix: str) -> None:
+    """Options that apply only where ``condition`` holds are refused (exit 2) when typed without it."""
+    given = _given(*names)
+    if given and not condition:
+        shown = ", ".join(given)
+        raise click.UsageError(f"{shown} {'applies' if len(given) == 1 else 'apply'} only {needs}; {fix.format(shown=shown)}")
+
+
 # Options of the CTranslate2 families that mean nothing to a rule-based translator.
 NEURAL_ONLY = ("revision", "quantization", "compute_type", "engine", "ray_address", "ray_workers", "beam_size", "repetition_penalty",
                "no_repeat_ngram_size", "max_decoding_length", "min_decoding_length")
 
 
 def _refuse_neural_options(options: dict[str, Any]) -> None:
-    from click.core import ParameterSource
-
     from .translate.apertium import is_apertium
 
     if not is_apertium(options["model"]):
         return
-    context = click.get_current_context()
-    given = [name for name in NEURAL_ONLY if context.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+    given = _given(*NEURAL_ONLY)
     if given:
-        shown = ", ".join("--" + name.replace("_", "-") for name in given)
+        shown = ", ".join(given)
         raise click.UsageError(f"{shown}: CTranslate2 options; --model {options['model']} (Apertium, rule-based) takes none of them: drop {shown}")
 
 
@@ -223,8 +239,17 @@ def build_batches(**options) -> None:
     from .batches.stats import stats_text, write_heatmap
     from .formats.shards import read_manifest
 
+    building = ("inputs", "output", "mode", "mono_prob", "alpha_schedule", "xy_scope", "batch_size", "positive", "hard_negatives", "langs",
+                "lang_weights", "lang_temperature", "dataset_sampling", "dataset_temperature", "epochs", "num_batches", "seed", "articles",
+                "batches_per_shard", "overwrite")
+    _refuse_unless(not options["stats_dir"], building, "when building (--stats only inspects a shard directory)", "drop {shown}, or drop --stats")
+    _refuse_unless(bool(options["stats_dir"]), ("plot",), "with --stats DIR", "add --stats DIR, or drop {shown}")
+    _refuse_unless(any(spec.startswith("lareqa:") for spec in options["inputs"]), ("articles",), "to lareqa: inputs",
+                   "drop {shown} (a translate output holds the articles it was made from; mtqa translate --articles picks them)")
+    if options["lang_weights"] and options["lang_temperature"]:
+        raise click.UsageError("--lang-weights and --lang-temperature both weight languages; give one of them")
     if options["stats_dir"]:
-        manifest = read_manifest(options["stats_dir"])
+        manifest = read_manifest(options["stats_dir"], option="--stats")
         click.echo(stats_text(manifest))
         plot = options["plot"] or options["stats_dir"] / "pairs.png"
         write_heatmap(manifest, plot)
@@ -393,9 +418,11 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors end in one line and a non-zero exit, never a traceback."""
-    args = sys.argv[1:] if argv is None else argv
+    args = sys.argv[1:] if argv is None else list(argv)
     warnings.formatwarning = _one_line_warning
     verbose = "--verbose" in args
+    if verbose:  # the group's flag, accepted after the subcommand too
+        args = ["--verbose", *[arg for arg in args if arg != "--verbose"]]
     try:
         cli.main(args=args, prog_name="mtqa", standalone_mode=False, obj={"argv": ["mtqa", *args]})
     except click.exceptions.Exit as done:

@@ -136,13 +136,13 @@ def download_public(name: str, target: Path, timeout: float = 20.0) -> Path:
     return target
 
 
-def resolve_eval_data(spec: str) -> Path:
-    """``spec`` is a folder, or a set name such as ``xquad-r``."""
+def resolve_eval_data(spec: str, option: str = "--eval") -> Path:
+    """``spec`` is a folder, or a set name such as ``xquad-r``; ``option`` names where it came from in errors."""
     path = Path(spec).expanduser()
     if path.is_dir():
         return path
     if "/" in spec or path.suffix:
-        raise MtqaError(f"evaluation data folder not found: {spec}; check the --eval path")
+        raise MtqaError(f"data folder not found: {spec}; check the {option} path")
     for candidate in local_candidates(spec):
         if candidate.is_dir() and (any(candidate.glob("*.json")) or (candidate / "corpus.jsonl").is_file()):
             return candidate

@@ -144,8 +144,11 @@ def test_iter_batches_on_build_batches_output(tmp_path, xquad_r):
 
 def test_bad_inputs(tmp_path, tiny_xlmr):
     model = load(tiny_xlmr)
-    with pytest.raises(MtqaError, match="no manifest.json"):
+    with pytest.raises(MtqaError, match="missing: not found"):
         train(config(), model, tmp_path / "missing", tmp_path / "out", progress=False)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(MtqaError, match="no manifest.json"):
+        train(config(), model, tmp_path / "empty", tmp_path / "out", progress=False)
     old = write_shards(tmp_path / "old", synthetic_batches(count=1), format_version=0)
     with pytest.raises(MtqaError, match="shard format 0"):
         train(config(), model, old, tmp_path / "out", progress=False)

@@ -237,7 +237,7 @@ def load_corpus(
 ) -> Corpus:
     """Index ``DIR`` (mtqa translate output) or ``lareqa:PATH``; sentence texts only if ``with_sentences``."""
     if spec.startswith("lareqa:"):
-        directory = resolve_eval_data(spec[len("lareqa:"):])  # a folder, or a set name such as xquad-r
+        directory = resolve_eval_data(spec[len("lareqa:"):], option="--input")  # a folder, or a set name such as xquad-r
         batches = _lareqa_batches(directory, articles)
     else:
         directory = Path(spec).expanduser()

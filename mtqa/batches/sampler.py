@@ -308,6 +308,20 @@ def validate(corpora: list[Corpus], config: SamplerConfig) -> None:
         raise MtqaError(f"--batch-size {config.batch_size} is larger than the {largest} distinct examples of the largest input; lower --batch-size")
 
 
+def no_full_batch(corpora: list[Corpus], config: SamplerConfig) -> MtqaError:
+    """Why no batch of --batch-size fits: a batch needs that many distinct positives in one language (X-X) or pair."""
+    cap = 0
+    for corpus in corpora:
+        groups, _ = positive_keys(corpus, config.positive)
+        for lang in allowed_languages(corpus, config):
+            rows = corpus.row_of[:, lang]
+            cap = max(cap, len(np.unique(groups[rows[rows >= 0]])))
+    kind = "passages" if config.positive == "passage" else "answer sentences"
+    hint = ", use --positive sentence (sentences outnumber passages)" if config.positive == "passage" else ""
+    return MtqaError(f"no full batch can be formed: --batch-size {config.batch_size} needs {config.batch_size} distinct positives, and the "
+                     f"inputs have at most {cap} distinct {kind} in one language; lower --batch-size to {cap} or less{hint}, or add data")
+
+
 def iterate_batches(corpora: list[Corpus], config: SamplerConfig, report: SamplingReport) -> Iterator[Batch]:
     """Yield batches epoch by epoch; each batch comes from one corpus drawn by size.
 
@@ -344,6 +358,6 @@ def iterate_batches(corpora: list[Corpus], config: SamplerConfig, report: Sampli
         report.epochs += 1
         report.leftover_units.append(sum(s.queues.total_remaining() for s in samplers))
         if in_epoch == 0:
-            raise MtqaError("no full batch can be formed from the inputs; lower --batch-size or add data")
+            raise no_full_batch(corpora, config)
         if config.num_batches is None and report.epochs >= config.epochs:
             return

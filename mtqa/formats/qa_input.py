@@ -218,9 +218,9 @@ def lareqa_english(spec: str) -> Path:
     from ..paths import resolve_eval_data
 
     try:
-        folder = resolve_eval_data(spec[len("lareqa:"):])
+        folder = resolve_eval_data(spec[len("lareqa:"):], option="--input")
     except MtqaError as error:
-        raise MtqaError(f"--input {spec}: {error}".replace("--eval path", "--input path")) from None
+        raise MtqaError(f"--input {spec}: {error}") from None
     english = folder / "en.json"
     if not english.is_file():
         raise MtqaError(f"--input {spec}: no en.json in {folder}; a LAReQA set holds one <lang>.json per language")

@@ -52,16 +52,19 @@ def write_manifest(directory: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     return written
 
 
-def read_manifest(directory: Path) -> dict[str, Any]:
+def read_manifest(directory: Path, option: str = "--batches") -> dict[str, Any]:
+    """A shard directory's manifest; ``option`` names the option that gave the directory, in errors."""
     path = Path(directory) / MANIFEST
+    if not Path(directory).is_dir():
+        raise MtqaError(f"{option} {directory}: not found; give a directory written by mtqa build-batches")
     try:
         manifest = json.loads(path.read_text())
     except FileNotFoundError:
-        raise MtqaError(f"{directory}: no manifest.json; give a directory written by mtqa build-batches") from None
+        raise MtqaError(f"{option} {directory}: no manifest.json; give a directory written by mtqa build-batches") from None
     except json.JSONDecodeError as error:
         raise MtqaError(f"{path}: not valid JSON ({error.msg}); rebuild the shards with mtqa build-batches") from None
     if manifest.get("created_by") != CREATED_BY:
-        raise MtqaError(f"{path}: not written by mtqa build-batches; give --batches a directory that mtqa build-batches wrote")
+        raise MtqaError(f"{path}: not written by mtqa build-batches; give {option} a directory that mtqa build-batches wrote")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise MtqaError(f"{path}: shard format {manifest.get('format_version')} is not {FORMAT_VERSION}; rebuild with this mtqa version")
     for shard in manifest.get("shards", []):

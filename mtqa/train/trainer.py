@@ -176,7 +176,7 @@ class _Run:
             if self.start >= self.max_steps:
                 raise MtqaError(f"{output_dir}: the checkpoint is at step {self.start} of {self.max_steps}; nothing left to train")
         if config.validation_batches:
-            read_manifest(Path(config.validation_batches))  # a bad folder fails before training starts
+            read_manifest(Path(config.validation_batches), option="--validation-batches")  # a bad folder fails before training starts
 
     def step(self, batch: TrainBatch) -> tuple[float, float]:
         """One optimizer step on ``batch``; in distributed training this rank encodes its rows only."""
