@@ -28,7 +28,7 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m mtqa.demo
 
-# Every benchmark, then the scorecard: bench/results.json, bench/results.md and the README table.
+# Every benchmark, then the scorecard: bench/results.json, bench/results.md and the table in docs/benchmarks.md.
 bench: $(STAMP)
 	$(PY) bench/scorecard.py $(if $(QUICK),--quick,)
 

@@ -2,7 +2,7 @@
 
 Writes bench/results.json (each figure as a ratio to the baseline measured in the same run, its
 target and verdict, the machine and the date) and bench/results.md (the same as a Markdown table),
-and replaces the scorecard section of README.md with that table.
+and replaces the scorecard section of docs/benchmarks.md with that table.
 
     python bench/scorecard.py [--quick] [--only translate,train]
 """
@@ -168,7 +168,7 @@ def merge(previous: dict[str, Any], fresh: dict[str, Any], chosen: list[str]) ->
     return merged
 
 
-def update_readme(table: str, readme: Path = ROOT / "README.md") -> None:
+def update_readme(table: str, readme: Path = ROOT / "docs" / "benchmarks.md") -> None:
     start, end = "<!-- scorecard:start -->", "<!-- scorecard:end -->"
     text = readme.read_text(encoding="utf-8")
     if start not in text or end not in text:
@@ -184,7 +184,7 @@ def main() -> None:
     parser.add_argument("--only", help=f"comma-separated subset of {', '.join(BENCHES)}")
     parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "work")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
-    parser.add_argument("--no-readme", action="store_true", help="leave README.md as it is")
+    parser.add_argument("--no-readme", action="store_true", help="leave docs/benchmarks.md as it is")
     args = parser.parse_args()
     chosen = args.only.split(",") if args.only else list(BENCHES)
     unknown = [name for name in chosen if name not in BENCHES]

@@ -182,7 +182,7 @@ def _refuse_neural_options(options: dict[str, Any]) -> None:
 BUILD_EXAMPLE = """\b
 Examples:
   mtqa build-batches --input out/squad-mt --output out/batches
-  mtqa build-batches --input lareqa:../shared/data/xquad-r --articles 0-23 \\
+  mtqa build-batches --input lareqa:xquad-r --articles 0-23 \\
       --mode hybrid --mono-prob 0.5 --positive sentence --output out/xquad-batches
   mtqa build-batches --stats out/batches
 """

@@ -1,8 +1,8 @@
 """Where mtqa keeps and finds things: its cache ($MTQA_CACHE), data sets, and the CPU cores it may use.
 
-A data set named NAME is looked for in $MTQA_DATA/NAME, ../shared/data/NAME (beside
-the working directory, then beside the checkout) and the cache; the LAReQA sets are
-downloaded from their public release as a last resort. Every command, the demo, the
+A data set named NAME is looked for in $MTQA_DATA/NAME, then in the cache
+($MTQA_CACHE/data/NAME); the LAReQA sets are downloaded there from their public
+release as a last resort. Every command, the demo, the
 tests and the benchmarks find data through :func:`find_data` / :func:`resolve_eval_data`.
 """
 
@@ -104,7 +104,8 @@ def remembered_file_sha256(path: Path) -> str:
 def data_roots() -> list[Path]:
     """Folders searched for a data set by name, in order."""
     roots = [Path(os.environ["MTQA_DATA"])] if os.environ.get("MTQA_DATA") else []
-    return roots + [Path("..") / "shared" / "data", Path(__file__).resolve().parents[2] / "shared" / "data", cache_root() / "data"]
+    # Nothing relative to the working directory or this package: only data the user pointed at, or mtqa downloaded.
+    return roots + [cache_root() / "data"]
 
 
 def local_candidates(name: str) -> list[Path]:
@@ -131,7 +132,7 @@ def download_public(name: str, target: Path, timeout: float = 20.0) -> Path:
         reason = getattr(error, "reason", error)
         raise MtqaError(
             f"{name} is not on this machine and downloading it failed ({reason}); put the LAReQA files in "
-            f"$MTQA_DATA/{name} or ../shared/data/{name}, or pass the folder path"
+            f"$MTQA_DATA/{name} (set MTQA_DATA to the folder holding {name}/), or pass the folder path"
         ) from None
     return target
 
@@ -148,4 +149,5 @@ def resolve_eval_data(spec: str, option: str = "--eval") -> Path:
             return candidate
     if spec in PUBLIC_SETS:
         return download_public(spec, cache_root() / "data" / spec)
-    raise MtqaError(f"evaluation data {spec!r} not found in $MTQA_DATA, ../shared/data or {cache_root() / 'data'}; pass its folder")
+    raise MtqaError(f"data set {spec!r} not found in $MTQA_DATA or {cache_root() / 'data'}; set MTQA_DATA to the folder holding {spec}/, "
+                    "or pass its path")

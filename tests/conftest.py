@@ -8,7 +8,10 @@ import pytest
 
 from hypothesis import settings
 
-from mtqa.paths import data_roots, find_data
+# The tests read the real data beside the checkout unless MTQA_DATA points elsewhere (mtqa itself looks only there).
+os.environ.setdefault("MTQA_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+from mtqa.paths import data_roots, find_data  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 XQUAD_R = find_data("xquad-r")

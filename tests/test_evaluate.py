@@ -153,6 +153,20 @@ def test_eval_specs_and_data_resolution(tmp_path, monkeypatch, xquad_r):
         resolve_eval_data(str(tmp_path / "nope"))
 
 
+def test_data_is_found_only_where_the_user_pointed(tmp_path, monkeypatch):
+    """Not beside the working directory, not beside the package: $MTQA_DATA, then the cache."""
+    for place in (tmp_path / "shared" / "data" / "myset", tmp_path / "elsewhere" / "myset"):
+        place.mkdir(parents=True)
+        (place / "en.json").write_text("{}")
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")  # ../shared/data/myset exists from here
+    monkeypatch.delenv("MTQA_DATA", raising=False)
+    with pytest.raises(MtqaError, match="'myset' not found in \\$MTQA_DATA"):
+        resolve_eval_data("myset")
+    monkeypatch.setenv("MTQA_DATA", str(tmp_path / "elsewhere"))
+    assert resolve_eval_data("myset") == tmp_path / "elsewhere" / "myset"
+
+
 def test_public_download_failure_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr("mtqa.paths.LAREQA_BASE", "http://127.0.0.1:9")  # nothing listens on the discard port
     monkeypatch.setattr("mtqa.paths.local_candidates", lambda name: [])
