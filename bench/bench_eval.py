@@ -28,8 +28,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results-eval.json"))
     args = parser.parse_args()
     from mtqa.encoders.load import encode, load_encoder
-    from mtqa.paths import resolve_eval_data
     from mtqa.evaluate.lareqa import evaluate_lareqa, load_lareqa
+    from mtqa.paths import resolve_eval_data
 
     data = load_lareqa(resolve_eval_data("xquad-r"), articles="44-47" if args.quick else None)
     model = load_encoder("offline-minilm")

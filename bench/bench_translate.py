@@ -54,7 +54,6 @@ import platform
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -132,8 +131,8 @@ class Settings:
 
 def child_prepare(spec: dict[str, Any]) -> dict[str, Any]:
     """Build the random models (once) and convert the benchmark one to CTranslate2 int8 via mtqa."""
-    from mtqa.translate.ct2_model import resolve_model
     from mtqa.testing import build_tiny_nllb
+    from mtqa.translate.ct2_model import resolve_model
 
     def cached_build(directory: Path, shape: dict[str, Any] | None) -> tuple[Path, float]:
         marker = directory / "bench-model.json"
@@ -342,8 +341,8 @@ def write_squad(xquad: Path, destination: Path, limit: int | None = None) -> dic
 
 def segmented_records(squad_file: Path) -> list[dict[str, Any]]:
     """Records as `mtqa translate` sees them: loaded and split into sentences by mtqa itself."""
-    from mtqa.translate.align import segment_record
     from mtqa.formats.qa_input import load_records
+    from mtqa.translate.align import segment_record
     from mtqa.translate.segment import split_sentences
 
     records = load_records(str(squad_file)).records

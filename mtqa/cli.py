@@ -326,7 +326,6 @@ def train_eval(**options) -> None:
     the paper's Tables 1 and 2; nDCG@10, Recall@100 for BEIR sets) and heatmaps.
     """
     from .evaluate.job import run_train_eval
-
     from .train.merge import parse_lambda
 
     config = fill(TrainEvalConfig, options, evals=list(options["evals"]), eval_langs=language_codes(options["eval_langs"], "--eval-langs"),

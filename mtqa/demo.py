@@ -24,9 +24,9 @@ import shutil
 import sys
 from pathlib import Path
 
+from .card import markdown_table
 from .cli import main as mtqa_main
 from .errors import MtqaError
-from .card import markdown_table
 from .paths import cache_root, find_data, hub_reachable
 from .translate.ct2_model import DEFAULT_MODEL, is_ctranslate2_dir, is_huggingface_dir
 

@@ -5,7 +5,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from hypothesis import settings
 
 # The tests read the real data beside the checkout unless MTQA_DATA points elsewhere (mtqa itself looks only there).

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import IN_CI
+
 from mtqa.cli import main
 from mtqa.errors import MtqaError
 from mtqa.languages import get_language

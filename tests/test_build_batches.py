@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mtqa.batches.config import SamplerConfig
 from mtqa.batches.job import BuildConfig, run_build_batches
 from mtqa.errors import MtqaError
-from mtqa.batches.config import SamplerConfig
 from mtqa.formats.parallel_corpus import CORPUS_FILE, write_corpus
 
 
@@ -206,7 +206,9 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, xquad_r):
 
 def test_article_split_keeps_held_out_articles_out(tmp_path, xquad_r):
     document = json.loads((xquad_r / "en.json").read_text())
-    ids_of = lambda articles: {qa["id"] for a in articles for p in a["paragraphs"] for qa in p["qas"]}
+    def ids_of(articles):
+        return {qa["id"] for a in articles for p in a["paragraphs"] for qa in p["qas"]}
+
     train_ids, held_out = ids_of(document["data"][:24]), ids_of(document["data"][24:])
     manifest, rows = build(tmp_path, [lareqa(xquad_r)], articles="0-23", batch_size=20)
     seen = {row["example_id"] for row in rows}

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from mtqa.errors import MtqaError
-from mtqa.paths import resolve_eval_data
 from mtqa.evaluate.beir import evaluate_beir
+from mtqa.evaluate.config import parse_eval_spec
 from mtqa.evaluate.lareqa import LareqaSet, evaluate_lareqa, load_lareqa
 from mtqa.formats.beir import load_beir
-from mtqa.evaluate.config import parse_eval_spec
+from mtqa.paths import resolve_eval_data
 
 
 def one_hot_encoder(vectors: dict[str, list[float]]):

@@ -122,8 +122,8 @@ def test_torn_and_damaged_cache_is_detected_and_recovered(tmp_path, tiny_ct2, sm
 
 
 def test_a_full_cache_is_reported_not_mistaken_for_damage(tmp_path):
-    from mtqa.translate.cache import TranslationCache
     from mtqa.errors import MtqaError
+    from mtqa.translate.cache import TranslationCache
 
     path = tmp_path / "translations.sqlite"
     cache = TranslationCache(path)

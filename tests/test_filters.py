@@ -2,10 +2,17 @@ import json
 
 import pytest
 
-from mtqa.translate.filters import (
-    CopyFilter, EmptyFilter, FilterChain, FilterOptions, LanguageIdFilter, LengthRatioFilter, RepetitionFilter, default_filters,
-)
 from mtqa.languages import get_language
+from mtqa.translate.filters import (
+    CopyFilter,
+    EmptyFilter,
+    FilterChain,
+    FilterOptions,
+    LanguageIdFilter,
+    LengthRatioFilter,
+    RepetitionFilter,
+    default_filters,
+)
 
 LANGS = ["ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"]
 WRONG_TARGET = {"ar": "hi", "de": "es", "el": "ru", "en": "de", "es": "de", "hi": "ar", "ru": "tr",

@@ -131,8 +131,8 @@ def test_iter_batches_order_start_and_context(tmp_path):
 
 
 def test_iter_batches_on_build_batches_output(tmp_path, xquad_r):
-    from mtqa.batches.job import BuildConfig, run_build_batches
     from mtqa.batches.config import SamplerConfig
+    from mtqa.batches.job import BuildConfig, run_build_batches
 
     sampler = SamplerConfig(batch_size=4, positive="sentence+context", num_batches=5)
     run_build_batches(BuildConfig(inputs=[f"lareqa:{xquad_r}"], output=tmp_path / "b", sampler=sampler, articles="0",

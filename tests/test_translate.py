@@ -4,8 +4,8 @@ import ctranslate2
 import pytest
 
 from mtqa.translate.cache import TranslationCache
-from mtqa.translate.translator import DecodingOptions, ModelTranslator, translate_segments
 from mtqa.translate.plan import split_to_fit
+from mtqa.translate.translator import DecodingOptions, ModelTranslator, translate_segments
 
 GREEDY = DecodingOptions(beam_size=1, max_decoding_length=12)
 

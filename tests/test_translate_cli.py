@@ -1,8 +1,8 @@
 """`mtqa translate` end to end on the tiny model, as a user runs it."""
 
 import json
-import re
 import os
+import re
 import signal
 import sqlite3
 import subprocess

@@ -19,8 +19,8 @@ from ..formats import shards
 from ..formats.lareqa import parse_articles
 from ..output import atomic_directory, claim_output
 from ..stages import StageTimer
-from .corpus_index import Corpus, TextStores, load_corpus
 from .config import SamplerConfig
+from .corpus_index import Corpus, TextStores, load_corpus
 from .sampler import Batch, SamplingReport, allowed_languages, iterate_batches, validate
 
 EPOCH_DEFINITION = """\

@@ -22,9 +22,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .corpus_index import Corpus
 from ..errors import MtqaError
 from .config import MODES, SamplerConfig
+from .corpus_index import Corpus
 from .units import Batch, BatchState, Queues
 
 MAX_SKIPS_PER_ROW = 20

@@ -23,9 +23,9 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import MtqaError
-from . import ENGINES  # noqa: F401  (re-exported: the engine choices live with the other encoder choices)
 from ..output import atomic_directory
 from ..paths import available_cores, cache_root
+from . import ENGINES  # noqa: F401  (re-exported: the engine choices live with the other encoder choices)
 
 CT2_MODEL_TYPES = frozenset({"bert", "xlm-roberta", "roberta", "distilbert", "camembert"})
 QUANTIZATION = "int8"

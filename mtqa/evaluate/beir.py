@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..encoders.load import Encoder
 from ..errors import MtqaError
 from ..formats.beir import BeirSet, trec_run_lines
 from ..output import remove_stale
-from ..encoders.load import Encoder
 from .metrics import BEIR_METRICS, compute, csr
 from .search import encode_to_disk, top_k
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..encoders.load import load_encoder, resolve_model_name
 from ..errors import MtqaError
 from ..formats.beir import load_beir, trec_qrels_lines
 from ..formats.lareqa import parse_articles
@@ -17,12 +18,12 @@ from ..paths import resolve_eval_data
 from ..train.distributed import current_group
 from .beir import evaluate_beir
 from .config import EvalSpec, TrainEvalConfig, parse_eval_spec
-from ..encoders.load import load_encoder, resolve_model_name
 from .engine import evaluation_encoder
 from .lareqa import evaluate_lareqa, load_lareqa
 from .metrics import HEADLINE_METRICS
 from .model_card import write_model_card
 from .report import write_report
+
 
 def _prepare_evals(config: TrainEvalConfig) -> list[tuple[EvalSpec, Any]]:
     """Parse and load every evaluation set before any training, so a typo fails at once."""

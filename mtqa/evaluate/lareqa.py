@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from ..encoders.load import Encoder
 from ..errors import MtqaError
 from ..formats import lareqa
-from ..encoders.load import Encoder
 from .metrics import compute, csr, per_query, relevant_ranks
 
 

@@ -8,9 +8,12 @@ flags`` (see data_cards/parallel-corpus.md). The file sits where the Hub's
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from ..errors import MtqaError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 CORPUS_FILE = "data/train-00000-of-00001.parquet"
 CREATED_BY = "mtqa translate"

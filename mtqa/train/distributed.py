@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from datetime import timedelta
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 from torch import Tensor, nn

@@ -18,8 +18,8 @@ from typing import Any
 from ..encoders import ENGINES
 from ..languages import Language
 from . import langid
-from .scripts import DENSE_SCRIPT_WEIGHT, EXPECTED_LENGTH_RATIO, SCRIPT_NAMES, char_script, script_share
 from .langid import LANGID_BACKENDS
+from .scripts import DENSE_SCRIPT_WEIGHT, EXPECTED_LENGTH_RATIO, SCRIPT_NAMES, char_script, script_share
 
 WORD = re.compile(r"\w+")
 # Where the script writes no spaces, characters are the units, but a run of Latin letters or digits is one.

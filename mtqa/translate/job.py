@@ -13,20 +13,20 @@ from .. import __version__
 from ..card import MT_LIMITATIONS, markdown_table, render_card
 from ..errors import MtqaError
 from ..faults import crash_point
-from ..formats.parallel_corpus import CORPUS_FILE, CREATED_BY, write_corpus
 from ..formats.lareqa import parse_articles
+from ..formats.parallel_corpus import CORPUS_FILE, CREATED_BY, write_corpus
 from ..formats.qa_input import load_records
 from ..languages import Language, get_language
 from ..output import atomic_directory, claim_output, write_json
 from ..paths import cache_root
 from ..stages import StageTimer
 from .align import Aligner, segment_record, segments_to_translate
-from .cache import TranslationCache
 from .backends import open_model
+from .cache import TranslationCache
 from .ct2_model import DEFAULT_MODEL, QUANTIZATIONS
 from .filters import FilterChain, FilterOptions, default_filters
-from .translator import DecodingOptions, translate_segments
 from .segment import split_sentences
+from .translator import DecodingOptions, translate_segments
 
 ENGINES = ("local", "ray")  # where chunks are translated: this process, or a Ray cluster
 DEVICES = ("auto", "cpu", "cuda")

@@ -13,11 +13,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from .cache import TranslationCache
 from ..errors import MtqaError
 from ..faults import crash_point
 from ..languages import joins_without_spaces
 from ..paths import available_cores
+from .cache import TranslationCache
 from .plan import Piece, plan_pieces
 from .tokenizer import ModelTokenizer
 
