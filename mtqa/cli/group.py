@@ -1,0 +1,108 @@
+"""The `mtqa` group, the helpers every command shares, and the entry point.
+
+Every choice list and default comes from the module that uses it (the configs and
+their constants); options are copied into those typed configs by field name.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+import warnings
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .. import __version__
+from ..errors import MtqaError
+from ..languages import parse_languages
+
+Config = TypeVar("Config")
+
+
+def fill(cls: type[Config], options: dict[str, Any], **overrides: Any) -> Config:
+    """``cls`` built from the options named like its fields, then ``overrides``."""
+    names = {item.name for item in fields(cls)}
+    return cls(**{**{key: value for key, value in options.items() if key in names}, **overrides})
+
+
+def language_codes(spec: str | None, option: str) -> list[str] | None:
+    """ISO 639-1 or FLORES-200 codes -> the short codes data sets use (``deu_Latn`` -> ``de``)."""
+    return [language.code for language in parse_languages(spec, option=option)] if spec else None
+
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mtqa")
+@click.option("--verbose", is_flag=True, help="Show tracebacks for errors.")
+def cli(verbose: bool) -> None:
+    """mtqa: English QA data -> multilingual retrieval training data.
+
+    \b
+    Example:
+      mtqa translate --input squad.json --langs de,zh --output out/mt
+      mtqa build-batches --input out/mt --output out/batches
+      mtqa train-eval --batches out/batches --model sentence-transformers/LaBSE --output out/run
+    """
+
+
+def _given(*names: str) -> list[str]:
+    """Those of ``names`` the user typed (not left at their defaults), as --option spellings."""
+    from click.core import ParameterSource
+
+    context = click.get_current_context()
+    spelling = {param.name: max(param.opts, key=len) for param in context.command.params}
+    return [spelling[name] for name in names if context.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+
+
+def _refuse_unless(condition: bool, names: tuple[str, ...], needs: str, fix: str) -> None:
+    """Options that apply only where ``condition`` holds are refused (exit 2) when typed without it."""
+    given = _given(*names)
+    if given and not condition:
+        shown = ", ".join(given)
+        raise click.UsageError(f"{shown} {'applies' if len(given) == 1 else 'apply'} only {needs}; {fix.format(shown=shown)}")
+
+
+def _invocation() -> list[str]:
+    """The command line as typed (``main``'s arguments; ``sys.argv`` when click was driven another way)."""
+    obj = click.get_current_context().obj
+    return obj["argv"] if isinstance(obj, dict) and "argv" in obj else ["mtqa", *sys.argv[1:]]
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    if Path(filename).resolve().is_relative_to(Path(__file__).resolve().parents[1]):  # the mtqa package
+        return f"mtqa: warning: {message}\n"
+    return f"{filename}:{lineno}: {category.__name__}: {message}\n"  # another library's: say whose
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors end in one line and a non-zero exit, never a traceback."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    warnings.formatwarning = _one_line_warning
+    verbose = "--verbose" in args
+    if verbose:  # the group's flag, accepted after the subcommand too
+        args = ["--verbose", *[arg for arg in args if arg != "--verbose"]]
+    try:
+        cli.main(args=args, prog_name="mtqa", standalone_mode=False, obj={"argv": ["mtqa", *args]})
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as error:
+        context = getattr(error, "ctx", None)
+        command = context.command_path if context else "mtqa"
+        click.echo(f"{command}: error: {error.format_message()} (see '{command} --help')", err=True)
+        sys.exit(2)
+    except MtqaError as error:
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"mtqa: error: {error}", err=True)
+        sys.exit(1)
+    except (KeyboardInterrupt, click.Abort):
+        click.echo("mtqa: interrupted; rerun the same command to resume (finished work is cached)", err=True)
+        sys.exit(130)
+    except Exception as error:  # a bug, not a user error: still one line unless asked
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"mtqa: internal error: {type(error).__name__}: {error} (rerun with --verbose for details)", err=True)
+        sys.exit(1)
