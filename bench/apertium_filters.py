@@ -41,8 +41,26 @@ def translate_corpus(articles: str, out: Path) -> dict[str, Any]:
     """Run `mtqa translate` with Apertium as a user would; returns the manifest and rows."""
     import pyarrow.parquet as pq
 
-    command = [sys.executable, "-m", "mtqa", "translate", "--input", "lareqa:xquad-r", "--articles", articles, "--langs", "es",
-               "--model", "apertium:eng-spa", "--similarity", "--no-filter", "--quiet", "--no-cache", "--output", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "mtqa",
+        "translate",
+        "--input",
+        "lareqa:xquad-r",
+        "--articles",
+        articles,
+        "--langs",
+        "es",
+        "--model",
+        "apertium:eng-spa",
+        "--similarity",
+        "--no-filter",
+        "--quiet",
+        "--no-cache",
+        "--output",
+        str(out),
+    ]
     subprocess.run(command, check=True)
     rows = pq.read_table(next((out / "data").glob("*.parquet"))).to_pylist()
     return {"manifest": json.loads((out / "manifest.json").read_text()), "rows": rows}
@@ -56,8 +74,12 @@ def corpus_shares(rows: list[dict[str, Any]]) -> dict[str, Any]:
         for name in {flag.split(":")[1] for flag in row["flags"]}:
             by_filter[name] = by_filter.get(name, 0) + 1
     flagged = sum(1 for row in spanish if row["flags"])
-    return {"examples": len(spanish), "dropped_by_chain": flagged, "dropped_share": round(flagged / len(spanish), 4),
-            "by_filter": {name: {"dropped": count, "share": round(count / len(spanish), 4)} for name, count in sorted(by_filter.items())}}
+    return {
+        "examples": len(spanish),
+        "dropped_by_chain": flagged,
+        "dropped_share": round(flagged / len(spanish), 4),
+        "by_filter": {name: {"dropped": count, "share": round(count / len(spanish), 4)} for name, count in sorted(by_filter.items())},
+    }
 
 
 def judge_questions(pairs: list[tuple[str, str]], groups: dict[str, str]) -> tuple[dict[str, list[bool]], Any]:
@@ -94,10 +116,13 @@ def side_by_side(articles: str) -> tuple[dict[str, Any], dict[str, str]]:
         pairs = [(questions["en"][qid], outputs[qid]) for qid in ids]
         failed, scores = judge_questions(pairs, groups)
         keyed = [(english, output, "es") for english, output in pairs]
-        result[name] = {"questions": len(ids), "failed_share": {check: round(sum(v) / len(v), 4) for check, v in failed.items()},
-                        "cosine": distribution(scores.cosine.get(key) for key in keyed),
-                        "margin": distribution(scores.margin.get(key) for key in keyed),
-                        "source_margin": distribution(scores.source_margin.get(key) for key in keyed)}
+        result[name] = {
+            "questions": len(ids),
+            "failed_share": {check: round(sum(v) / len(v), 4) for check, v in failed.items()},
+            "cosine": distribution(scores.cosine.get(key) for key in keyed),
+            "margin": distribution(scores.margin.get(key) for key in keyed),
+            "source_margin": distribution(scores.source_margin.get(key) for key in keyed),
+        }
     return result, {questions["en"][qid]: questions["es"][qid] for qid in ids}
 
 
@@ -112,33 +137,66 @@ def dropped_examples(rows: list[dict[str, Any]], human_of: dict[str, str], count
     def shown(row: dict[str, Any]) -> dict[str, Any]:
         source = english[row["id"]]
         if any(flag.startswith("question:") for flag in row["flags"]):
-            return {"part": "question", "english": source["question"], "apertium": row["question"], "human": human_of.get(source["question"])}
-        return {"part": "answer sentence", "english": source["sentences"][source["answer_sentence"]],
-                "apertium": row["sentences"][row["answer_sentence"]], "human": None}  # human sentences are not aligned to these
+            return {
+                "part": "question",
+                "english": source["question"],
+                "apertium": row["question"],
+                "human": human_of.get(source["question"]),
+            }
+        return {
+            "part": "answer sentence",
+            "english": source["sentences"][source["answer_sentence"]],
+            "apertium": row["sentences"][row["answer_sentence"]],
+            "human": None,
+        }  # human sentences are not aligned to these
 
     return [{"id": row["id"], "flags": row["flags"], **shown(row)} for row in chosen]
 
 
 def markdown(result: dict[str, Any]) -> str:
     corpus, side = result["corpus"], result["questions"]
-    lines = [f"# Filters on real machine translation: Apertium eng-spa on XQuAD-R articles {result['articles']}", "",
-             f"{result['date']}, {result['machine']}; Apertium pair {result['pair']}.", "",
-             f"## 1. The corpus `mtqa translate` writes ({corpus['examples']} Spanish examples)", "",
-             "| filter | examples dropped | share |", "| --- | ---: | ---: |"]
+    lines = [
+        f"# Filters on real machine translation: Apertium eng-spa on XQuAD-R articles {result['articles']}",
+        "",
+        f"{result['date']}, {result['machine']}; Apertium pair {result['pair']}.",
+        "",
+        f"## 1. The corpus `mtqa translate` writes ({corpus['examples']} Spanish examples)",
+        "",
+        "| filter | examples dropped | share |",
+        "| --- | ---: | ---: |",
+    ]
     lines += [f"| {name} | {item['dropped']} | {item['share']:.1%} |" for name, item in corpus["by_filter"].items()]
-    lines += [f"| **chain** | {corpus['dropped_by_chain']} | {corpus['dropped_share']:.1%} |", "",
-              f"## 2. Questions side by side ({side['mt']['questions']} questions): share failed", "",
-              "| filter | Apertium | human |", "| --- | ---: | ---: |"]
-    lines += [f"| {name} | {side['mt']['failed_share'][name]:.1%} | {side['human']['failed_share'][name]:.1%} |" for name in side["mt"]["failed_share"]]
-    lines += ["", "Similarity filter scores (quantiles):", "", "| score | translation | p5 | p25 | p50 | mean |", "| --- | --- | ---: | ---: | ---: | ---: |"]
+    lines += [
+        f"| **chain** | {corpus['dropped_by_chain']} | {corpus['dropped_share']:.1%} |",
+        "",
+        f"## 2. Questions side by side ({side['mt']['questions']} questions): share failed",
+        "",
+        "| filter | Apertium | human |",
+        "| --- | ---: | ---: |",
+    ]
+    lines += [
+        f"| {name} | {side['mt']['failed_share'][name]:.1%} | {side['human']['failed_share'][name]:.1%} |"
+        for name in side["mt"]["failed_share"]
+    ]
+    lines += [
+        "",
+        "Similarity filter scores (quantiles):",
+        "",
+        "| score | translation | p5 | p25 | p50 | mean |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
     for score in ("cosine", "margin", "source_margin"):
         for name in ("mt", "human"):
             item = side[name][score]
-            lines.append(f"| {score} | {'Apertium' if name == 'mt' else 'human'} | {item['p5']:.3f} | {item['p25']:.3f} | {item['p50']:.3f} | {item['mean']:.3f} |")
+            lines.append(
+                f"| {score} | {'Apertium' if name == 'mt' else 'human'} | {item['p5']:.3f} | {item['p25']:.3f} | {item['p50']:.3f} | {item['mean']:.3f} |"
+            )
     lines += ["", f"## {len(result['examples'])} dropped rows", ""]
     for example in result["examples"]:
         human = f"; human {example['human']!r}" if example["human"] else ""
-        lines += [f"- `{', '.join(example['flags'])}` ({example['part']}): {example['english']!r} → Apertium {example['apertium']!r}{human}"]
+        lines += [
+            f"- `{', '.join(example['flags'])}` ({example['part']}): {example['english']!r} → Apertium {example['apertium']!r}{human}"
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -155,10 +213,16 @@ def main() -> None:
         corpus = translate_corpus(args.articles, Path(work) / "mt-es")
     side, human_of = side_by_side(args.articles)
     pairs = corpus["manifest"]["model"]["pairs"]["spa_Latn"]
-    result = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "articles": args.articles,
-              "pair": f"{pairs['mode']} ({pairs['package']} {pairs['version']})", "corpus": corpus_shares(corpus["rows"]),
-              "corpus_similarity": corpus["manifest"]["similarity"], "questions": side,
-              "examples": dropped_examples(corpus["rows"], human_of)}
+    result = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine(),
+        "articles": args.articles,
+        "pair": f"{pairs['mode']} ({pairs['package']} {pairs['version']})",
+        "corpus": corpus_shares(corpus["rows"]),
+        "corpus_similarity": corpus["manifest"]["similarity"],
+        "questions": side,
+        "examples": dropped_examples(corpus["rows"], human_of),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(args.out, json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     atomic_write(args.out.with_suffix(".md"), markdown(result))

@@ -47,17 +47,19 @@ def make_corpus(directory: Path, rows: int, seed: int = 0) -> None:
         contexts = [" ".join(row) for row in sentences]
         questions = [" ".join(words[row]) + "?" for row in rng.integers(0, len(words), size=(examples, 9))]
         passage_of = np.arange(examples) // QUESTIONS_PER_PASSAGE
-        table = pa.table({
-            "id": pa.array([f"q{i}" for i in range(examples)]),
-            "lang": pa.array([lang] * examples),
-            "title": pa.array([""] * examples),
-            "question": pa.array(questions),
-            "context": pa.array([contexts[p] for p in passage_of]),
-            "sentences": pa.array([list(sentences[p]) for p in passage_of], pa.list_(pa.string())),
-            "answer_sentence": pa.array(rng.integers(0, SENTENCES_PER_PASSAGE, size=examples).astype(np.int32)),
-            "answer_text": pa.array([None] * examples, pa.string()),
-            "flags": pa.array([[] for _ in range(examples)], pa.list_(pa.string())),
-        })
+        table = pa.table(
+            {
+                "id": pa.array([f"q{i}" for i in range(examples)]),
+                "lang": pa.array([lang] * examples),
+                "title": pa.array([""] * examples),
+                "question": pa.array(questions),
+                "context": pa.array([contexts[p] for p in passage_of]),
+                "sentences": pa.array([list(sentences[p]) for p in passage_of], pa.list_(pa.string())),
+                "answer_sentence": pa.array(rng.integers(0, SENTENCES_PER_PASSAGE, size=examples).astype(np.int32)),
+                "answer_text": pa.array([None] * examples, pa.string()),
+                "flags": pa.array([[] for _ in range(examples)], pa.list_(pa.string())),
+            }
+        )
         pq.write_table(table, data / f"train-{file_index:05d}-of-{len(LANGS):05d}.parquet", compression="zstd")
 
 
@@ -91,8 +93,21 @@ def main() -> None:
     for path in (plain_out, batches_out):
         shutil.rmtree(path, ignore_errors=True)
     plain = measure([sys.executable, "-c", PLAIN, str(corpus), str(plain_out)])
-    built = measure([sys.executable, "-m", "mtqa", "build-batches", "--input", str(corpus), "--output", str(batches_out), "--quiet",
-                     "--positive", args.positive])
+    built = measure(
+        [
+            sys.executable,
+            "-m",
+            "mtqa",
+            "build-batches",
+            "--input",
+            str(corpus),
+            "--output",
+            str(batches_out),
+            "--quiet",
+            "--positive",
+            args.positive,
+        ]
+    )
     manifest = json.loads((batches_out / "manifest.json").read_text())
     results = {
         "date": time.strftime("%Y-%m-%d"),
@@ -107,15 +122,19 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"bench-batches on {results['machine']}, {rows:,} input rows ({manifest['rows']:,} written in "
-          f"{manifest['num_batches']:,} batches, {args.positive} positives)")
+    print(
+        f"bench-batches on {results['machine']}, {rows:,} input rows ({manifest['rows']:,} written in "
+        f"{manifest['num_batches']:,} batches, {args.positive} positives)"
+    )
     print("| method | seconds | rows/s | peak RSS MiB |")
     print("| --- | ---: | ---: | ---: |")
     for name, key in (("plain pyarrow read+write", "plain_read_write"), ("mtqa build-batches", "build_batches")):
         item = results[key]
         print(f"| {name} | {item['seconds']:.1f} | {item['rows_per_s']:,.0f} | {item['peak_rss_mib']:.0f} |")
-    print(f"time ratio build/plain: {results['time_ratio']:.2f} (target <= 2.0); "
-          f"build peak RSS {built['peak_rss_mib']:.0f} MiB (target < 2048)")
+    print(
+        f"time ratio build/plain: {results['time_ratio']:.2f} (target <= 2.0); "
+        f"build peak RSS {built['peak_rss_mib']:.0f} MiB (target < 2048)"
+    )
 
 
 if __name__ == "__main__":

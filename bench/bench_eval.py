@@ -53,12 +53,16 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"bench-eval on {results['machine']}: {results['questions']:,} questions, {results['candidates']:,} candidates")
-    print(f"encoding {results['encode_seconds']:.1f} s, scoring {results['scoring_seconds']:.1f} s: "
-          f"{results['scoring_share_of_encoding']:.1%} of encoding (target < 10%)")
+    print(
+        f"encoding {results['encode_seconds']:.1f} s, scoring {results['scoring_seconds']:.1f} s: "
+        f"{results['scoring_share_of_encoding']:.1%} of encoding (target < 10%)"
+    )
     engine = results.get("engines")
     if engine:
-        print(f"offline-me5, {engine['texts']:,} texts: ctranslate2 float32 {engine['ctranslate2_seconds']:.1f} s (conversion included) "
-              f"vs torch {engine['torch_seconds']:.1f} s = {engine['ratio']:.2f} (target <= 0.7); largest difference {engine['max_abs_diff']:.1e}")
+        print(
+            f"offline-me5, {engine['texts']:,} texts: ctranslate2 float32 {engine['ctranslate2_seconds']:.1f} s (conversion included) "
+            f"vs torch {engine['torch_seconds']:.1f} s = {engine['ratio']:.2f} (target <= 0.7); largest difference {engine['max_abs_diff']:.1e}"
+        )
 
 
 def engines(folder: Path, articles: str) -> dict:
@@ -85,9 +89,15 @@ def engines(folder: Path, articles: str) -> dict:
                     raise RuntimeError(f"--eval-engine {engine} ran as {name}")
                 vectors[engine] = encode(texts, "passage: ")
             seconds[engine] = time.perf_counter() - started
-    return {"texts": len(texts), "articles": articles, "torch_seconds": seconds["torch"], "ctranslate2_seconds": seconds["ctranslate2"],
-            "ratio": seconds["ctranslate2"] / seconds["torch"], "max_abs_diff": float(np.abs(vectors["torch"] - vectors["ctranslate2"]).max()),
-            "target": 0.7}
+    return {
+        "texts": len(texts),
+        "articles": articles,
+        "torch_seconds": seconds["torch"],
+        "ctranslate2_seconds": seconds["ctranslate2"],
+        "ratio": seconds["ctranslate2"] / seconds["torch"],
+        "max_abs_diff": float(np.abs(vectors["torch"] - vectors["ctranslate2"]).max()),
+        "target": 0.7,
+    }
 
 
 if __name__ == "__main__":

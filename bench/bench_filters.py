@@ -95,8 +95,12 @@ def load_sentences(spec: str, articles: str | None = None) -> dict[str, dict[str
     from mtqa.paths import resolve_eval_data
 
     folder = resolve_eval_data(spec.partition(":")[2])
-    return {file.stem: {str(number): paragraph.sentences for number, paragraph in
-                        enumerate(lareqa.read_language(file, lareqa.parse_articles(articles)))} for file in lareqa.language_files(folder)}
+    return {
+        file.stem: {
+            str(number): paragraph.sentences for number, paragraph in enumerate(lareqa.read_language(file, lareqa.parse_articles(articles)))
+        }
+        for file in lareqa.language_files(folder)
+    }
 
 
 def context_pairs(sentences: dict[str, dict[str, list[str]]]) -> tuple[list[tuple[str, str, str]], dict[str, str]]:
@@ -143,7 +147,7 @@ def make_examples(questions: dict[str, dict[str, str]], passages: dict[str, list
             nearby = [o for o in passage_of.get(qid, []) if o != qid and o in questions[lang]]
             if nearby:
                 add("nearby_question", questions[lang][rng.choice(nearby)])
-            add("truncated", good[:max(1, len(good) // 3)].rstrip())
+            add("truncated", good[: max(1, len(good) // 3)].rstrip())
             units = list(good) if language.joins_without_spaces else good.split()
             joiner = "" if language.joins_without_spaces else " "
             tail = joiner.join(units[-3:])
@@ -151,12 +155,13 @@ def make_examples(questions: dict[str, dict[str, str]], passages: dict[str, list
             add("empty", "")
             if qid in questions.get(foreign, {}):
                 mixed = questions[foreign][qid]
-                add("mixed_script", good[:len(good) // 2] + " " + mixed[len(mixed) // 2:])
+                add("mixed_script", good[: len(good) // 2] + " " + mixed[len(mixed) // 2 :])
     return examples
 
 
-def run_filters(examples: list[dict[str, Any]], langid: str, sentences: dict[str, dict[str, list[str]]] | None = None
-                ) -> tuple[dict[str, list[bool]], dict[str, float], dict[str, Any]]:
+def run_filters(
+    examples: list[dict[str, Any]], langid: str, sentences: dict[str, dict[str, list[str]]] | None = None
+) -> tuple[dict[str, list[bool]], dict[str, float], dict[str, Any]]:
     """Per filter (and the chain), whether each example fails; each filter's seconds; the similarity scores' distributions.
 
     ``sentences`` (:func:`load_sentences`) join the similarity filter's runs as the passages' other segments.
@@ -187,8 +192,14 @@ def run_filters(examples: list[dict[str, Any]], langid: str, sentences: dict[str
     return failed, seconds, similarity_distributions(examples, segments, judged)
 
 
-def similarity_in_runs(examples: list[dict[str, Any]], segments: list, groups: dict[str, str], similarity,
-                       context: list | None = None, every: int = RUN_CORRUPTION) -> tuple[list[bool], Any]:
+def similarity_in_runs(
+    examples: list[dict[str, Any]],
+    segments: list,
+    groups: dict[str, str],
+    similarity,
+    context: list | None = None,
+    every: int = RUN_CORRUPTION,
+) -> tuple[list[bool], Any]:
     """The similarity filter's verdicts, each within a run shaped like a real one.
 
     Its margins compare a pair with the other pairs of its passage, so it must see a run in
@@ -206,11 +217,19 @@ def similarity_in_runs(examples: list[dict[str, Any]], segments: list, groups: d
     failed = [False] * len(examples)
     judged = PairScores()  # each example's scores, from the run it was judged in
     good = {(e["lang"], e["id"]): i for i, e in enumerate(examples) if e["kind"] == "good"}
-    judge = SimilarityFilter(model=similarity.model, min_similarity=similarity.min_similarity, min_margin=similarity.min_margin,
-                             min_source_margin=similarity.min_source_margin, engine=similarity.engine, cache=similarity.cache)
+    judge = SimilarityFilter(
+        model=similarity.model,
+        min_similarity=similarity.min_similarity,
+        min_margin=similarity.min_margin,
+        min_source_margin=similarity.min_source_margin,
+        engine=similarity.engine,
+        cache=similarity.cache,
+    )
 
     def run(judged_here: list[int], replaced: set[tuple[str, str]]) -> None:
-        judge.prepare(context + [segments[i] for key, i in good.items() if key not in replaced] + [segments[i] for i in judged_here], groups)
+        judge.prepare(
+            context + [segments[i] for key, i in good.items() if key not in replaced] + [segments[i] for i in judged_here], groups
+        )
         for i in judged_here:
             failed[i] = not judge.passes(*segments[i])
             pair = (segments[i][0], segments[i][1], segments[i][2].code)
@@ -246,8 +265,14 @@ def compare_engines(texts: list[str], sample: int = ENGINE_SAMPLE) -> dict[str, 
     plain = encode(load_encoder(folder), texts, prefix=prefix)
     plain_s = time.perf_counter() - started
     cosine = np.einsum("ij,ij->i", fast, plain)
-    return {"texts": len(texts), "ctranslate2_int8_s": round(fast_s, 2), "torch_float32_s": round(plain_s, 2),
-            "speedup": round(plain_s / fast_s, 2), "cosine_mean": round(float(cosine.mean()), 4), "cosine_min": round(float(cosine.min()), 4)}
+    return {
+        "texts": len(texts),
+        "ctranslate2_int8_s": round(fast_s, 2),
+        "torch_float32_s": round(plain_s, 2),
+        "speedup": round(plain_s / fast_s, 2),
+        "cosine_mean": round(float(cosine.mean()), 4),
+        "cosine_min": round(float(cosine.min()), 4),
+    }
 
 
 def similarity_distributions(examples: list[dict[str, Any]], segments: list, judged) -> dict[str, Any]:
@@ -262,8 +287,10 @@ def similarity_distributions(examples: list[dict[str, Any]], segments: list, jud
                 if pair in table:
                     found[example["lang"]][example["kind"]][score].append(table[pair])
                     found["all"][example["kind"]][score].append(table[pair])
-    return {lang: {kind: {score: distribution(values) for score, values in scores.items()} for kind, scores in kinds.items()}
-            for lang, kinds in sorted(found.items())}
+    return {
+        lang: {kind: {score: distribution(values) for score, values in scores.items()} for kind, scores in kinds.items()}
+        for lang, kinds in sorted(found.items())
+    }
 
 
 def tabulate(examples: list[dict[str, Any]], failed: dict[str, list[bool]]) -> dict[str, Any]:
@@ -284,47 +311,74 @@ def tabulate(examples: list[dict[str, Any]], failed: dict[str, list[bool]]) -> d
             "false_drop": {lang: round(cell[0] / cell[1], 4) for lang, cell in sorted(by_kind["good"].items())},
             "false_drop_all": round(rate(by_kind["good"]), 4),
             "recall": {kind: round(rate(by_kind[kind]), 4) for kind in KINDS if kind in by_kind},
-            "recall_by_language": {kind: {lang: round(cell[0] / cell[1], 4) for lang, cell in sorted(by_kind[kind].items())}
-                                   for kind in KINDS if kind in by_kind},
+            "recall_by_language": {
+                kind: {lang: round(cell[0] / cell[1], 4) for lang, cell in sorted(by_kind[kind].items())}
+                for kind in KINDS
+                if kind in by_kind
+            },
         }
     return table
 
 
 def markdown(result: dict[str, Any]) -> str:
     table, names = result["table"], list(result["table"])
-    lines = ["| filter | " + " | ".join(KINDS) + " | false drops (worst language) | ms per 1,000 segments |",
-             "| --- | " + " | ".join("---" for _ in KINDS) + " | --- | --- |"]
+    lines = [
+        "| filter | " + " | ".join(KINDS) + " | false drops (worst language) | ms per 1,000 segments |",
+        "| --- | " + " | ".join("---" for _ in KINDS) + " | --- | --- |",
+    ]
     for name in names:
         row = table[name]
         worst = max(row["false_drop"].items(), key=lambda item: item[1])
         recall = " | ".join(f"{row['recall'].get(kind, float('nan')):.1%}" for kind in KINDS)
-        lines.append(f"| {name} | {recall} | {row['false_drop_all']:.1%} ({worst[0]} {worst[1]:.1%}) | {result['ms_per_1000'][name]:,.0f} |")
+        lines.append(
+            f"| {name} | {recall} | {row['false_drop_all']:.1%} ({worst[0]} {worst[1]:.1%}) | {result['ms_per_1000'][name]:,.0f} |"
+        )
     chain = table[CHAIN]
     langs = list(chain["false_drop"])
-    lines += ["", "The chain per language (recall per kind, then false drops):", "",
-              "| kind | " + " | ".join(langs) + " |", "| --- | " + " | ".join("---" for _ in langs) + " |"]
+    lines += [
+        "",
+        "The chain per language (recall per kind, then false drops):",
+        "",
+        "| kind | " + " | ".join(langs) + " |",
+        "| --- | " + " | ".join("---" for _ in langs) + " |",
+    ]
     for kind in KINDS:
         by_lang = chain["recall_by_language"].get(kind, {})
         lines.append(f"| {kind} | " + " | ".join(f"{by_lang[lang]:.0%}" if lang in by_lang else "" for lang in langs) + " |")
     lines.append("| false drops | " + " | ".join(f"{chain['false_drop'][lang]:.1%}" for lang in langs) + " |")
-    lines += ["", "The similarity filter's scores (p5 / p50 / p95), all languages together:", "",
-              "| pairs | cosine | margin | source margin |", "| --- | --- | --- | --- |"]
+    lines += [
+        "",
+        "The similarity filter's scores (p5 / p50 / p95), all languages together:",
+        "",
+        "| pairs | cosine | margin | source margin |",
+        "| --- | --- | --- | --- |",
+    ]
     for kind, scores in result["similarity_distributions"]["all"].items():
-        cells = [" / ".join(f"{scores[score][q]:.3f}" for q in ("p5", "p50", "p95")) if scores.get(score) else "" for score in ("cosine", "margin", "source_margin")]
+        cells = [
+            " / ".join(f"{scores[score][q]:.3f}" for q in ("p5", "p50", "p95")) if scores.get(score) else ""
+            for score in ("cosine", "margin", "source_margin")
+        ]
         lines.append(f"| {kind} | {cells[0]} | {cells[1]} | {cells[2]} |")
     if "engines" in result:
         engines = result["engines"]
-        lines += ["", f"The similarity encoder on {engines['texts']:,} of these texts: CTranslate2 int8 {engines['ctranslate2_int8_s']} s, "
-                      f"PyTorch float32 {engines['torch_float32_s']} s ({engines['speedup']}x); their vectors' cosine "
-                      f"{engines['cosine_mean']} on average, {engines['cosine_min']} at the lowest."]
+        lines += [
+            "",
+            f"The similarity encoder on {engines['texts']:,} of these texts: CTranslate2 int8 {engines['ctranslate2_int8_s']} s, "
+            f"PyTorch float32 {engines['torch_float32_s']} s ({engines['speedup']}x); their vectors' cosine "
+            f"{engines['cosine_mean']} on average, {engines['cosine_min']} at the lowest.",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="lareqa:xquad-r", help="a LAReQA-format set: lareqa:PATH, or lareqa:NAME under the data folders")
-    parser.add_argument("--articles", default=HELD_OUT, help="articles whose questions are used (default: %(default)s, the ones the "
-                        f"filters' defaults were not chosen on; {TUNING}: the ones they were)")
+    parser.add_argument(
+        "--articles",
+        default=HELD_OUT,
+        help="articles whose questions are used (default: %(default)s, the ones the "
+        f"filters' defaults were not chosen on; {TUNING}: the ones they were)",
+    )
     parser.add_argument("--quick", action="store_true", help=f"articles {QUICK} only")
     parser.add_argument("--langid", default="fasttext", help="language-ID backend of the chain")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "work" / "results-filters.json")
@@ -360,11 +414,15 @@ def main() -> None:
     result["markdown"] = markdown(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"bench-filters on {result['machine']}: {result['good']:,} good and {result['examples'] - result['good']:,} corrupted examples, "
-          f"{len(result['languages'])} languages\n")
+    print(
+        f"bench-filters on {result['machine']}: {result['good']:,} good and {result['examples'] - result['good']:,} corrupted examples, "
+        f"{len(result['languages'])} languages\n"
+    )
     print(result["markdown"])
-    print(f"chain: worst recall {result['worst_recall']:.1%} ({result['worst_recall_kind']}; target >= {TARGET_RECALL:.0%}), "
-          f"worst false drops {result['worst_false_drop']:.1%} ({result['worst_false_drop_language']}; target <= {TARGET_FALSE_DROP:.0%})")
+    print(
+        f"chain: worst recall {result['worst_recall']:.1%} ({result['worst_recall_kind']}; target >= {TARGET_RECALL:.0%}), "
+        f"worst false drops {result['worst_false_drop']:.1%} ({result['worst_false_drop_language']}; target <= {TARGET_FALSE_DROP:.0%})"
+    )
 
 
 if __name__ == "__main__":

@@ -43,9 +43,30 @@ def make_shards(target: Path, steps: int, batch_size: int) -> str:
         corpus = target.parent / "train-corpus"
         make_corpus(corpus, max(2000, steps * batch_size * 2))
         source, spec = "synthetic corpus (bench_batches)", str(corpus)
-    subprocess.run([sys.executable, "-m", "mtqa", "build-batches", "--input", spec, "--output", str(target), "--overwrite",
-                    "--quiet", "--batch-size", str(batch_size), "--num-batches", str(steps), "--positive", "sentence"],
-                   check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mtqa",
+            "build-batches",
+            "--input",
+            spec,
+            "--output",
+            str(target),
+            "--overwrite",
+            "--quiet",
+            "--batch-size",
+            str(batch_size),
+            "--num-batches",
+            str(steps),
+            "--positive",
+            "sentence",
+        ],
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return source
 
 
@@ -57,8 +78,16 @@ def run_mtqa(shards: Path, steps: int, max_length: int, result: Path) -> None:
     config = TrainConfig(max_steps=steps, save_every=None, query_prefix=QUERY, passage_prefix=PASSAGE)
     with tempfile.TemporaryDirectory() as output:
         summary = train(config, model, shards, Path(output) / "run", progress=False)
-    result.write_text(json.dumps({"samples": summary["samples"], "train_seconds": summary["seconds"],
-                                  "first_loss": summary["first_loss"], "final_loss": summary["final_loss"]}))
+    result.write_text(
+        json.dumps(
+            {
+                "samples": summary["samples"],
+                "train_seconds": summary["seconds"],
+                "first_loss": summary["first_loss"],
+                "final_loss": summary["final_loss"],
+            }
+        )
+    )
 
 
 def run_sentence_transformers(shards: Path, steps: int, max_length: int, result: Path) -> None:
@@ -84,8 +113,10 @@ def run_sentence_transformers(shards: Path, steps: int, max_length: int, result:
     started = time.perf_counter()
     for _, batch in zip(range(steps), iter_batches(shards)):
         # Tokenised per column, as the library's data collator does; the loss embeds the columns.
-        features = [model.preprocess([QUERY + text for text in batch.queries]),
-                    model.preprocess([PASSAGE + text for text in batch.positive_texts()])]
+        features = [
+            model.preprocess([QUERY + text for text in batch.queries]),
+            model.preprocess([PASSAGE + text for text in batch.positive_texts()]),
+        ]
         loss = loss_fn(features, None)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -122,14 +153,40 @@ def main() -> None:
     shutil.rmtree(shards, ignore_errors=True)
     shards.parent.mkdir(parents=True, exist_ok=True)
     source = make_shards(shards, steps, args.batch_size)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    results = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "data": source, "steps": steps,
-               "batch_size": args.batch_size, "max_length": args.max_length, "model": "all-MiniLM-L6-v2 (offline)"}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    results = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine(),
+        "data": source,
+        "steps": steps,
+        "batch_size": args.batch_size,
+        "max_length": args.max_length,
+        "model": "all-MiniLM-L6-v2 (offline)",
+    }
     for side in ("mtqa", "sentence-transformers"):
         result = args.workdir / f"result-{side}.json"
-        process = measure([sys.executable, __file__, "--side", side, "--shards", str(shards), "--result", str(result),
-                           "--steps", str(steps), "--max-length", str(args.max_length)], env=env)
+        process = measure(
+            [
+                sys.executable,
+                __file__,
+                "--side",
+                side,
+                "--shards",
+                str(shards),
+                "--result",
+                str(result),
+                "--steps",
+                str(steps),
+                "--max-length",
+                str(args.max_length),
+            ],
+            env=env,
+        )
         inner = json.loads(result.read_text())
         results[side] = {**process, **inner, "samples_per_s": inner["samples"] / inner["train_seconds"]}
     mtqa, st = results["mtqa"], results["sentence-transformers"]
@@ -143,8 +200,10 @@ def main() -> None:
     print("| trainer | train s | samples/s | wall s | peak RSS MiB | loss first -> last |")
     print("| --- | ---: | ---: | ---: | ---: | --- |")
     for name, item in (("mtqa.train (InfoNCE)", mtqa), ("sentence-transformers MNRL loop", st)):
-        print(f"| {name} | {item['train_seconds']:.1f} | {item['samples_per_s']:.1f} | {item['seconds']:.1f} | "
-              f"{item['peak_rss_mib']:.0f} | {item['first_loss']:.3f} -> {item['final_loss']:.3f} |")
+        print(
+            f"| {name} | {item['train_seconds']:.1f} | {item['samples_per_s']:.1f} | {item['seconds']:.1f} | "
+            f"{item['peak_rss_mib']:.0f} | {item['first_loss']:.3f} -> {item['final_loss']:.3f} |"
+        )
     print(f"speed ratio mtqa/st: {results['speed_ratio']:.2f} (target >= 1.0); memory ratio: {results['memory_ratio']:.2f} (target <= 1.0)")
 
 

@@ -83,8 +83,12 @@ DEDUP_MAX_DECODING_LENGTH = 8
 MAX_BATCH_TOKENS = TranslateConfig.max_batch_tokens  # CTranslate2 batches in (a) and (b): mtqa's --max-batch-tokens default
 # Quick mode's half-size model and 100 segments weigh the fixed costs (imports, model load) more: (a)/(b) is held to 0.9 there.
 QUICK_TARGETS = {"mtqa_vs_ctranslate2_tokens_per_s": 0.9}
-TARGETS = {"mtqa_vs_ctranslate2_tokens_per_s": 0.95, "mtqa_vs_transformers_tokens_per_s": 4.0, "ctranslate2_vs_transformers_rss": 0.3,
-           "filter_vs_translate_s": 0.05}
+TARGETS = {
+    "mtqa_vs_ctranslate2_tokens_per_s": 0.95,
+    "mtqa_vs_transformers_tokens_per_s": 4.0,
+    "ctranslate2_vs_transformers_rss": 0.3,
+    "filter_vs_translate_s": 0.05,
+}
 
 
 @dataclass(frozen=True)
@@ -145,7 +149,9 @@ def child_prepare(spec: dict[str, Any]) -> dict[str, Any]:
             build_tiny_nllb(staging)
         else:
             # build_tiny_nllb names the model's vocabulary size model_vocab_size; the other fields match, "name" is ours.
-            build_tiny_nllb(staging, **{"model_vocab_size" if key == "vocab_size" else key: value for key, value in shape.items() if key != "name"})
+            build_tiny_nllb(
+                staging, **{"model_vocab_size" if key == "vocab_size" else key: value for key, value in shape.items() if key != "name"}
+            )
         (staging / "bench-model.json").write_text(json.dumps({"shape": shape}))
         shutil.rmtree(directory, ignore_errors=True)
         staging.rename(directory)
@@ -222,7 +228,7 @@ def child_transformers(spec: dict[str, Any]) -> dict[str, Any]:
     texts: list[str] = []
     with torch.inference_mode():
         for start in range(0, len(order), size):
-            batch = [spec["segments"][index] for index in order[start:start + size]]
+            batch = [spec["segments"][index] for index in order[start : start + size]]
             encoded = tokenizer(batch, return_tensors="pt", padding=True)
             generated = model.generate(
                 **encoded,
@@ -264,8 +270,12 @@ def child_similarity(spec: dict[str, Any]) -> dict[str, Any]:
 
     converted(ct2_layout(str(offline_me5())))
     document = json.loads(Path(spec["german"]).read_text(encoding="utf-8"))
-    german = [text for article in document["data"] for paragraph in article["paragraphs"]
-              for text in [qa["question"] for qa in paragraph["qas"]] + paragraph["sentences"]]
+    german = [
+        text
+        for article in document["data"]
+        for paragraph in article["paragraphs"]
+        for text in [qa["question"] for qa in paragraph["qas"]] + paragraph["sentences"]
+    ]
     language = get_language("de")
     pairs = [(source, german[i % len(german)].strip(), language) for i, source in enumerate(spec["segments"])]
     groups = {source: str(i // 8) for i, source in enumerate(spec["segments"])}
@@ -273,8 +283,13 @@ def child_similarity(spec: dict[str, Any]) -> dict[str, Any]:
     similarity = SimilarityFilter(threads=spec["threads"])
     similarity.prepare(pairs, groups)
     failed = sum(not similarity.passes(*pair) for pair in pairs)
-    return {"segments": len(pairs), "seconds": time.perf_counter() - started, "texts_encoded": similarity.scorer.encoded,
-            "engine": similarity.scorer.engine_used, "failed": failed}
+    return {
+        "segments": len(pairs),
+        "seconds": time.perf_counter() - started,
+        "texts_encoded": similarity.scorer.encoded,
+        "engine": similarity.scorer.engine_used,
+        "failed": failed,
+    }
 
 
 CHILDREN = {"prepare": child_prepare, "ctranslate2": child_ctranslate2, "transformers": child_transformers, "similarity": child_similarity}
@@ -423,8 +438,9 @@ Run = tuple[dict[str, Any], ProcessRun]  # what the process reported, and how it
 LABELS = {"mtqa": "(a) mtqa translate (CLI, CT2 int8)", "ctranslate2": "(b) CTranslate2 int8", "transformers": "(c) transformers float32"}
 
 
-def run_mtqa(settings: Settings, bench_input: Path, model_dir: str, expected_ct2_dir: str, env: dict[str, str], tag: str,
-             extra: tuple[str, ...] = ()) -> tuple[Run, dict[str, Any]]:
+def run_mtqa(
+    settings: Settings, bench_input: Path, model_dir: str, expected_ct2_dir: str, env: dict[str, str], tag: str, extra: tuple[str, ...] = ()
+) -> tuple[Run, dict[str, Any]]:
     """(a): the real CLI, end to end; the figures come from its manifest."""
     output = settings.workdir / "runs" / f"bench-mtqa{tag}"
     command = mtqa_command(
@@ -459,7 +475,10 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
         "translate_s": round(result["translate_s"], 3),
         "translate_tokens_per_s": round(result["output_tokens"] / result["translate_s"], 1),
         "peak_rss_mib": round(measured.peak_rss_mib, 1),
-        "runs": [{"seconds": round(m.seconds, 3), "translate_s": round(r["translate_s"], 3), "peak_rss_mib": round(m.peak_rss_mib, 1)} for r, m in runs],
+        "runs": [
+            {"seconds": round(m.seconds, 3), "translate_s": round(r["translate_s"], 3), "peak_rss_mib": round(m.peak_rss_mib, 1)}
+            for r, m in runs
+        ],
     }
 
 
@@ -491,8 +510,12 @@ def benchmark(settings: Settings) -> dict[str, Any]:
 
     log(f"preparing models in {workdir / 'models'} (built and converted once, then reused)")
     prepared, prepare_run = run_role(settings, "prepare", {"models_dir": str(workdir / "models"), "shape": shape}, env)
-    bench_input, subset, segments, full_input, full_counts = make_inputs(settings, Path(prepared["ct2_dir"]) / NLLB.source_spm, workdir / "inputs")
-    log(f"{len(segments)} unique segments from {subset['examples']} examples; {settings.length} decoder steps each, beam {settings.beam_size}")
+    bench_input, subset, segments, full_input, full_counts = make_inputs(
+        settings, Path(prepared["ct2_dir"]) / NLLB.source_spm, workdir / "inputs"
+    )
+    log(
+        f"{len(segments)} unique segments from {subset['examples']} examples; {settings.length} decoder steps each, beam {settings.beam_size}"
+    )
 
     spec = {
         "segments": segments,
@@ -533,8 +556,11 @@ def benchmark(settings: Settings) -> dict[str, Any]:
         ray_manifest = json.loads((ray_output / "manifest.json").read_text())
         local_output = workdir / "runs" / "bench-mtqa-1"
         corpus = "data/train-00000-of-00001.parquet"
-        ray_result = {"seconds": round(ray_run.seconds, 2), "translate_s": ray_manifest["timings_s"]["translate"],
-                      "identical_output": (ray_output / corpus).read_bytes() == (local_output / corpus).read_bytes()}
+        ray_result = {
+            "seconds": round(ray_run.seconds, 2),
+            "translate_s": ray_manifest["timings_s"]["translate"],
+            "identical_output": (ray_output / corpus).read_bytes() == (local_output / corpus).read_bytes(),
+        }
 
     log(f"dedup factor: all of XQuAD-R English into {DEDUP_LANGS} with a tiny model")
     dedup_output = workdir / "runs" / "dedup-xquad-r"
@@ -565,13 +591,19 @@ def benchmark(settings: Settings) -> dict[str, Any]:
     filter_s = statistics.median(r["filter_s"] for r, _ in runs["mtqa"])
     translate_s = statistics.median(r["translate_s"] for r, _ in runs["mtqa"])
     ratios["filter_with_similarity_vs_translate_s"] = round((filter_s + similarity["seconds"]) / translate_s, 4)
-    ratios["similarity_run"] = {"filter_s": round(filter_s + similarity["seconds"], 2), "translate_s": round(translate_s, 2),
-                                "similarity_s": round(similarity["seconds"], 2), "texts_encoded": similarity["texts_encoded"],
-                                "engine": similarity["engine"]}
+    ratios["similarity_run"] = {
+        "filter_s": round(filter_s + similarity["seconds"], 2),
+        "translate_s": round(translate_s, 2),
+        "similarity_s": round(similarity["seconds"], 2),
+        "texts_encoded": similarity["texts_encoded"],
+        "engine": similarity["engine"],
+    }
     passed["filter_with_similarity_vs_translate_s"] = ratios["filter_with_similarity_vs_translate_s"] <= TARGETS["filter_vs_translate_s"]
     # Where the wall time outside the translation step goes (imports, model load, filtering, writing), per paired run.
-    ratios["outside_step_s"] = {"mtqa": [round(m.seconds - r["translate_s"], 2) for r, m in runs["mtqa"]],
-                                "ctranslate2": [round(m.seconds - r["translate_s"], 2) for r, m in runs["ctranslate2"]]}
+    ratios["outside_step_s"] = {
+        "mtqa": [round(m.seconds - r["translate_s"], 2) for r, m in runs["mtqa"]],
+        "ctranslate2": [round(m.seconds - r["translate_s"], 2) for r, m in runs["ctranslate2"]],
+    }
     checks = {
         "same_segments": a["segments"] == b["segments"] == c["segments"] == len(segments),
         "same_output_tokens": a["output_tokens"] == b["output_tokens"] == c["output_tokens"] == len(segments) * (settings.length - 1),
@@ -605,13 +637,19 @@ def benchmark(settings: Settings) -> dict[str, Any]:
         "ratios": ratios,
         "targets": targets,
         "passed": passed,
-        **({"ray": {
-            **ray_result,
-            "time_ratio": ray_result["seconds"] / a["seconds"],
-            "target": 2.0,
-            "detail": f"{ray_result['seconds']:.1f} s vs {a['seconds']:.1f} s wall; translate step {ray_result['translate_s']:.1f} s vs "
-                      f"{manifest['timings_s']['translate']:.1f} s; output identical: {'yes' if ray_result['identical_output'] else 'NO'}",
-        }} if ray_result else {}),
+        **(
+            {
+                "ray": {
+                    **ray_result,
+                    "time_ratio": ray_result["seconds"] / a["seconds"],
+                    "target": 2.0,
+                    "detail": f"{ray_result['seconds']:.1f} s vs {a['seconds']:.1f} s wall; translate step {ray_result['translate_s']:.1f} s vs "
+                    f"{manifest['timings_s']['translate']:.1f} s; output identical: {'yes' if ray_result['identical_output'] else 'NO'}",
+                }
+            }
+            if ray_result
+            else {}
+        ),
         "dedup": {
             "input": str(full_input),
             "examples": full_counts["examples"],
@@ -631,11 +669,26 @@ def log(message: str) -> None:
 
 
 def report(results: dict[str, Any]) -> str:
-    machine, methods, ratios, passed, targets = results["machine"], results["methods"], results["ratios"], results["passed"], results["targets"]
+    machine, methods, ratios, passed, targets = (
+        results["machine"],
+        results["methods"],
+        results["ratios"],
+        results["passed"],
+        results["targets"],
+    )
     shape = results["model"]["shape"]
     settings = results["settings"]
     rows = [
-        [m["label"], m["segments"], m["output_tokens"], f"{m['seconds']:.1f}", f"{m['tokens_per_s']:.1f}", f"{m['translate_s']:.1f}", f"{m['translate_tokens_per_s']:.1f}", f"{m['peak_rss_mib']:.0f}"]
+        [
+            m["label"],
+            m["segments"],
+            m["output_tokens"],
+            f"{m['seconds']:.1f}",
+            f"{m['tokens_per_s']:.1f}",
+            f"{m['translate_s']:.1f}",
+            f"{m['translate_tokens_per_s']:.1f}",
+            f"{m['peak_rss_mib']:.0f}",
+        ]
         for m in methods.values()
     ]
 
@@ -653,11 +706,15 @@ def report(results: dict[str, Any]) -> str:
         f"Input: {results['input']['unique_segments']} unique segments from {results['input']['examples']} XQuAD-R examples -> {settings['target']}; "
         f"{settings['decoding_length']} decoder steps per segment (min = max), beam {settings['beam_size']}.",
         "",
-        markdown_table(["method", "segments", "output tokens", "seconds", "tokens/s", "translate s", "translate tok/s", "peak RSS MiB"], rows),
+        markdown_table(
+            ["method", "segments", "output tokens", "seconds", "tokens/s", "translate s", "translate tok/s", "peak RSS MiB"], rows
+        ),
         "",
         f"seconds, tokens/s: whole process, end to end; translate: the translation step alone. "
         f"(a), (b): {settings['repeats_a_b']} runs in turn, the median of the paired ratios judged; (c): one run.",
-        "(a)'s stages, from its manifest: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in results["input"]["mtqa_timings_s"].items()) + ".",
+        "(a)'s stages, from its manifest: "
+        + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in results["input"]["mtqa_timings_s"].items())
+        + ".",
         f"Same work: segments {results['checks']['same_segments']}, output tokens {results['checks']['same_output_tokens']}, "
         f"source tokens {results['checks']['same_source_tokens']}.",
         "",
@@ -665,10 +722,16 @@ def report(results: dict[str, Any]) -> str:
         f"* (a)/(c) tokens/s: {verdict('mtqa_vs_transformers_tokens_per_s', '>=')}; translate step alone {ratios['translate_only']['mtqa_vs_transformers_tokens_per_s']:.2f}",
         f"* (b)/(c) peak RSS: {verdict('ctranslate2_vs_transformers_rss', '<=')}; (a)/(c) peak RSS {ratios['mtqa_vs_transformers_rss']:.2f}",
         f"* (a)'s filter stage / its translation step: {verdict('filter_vs_translate_s', '<=')}",
-        *([f"* the same with --similarity: (a)'s filter stage plus (d), the similarity filter on the same segments paired with German "
-           f"XQuAD-R text ({ratios['similarity_run']['texts_encoded']} texts encoded, {ratios['similarity_run']['engine']}, "
-           f"{ratios['similarity_run']['similarity_s']} s), against (a)'s translation step ({ratios['similarity_run']['translate_s']} s): "
-           f"{ratios['filter_with_similarity_vs_translate_s']:.3f} (target <= {TARGETS['filter_vs_translate_s']})"] if "similarity_run" in ratios else []),
+        *(
+            [
+                f"* the same with --similarity: (a)'s filter stage plus (d), the similarity filter on the same segments paired with German "
+                f"XQuAD-R text ({ratios['similarity_run']['texts_encoded']} texts encoded, {ratios['similarity_run']['engine']}, "
+                f"{ratios['similarity_run']['similarity_s']} s), against (a)'s translation step ({ratios['similarity_run']['translate_s']} s): "
+                f"{ratios['filter_with_similarity_vs_translate_s']:.3f} (target <= {TARGETS['filter_vs_translate_s']})"
+            ]
+            if "similarity_run" in ratios
+            else []
+        ),
         f"* wall time outside the translation step, per run: (a) {ratios['outside_step_s']['mtqa']} s, (b) {ratios['outside_step_s']['ctranslate2']} s",
         f"* dedup factor on a SQuAD-shaped input (all of XQuAD-R English, {dedup['examples']} questions, {dedup['passages']} passages, "
         f"-> {dedup['langs']}): {dedup['segments']['dedup_factor']} ({dedup['segments']['requested']} segments requested, {dedup['segments']['unique']} unique)",
@@ -691,7 +754,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--target", default="deu_Latn", help="FLORES-200 target language (default: %(default)s)")
     parser.add_argument("--hf-batch-size", type=int, default=16, help="sentences per transformers batch (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=available_cores(), help="threads for every method (default: the cores available)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of (a) and (b), in turn; the median of the paired ratios counts (default: %(default)s)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs of (a) and (b), in turn; the median of the paired ratios counts (default: %(default)s)"
+    )
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--spec", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -29,8 +29,7 @@ def measure(command: list[str], env: dict[str, str] | None = None, *, log: Path 
         log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") if log is not None else open(os.devnull, "wb") as sink:
         started = time.perf_counter()
-        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=sink,
-                                   stderr=subprocess.STDOUT if log is not None else subprocess.PIPE)
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT if log is not None else subprocess.PIPE)
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
     returncode = os.waitstatus_to_exitcode(status)
@@ -51,4 +50,6 @@ def cpu_name() -> str:
 
 
 def machine() -> str:
-    return f"{platform.machine()} {platform.processor() or ''}, {available_cores()} cores, Python {platform.python_version()}".replace("  ", " ")
+    return f"{platform.machine()} {platform.processor() or ''}, {available_cores()} cores, Python {platform.python_version()}".replace(
+        "  ", " "
+    )

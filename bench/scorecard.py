@@ -37,36 +37,101 @@ def translate_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
         return f"{methods[key]['tokens_per_s']:.1f} tok/s"
 
     return [
-        _figure("translate: mtqa / plain CTranslate2, tokens/s", ratios["mtqa_vs_ctranslate2_tokens_per_s"], ">=",
-                targets["mtqa_vs_ctranslate2_tokens_per_s"], "plain CTranslate2 translate_batch, same model and input",
-                (f"median of paired runs {', '.join(f'{r:.3f}' for r in ratios['paired_runs']['end_to_end'])}; " if "paired_runs" in ratios else "")
-                + f"fastest {rate('mtqa')} vs {rate('ctranslate2')}"),
-        *([_figure("translate: filter stage / translation step, time", ratios["filter_vs_translate_s"], "<=", targets["filter_vs_translate_s"],
-                   "mtqa's own translation step, same run", "median over the mtqa runs; similarity filter off (the default)")]
-          if "filter_vs_translate_s" in ratios else []),
-        *([_figure("translate: filter stage with --similarity / translation step, time", ratios["filter_with_similarity_vs_translate_s"], "<=",
-                   targets["filter_vs_translate_s"], "mtqa's own translation step, same run",
-                   f"(a)'s filter stage + the similarity filter ({ratios['similarity_run']['engine']}, {ratios['similarity_run']['texts_encoded']} "
-                   f"texts: the same English segments and as many German XQuAD-R ones): {ratios['similarity_run']['filter_s']} s vs "
-                   f"{ratios['similarity_run']['translate_s']} s translating")]
-          if "filter_with_similarity_vs_translate_s" in ratios and result.get("mode") == "full" else []),  # quick: the encoder's load dominates
-        _figure("translate: mtqa / transformers fp32, tokens/s", ratios["mtqa_vs_transformers_tokens_per_s"], ">=",
-                targets["mtqa_vs_transformers_tokens_per_s"], "transformers generate, float32", f"{rate('mtqa')} vs {rate('transformers')}"),
-        _figure("translate: CTranslate2 / transformers, peak RSS", ratios["ctranslate2_vs_transformers_rss"], "<=",
-                targets["ctranslate2_vs_transformers_rss"], "transformers generate, float32",
-                f"{methods['ctranslate2']['peak_rss_mib']:.0f} vs {methods['transformers']['peak_rss_mib']:.0f} MiB"),
-    ] + ([_figure("translate: engine ray / engine local, wall time", result["ray"]["time_ratio"], "<=", result["ray"]["target"],
-                  "mtqa translate --engine local, same input", result["ray"]["detail"])] if "ray" in result else [])
+        _figure(
+            "translate: mtqa / plain CTranslate2, tokens/s",
+            ratios["mtqa_vs_ctranslate2_tokens_per_s"],
+            ">=",
+            targets["mtqa_vs_ctranslate2_tokens_per_s"],
+            "plain CTranslate2 translate_batch, same model and input",
+            (
+                f"median of paired runs {', '.join(f'{r:.3f}' for r in ratios['paired_runs']['end_to_end'])}; "
+                if "paired_runs" in ratios
+                else ""
+            )
+            + f"fastest {rate('mtqa')} vs {rate('ctranslate2')}",
+        ),
+        *(
+            [
+                _figure(
+                    "translate: filter stage / translation step, time",
+                    ratios["filter_vs_translate_s"],
+                    "<=",
+                    targets["filter_vs_translate_s"],
+                    "mtqa's own translation step, same run",
+                    "median over the mtqa runs; similarity filter off (the default)",
+                )
+            ]
+            if "filter_vs_translate_s" in ratios
+            else []
+        ),
+        *(
+            [
+                _figure(
+                    "translate: filter stage with --similarity / translation step, time",
+                    ratios["filter_with_similarity_vs_translate_s"],
+                    "<=",
+                    targets["filter_vs_translate_s"],
+                    "mtqa's own translation step, same run",
+                    f"(a)'s filter stage + the similarity filter ({ratios['similarity_run']['engine']}, {ratios['similarity_run']['texts_encoded']} "
+                    f"texts: the same English segments and as many German XQuAD-R ones): {ratios['similarity_run']['filter_s']} s vs "
+                    f"{ratios['similarity_run']['translate_s']} s translating",
+                )
+            ]
+            if "filter_with_similarity_vs_translate_s" in ratios and result.get("mode") == "full"
+            else []
+        ),  # quick: the encoder's load dominates
+        _figure(
+            "translate: mtqa / transformers fp32, tokens/s",
+            ratios["mtqa_vs_transformers_tokens_per_s"],
+            ">=",
+            targets["mtqa_vs_transformers_tokens_per_s"],
+            "transformers generate, float32",
+            f"{rate('mtqa')} vs {rate('transformers')}",
+        ),
+        _figure(
+            "translate: CTranslate2 / transformers, peak RSS",
+            ratios["ctranslate2_vs_transformers_rss"],
+            "<=",
+            targets["ctranslate2_vs_transformers_rss"],
+            "transformers generate, float32",
+            f"{methods['ctranslate2']['peak_rss_mib']:.0f} vs {methods['transformers']['peak_rss_mib']:.0f} MiB",
+        ),
+    ] + (
+        [
+            _figure(
+                "translate: engine ray / engine local, wall time",
+                result["ray"]["time_ratio"],
+                "<=",
+                result["ray"]["target"],
+                "mtqa translate --engine local, same input",
+                result["ray"]["detail"],
+            )
+        ]
+        if "ray" in result
+        else []
+    )
 
 
 def batches_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
     targets = result["targets"]
     detail = f"{result['rows']:,} rows, {result['positive']} positives"
     return [
-        _figure("build-batches: time / plain pyarrow read+write", result["time_ratio"], "<=", targets["time_ratio_max"],
-                "pyarrow read + write of the same rows", detail),
-        _figure("build-batches: peak RSS / 2 GiB budget", result["build_batches"]["peak_rss_mib"] / targets["peak_rss_mib_max"], "<=", 1.0,
-                "a 2 GiB memory budget", f"{result['build_batches']['peak_rss_mib']:.0f} MiB"),
+        _figure(
+            "build-batches: time / plain pyarrow read+write",
+            result["time_ratio"],
+            "<=",
+            targets["time_ratio_max"],
+            "pyarrow read + write of the same rows",
+            detail,
+        ),
+        _figure(
+            "build-batches: peak RSS / 2 GiB budget",
+            result["build_batches"]["peak_rss_mib"] / targets["peak_rss_mib_max"],
+            "<=",
+            1.0,
+            "a 2 GiB memory budget",
+            f"{result['build_batches']['peak_rss_mib']:.0f} MiB",
+        ),
     ]
 
 
@@ -74,32 +139,73 @@ def train_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
     targets = result["targets"]
     mtqa, st = result["mtqa"], result["sentence-transformers"]
     return [
-        _figure("train: mtqa / sentence-transformers MNRL, samples/s", result["speed_ratio"], ">=", targets["speed_ratio_min"],
-                "sentence-transformers MultipleNegativesRankingLoss loop", f"{mtqa['samples_per_s']:.1f} vs {st['samples_per_s']:.1f} samples/s"),
-        _figure("train: mtqa / sentence-transformers MNRL, peak RSS", result["memory_ratio"], "<=", targets["memory_ratio_max"],
-                "sentence-transformers MultipleNegativesRankingLoss loop", f"{mtqa['peak_rss_mib']:.0f} vs {st['peak_rss_mib']:.0f} MiB"),
+        _figure(
+            "train: mtqa / sentence-transformers MNRL, samples/s",
+            result["speed_ratio"],
+            ">=",
+            targets["speed_ratio_min"],
+            "sentence-transformers MultipleNegativesRankingLoss loop",
+            f"{mtqa['samples_per_s']:.1f} vs {st['samples_per_s']:.1f} samples/s",
+        ),
+        _figure(
+            "train: mtqa / sentence-transformers MNRL, peak RSS",
+            result["memory_ratio"],
+            "<=",
+            targets["memory_ratio_max"],
+            "sentence-transformers MultipleNegativesRankingLoss loop",
+            f"{mtqa['peak_rss_mib']:.0f} vs {st['peak_rss_mib']:.0f} MiB",
+        ),
     ]
 
 
 def eval_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
-    return [_figure("evaluate: scoring time / encoding time", result["scoring_share_of_encoding"], "<=", result["target"],
-                    "encoding the same questions and candidates",
-                    f"{result['scoring_seconds']:.1f} s vs {result['encode_seconds']:.1f} s, {result['questions']} questions")] + (
-        [_figure("evaluate: --eval-engine ctranslate2 / torch, encoding time", result["engines"]["ratio"], "<=", result["engines"]["target"],
-                 "PyTorch encoding the same texts, same run",
-                 f"offline-me5, {result['engines']['texts']:,} texts of articles {result['engines']['articles']}: "
-                 f"{result['engines']['ctranslate2_seconds']:.1f} s (conversion included) vs {result['engines']['torch_seconds']:.1f} s; "
-                 f"vectors within {result['engines']['max_abs_diff']:.0e}")] if "engines" in result else [])
+    return [
+        _figure(
+            "evaluate: scoring time / encoding time",
+            result["scoring_share_of_encoding"],
+            "<=",
+            result["target"],
+            "encoding the same questions and candidates",
+            f"{result['scoring_seconds']:.1f} s vs {result['encode_seconds']:.1f} s, {result['questions']} questions",
+        )
+    ] + (
+        [
+            _figure(
+                "evaluate: --eval-engine ctranslate2 / torch, encoding time",
+                result["engines"]["ratio"],
+                "<=",
+                result["engines"]["target"],
+                "PyTorch encoding the same texts, same run",
+                f"offline-me5, {result['engines']['texts']:,} texts of articles {result['engines']['articles']}: "
+                f"{result['engines']['ctranslate2_seconds']:.1f} s (conversion included) vs {result['engines']['torch_seconds']:.1f} s; "
+                f"vectors within {result['engines']['max_abs_diff']:.0e}",
+            )
+        ]
+        if "engines" in result
+        else []
+    )
 
 
 def filters_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
     targets = result["targets"]
     size = f"{result['good']:,} good, {result['examples'] - result['good']:,} corrupted; {len(result['languages'])} languages"
     return [
-        _figure("filters: chain recall, worst corruption kind", result["worst_recall"], ">=", targets["recall_min"],
-                "labelled corruptions of XQuAD-R human translations", f"{result['worst_recall_kind']}; {size}"),
-        _figure("filters: chain false drops, worst language", result["worst_false_drop"], "<=", targets["false_drop_max"],
-                "XQuAD-R human translations", result["worst_false_drop_language"]),
+        _figure(
+            "filters: chain recall, worst corruption kind",
+            result["worst_recall"],
+            ">=",
+            targets["recall_min"],
+            "labelled corruptions of XQuAD-R human translations",
+            f"{result['worst_recall_kind']}; {size}",
+        ),
+        _figure(
+            "filters: chain false drops, worst language",
+            result["worst_false_drop"],
+            "<=",
+            targets["false_drop_max"],
+            "XQuAD-R human translations",
+            result["worst_false_drop_language"],
+        ),
     ]
 
 
@@ -124,8 +230,15 @@ def machine() -> dict[str, Any]:
     import ctranslate2
     import torch
 
-    return {"cpu": cpu, "cores": cores, "memory_gib": round(memory, 1), "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "python": platform.python_version(), "torch": torch.__version__, "ctranslate2": ctranslate2.__version__}
+    return {
+        "cpu": cpu,
+        "cores": cores,
+        "memory_gib": round(memory, 1),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "ctranslate2": ctranslate2.__version__,
+    }
 
 
 def describe(host: dict[str, Any]) -> str:
@@ -139,19 +252,31 @@ def markdown(card: dict[str, Any]) -> str:
     for name in BENCHES:
         if name in card.get("raw", {}):
             by_date.setdefault(dates.get(name, card["date"]), []).append(name)
-    when = (f"of {card['date']}" if len(by_date) <= 1 else
-            "of " + "; ".join(f"{', '.join(names)} {day}" for day, names in sorted(by_date.items(), reverse=True)))
-    lines = [f"Scorecard {when} ({mode} mode, `make bench{' QUICK=1' if card['quick'] else ''}`) on {describe(card['machine'])}.",
-             "Each figure is a ratio to a baseline measured side by side in the same run.", "",
-             "| figure | ratio | target | met | baseline | measured |", "| --- | --- | --- | --- | --- | --- |"]
+    when = (
+        f"of {card['date']}"
+        if len(by_date) <= 1
+        else "of " + "; ".join(f"{', '.join(names)} {day}" for day, names in sorted(by_date.items(), reverse=True))
+    )
+    lines = [
+        f"Scorecard {when} ({mode} mode, `make bench{' QUICK=1' if card['quick'] else ''}`) on {describe(card['machine'])}.",
+        "Each figure is a ratio to a baseline measured side by side in the same run.",
+        "",
+        "| figure | ratio | target | met | baseline | measured |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for item in card["figures"]:
-        lines.append(f"| {item['figure']} | {item['value']:.3g} | {item['op']} {item['target']:g} | {'yes' if item['met'] else '**no**'} "
-                     f"| {item['baseline']} | {item['detail']} |")
+        lines.append(
+            f"| {item['figure']} | {item['value']:.3g} | {item['op']} {item['target']:g} | {'yes' if item['met'] else '**no**'} "
+            f"| {item['baseline']} | {item['detail']} |"
+        )
     for name, failure in card["failed"].items():
         lines.append(f"| {name} | - | - | **failed** | {failure} | |")
     if card["quick"]:
-        lines += ["", "Quick mode shrinks the inputs (translate: a half-size model, 100 segments, so fixed costs weigh more; "
-                  "batches: 200,000 rows; train: 10 steps; eval: 4 articles; filters: 4 articles); the targets are set for the full run, `make bench`."]
+        lines += [
+            "",
+            "Quick mode shrinks the inputs (translate: a half-size model, 100 segments, so fixed costs weigh more; "
+            "batches: 200,000 rows; train: 10 steps; eval: 4 articles; filters: 4 articles); the targets are set for the full run, `make bench`.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -192,8 +317,15 @@ def main() -> None:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHES)}")
     args.workdir.mkdir(parents=True, exist_ok=True)
 
-    card: dict[str, Any] = {"date": date.today().isoformat(), "quick": args.quick, "machine": machine(), "figures": [], "failed": {},
-                            "seconds": {}, "raw": {}}
+    card: dict[str, Any] = {
+        "date": date.today().isoformat(),
+        "quick": args.quick,
+        "machine": machine(),
+        "figures": [],
+        "failed": {},
+        "seconds": {},
+        "raw": {},
+    }
     for name in chosen:
         script, to_figures = BENCHES[name]
         result_path = args.workdir / f"results-{name}.json"

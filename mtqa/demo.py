@@ -75,9 +75,10 @@ def apertium_ready() -> bool:
     import subprocess
 
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    installed = (subprocess.run(["apt-get", "install", "-y", "-q", "apertium-eng-spa"], **quiet).returncode == 0
-                 or (subprocess.run(["apt-get", "update", "-q"], **quiet).returncode == 0
-                     and subprocess.run(["apt-get", "install", "-y", "-q", "apertium-eng-spa"], **quiet).returncode == 0))
+    installed = subprocess.run(["apt-get", "install", "-y", "-q", "apertium-eng-spa"], **quiet).returncode == 0 or (
+        subprocess.run(["apt-get", "update", "-q"], **quiet).returncode == 0
+        and subprocess.run(["apt-get", "install", "-y", "-q", "apertium-eng-spa"], **quiet).returncode == 0
+    )
     apertium.installed_modes.cache_clear()
     if not installed:
         print("demo: apt-get could not install apertium-eng-spa; going on without real translations", file=sys.stderr)
@@ -93,8 +94,12 @@ def show_examples(corpus: Path, count: int = 3) -> str:
     lines = [f"demo: {count} of the Apertium translations (English, then Spanish):"]
     for row in [row for row in rows if row["lang"] == "es"][:count]:
         source = english[row["id"]]
-        lines += [f"  Q  {source['question']}", f"     {row['question']}",
-                  f"  A  {source['sentences'][source['answer_sentence']]}", f"     {row['sentences'][row['answer_sentence']]}"]
+        lines += [
+            f"  Q  {source['question']}",
+            f"     {row['question']}",
+            f"  A  {source['sentences'][source['answer_sentence']]}",
+            f"     {row['sentences'][row['answer_sentence']]}",
+        ]
     return "\n".join(lines)
 
 
@@ -111,8 +116,11 @@ def choose_model() -> tuple[str, bool]:
         from .testing import build_tiny_nllb
 
         build_tiny_nllb(tiny)
-    print(f"demo: {DEFAULT_MODEL} is not reachable (no network, no cached copy, MTQA_DEMO_MODEL unset); "
-          "using the tiny random model: this is a SMOKE RUN, its 'translations' are noise", file=sys.stderr)
+    print(
+        f"demo: {DEFAULT_MODEL} is not reachable (no network, no cached copy, MTQA_DEMO_MODEL unset); "
+        "using the tiny random model: this is a SMOKE RUN, its 'translations' are noise",
+        file=sys.stderr,
+    )
     return str(tiny), False
 
 
@@ -129,9 +137,13 @@ def comparison(untrained: dict, trained: dict) -> str:
     rows = []
     for name, report in (("untrained", untrained), (f"hybrid, {trained['training']['steps']} steps", trained)):
         item = report["evals"]["xquad-r"]
-        rows.append([name, f"{item['mono_map']:.3f}", f"{item['cross_map']:.3f}", f"{item['multi_map']:.3f}", f"{item['rank_distance']:.1f}"])
-    return (f"{ENCODER_NAMES.get(ENCODER, ENCODER)} on XQuAD-R articles {EVAL_ARTICLES} ({LANGS}); trained on articles 0-23:\n"
-            + markdown_table(["model", "mono mAP", "cross mAP", "multi mAP", "rank distance"], rows))
+        rows.append(
+            [name, f"{item['mono_map']:.3f}", f"{item['cross_map']:.3f}", f"{item['multi_map']:.3f}", f"{item['rank_distance']:.1f}"]
+        )
+    return (
+        f"{ENCODER_NAMES.get(ENCODER, ENCODER)} on XQuAD-R articles {EVAL_ARTICLES} ({LANGS}); trained on articles 0-23:\n"
+        + markdown_table(["model", "mono mAP", "cross mAP", "multi mAP", "rank distance"], rows)
+    )
 
 
 def main() -> None:
@@ -144,25 +156,84 @@ def main() -> None:
         sys.exit(f"demo: error: {error}")
     decoding = [] if real else ["--beam-size", "1", "--max-decoding-length", "24"]
     translated = OUT / ("translated" if real else "translated-SMOKE-RUN")
-    run(["translate", "--input", str(sample), "--langs", "es" if rule_based else "de,zh", "--model", model, "--output", str(translated),
-         "--overwrite", *decoding])
+    run(
+        [
+            "translate",
+            "--input",
+            str(sample),
+            "--langs",
+            "es" if rule_based else "de,zh",
+            "--model",
+            model,
+            "--output",
+            str(translated),
+            "--overwrite",
+            *decoding,
+        ]
+    )
     if rule_based:
         print("\n" + show_examples(translated), file=sys.stderr)
     batches = OUT / "batches"
-    run(["build-batches", "--input", f"lareqa:{xquad_r}", "--articles", "0-23", "--langs", LANGS, "--mode", "hybrid",
-         "--mono-prob", "0.5", "--batch-size", "32", "--positive", "sentence", "--output", str(batches), "--overwrite", "--quiet"])
-    evaluation = ["--eval", f"lareqa:{xquad_r}", "--eval-articles", EVAL_ARTICLES, "--eval-langs", LANGS, "--max-length", "128", "--quiet",
-                  *ENCODER_OPTIONS.get(ENCODER, [])]
+    run(
+        [
+            "build-batches",
+            "--input",
+            f"lareqa:{xquad_r}",
+            "--articles",
+            "0-23",
+            "--langs",
+            LANGS,
+            "--mode",
+            "hybrid",
+            "--mono-prob",
+            "0.5",
+            "--batch-size",
+            "32",
+            "--positive",
+            "sentence",
+            "--output",
+            str(batches),
+            "--overwrite",
+            "--quiet",
+        ]
+    )
+    evaluation = [
+        "--eval",
+        f"lareqa:{xquad_r}",
+        "--eval-articles",
+        EVAL_ARTICLES,
+        "--eval-langs",
+        LANGS,
+        "--max-length",
+        "128",
+        "--quiet",
+        *ENCODER_OPTIONS.get(ENCODER, []),
+    ]
     for folder in ("untrained", "trained"):
         shutil.rmtree(OUT / folder, ignore_errors=True)
     run(["train-eval", "--eval-only", "--model", ENCODER, "--output", str(OUT / "untrained"), *evaluation])
-    run(["train-eval", "--batches", str(batches), "--model", ENCODER, "--max-steps", TRAIN_STEPS, *TRAIN_OPTIONS.get(ENCODER, []),
-         "--output", str(OUT / "trained"), *evaluation])
+    run(
+        [
+            "train-eval",
+            "--batches",
+            str(batches),
+            "--model",
+            ENCODER,
+            "--max-steps",
+            TRAIN_STEPS,
+            *TRAIN_OPTIONS.get(ENCODER, []),
+            "--output",
+            str(OUT / "trained"),
+            *evaluation,
+        ]
+    )
     untrained = json.loads((OUT / "untrained" / "report.json").read_text())
     trained = json.loads((OUT / "trained" / "report.json").read_text())
     print("\n" + comparison(untrained, trained))
-    print(f"\ndemo: parallel corpus in {translated}{'' if real else ' (SMOKE RUN: noise, not translations)'}; "
-          f"batches in {batches}; reports in {OUT / 'untrained'} and {OUT / 'trained'}.")
+    print(
+        f"\ndemo: parallel corpus in {translated}{'' if real else ' (SMOKE RUN: noise, not translations)'}; "
+        f"batches in {batches}; reports in {OUT / 'untrained'} and {OUT / 'trained'}."
+    )
 
 
 if __name__ == "__main__":

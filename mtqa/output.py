@@ -38,7 +38,7 @@ def _pid_alive(pid: int) -> bool:
 def remove_stale(folder: Path, prefix: str) -> None:
     """Remove ``PREFIX<pid>-*`` folders whose process is gone (a run killed before it cleaned up)."""
     for leftover in Path(folder).glob(f"{prefix}*"):
-        pid = leftover.name[len(prefix):].split("-", 1)[0]
+        pid = leftover.name[len(prefix) :].split("-", 1)[0]
         if not pid.isdigit() or not _pid_alive(int(pid)):
             shutil.rmtree(leftover, ignore_errors=True)
 
@@ -122,7 +122,9 @@ def check_writable_parent(target: Path) -> None:
 def write_error(target: Path, error: OSError) -> MtqaError:
     """The one-line error for a failed write; the caller has already removed what it staged."""
     if error.errno in NO_SPACE:
-        return MtqaError(f"no space left for {target} ({error.strerror.lower()}); nothing was written; free space or choose another --output")
+        return MtqaError(
+            f"no space left for {target} ({error.strerror.lower()}); nothing was written; free space or choose another --output"
+        )
     return MtqaError(f"cannot write {target} ({(error.strerror or str(error)).lower()}); nothing was written; choose a writable --output")
 
 
@@ -150,7 +152,9 @@ def output_lock(target: Path) -> Iterator[None]:
             handle.seek(0)
             holder = handle.read().strip() or "unknown"
             handle.close()
-            raise MtqaError(f"output {target} is being written by another mtqa run (pid {holder}); wait for it to finish or choose another --output") from None
+            raise MtqaError(
+                f"output {target} is being written by another mtqa run (pid {holder}); wait for it to finish or choose another --output"
+            ) from None
         # The previous holder may have unlinked the file between our open and our lock: retry on the new one.
         try:
             same = os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino

@@ -149,5 +149,7 @@ def resolve_eval_data(spec: str, option: str = "--eval") -> Path:
             return candidate
     if spec in PUBLIC_SETS:
         return download_public(spec, cache_root() / "data" / spec)
-    raise MtqaError(f"data set {spec!r} not found in $MTQA_DATA or {cache_root() / 'data'}; set MTQA_DATA to the folder holding {spec}/, "
-                    "or pass its path")
+    raise MtqaError(
+        f"data set {spec!r} not found in $MTQA_DATA or {cache_root() / 'data'}; set MTQA_DATA to the folder holding {spec}/, "
+        "or pass its path"
+    )

@@ -9,8 +9,19 @@ import numpy as np
 from .output import atomic_write
 
 
-def heatmap(matrix: np.ndarray, rows: list[str], columns: list[str], path: Path, *, title: str, xlabel: str, ylabel: str,
-            vmin: float | None = None, vmax: float | None = None, cell_format: str = "{:.2f}") -> None:
+def heatmap(
+    matrix: np.ndarray,
+    rows: list[str],
+    columns: list[str],
+    path: Path,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    cell_format: str = "{:.2f}",
+) -> None:
     """Write ``matrix`` (rows x columns) as a labelled heatmap PNG, atomically, each cell showing its value."""
     import matplotlib
 

@@ -125,9 +125,15 @@ def comparison(recipe: dict[str, Any], out: Path) -> tuple[str, list[dict[str, A
         report = json.loads((step_output(step, out) / "report.json").read_text())
         for name, item in report["evals"].items():
             paper = published.get(step["name"], {}).get(name, {})
-            rows.append({"run": step["name"], "set": name, "steps": (report.get("training") or {}).get("steps", 0),
-                         **{key: item.get(key) for key in HEADLINE_METRICS},
-                         **{f"paper_{key}": paper[key] for key in HEADLINE_METRICS if key in paper}})
+            rows.append(
+                {
+                    "run": step["name"],
+                    "set": name,
+                    "steps": (report.get("training") or {}).get("steps", 0),
+                    **{key: item.get(key) for key in HEADLINE_METRICS},
+                    **{f"paper_{key}": paper[key] for key in HEADLINE_METRICS if key in paper},
+                }
+            )
     columns = [key for key in HEADLINE_METRICS if any(row[key] is not None for row in rows)]
     with_paper = [key for key in columns if any(f"paper_{key}" in row for row in rows)]
 
@@ -135,10 +141,15 @@ def comparison(recipe: dict[str, Any], out: Path) -> tuple[str, list[dict[str, A
         return "" if value is None else f"{value:.1f}" if key == "rank_distance" else f"{value:.3f}"
 
     header = ["run", "set", "steps"] + [label for key in columns for label in ([key, "paper"] if key in with_paper else [key])]
-    cells = [[row["run"], row["set"], row["steps"]]
-             + [cell for key in columns for cell in ([number(key, row[key]), number(key, row.get(f"paper_{key}"))] if key in with_paper
-                                                     else [number(key, row[key])])]
-             for row in rows]
+    cells = [
+        [row["run"], row["set"], row["steps"]]
+        + [
+            cell
+            for key in columns
+            for cell in ([number(key, row[key]), number(key, row.get(f"paper_{key}"))] if key in with_paper else [number(key, row[key])])
+        ]
+        for row in rows
+    ]
     return markdown_table(header, cells), rows
 
 
@@ -147,8 +158,9 @@ STEP_TIMES = "recipe_times.jsonl"  # a line per step that finished, so a recipe 
 
 def _log_step_time(recipe: dict[str, Any], step: str, seconds: float, out: Path, echo: Callable[[str], None]) -> None:
     """Append the step's wall time (an interrupted attempt is not counted: its step runs again)."""
-    line = json.dumps({"recipe": recipe.get("name"), "step": step, "seconds": round(seconds, 3),
-                       "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    line = json.dumps(
+        {"recipe": recipe.get("name"), "step": step, "seconds": round(seconds, 3), "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    )
     try:
         out.mkdir(parents=True, exist_ok=True)
         with open(out / STEP_TIMES, "a", encoding="utf-8") as log:
@@ -191,7 +203,9 @@ def run_recipe(path: Path, out: Path, *, run_command: Callable[[list[str]], None
     if recipe.get("compare") and not dry_run:
         table, rows = comparison(recipe, out)
         (out / "comparison.md").write_text(table + "\n", encoding="utf-8")
-        (out / "comparison.json").write_text(json.dumps({"recipe": recipe.get("name"), "seed": recipe.get("seed"), "rows": rows}, indent=2) + "\n")
+        (out / "comparison.json").write_text(
+            json.dumps({"recipe": recipe.get("name"), "seed": recipe.get("seed"), "rows": rows}, indent=2) + "\n"
+        )
         echo(table)
     if recipe.get("study") and not dry_run:
         echo(write_study_report(recipe, out))

@@ -48,8 +48,15 @@ def collect(recipe: dict[str, Any], out: Path) -> dict[str, list[dict[str, Any]]
         matched = re.fullmatch(r"(.+)-s(\d+)", folder)
         group, seed = (matched.group(1), int(matched.group(2))) if matched else (folder, 0)
         groups.setdefault(group, []).append(
-            {"run": folder, "seed": seed, **{m: item[m] for m in METRICS},
-             "per_language": item["per_language"], "cross_matrix": item["cross_matrix"], "languages": item["languages"]})
+            {
+                "run": folder,
+                "seed": seed,
+                **{m: item[m] for m in METRICS},
+                "per_language": item["per_language"],
+                "cross_matrix": item["cross_matrix"],
+                "languages": item["languages"],
+            }
+        )
     return groups
 
 
@@ -67,9 +74,14 @@ def _by_seed(runs: list[dict[str, Any]]) -> dict[Any, dict[str, Any]]:
 
 
 def main_table(groups: dict[str, list[dict]], order: list[str]) -> str:
-    rows = [[group, len(groups[group]), *[_cell([run[m] for run in groups[group]], 1 if m == "rank_distance" else 3) for m in METRICS]]
-            for group in order if group in groups]
-    return markdown_table(["run", "seeds", "mono mAP", "cross mAP", "multi mAP", "mono R@1", "cross R@1", "multi R@1", "rank distance"], rows)
+    rows = [
+        [group, len(groups[group]), *[_cell([run[m] for run in groups[group]], 1 if m == "rank_distance" else 3) for m in METRICS]]
+        for group in order
+        if group in groups
+    ]
+    return markdown_table(
+        ["run", "seeds", "mono mAP", "cross mAP", "multi mAP", "mono R@1", "cross R@1", "multi R@1", "rank distance"], rows
+    )
 
 
 def paired(groups: dict[str, list[dict]], claims: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -81,8 +93,13 @@ def paired(groups: dict[str, list[dict]], claims: dict[str, Any]) -> tuple[str, 
     differences = {s: [hybrid[seed][f"{s}_map"] - max(xx[seed][f"{s}_map"], xy[seed][f"{s}_map"]) for seed in seeds] for s in SETTINGS}
     differences["rank_distance"] = [hybrid[seed]["rank_distance"] - xx[seed]["rank_distance"] for seed in seeds]
     rows = [[f"{s} mAP: hybrid − max(xx, xy)", _cell(differences[s]), ", ".join(f"{d:+.3f}" for d in differences[s])] for s in SETTINGS]
-    rows.append(["rank distance: hybrid − xx", _cell(differences["rank_distance"], 1), ", ".join(f"{d:+.1f}" for d in differences["rank_distance"])])
-    return markdown_table([f"paired by seed ({len(seeds)} seed{'' if len(seeds) == 1 else 's'})", "mean ± std", "per seed"], rows), {"seeds": seeds, **differences}
+    rows.append(
+        ["rank distance: hybrid − xx", _cell(differences["rank_distance"], 1), ", ".join(f"{d:+.1f}" for d in differences["rank_distance"])]
+    )
+    return markdown_table([f"paired by seed ({len(seeds)} seed{'' if len(seeds) == 1 else 's'})", "mean ± std", "per seed"], rows), {
+        "seeds": seeds,
+        **differences,
+    }
 
 
 def verdicts(groups: dict[str, list[dict]], claims: dict[str, Any]) -> list[str]:
@@ -95,17 +112,23 @@ def verdicts(groups: dict[str, list[dict]], claims: dict[str, Any]) -> list[str]
     lines = []
     gaps = {s: hybrid[f"{s}_map"] - max(xx[f"{s}_map"], xy[f"{s}_map"]) for s in SETTINGS}
     holds = all(gap >= -0.01 for gap in gaps.values())
-    lines.append(f"1. hybrid ≥ max(xx, xy) − 0.01 on mono, cross and multi: **{'holds' if holds else 'fails'}** "
-                 f"(gaps {', '.join(f'{s} {gap:+.3f}' for s, gap in gaps.items())}).")
+    lines.append(
+        f"1. hybrid ≥ max(xx, xy) − 0.01 on mono, cross and multi: **{'holds' if holds else 'fails'}** "
+        f"(gaps {', '.join(f'{s} {gap:+.3f}' for s, gap in gaps.items())})."
+    )
     baselines = [name for name in claims.get("baselines", []) if name in mean]
     best_mono = max(baselines, key=lambda name: mean[name]["mono_map"])
     best_cross = max(baselines, key=lambda name: mean[name]["cross_map"])
     holds = best_mono == claims["xx"] and best_cross == claims["xy"]
-    lines.append(f"2. among the baselines ({', '.join(baselines)}), xx is best on mono and xy on cross: **{'holds' if holds else 'fails'}** "
-                 f"(best mono: {best_mono} {mean[best_mono]['mono_map']:.3f}; best cross: {best_cross} {mean[best_cross]['cross_map']:.3f}).")
+    lines.append(
+        f"2. among the baselines ({', '.join(baselines)}), xx is best on mono and xy on cross: **{'holds' if holds else 'fails'}** "
+        f"(best mono: {best_mono} {mean[best_mono]['mono_map']:.3f}; best cross: {best_cross} {mean[best_cross]['cross_map']:.3f})."
+    )
     holds = hybrid["rank_distance"] < xx["rank_distance"]
-    lines.append(f"3. hybrid has a lower rank distance than xx: **{'holds' if holds else 'fails'}** "
-                 f"({hybrid['rank_distance']:.1f} against {xx['rank_distance']:.1f}).")
+    lines.append(
+        f"3. hybrid has a lower rank distance than xx: **{'holds' if holds else 'fails'}** "
+        f"({hybrid['rank_distance']:.1f} against {xx['rank_distance']:.1f})."
+    )
     return lines
 
 
@@ -168,7 +191,7 @@ def selection(out: Path, spec: dict[str, Any], name: str) -> tuple[str, dict[str
         mode = next((m for m in sorted(spec["modes"], key=len, reverse=True) if log.parent.name.startswith(m + "-")), None)
         if mode is None:
             continue
-        config = log.parent.name[len(mode) + 1:]
+        config = log.parent.name[len(mode) + 1 :]
         for line in log.read_text().splitlines():
             entry = json.loads(line)
             item = entry.get("eval", {}).get(name)
@@ -178,11 +201,20 @@ def selection(out: Path, spec: dict[str, Any], name: str) -> tuple[str, dict[str
     if not complete:
         return "Dev selection: no configuration evaluated in every mode yet.", {}
     ranked = sorted(complete, key=lambda key: -float(np.mean(list(complete[key].values()))))
-    rows = [[config, step, *[f"{complete[(config, step)][m]:.3f}" for m in spec["modes"]], f"{np.mean(list(complete[(config, step)].values())):.3f}"]
-            for config, step in ranked]
+    rows = [
+        [
+            config,
+            step,
+            *[f"{complete[(config, step)][m]:.3f}" for m in spec["modes"]],
+            f"{np.mean(list(complete[(config, step)].values())):.3f}",
+        ]
+        for config, step in ranked
+    ]
     best = ranked[0]
-    text = (markdown_table(["config", "step", *[f"{m} mean mAP" for m in spec["modes"]], "mean"], rows)
-            + f"\n\nChosen on the dev split: **{best[0]}**, **{best[1]} steps**.")
+    text = (
+        markdown_table(["config", "step", *[f"{m} mean mAP" for m in spec["modes"]], "mean"], rows)
+        + f"\n\nChosen on the dev split: **{best[0]}**, **{best[1]} steps**."
+    )
     return text, {"chosen": {"config": best[0], "steps": best[1]}, "scores": {f"{c}@{st}": v for (c, st), v in complete.items()}}
 
 
@@ -195,8 +227,11 @@ def write_study(recipe: dict[str, Any], out: Path) -> str:
     missing = [group for group in order if group not in groups]
     if missing:
         lines += [f"Not run yet: {', '.join(missing)}.", ""]
-    record: dict[str, Any] = {"groups": {name: [{k: v for k, v in run.items() if k in (*METRICS, "run", "seed")} for run in runs]
-                                         for name, runs in groups.items()}}
+    record: dict[str, Any] = {
+        "groups": {
+            name: [{k: v for k, v in run.items() if k in (*METRICS, "run", "seed")} for run in runs] for name, runs in groups.items()
+        }
+    }
     if "selection" in spec:
         table, record["selection"] = selection(Path(out), spec["selection"], spec.get("set", "xquad-r"))
         lines += ["## Dev-split selection", "", table, ""]
@@ -207,11 +242,15 @@ def write_study(recipe: dict[str, Any], out: Path) -> str:
         xs, series, not_run = sweep(groups, sweep_spec)
         record[name] = {"x": xs, **series}
         # the language sweep: every language together too, since the seen set grows with k
-        keys = (["mono_map", "cross_map", "mono_seen", "cross_seen", "mono_unseen", "cross_unseen"] if "seen" in sweep_spec
-                else ["mono_map", "cross_map", "multi_map", "rank_distance"])
+        keys = (
+            ["mono_map", "cross_map", "mono_seen", "cross_seen", "mono_unseen", "cross_unseen"]
+            if "seen" in sweep_spec
+            else ["mono_map", "cross_map", "multi_map", "rank_distance"]
+        )
         if xs:
-            rows = [[f"{x:g}", *[f"{series[key][i]:.3f}" if np.isfinite(series[key][i]) else "—" for key in keys]]
-                    for i, x in enumerate(xs)]  # no unseen language at k = 10
+            rows = [
+                [f"{x:g}", *[f"{series[key][i]:.3f}" if np.isfinite(series[key][i]) else "—" for key in keys]] for i, x in enumerate(xs)
+            ]  # no unseen language at k = 10
             lines += [f"## {name}: {sweep_spec.get('label', name)}", "", markdown_table([sweep_spec.get("label", name), *keys], rows), ""]
             plot_sweep(xs, series, keys, sweep_spec.get("label", name), Path(out) / f"{name}.png")
             lines += [f"![{name}]({name}.png)", ""]

@@ -28,10 +28,20 @@ from .card import markdown_table
 from .output import atomic_write
 from .study import seen_unseen
 
-SPANISH = {"es_mono": "Spanish mono mAP", "enes_cross": "en↔es cross mAP", "enes_multi": "{en, es} multi mAP",
-           "enes_rank_distance": "{en, es} rank distance"}
-ALL = {"mono_map": "mono mAP", "cross_map": "cross mAP", "multi_map": "multi mAP", "rank_distance": "rank distance",
-       "mono_unseen": "unseen mono", "cross_unseen": "unseen cross"}
+SPANISH = {
+    "es_mono": "Spanish mono mAP",
+    "enes_cross": "en↔es cross mAP",
+    "enes_multi": "{en, es} multi mAP",
+    "enes_rank_distance": "{en, es} rank distance",
+}
+ALL = {
+    "mono_map": "mono mAP",
+    "cross_map": "cross mAP",
+    "multi_map": "multi mAP",
+    "rank_distance": "rank distance",
+    "mono_unseen": "unseen mono",
+    "cross_unseen": "unseen cross",
+}
 MEASURES = {**SPANISH, **ALL}
 TRAINED_LANGUAGES = ["en", "es"]
 
@@ -56,10 +66,17 @@ def collect(spec: dict[str, Any], out: Path) -> dict[str, dict[int, dict[str, fl
             if found != group or (found, seed) not in pair:
                 continue
             two = pair[(found, seed)]
-            values = {"es_mono": two["per_language"]["mono_map"]["es"], "enes_cross": two["cross_map"], "enes_multi": two["multi_map"],
-                      "enes_rank_distance": two["rank_distance"], **{key: item[key] for key in ("mono_map", "cross_map", "multi_map", "rank_distance")}}
-            unseen = seen_unseen({"languages": item["languages"], "per_language": item["per_language"], "cross_matrix": item["cross_matrix"]},
-                                 TRAINED_LANGUAGES)
+            values = {
+                "es_mono": two["per_language"]["mono_map"]["es"],
+                "enes_cross": two["cross_map"],
+                "enes_multi": two["multi_map"],
+                "enes_rank_distance": two["rank_distance"],
+                **{key: item[key] for key in ("mono_map", "cross_map", "multi_map", "rank_distance")},
+            }
+            unseen = seen_unseen(
+                {"languages": item["languages"], "per_language": item["per_language"], "cross_matrix": item["cross_matrix"]},
+                TRAINED_LANGUAGES,
+            )
             values.update(mono_unseen=unseen["mono_unseen"], cross_unseen=unseen["cross_unseen"])
             arms.setdefault(arm, {})[seed] = values
     return arms
@@ -116,8 +133,15 @@ def paired_table(arms: dict[str, dict[int, dict[str, float]]], measures: dict[st
                 continue
             d = _digits(measure)
             record[f"{left}-{right}:{measure}"] = found
-            rows.append([f"{left} − {right}", label, f"{found['mean']:+.{d}f}", f"[{found['low']:+.{d}f}, {found['high']:+.{d}f}]",
-                         ", ".join(f"{x:+.{d}f}" for x in found["differences"])])
+            rows.append(
+                [
+                    f"{left} − {right}",
+                    label,
+                    f"{found['mean']:+.{d}f}",
+                    f"[{found['low']:+.{d}f}, {found['high']:+.{d}f}]",
+                    ", ".join(f"{x:+.{d}f}" for x in found["differences"]),
+                ]
+            )
     return markdown_table(["comparison", "measure", "mean", "95% t-interval", "per seed"], rows), record
 
 
@@ -132,21 +156,29 @@ def recovered(arms: dict[str, dict[int, dict[str, float]]], measures: list[str])
 def verdicts(spec: dict[str, Any], arms: dict[str, dict[int, dict[str, float]]]) -> list[str]:
     """The two verdicts the recipe fixed before the runs, in words, with the numbers they rest on."""
     if not all(arm in arms for arm in ("en", "human", "mt", "unfiltered")):
-        return ["Verdicts not judged yet: " + ", ".join(arm for arm in ("en", "human", "mt", "unfiltered") if arm not in arms) + " not run."]
+        return [
+            "Verdicts not judged yet: " + ", ".join(arm for arm in ("en", "human", "mt", "unfiltered") if arm not in arms) + " not run."
+        ]
     rule = spec["recovered"]
     shares = recovered(arms, list(rule["measures"]))
     holds = all(share is not None and share >= rule["min_share"] for share in shares.values())
-    shown = ", ".join(f"{SPANISH[m]} {share:.0%}" if share is not None else f"{SPANISH[m]}: no human gain to recover" for m, share in shares.items())
-    lines = [f"1. MT recovers ≥ {rule['min_share']:.0%} of the human gain on {' and '.join(SPANISH[m] for m in rule['measures'])}: "
-             f"**{'holds' if holds else 'fails'}** ({shown})."]
+    shown = ", ".join(
+        f"{SPANISH[m]} {share:.0%}" if share is not None else f"{SPANISH[m]}: no human gain to recover" for m, share in shares.items()
+    )
+    lines = [
+        f"1. MT recovers ≥ {rule['min_share']:.0%} of the human gain on {' and '.join(SPANISH[m] for m in rule['measures'])}: "
+        f"**{'holds' if holds else 'fails'}** ({shown})."
+    ]
     rule = spec["filtering"]
     found = {m: paired(arms, "mt", "unfiltered", m) for m in rule["measures"]}
     holds = all(item["mean"] >= -rule["margin"] for item in found.values())
     sure = all(item["low"] >= -rule["margin"] for item in found.values())
     word = ("holds, and is shown" if sure else "holds on the means, not shown") if holds else "fails"
-    lines.append(f"2. Filtering does not hurt (mt − unfiltered ≥ −{rule['margin']} on every measure): **{word}** ("
-                 + ", ".join(f"{SPANISH[m]} {item['mean']:+.3f} [{item['low']:+.3f}, {item['high']:+.3f}]" for m, item in found.items())
-                 + "; \"shown\" needs each 95% interval's lower end above the margin).")
+    lines.append(
+        f"2. Filtering does not hurt (mt − unfiltered ≥ −{rule['margin']} on every measure): **{word}** ("
+        + ", ".join(f"{SPANISH[m]} {item['mean']:+.3f} [{item['low']:+.3f}, {item['high']:+.3f}]" for m, item in found.items())
+        + '; "shown" needs each 95% interval\'s lower end above the margin).'
+    )
     return lines
 
 
@@ -158,19 +190,45 @@ def write_translate_train(recipe: dict[str, Any], out: Path) -> str:
     spanish_table, spanish_pairs = paired_table(arms, SPANISH)
     all_table, all_pairs = paired_table(arms, {key: ALL[key] for key in ("mono_map", "cross_map", "multi_map", "rank_distance")})
     shares = recovered(arms, list(MEASURES))
-    lines = [f"# {recipe.get('name', 'translate-train')}", "",
-             "## Spanish: XQuAD-R articles 24-47, the {en, es} pool", "", table(arms, SPANISH), "",
-             "## All 11 languages (the 9 besides en and es unseen in training)", "", table(arms, ALL), ""]
+    lines = [
+        f"# {recipe.get('name', 'translate-train')}",
+        "",
+        "## Spanish: XQuAD-R articles 24-47, the {en, es} pool",
+        "",
+        table(arms, SPANISH),
+        "",
+        "## All 11 languages (the 9 besides en and es unseen in training)",
+        "",
+        table(arms, ALL),
+        "",
+    ]
     if missing:
         lines += [f"Not run yet: {', '.join(missing)}.", ""]
-    lines += ["## Paired differences (by seed)", "", spanish_table, "", all_table, "",
-              "## Recovered share: (mt − en) / (human − en)", "",
-              markdown_table(["measure", "recovered"], [[label, "—" if shares.get(m) is None else f"{shares[m]:.0%}"]
-                                                        for m, label in MEASURES.items() if m in shares]), "",
-              "## Verdicts (fixed in the recipe before the runs)", "", *verdicts(spec, arms), ""]
+    lines += [
+        "## Paired differences (by seed)",
+        "",
+        spanish_table,
+        "",
+        all_table,
+        "",
+        "## Recovered share: (mt − en) / (human − en)",
+        "",
+        markdown_table(
+            ["measure", "recovered"],
+            [[label, "—" if shares.get(m) is None else f"{shares[m]:.0%}"] for m, label in MEASURES.items() if m in shares],
+        ),
+        "",
+        "## Verdicts (fixed in the recipe before the runs)",
+        "",
+        *verdicts(spec, arms),
+        "",
+    ]
     text = "\n".join(lines)
-    record = {"arms": {arm: {str(seed): values for seed, values in runs.items()} for arm, runs in arms.items()},
-              "paired": {**spanish_pairs, **all_pairs}, "recovered": shares}
+    record = {
+        "arms": {arm: {str(seed): values for seed, values in runs.items()} for arm, runs in arms.items()},
+        "paired": {**spanish_pairs, **all_pairs},
+        "recovered": shares,
+    }
     atomic_write(Path(out) / "translate-train.md", text + "\n")
     atomic_write(Path(out) / "translate-train.json", json.dumps(record, indent=2) + "\n")
     return text

@@ -65,42 +65,65 @@ def test_a_segment_s_newlines_keep_every_segment_aligned(eng_spa):
 
 
 def test_a_pair_missing_for_a_target_fails_before_any_work(eng_spa, small_squad, tmp_path, capsys):
-    code, err = run_cli("translate", "--input", small_squad, "--langs", "de", "--model", "apertium", "--output", tmp_path / "o", capsys=capsys)
+    code, err = run_cli(
+        "translate", "--input", small_squad, "--langs", "de", "--model", "apertium", "--output", tmp_path / "o", capsys=capsys
+    )
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert "no installed Apertium pair translates English into de" in err and "eng-spa" in err and "apt-get install apertium-eng-deu" in err
-    code, err = run_cli("translate", "--input", small_squad, "--langs", "es,de", "--model", "apertium:eng-spa", "--output", tmp_path / "o",
-                        capsys=capsys)
+    code, err = run_cli(
+        "translate", "--input", small_squad, "--langs", "es,de", "--model", "apertium:eng-spa", "--output", tmp_path / "o", capsys=capsys
+    )
     assert code == 1 and "--langs: de not translated by apertium:eng-spa" in err
-    code, err = run_cli("translate", "--input", small_squad, "--langs", "es", "--model", "apertium:eng-zzz", "--output", tmp_path / "o",
-                        capsys=capsys)
+    code, err = run_cli(
+        "translate", "--input", small_squad, "--langs", "es", "--model", "apertium:eng-zzz", "--output", tmp_path / "o", capsys=capsys
+    )
     assert code == 1 and "pair eng-zzz is not installed" in err
     assert not (tmp_path / "o").exists()
 
 
 def test_no_apertium_program_is_one_line_naming_the_package(small_squad, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no apertium on it
-    code, err = run_cli("translate", "--input", small_squad, "--langs", "es", "--model", "apertium", "--output", tmp_path / "o", capsys=capsys)
-    assert code == 1 and err.strip() == ("mtqa: error: --model apertium: no apertium program on PATH; install a pair with "
-                                         "apt-get install apertium-eng-spa (Debian/Ubuntu), then rerun")
+    code, err = run_cli(
+        "translate", "--input", small_squad, "--langs", "es", "--model", "apertium", "--output", tmp_path / "o", capsys=capsys
+    )
+    assert code == 1 and err.strip() == (
+        "mtqa: error: --model apertium: no apertium program on PATH; install a pair with "
+        "apt-get install apertium-eng-spa (Debian/Ubuntu), then rerun"
+    )
 
 
 def test_neural_options_are_refused_with_apertium(small_squad, tmp_path, capsys):
-    code, err = run_cli("translate", "--input", small_squad, "--langs", "es", "--model", "apertium:eng-spa", "--beam-size", "2",
-                        "--output", tmp_path / "o", capsys=capsys)
+    code, err = run_cli(
+        "translate",
+        "--input",
+        small_squad,
+        "--langs",
+        "es",
+        "--model",
+        "apertium:eng-spa",
+        "--beam-size",
+        "2",
+        "--output",
+        tmp_path / "o",
+        capsys=capsys,
+    )
     assert code == 2 and "--beam-size: CTranslate2 options" in err and "drop --beam-size" in err
 
 
 def fake_apertium(folder: Path) -> str:
     """A stand-in that echoes lines, crashes on BOOM and answers DOUBLE with two lines."""
     script = folder / "apertium"
-    script.write_text("#!/bin/sh\nwhile IFS= read -r line; do\n  case \"$line\" in\n    *BOOM*) echo 'segfault in transfer' >&2; exit 139;;\n"
-                      "    *DOUBLE*) echo one; echo two;;\n    *) echo \"$line\";;\n  esac\ndone\n")
+    script.write_text(
+        "#!/bin/sh\nwhile IFS= read -r line; do\n  case \"$line\" in\n    *BOOM*) echo 'segfault in transfer' >&2; exit 139;;\n"
+        '    *DOUBLE*) echo one; echo two;;\n    *) echo "$line";;\n  esac\ndone\n'
+    )
     script.chmod(0o755)
     return str(script)
 
 
-@pytest.mark.parametrize("bad, why", [("BOOM goes the pair", "exited with status 139 (segfault in transfer)"),
-                                      ("a DOUBLE answer", "returned 11 lines for 10")])
+@pytest.mark.parametrize(
+    "bad, why", [("BOOM goes the pair", "exited with status 139 (segfault in transfer)"), ("a DOUBLE answer", "returned 11 lines for 10")]
+)
 def test_a_crashing_or_miscounting_pair_names_the_pair_and_segment(tmp_path, bad, why):
     pair = ApertiumPair("eng-spa", get_language("es"), None, "test")
     translator = ApertiumTranslator({"spa_Latn": pair}, binary=fake_apertium(tmp_path))
@@ -121,7 +144,9 @@ def test_the_cache_key_carries_the_pair_and_its_package_version(eng_spa):
 def test_translate_killed_mid_run_resumes_from_the_cache_to_the_same_corpus(eng_spa, small_squad, tmp_path, isolated_cache, capsys):
     args = ["translate", "--input", small_squad, "--langs", "es", "--model", "apertium:eng-spa", "--max-batch-tokens", "400", "--quiet"]
     env = {**os.environ, "MTQA_CACHE": str(isolated_cache), "MTQA_CRASH_AT": "translate.chunk:3"}
-    killed = subprocess.run([sys.executable, "-m", "mtqa", *map(str, args), "--output", str(tmp_path / "a")], env=env, capture_output=True, text=True)
+    killed = subprocess.run(
+        [sys.executable, "-m", "mtqa", *map(str, args), "--output", str(tmp_path / "a")], env=env, capture_output=True, text=True
+    )
     assert killed.returncode == -9, killed.stderr
     assert not (tmp_path / "a").exists()  # nothing half-written
     code, err = run_cli(*args, "--output", tmp_path / "a", capsys=capsys)

@@ -20,8 +20,17 @@ from mtqa.formats.parallel_corpus import CORPUS_FILE, write_corpus
 
 def build(tmp_path, inputs, name="out", articles="0-23", hard_negatives=0, **sampler) -> tuple[dict, list[dict]]:
     out = tmp_path / name
-    manifest = run_build_batches(BuildConfig(inputs=inputs, output=out, articles=articles, hard_negatives=hard_negatives,
-                                             sampler=SamplerConfig(**sampler), batches_per_shard=40, progress=False))
+    manifest = run_build_batches(
+        BuildConfig(
+            inputs=inputs,
+            output=out,
+            articles=articles,
+            hard_negatives=hard_negatives,
+            sampler=SamplerConfig(**sampler),
+            batches_per_shard=40,
+            progress=False,
+        )
+    )
     rows = [row for shard in manifest["shards"] for row in pq.read_table(out / shard["file"]).to_pylist()]
     return manifest, rows
 
@@ -44,7 +53,10 @@ def english_passage(xquad_r):
     for article in document["data"]:
         for paragraph in article["paragraphs"]:
             for qa in paragraph["qas"]:
-                source[qa["id"]] = (paragraph["context"], answer_sentence_index(paragraph["sentence_breaks"], qa["answers"][0]["answer_start"]))
+                source[qa["id"]] = (
+                    paragraph["context"],
+                    answer_sentence_index(paragraph["sentence_breaks"], qa["answers"][0]["answer_start"]),
+                )
     return source
 
 
@@ -53,8 +65,14 @@ def lareqa(xquad_r):
 
 
 MODES = [
-    ("hybrid", "example"), ("xx", "example"), ("xy", "example"), ("xy", "batch"), ("xx-mixed", "example"), ("en", "example"),
-    ("multitask", "example"), ("multitask", "batch"),
+    ("hybrid", "example"),
+    ("xx", "example"),
+    ("xy", "example"),
+    ("xy", "batch"),
+    ("xx-mixed", "example"),
+    ("en", "example"),
+    ("multitask", "example"),
+    ("multitask", "batch"),
 ]
 
 
@@ -91,7 +109,9 @@ def test_every_batch_of_every_mode(tmp_path, xquad_r, english_passage, mode, sco
             # In-batch negatives are the rest of the (sub-)batch: none may be a translation of the positive.
             assert len({row["example_id"] for row in part}) == len(part)
             assert len({row["positive"] for row in part}) == len(part)
-            sources = {english_passage[row["example_id"]] if positive == "sentence" else english_passage[row["example_id"]][0] for row in part}
+            sources = {
+                english_passage[row["example_id"]] if positive == "sentence" else english_passage[row["example_id"]][0] for row in part
+            }
             assert len(sources) == len(part), "two positives of one batch come from the same source passage/sentence"
         used.update((row["example_id"], row["query_lang"]) for row in batch)
     assert max(used.values()) == 1, "an (example, language) pair was a query twice in one epoch"
@@ -128,10 +148,21 @@ def answers_in_every_language(xquad_r):
 
 @settings(max_examples=6, deadline=None)
 @given(mode=st.sampled_from(["hybrid", "xx", "xy", "xx-mixed", "en", "multitask"]), seed=st.integers(0, 2**16))
-def test_no_hard_negative_is_a_positive_of_its_batch_or_a_translation_of_one(tmp_path_factory, xquad_r, answers_in_every_language, mode, seed):
+def test_no_hard_negative_is_a_positive_of_its_batch_or_a_translation_of_one(
+    tmp_path_factory, xquad_r, answers_in_every_language, mode, seed
+):
     tmp_path = tmp_path_factory.mktemp("negatives")
-    _, rows = build(tmp_path, [lareqa(xquad_r)], articles="0-5", mode=mode, positive="sentence", batch_size=16, num_batches=8,
-                    hard_negatives=3, seed=seed)
+    _, rows = build(
+        tmp_path,
+        [lareqa(xquad_r)],
+        articles="0-5",
+        mode=mode,
+        positive="sentence",
+        batch_size=16,
+        num_batches=8,
+        hard_negatives=3,
+        seed=seed,
+    )
     for batch in batches_of(rows):
         forbidden = set().union(*(answers_in_every_language[row["example_id"]] for row in batch))
         clashes = [negative for row in batch for negative in row["negatives"] if negative in forbidden]
@@ -141,7 +172,10 @@ def test_no_hard_negative_is_a_positive_of_its_batch_or_a_translation_of_one(tmp
 
 def test_positive_texts_are_the_real_ones(tmp_path, xquad_r):
     _, rows = build(tmp_path, [lareqa(xquad_r)], mode="xy", positive="sentence", batch_size=8, num_batches=5, hard_negatives=2)
-    documents = {code: json.loads((xquad_r / f"{code}.json").read_text()) for code in {r["positive_lang"] for r in rows} | {r["query_lang"] for r in rows}}
+    documents = {
+        code: json.loads((xquad_r / f"{code}.json").read_text())
+        for code in {r["positive_lang"] for r in rows} | {r["query_lang"] for r in rows}
+    }
     for row in rows:
         qa_by_id = {qa["id"]: (qa, p) for a in documents[row["positive_lang"]]["data"] for p in a["paragraphs"] for qa in p["qas"]}
         qa, paragraph = qa_by_id[row["example_id"]]
@@ -173,10 +207,19 @@ def _translate_style_corpus(directory: Path, xquad_r: Path, langs: list[str], ar
             article = document["data"][index]
             for paragraph in article["paragraphs"]:
                 for qa in paragraph["qas"]:
-                    rows.append({"id": qa["id"], "lang": code, "title": article["title"], "question": qa["question"],
-                                 "context": paragraph["context"], "sentences": [s.strip() for s in paragraph["sentences"]],
-                                 "answer_sentence": answer_sentence_index(paragraph["sentence_breaks"], qa["answers"][0]["answer_start"]),
-                                 "answer_text": qa["answers"][0]["text"], "flags": []})
+                    rows.append(
+                        {
+                            "id": qa["id"],
+                            "lang": code,
+                            "title": article["title"],
+                            "question": qa["question"],
+                            "context": paragraph["context"],
+                            "sentences": [s.strip() for s in paragraph["sentences"]],
+                            "answer_sentence": answer_sentence_index(paragraph["sentence_breaks"], qa["answers"][0]["answer_start"]),
+                            "answer_text": qa["answers"][0]["text"],
+                            "flags": [],
+                        }
+                    )
     write_corpus(directory / CORPUS_FILE, rows)
     return directory
 
@@ -206,6 +249,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path, xquad_r):
 
 def test_article_split_keeps_held_out_articles_out(tmp_path, xquad_r):
     document = json.loads((xquad_r / "en.json").read_text())
+
     def ids_of(articles):
         return {qa["id"] for a in articles for p in a["paragraphs"] for qa in p["qas"]}
 
@@ -220,7 +264,9 @@ def test_article_split_keeps_held_out_articles_out(tmp_path, xquad_r):
 def test_langs_restriction_and_weights(tmp_path, xquad_r):
     _, rows = build(tmp_path, [lareqa(xquad_r)], langs=["en", "de", "zh"], batch_size=10, num_batches=60)
     assert {row["query_lang"] for row in rows} | {row["positive_lang"] for row in rows} <= {"en", "de", "zh"}
-    _, weighted = build(tmp_path, [lareqa(xquad_r)], name="w", mode="xx", langs=["en", "de"], lang_weights={"en": 3, "de": 1}, batch_size=10, num_batches=40)
+    _, weighted = build(
+        tmp_path, [lareqa(xquad_r)], name="w", mode="xx", langs=["en", "de"], lang_weights={"en": 3, "de": 1}, batch_size=10, num_batches=40
+    )
     counts = Counter(row["query_lang"] for row in weighted)
     assert counts["en"] > 2 * counts["de"]
 
@@ -247,32 +293,85 @@ def test_bad_input_fails_cleanly_and_leaves_nothing(tmp_path, xquad_r, inputs, s
     (tmp_path / "empty").mkdir()
     (tmp_path / "corrupt" / "data").mkdir(parents=True)
     (tmp_path / "corrupt" / "data" / "train-00000-of-00001.parquet").write_bytes(b"PAR1 garbage")
-    resolved = [f"lareqa:{xquad_r}" if spec == "XQ" else spec.replace("empty", str(tmp_path / "empty")) if spec.startswith("lareqa:")
-                else str(tmp_path / spec) for spec in inputs]
+    resolved = [
+        f"lareqa:{xquad_r}"
+        if spec == "XQ"
+        else spec.replace("empty", str(tmp_path / "empty"))
+        if spec.startswith("lareqa:")
+        else str(tmp_path / spec)
+        for spec in inputs
+    ]
     with pytest.raises(MtqaError, match=message):
-        run_build_batches(BuildConfig(inputs=resolved, output=tmp_path / "out", articles="0-23", sampler=SamplerConfig(**sampler), progress=False))
+        run_build_batches(
+            BuildConfig(inputs=resolved, output=tmp_path / "out", articles="0-23", sampler=SamplerConfig(**sampler), progress=False)
+        )
     assert not (tmp_path / "out").exists()
 
 
 def test_cli_build_and_stats(tmp_path, xquad_r):
     out = tmp_path / "b"
-    result = subprocess.run([sys.executable, "-m", "mtqa", "build-batches", "--input", lareqa(xquad_r), "--articles", "0-23",
-                             "--batch-size", "32", "--output", str(out), "--quiet"], capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mtqa",
+            "build-batches",
+            "--input",
+            lareqa(xquad_r),
+            "--articles",
+            "0-23",
+            "--batch-size",
+            "32",
+            "--output",
+            str(out),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     names = {p.name for p in out.iterdir()}
     assert {"README.md", "manifest.json", "batches-00000.parquet"} <= names
     stats = subprocess.run([sys.executable, "-m", "mtqa", "build-batches", "--stats", str(out)], capture_output=True, text=True)
     assert stats.returncode == 0 and "xx" in stats.stdout and "q\\p" in stats.stdout
     assert (out / "pairs.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    bad = subprocess.run([sys.executable, "-m", "mtqa", "build-batches", "--input", lareqa(xquad_r), "--mode", "xy", "--langs", "de",
-                          "--output", str(tmp_path / "x")], capture_output=True, text=True)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mtqa",
+            "build-batches",
+            "--input",
+            lareqa(xquad_r),
+            "--mode",
+            "xy",
+            "--langs",
+            "de",
+            "--output",
+            str(tmp_path / "x"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1 and "two languages" in bad.stderr
 
 
 def test_leftover_units_count_what_no_full_batch_could_use(tmp_path):
     """10 English examples, each its own passage, batches of 4: 2 batches an epoch, 2 units left over each time."""
-    rows = [{"id": f"q{i}", "lang": "en", "title": "t", "question": f"Question number {i}?", "context": f"Passage {i}. It is unique.",
-             "sentences": [f"Passage {i}.", "It is unique."], "answer_sentence": 0, "answer_text": None, "flags": []} for i in range(10)]
+    rows = [
+        {
+            "id": f"q{i}",
+            "lang": "en",
+            "title": "t",
+            "question": f"Question number {i}?",
+            "context": f"Passage {i}. It is unique.",
+            "sentences": [f"Passage {i}.", "It is unique."],
+            "answer_sentence": 0,
+            "answer_text": None,
+            "flags": [],
+        }
+        for i in range(10)
+    ]
     corpus = tmp_path / "mt"
     write_corpus(corpus / CORPUS_FILE, rows)
     manifest, _ = build(tmp_path, [str(corpus)], mode="en", batch_size=4, epochs=2)
@@ -292,16 +391,29 @@ def test_the_corpus_writer_keeps_every_value_and_the_schema_without_pandas(tmp_p
 
     from mtqa.formats.parallel_corpus import corpus_schema
 
-    rows = [{"id": str(i), "lang": "zh" if i % 2 else "de", "title": None if i == 3 else "T", "question": 'Wer "sagt"\nwas? 图书馆',
-             "context": "c" * (3_000_000 if i == 5 else 10), "sentences": [] if i == 4 else ["a", "b"], "answer_sentence": i,
-             "answer_text": "x", "flags": ["empty"] if i == 4 else []} for i in range(8)]
+    rows = [
+        {
+            "id": str(i),
+            "lang": "zh" if i % 2 else "de",
+            "title": None if i == 3 else "T",
+            "question": 'Wer "sagt"\nwas? 图书馆',
+            "context": "c" * (3_000_000 if i == 5 else 10),
+            "sentences": [] if i == 4 else ["a", "b"],
+            "answer_sentence": i,
+            "answer_text": "x",
+            "flags": ["empty"] if i == 4 else [],
+        }
+        for i in range(8)
+    ]
     write_corpus(tmp_path / "a.parquet", rows)
     table = pq.read_table(tmp_path / "a.parquet")
     assert table.schema == corpus_schema() and table.to_pylist() == rows
     write_corpus(tmp_path / "empty.parquet", [])
     assert pq.read_table(tmp_path / "empty.parquet").num_rows == 0
-    probe = ("import sys; from pathlib import Path; from mtqa.formats.parallel_corpus import write_corpus; "
-             f"write_corpus(Path({str(tmp_path / 'b.parquet')!r}), [{rows[0]!r}]); print('pandas' in sys.modules)")
+    probe = (
+        "import sys; from pathlib import Path; from mtqa.formats.parallel_corpus import write_corpus; "
+        f"write_corpus(Path({str(tmp_path / 'b.parquet')!r}), [{rows[0]!r}]); print('pandas' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "False"
 
 
@@ -314,18 +426,33 @@ PINNED = {"hybrid": "5fab3e4e1e87ca4e", "xy": "a07a5013b44a5ee4", "xx": "037e31e
 def test_random_schedule_draws_the_pinned_batches(tmp_path, xquad_r, mode):
     import hashlib
 
-    _, rows = build(tmp_path, [lareqa(xquad_r)], articles="0-5", mode=mode, positive="sentence", batch_size=16, num_batches=12,
-                    hard_negatives=2, seed=3)
+    _, rows = build(
+        tmp_path, [lareqa(xquad_r)], articles="0-5", mode=mode, positive="sentence", batch_size=16, num_batches=12, hard_negatives=2, seed=3
+    )
     digest = hashlib.sha256(json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
     assert digest == PINNED[mode]
 
 
 @settings(max_examples=8, deadline=None)
-@given(mode=st.sampled_from(["hybrid", "xx"]), alpha=st.sampled_from([0.0, 0.25, 0.5, 0.7, 1.0]), batches=st.integers(7, 40),
-       seed=st.integers(0, 2**16))
+@given(
+    mode=st.sampled_from(["hybrid", "xx"]),
+    alpha=st.sampled_from([0.0, 0.25, 0.5, 0.7, 1.0]),
+    batches=st.integers(7, 40),
+    seed=st.integers(0, 2**16),
+)
 def test_exact_schedule_gives_round_alpha_n_xx_batches_and_even_languages(tmp_path_factory, xquad_r, mode, alpha, batches, seed):
-    manifest, rows = build(tmp_path_factory.mktemp("exact"), [lareqa(xquad_r)], articles="0-19", mode=mode, mono_prob=alpha,
-                           alpha_schedule="exact", positive="sentence", batch_size=16, num_batches=batches, seed=seed)
+    manifest, rows = build(
+        tmp_path_factory.mktemp("exact"),
+        [lareqa(xquad_r)],
+        articles="0-19",
+        mode=mode,
+        mono_prob=alpha,
+        alpha_schedule="exact",
+        positive="sentence",
+        batch_size=16,
+        num_batches=batches,
+        seed=seed,
+    )
     kinds = Counter(batch[0]["batch_type"] for batch in batches_of(rows))
     assert kinds["xx"] == (batches if mode == "xx" else round(alpha * batches)) == manifest["batches_by_type"].get("xx", 0)
     per_language = Counter(batch[0]["query_lang"] for batch in batches_of(rows) if batch[0]["batch_type"] == "xx")

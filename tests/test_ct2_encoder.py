@@ -86,7 +86,9 @@ def test_only_the_plain_sentence_transformers_shape_takes_the_ctranslate2_path(m
     assert ct2_layout(str(copy)) is None
     pooling.write_text(json.dumps(settings))
     modules = json.loads((copy / "modules.json").read_text())
-    (copy / "modules.json").write_text(json.dumps(modules[:2] + [{"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}]))
+    (copy / "modules.json").write_text(
+        json.dumps(modules[:2] + [{"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}])
+    )
     assert ct2_layout(str(copy)) is None  # a Dense layer (LaBSE): PyTorch
 
 

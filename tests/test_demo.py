@@ -9,19 +9,26 @@ from mtqa.translate import apertium
 
 
 def test_demo_runs_the_whole_chain(tmp_path, xquad_r):
-    env = {**os.environ, "MTQA_DEMO_FAST": "1", "MTQA_DEMO_OUT": str(tmp_path / "demo"), "MTQA_DATA": str(xquad_r.parent),
-           "HF_HUB_OFFLINE": "1", "MTQA_CACHE": str(tmp_path / "cache"), "MTQA_DEMO_INSTALL": "0"}
+    env = {
+        **os.environ,
+        "MTQA_DEMO_FAST": "1",
+        "MTQA_DEMO_OUT": str(tmp_path / "demo"),
+        "MTQA_DATA": str(xquad_r.parent),
+        "HF_HUB_OFFLINE": "1",
+        "MTQA_CACHE": str(tmp_path / "cache"),
+        "MTQA_DEMO_INSTALL": "0",
+    }
     result = subprocess.run([sys.executable, "-m", "mtqa.demo"], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     if "eng-spa" in apertium.installed_modes():
-        examples = result.stderr[result.stderr.index("demo: 3 of the Apertium translations"):].splitlines()[1:13]
+        examples = result.stderr[result.stderr.index("demo: 3 of the Apertium translations") :].splitlines()[1:13]
         assert [line.strip()[:1] for line in examples[::2]] == ["Q", "A"] * 3  # English beside Spanish, three times
         assert "SMOKE RUN" not in result.stderr
         translated = "translated"
     else:
         assert "SMOKE RUN" in result.stderr  # said once, in one line, before the smoke run
         translated = "translated-SMOKE-RUN"
-    table = result.stdout[result.stdout.index("| model | mono mAP"):]
+    table = result.stdout[result.stdout.index("| model | mono mAP") :]
     assert "| untrained |" in table and "| hybrid, 2 steps |" in table
     for name in (translated, "batches", "untrained", "trained"):
         assert (tmp_path / "demo" / name).is_dir()
@@ -32,4 +39,6 @@ def test_without_apertium_the_demo_says_how_to_get_real_output(tmp_path, monkeyp
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setenv("MTQA_DEMO_INSTALL", "0")
     assert demo.apertium_ready() is False
-    assert capsys.readouterr().err == "demo: Apertium is not installed; for real Spanish translations run: apt-get install apertium-eng-spa\n"
+    assert (
+        capsys.readouterr().err == "demo: Apertium is not installed; for real Spanish translations run: apt-get install apertium-eng-spa\n"
+    )

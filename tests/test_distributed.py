@@ -17,10 +17,17 @@ COMMON = ["--max-length", "32", "--quiet"]  # the paper's lr, 3e-5
 
 
 def mtqa(*args, processes: int = 1, env: dict | None = None) -> subprocess.CompletedProcess:
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)] if processes > 1 \
+    launcher = (
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)]
+        if processes > 1
         else [sys.executable]
-    return subprocess.run([*launcher, "-m", "mtqa", *map(str, args)], capture_output=True, text=True,
-                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
+    )
+    return subprocess.run(
+        [*launcher, "-m", "mtqa", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +41,24 @@ def setup(tmp_path_factory, tiny_xlmr, xquad_r) -> tuple[Path, Path]:
     (model / "config.json").write_text(json.dumps(config))
     shutil.copy(model / "model.safetensors", folder / "model-start.safetensors")
     shards = folder / "shards"
-    built = mtqa("build-batches", "--input", f"lareqa:{xquad_r}", "--articles", "0-3", "--batch-size", "7", "--positive", "sentence",
-                 "--hard-negatives", "1", "--num-batches", "4", "--output", shards, "--quiet")
+    built = mtqa(
+        "build-batches",
+        "--input",
+        f"lareqa:{xquad_r}",
+        "--articles",
+        "0-3",
+        "--batch-size",
+        "7",
+        "--positive",
+        "sentence",
+        "--hard-negatives",
+        "1",
+        "--num-batches",
+        "4",
+        "--output",
+        shards,
+        "--quiet",
+    )
     assert built.returncode == 0, built.stderr
     return model, shards
 
@@ -83,8 +106,9 @@ def test_grad_cache_across_processes_equals_one_process(tmp_path, setup):
     model, shards = setup
     single = mtqa("train-eval", "--batches", shards, "--model", model, *COMMON, "--output", tmp_path / "single")
     assert single.returncode == 0, single.stderr
-    cached = mtqa("train-eval", "--batches", shards, "--model", model, *COMMON, "--grad-cache", "2", "--output", tmp_path / "cached",
-                  processes=2)
+    cached = mtqa(
+        "train-eval", "--batches", shards, "--model", model, *COMMON, "--grad-cache", "2", "--output", tmp_path / "cached", processes=2
+    )
     assert cached.returncode == 0, cached.stderr
     assert_same_training(tmp_path / "cached", tmp_path / "single", model.parent / "model-start.safetensors")
 

@@ -16,11 +16,20 @@ FAST = DecodingOptions(beam_size=1, max_decoding_length=12)
 
 
 def config(small_squad, model, output=None, **extra) -> TranslateConfig:
-    return TranslateConfig(input=str(small_squad), output=output, langs=[get_language("de"), get_language("zh")], model=str(model),
-                           decoding=FAST, progress=False, **extra)
+    return TranslateConfig(
+        input=str(small_squad),
+        output=output,
+        langs=[get_language("de"), get_language("zh")],
+        model=str(model),
+        decoding=FAST,
+        progress=False,
+        **extra,
+    )
 
 
-def test_dry_run_counts_what_the_real_run_translates_and_then_what_the_cache_holds(tmp_path, tiny_ct2, small_squad, monkeypatch, isolated_cache):
+def test_dry_run_counts_what_the_real_run_translates_and_then_what_the_cache_holds(
+    tmp_path, tiny_ct2, small_squad, monkeypatch, isolated_cache
+):
     import ctranslate2
 
     real_translator = ctranslate2.Translator
@@ -65,8 +74,27 @@ def test_dry_run_cli_prints_the_plan_and_writes_nothing(tmp_path, tiny_ct2, smal
     env = {**os.environ, "MTQA_CACHE": str(isolated_cache)}
     workdir = tmp_path / "cwd"
     workdir.mkdir()
-    result = subprocess.run([sys.executable, "-m", "mtqa", "translate", "--input", str(small_squad), "--langs", "de,zh", "--model", str(tiny_ct2),
-                             "--dry-run", "--assume-tokens-per-second", "50"], capture_output=True, text=True, env=env, cwd=workdir)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mtqa",
+            "translate",
+            "--input",
+            str(small_squad),
+            "--langs",
+            "de,zh",
+            "--model",
+            str(tiny_ct2),
+            "--dry-run",
+            "--assume-tokens-per-second",
+            "50",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=workdir,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["target", "segments", "pieces", "source", "tokens", "cached", "pieces", "tokens", "to", "translate"]

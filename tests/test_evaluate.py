@@ -19,6 +19,7 @@ from mtqa.paths import resolve_eval_data
 def one_hot_encoder(vectors: dict[str, list[float]]):
     def encode(texts, role):
         return np.array([vectors[text] for text in texts], dtype=np.float32)
+
     return encode
 
 
@@ -33,9 +34,15 @@ def test_lareqa_settings_on_a_hand_built_pool():
         answer={"en": {"q1": 0, "q2": 1}, "de": {"q1": 0, "q2": 1}},
     )
     vectors = {
-        "Q1": [1, 0, 0, 0], "Q2": [0, 1, 0, 0], "F1": [0, 0, 1, 0], "F2": [0, 0, 0, 1],
+        "Q1": [1, 0, 0, 0],
+        "Q2": [0, 1, 0, 0],
+        "F1": [0, 0, 1, 0],
+        "F2": [0, 0, 0, 1],
         # English sentences match English questions; German sentences match the *wrong* German question.
-        "S1": [0.9, 0, 0.1, 0], "S2": [0, 0.9, 0, 0.1], "T1": [0.1, 0, 0, 0.9], "T2": [0, 0.1, 0.9, 0],
+        "S1": [0.9, 0, 0.1, 0],
+        "S2": [0, 0.9, 0, 0.1],
+        "T1": [0.1, 0, 0, 0.9],
+        "T2": [0, 0.1, 0.9, 0],
     }
     result = evaluate_lareqa(data, one_hot_encoder(vectors)).summary()
     assert result["per_language"]["mono_map"] == {"en": 1.0, "de": 0.5}
@@ -60,9 +67,17 @@ def test_rank_distance_skips_queries_answered_in_one_language_only():
         candidate_context={"en": ["", ""], "de": ["", ""]},
         answer={"en": {"q1": 0, "q2": 1}, "de": {"q1": 0, "q3": 1}},
     )
-    vectors = {"Q1": [1, 0, 0, 0], "Q2": [0, 1, 0, 0], "F1": [0, 0, 1, 0], "F3": [0, 0, 0, 1],
-               # Q1's German answer is ranked last; F1's English answer second.
-               "S1": [0.9, 0, 0.5, 0], "S2": [0.5, 1, 0, 0], "T1": [0.1, 0, 0.9, 0], "T3": [0.3, 0, 0.6, 1]}
+    vectors = {
+        "Q1": [1, 0, 0, 0],
+        "Q2": [0, 1, 0, 0],
+        "F1": [0, 0, 1, 0],
+        "F3": [0, 0, 0, 1],
+        # Q1's German answer is ranked last; F1's English answer second.
+        "S1": [0.9, 0, 0.5, 0],
+        "S2": [0.5, 1, 0, 0],
+        "T1": [0.1, 0, 0.9, 0],
+        "T3": [0.3, 0, 0.6, 1],
+    }
     result = evaluate_lareqa(data, one_hot_encoder(vectors)).summary()
     # Q1's pool scores: S1 0.9, S2 0.5, T3 0.3, T1 0.1: its answers at ranks 1 and 4. F1: T1 0.9, T3 0.6, S1 0.5: ranks 1 and 3.
     assert result["per_language"]["rank_distance"] == {"en": 3.0, "de": 2.0}  # the old code gave en (3 + 0) / 2 and de (2 + 0) / 2
@@ -71,9 +86,14 @@ def test_rank_distance_skips_queries_answered_in_one_language_only():
 
 
 def test_rank_distance_is_nan_not_zero_when_no_query_has_two_answers():
-    data = LareqaSet(langs=["en", "de"], question_ids={"en": ["q1"], "de": ["q2"]}, questions={"en": ["Q1"], "de": ["F2"]},
-                     candidates={"en": ["S1"], "de": ["T2"]}, candidate_context={"en": [""], "de": [""]},
-                     answer={"en": {"q1": 0}, "de": {"q2": 0}})
+    data = LareqaSet(
+        langs=["en", "de"],
+        question_ids={"en": ["q1"], "de": ["q2"]},
+        questions={"en": ["Q1"], "de": ["F2"]},
+        candidates={"en": ["S1"], "de": ["T2"]},
+        candidate_context={"en": [""], "de": [""]},
+        answer={"en": {"q1": 0}, "de": {"q2": 0}},
+    )
     result = evaluate_lareqa(data, one_hot_encoder({"Q1": [1, 0], "F2": [0, 1], "S1": [1, 0], "T2": [0, 1]})).summary()
     assert np.isnan(result["rank_distance"]) and result["rank_distance_queries"] == 0
 
@@ -89,8 +109,13 @@ def test_offline_minilm_on_held_out_xquad_r_articles(minilm, xquad_r):
     from mtqa.encoders.load import encode
 
     data = load_lareqa(xquad_r, articles="24-26")
-    english = LareqaSet(langs=["en", "de"], **{key: {lang: getattr(data, key)[lang] for lang in ("en", "de")}
-                        for key in ("question_ids", "questions", "candidates", "candidate_context", "answer")})
+    english = LareqaSet(
+        langs=["en", "de"],
+        **{
+            key: {lang: getattr(data, key)[lang] for lang in ("en", "de")}
+            for key in ("question_ids", "questions", "candidates", "candidate_context", "answer")
+        },
+    )
     result = evaluate_lareqa(english, lambda texts, role: encode(minilm, texts)).summary()
     pool = len(data.candidates["en"])
     random_ap = sum(1 / rank for rank in range(1, pool + 1)) / pool  # expected AP of a random ranking, one relevant item
@@ -110,11 +135,20 @@ def test_lareqa_article_selection_and_languages(xquad_r):
 
 def write_beir(folder, qrels="query-id\tcorpus-id\tscore\nq1\td1\t2\nq1\td4\t1\nq2\td3\t1\n"):
     (folder / "qrels").mkdir(parents=True, exist_ok=True)
-    docs = [("d1", "Paris is the capital of France."), ("d2", "Berlin is the capital of Germany."),
-            ("d3", "Bananas are yellow fruit."), ("d4", "The Eiffel tower is in Paris.")]
+    docs = [
+        ("d1", "Paris is the capital of France."),
+        ("d2", "Berlin is the capital of Germany."),
+        ("d3", "Bananas are yellow fruit."),
+        ("d4", "The Eiffel tower is in Paris."),
+    ]
     (folder / "corpus.jsonl").write_text("\n".join(json.dumps({"_id": i, "title": "", "text": t}) for i, t in docs) + "\n")
-    (folder / "queries.jsonl").write_text("\n".join(json.dumps({"_id": i, "text": t}) for i, t in
-                                                     [("q1", "What is the capital of France?"), ("q2", "Which fruit is yellow?"), ("q3", "unjudged")]) + "\n")
+    (folder / "queries.jsonl").write_text(
+        "\n".join(
+            json.dumps({"_id": i, "text": t})
+            for i, t in [("q1", "What is the capital of France?"), ("q2", "Which fruit is yellow?"), ("q3", "unjudged")]
+        )
+        + "\n"
+    )
     (folder / "qrels" / "test.tsv").write_text(qrels)
     return folder
 
@@ -122,21 +156,29 @@ def write_beir(folder, qrels="query-id\tcorpus-id\tscore\nq1\td1\t2\nq1\td4\t1\n
 def test_beir_metrics_and_trec_run(tmp_path):
     data = load_beir(write_beir(tmp_path / "beir"))
     assert data.query_ids == ["q1", "q2"]  # unjudged queries are not scored
-    vectors = {"Paris is the capital of France.": [1, 0, 0], "Berlin is the capital of Germany.": [0.5, 0.5, 0],
-               "Bananas are yellow fruit.": [0, 0, 1], "The Eiffel tower is in Paris.": [0.6, 0.4, 0],
-               "What is the capital of France?": [1, 0, 0], "Which fruit is yellow?": [0, 0.2, 1]}
+    vectors = {
+        "Paris is the capital of France.": [1, 0, 0],
+        "Berlin is the capital of Germany.": [0.5, 0.5, 0],
+        "Bananas are yellow fruit.": [0, 0, 1],
+        "The Eiffel tower is in Paris.": [0.6, 0.4, 0],
+        "What is the capital of France?": [1, 0, 0],
+        "Which fruit is yellow?": [0, 0.2, 1],
+    }
     metrics, run = evaluate_beir(data, one_hot_encoder(vectors))
     # q1: d1 (1.0), d4 (0.6), d2 (0.5): relevant at ranks 1 and 2 -> nDCG 1. q2: d3 first.
     assert metrics["ndcg@10"] == pytest.approx(1.0) and metrics["mrr@10"] == 1.0 and metrics["recall@100"] == 1.0
     assert run[0].split()[:4] == ["q1", "Q0", "d1", "1"] and len(run) == 8
 
 
-@pytest.mark.parametrize("qrels, message", [
-    ("q9\td1\t1\n", "query id 'q9' is not in queries.jsonl"),
-    ("q1\td9\t1\n", "corpus id 'd9' is not in corpus.jsonl"),
-    ("q1\td1\n", "expected query-id, corpus-id, score"),
-    ("q1\td1\t0\n", "no query has a relevant document"),
-])
+@pytest.mark.parametrize(
+    "qrels, message",
+    [
+        ("q9\td1\t1\n", "query id 'q9' is not in queries.jsonl"),
+        ("q1\td9\t1\n", "corpus id 'd9' is not in corpus.jsonl"),
+        ("q1\td1\n", "expected query-id, corpus-id, score"),
+        ("q1\td1\t0\n", "no query has a relevant document"),
+    ],
+)
 def test_bad_qrels(tmp_path, qrels, message):
     with pytest.raises(MtqaError, match=message):
         load_beir(write_beir(tmp_path / "b", qrels=qrels))
@@ -179,9 +221,29 @@ def test_cli_eval_only_writes_report(tmp_path, xquad_r):
     out = tmp_path / "run"
     env_data = str(xquad_r.parent)
     beir = write_beir(tmp_path / "beir")
-    result = subprocess.run([sys.executable, "-m", "mtqa", "train-eval", "--eval-only", "--model", "offline-minilm",
-                             "--eval", "lareqa:xquad-r", "--eval-articles", "47", "--eval", f"beir:{beir}", "--output", str(out), "--quiet"],
-                            capture_output=True, text=True, env={**__import__("os").environ, "MTQA_DATA": env_data})
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mtqa",
+            "train-eval",
+            "--eval-only",
+            "--model",
+            "offline-minilm",
+            "--eval",
+            "lareqa:xquad-r",
+            "--eval-articles",
+            "47",
+            "--eval",
+            f"beir:{beir}",
+            "--output",
+            str(out),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "MTQA_DATA": env_data},
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
     xquad = report["evals"]["xquad-r"]
@@ -192,15 +254,21 @@ def test_cli_eval_only_writes_report(tmp_path, xquad_r):
     assert (out / "run-beir.trec").read_text().startswith("q1 Q0 d1 1 ")
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--eval-only", "--eval", "squad:x"], "expected KIND:PATH_OR_NAME"),
-    (["--eval-only"], "needs at least one --eval"),
-    ([], "needs --batches"),
-    (["--eval-only", "--eval", "lareqa:/no/such/folder"], "folder not found"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--eval-only", "--eval", "squad:x"], "expected KIND:PATH_OR_NAME"),
+        (["--eval-only"], "needs at least one --eval"),
+        ([], "needs --batches"),
+        (["--eval-only", "--eval", "lareqa:/no/such/folder"], "folder not found"),
+    ],
+)
 def test_cli_bad_input_is_one_line(tmp_path, args, message):
-    result = subprocess.run([sys.executable, "-m", "mtqa", "train-eval", "--model", "offline-minilm", "--output", str(tmp_path / "o"), *args],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "mtqa", "train-eval", "--model", "offline-minilm", "--output", str(tmp_path / "o"), *args],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1 and message in result.stderr, result.stderr
 
 
@@ -214,8 +282,14 @@ def test_faiss_search_agrees_with_exact_search():
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     texts = {f"d{i}": vector for i, vector in enumerate(documents)} | {f"q{i}": vector for i, vector in enumerate(queries)}
     qrels = {f"q{q}": {f"d{int(d)}": int(rng.integers(1, 3)) for d in rng.choice(3000, size=5, replace=False)} for q in range(40)}
-    data = BeirSet(corpus_ids=[f"d{i}" for i in range(3000)], corpus_texts=[f"d{i}" for i in range(3000)],
-                   query_ids=[f"q{i}" for i in range(40)], query_texts=[f"q{i}" for i in range(40)], qrels=qrels, split="test")
+    data = BeirSet(
+        corpus_ids=[f"d{i}" for i in range(3000)],
+        corpus_texts=[f"d{i}" for i in range(3000)],
+        query_ids=[f"q{i}" for i in range(40)],
+        query_texts=[f"q{i}" for i in range(40)],
+        qrels=qrels,
+        split="test",
+    )
     encode = lambda names, role: np.stack([texts[name] for name in names])  # noqa: E731
     exact, exact_run = evaluate_beir(data, encode, search="exact")
     approximate, faiss_run = evaluate_beir(data, encode, search="faiss")
@@ -274,9 +348,14 @@ def test_nan_scores_rank_last_instead_of_failing():
 
 def _beir_case(tmp_path):
     data = load_beir(write_beir(tmp_path / "beir"))
-    vectors = {"Paris is the capital of France.": [1, 0, 0], "Berlin is the capital of Germany.": [0.5, 0.5, 0],
-               "Bananas are yellow fruit.": [0, 0, 1], "The Eiffel tower is in Paris.": [0.6, 0.4, 0],
-               "What is the capital of France?": [1, 0, 0], "Which fruit is yellow?": [0, 0.2, 1]}
+    vectors = {
+        "Paris is the capital of France.": [1, 0, 0],
+        "Berlin is the capital of Germany.": [0.5, 0.5, 0],
+        "Bananas are yellow fruit.": [0, 0, 1],
+        "The Eiffel tower is in Paris.": [0.6, 0.4, 0],
+        "What is the capital of France?": [1, 0, 0],
+        "Which fruit is yellow?": [0, 0.2, 1],
+    }
     return data, one_hot_encoder(vectors)
 
 
@@ -343,8 +422,17 @@ def test_ctranslate2_float32_evaluation_gives_pytorchs_figures(tmp_path, tiny_xl
             pass
 
     def evaluate(engine: str) -> dict:
-        config = TrainEvalConfig(model=str(tiny_xlmr), output=tmp_path / engine, evals=[f"lareqa:{xquad_r}"], eval_only=True,
-                                 eval_articles="46-47", eval_langs=["en", "de", "zh"], eval_engine=engine, train=TrainConfig(max_length=32), progress=False)
+        config = TrainEvalConfig(
+            model=str(tiny_xlmr),
+            output=tmp_path / engine,
+            evals=[f"lareqa:{xquad_r}"],
+            eval_only=True,
+            eval_articles="46-47",
+            eval_langs=["en", "de", "zh"],
+            eval_engine=engine,
+            train=TrainConfig(max_length=32),
+            progress=False,
+        )
         report = run_train_eval(config)
         assert sorted(path.name for path in (tmp_path / engine).iterdir()) == ["heatmap-xquad-r.png", "report.json", "report.md"]
         assert f"Encoded for evaluation by {report['evals']['xquad-r']['engine']}." in (tmp_path / engine / "report.md").read_text()

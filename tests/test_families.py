@@ -81,25 +81,36 @@ def test_the_family_is_read_off_config_and_vocabulary(tiny, family):
 
 def test_nllb_conversion_and_cache_keys_are_as_before_families(tiny):
     _, converted = tiny("nllb")
-    assert sorted(path.name for path in converted.iterdir()) == ["config.json", "model.bin", "mtqa-model.json", "sentencepiece.bpe.model",
-                                                                 "shared_vocabulary.json"]
-    assert "family" not in json.loads(DecodingOptions().namespace("fp", "nllb")) and json.loads(DecodingOptions().namespace("fp", "madlad"))["family"] == "madlad"
+    assert sorted(path.name for path in converted.iterdir()) == [
+        "config.json",
+        "model.bin",
+        "mtqa-model.json",
+        "sentencepiece.bpe.model",
+        "shared_vocabulary.json",
+    ]
+    assert (
+        "family" not in json.loads(DecodingOptions().namespace("fp", "nllb"))
+        and json.loads(DecodingOptions().namespace("fp", "madlad"))["family"] == "madlad"
+    )
 
 
-@pytest.mark.parametrize("family, code, vocabulary, token", [
-    ("opus-mt", "zh", {">>cmn_Hans<<", ">>cmn_Hant<<"}, ">>cmn_Hans<<"),
-    ("opus-mt", "zho_Hant", {">>cmn_Hans<<", ">>cmn_Hant<<"}, ">>cmn_Hant<<"),
-    ("opus-mt", "ar", {">>ara<<"}, ">>ara<<"),
-    ("opus-mt", "de", {">>deu<<"}, ">>deu<<"),
-    ("madlad", "zho_Hant", {"<2zh>", "<2zh_Hant>"}, "<2zh_Hant>"),
-    ("madlad", "zh", {"<2zh>", "<2zh_Hant>"}, "<2zh>"),
-    ("madlad", "nb", {"<2no>"}, "<2no>"),
-    ("m2m100", "nb", {"__no__"}, "__no__"),
-    ("madlad", "zho_Hant", {"<2zh>"}, None),  # never the default script's token
-    ("m2m100", "zho_Hant", {"__zh__"}, None),
-    ("opus-mt", "zho_Hant", {">>cmn<<", ">>zho<<", ">>zh<<"}, None),
-    ("m2m100", "nso_Latn", {"__ns__"}, "__ns__"),  # M2M-100's own code for Northern Sotho
-])
+@pytest.mark.parametrize(
+    "family, code, vocabulary, token",
+    [
+        ("opus-mt", "zh", {">>cmn_Hans<<", ">>cmn_Hant<<"}, ">>cmn_Hans<<"),
+        ("opus-mt", "zho_Hant", {">>cmn_Hans<<", ">>cmn_Hant<<"}, ">>cmn_Hant<<"),
+        ("opus-mt", "ar", {">>ara<<"}, ">>ara<<"),
+        ("opus-mt", "de", {">>deu<<"}, ">>deu<<"),
+        ("madlad", "zho_Hant", {"<2zh>", "<2zh_Hant>"}, "<2zh_Hant>"),
+        ("madlad", "zh", {"<2zh>", "<2zh_Hant>"}, "<2zh>"),
+        ("madlad", "nb", {"<2no>"}, "<2no>"),
+        ("m2m100", "nb", {"__no__"}, "__no__"),
+        ("madlad", "zho_Hant", {"<2zh>"}, None),  # never the default script's token
+        ("m2m100", "zho_Hant", {"__zh__"}, None),
+        ("opus-mt", "zho_Hant", {">>cmn<<", ">>zho<<", ">>zh<<"}, None),
+        ("m2m100", "nso_Latn", {"__ns__"}, "__ns__"),  # M2M-100's own code for Northern Sotho
+    ],
+)
 def test_language_tokens_follow_each_familys_codes(family, code, vocabulary, token):
     from mtqa.translate.families import FAMILIES
 
@@ -150,28 +161,46 @@ def test_greedy_output_is_plain_ctranslate2_decoded_by_transformers(tiny, family
     options = DecodingOptions(beam_size=1, max_decoding_length=16)
     translator = ModelTranslator(converted, threads=1)
     targets = ["deu_Latn", "spa_Latn"]
-    ours = [translator.detokenize(tokens) for tokens in
-            translator.translate_tokens([translator.tokenize(t, "eng_Latn", target) for t, target in zip(SENTENCES, targets)], targets, options)]
+    ours = [
+        translator.detokenize(tokens)
+        for tokens in translator.translate_tokens(
+            [translator.tokenize(t, "eng_Latn", target) for t, target in zip(SENTENCES, targets)], targets, options
+        )
+    ]
 
     plain = ctranslate2.Translator(str(converted), intra_threads=1)
-    sources = [tokenizer.convert_ids_to_tokens(tokenizer(transformers_source(family, text, get_language(target).code)).input_ids)
-               for text, target in zip(SENTENCES, targets)]
+    sources = [
+        tokenizer.convert_ids_to_tokens(tokenizer(transformers_source(family, text, get_language(target).code)).input_ids)
+        for text, target in zip(SENTENCES, targets)
+    ]
     prefixed = family in ("nllb", "m2m100")
     prefix = {"nllb": targets, "m2m100": ["__de__", "__es__"]}.get(family)
-    results = plain.translate_batch(sources, target_prefix=[[code] for code in prefix] if prefixed else None, beam_size=1, max_decoding_length=16)
+    results = plain.translate_batch(
+        sources, target_prefix=[[code] for code in prefix] if prefixed else None, beam_size=1, max_decoding_length=16
+    )
     hypotheses = [result.hypotheses[0][1:] if prefixed else result.hypotheses[0] for result in results]
     # A random model emits language tokens anywhere; transformers 5 no longer counts M2M-100's, MADLAD-400's or
     # OPUS-MT's as special and would keep them as text. mtqa drops them, as NLLB's decode does.
-    tag = re.compile({"nllb": r"[a-z]{3}_[A-Z][a-z]{3}", "m2m100": r"__[a-z]+__", "opus-mt": r">>\w+<<"}.get(family[:7], r"<2\w+>")).fullmatch
-    expected = [tokenizer.decode(tokenizer.convert_tokens_to_ids([t for t in tokens if not tag(t)]), skip_special_tokens=True).strip()
-                for tokens in hypotheses]
+    tag = re.compile(
+        {"nllb": r"[a-z]{3}_[A-Z][a-z]{3}", "m2m100": r"__[a-z]+__", "opus-mt": r">>\w+<<"}.get(family[:7], r"<2\w+>")
+    ).fullmatch
+    expected = [
+        tokenizer.decode(tokenizer.convert_tokens_to_ids([t for t in tokens if not tag(t)]), skip_special_tokens=True).strip()
+        for tokens in hypotheses
+    ]
     assert ours == expected
     assert any(text for text in ours)
 
 
-@pytest.mark.parametrize("family, asked, supported", [
-    ("m2m100", "ace_Arab", " de,"), ("madlad", "ace_Arab", " de,"), ("opus-mt", "zh", "into de"), ("opus-mt-mul", "fr", "into de, es, zh"),
-])
+@pytest.mark.parametrize(
+    "family, asked, supported",
+    [
+        ("m2m100", "ace_Arab", " de,"),
+        ("madlad", "ace_Arab", " de,"),
+        ("opus-mt", "zh", "into de"),
+        ("opus-mt-mul", "fr", "into de, es, zh"),
+    ],
+)
 def test_a_language_the_model_lacks_ends_in_one_line_naming_what_it_supports(tiny, family, asked, supported):
     _, converted = tiny(family)
     languages = ModelTokenizer(converted, model="the-model").languages
@@ -204,8 +233,22 @@ def test_an_opus_mt_folder_without_its_pair_says_what_to_add(tiny, tmp_path):
 def test_translate_cli_writes_a_corpus_and_refuses_a_missing_language(tmp_path, tiny, family, small_squad, isolated_cache):
     source, _ = tiny(family)
     env = {**os.environ, "MTQA_CACHE": str(isolated_cache)}
-    base = [sys.executable, "-m", "mtqa", "translate", "--input", str(small_squad), "--model", str(source), "--beam-size", "1",
-            "--max-decoding-length", "8", "--no-filter", "--quiet"]
+    base = [
+        sys.executable,
+        "-m",
+        "mtqa",
+        "translate",
+        "--input",
+        str(small_squad),
+        "--model",
+        str(source),
+        "--beam-size",
+        "1",
+        "--max-decoding-length",
+        "8",
+        "--no-filter",
+        "--quiet",
+    ]
     refused = subprocess.run(base + ["--langs", "de,ace_Arab", "--output", str(tmp_path / "no")], capture_output=True, text=True, env=env)
     assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1 and "not supported by" in refused.stderr
     assert not (tmp_path / "no").exists() and not (isolated_cache / "models").exists()  # refused before converting
@@ -222,8 +265,16 @@ def test_dry_run_counts_the_real_runs_tokens_where_the_target_tag_opens_the_sour
     source, _ = tiny(family)
 
     def run(**extra):
-        return run_translate(TranslateConfig(input=str(small_squad), langs=[get_language("de"), get_language("es")], model=str(source),
-                                             decoding=DecodingOptions(beam_size=1, max_decoding_length=8), progress=False, **extra))
+        return run_translate(
+            TranslateConfig(
+                input=str(small_squad),
+                langs=[get_language("de"), get_language("es")],
+                model=str(source),
+                decoding=DecodingOptions(beam_size=1, max_decoding_length=8),
+                progress=False,
+                **extra,
+            )
+        )
 
     plan = run(dry_run=True, output=None)
     assert not (isolated_cache / "models").exists()  # the tokenizer only: nothing converted

@@ -137,9 +137,26 @@ def test_a_full_cache_is_reported_not_mistaken_for_damage(tmp_path):
 
 # --- build-batches ---------------------------------------------------------------------------------
 
+
 def _batches_args(xquad_r: Path, out: Path) -> list:
-    return ["build-batches", "--input", f"lareqa:{xquad_r}", "--articles", "0-5", "--batch-size", "8", "--num-batches", "12",
-            "--batches-per-shard", "2", "--positive", "sentence", "--output", out, "--quiet"]
+    return [
+        "build-batches",
+        "--input",
+        f"lareqa:{xquad_r}",
+        "--articles",
+        "0-5",
+        "--batch-size",
+        "8",
+        "--num-batches",
+        "12",
+        "--batches-per-shard",
+        "2",
+        "--positive",
+        "sentence",
+        "--output",
+        out,
+        "--quiet",
+    ]
 
 
 def _shard_set(folder: Path) -> dict[str, bytes]:
@@ -170,6 +187,7 @@ def test_build_batches_killed_mid_write_leaves_nothing_that_looks_complete(tmp_p
 
 # --- train-eval ------------------------------------------------------------------------------------
 
+
 def _final_weights(run: Path) -> dict:
     from safetensors.torch import load_file
 
@@ -178,14 +196,49 @@ def _final_weights(run: Path) -> dict:
 
 def test_train_eval_killed_resumes_to_the_same_weights_and_metrics(tmp_path, tiny_xlmr, xquad_r):
     shards = tmp_path / "shards"
-    built = mtqa("build-batches", "--input", f"lareqa:{xquad_r}", "--articles", "0-3", "--batch-size", "8", "--positive", "sentence",
-                 "--num-batches", "10", "--output", shards, "--quiet", cache=tmp_path / "c")
+    built = mtqa(
+        "build-batches",
+        "--input",
+        f"lareqa:{xquad_r}",
+        "--articles",
+        "0-3",
+        "--batch-size",
+        "8",
+        "--positive",
+        "sentence",
+        "--num-batches",
+        "10",
+        "--output",
+        shards,
+        "--quiet",
+        cache=tmp_path / "c",
+    )
     assert built.returncode == 0, built.stderr
 
     def train_eval(run: Path, *extra: str, crash_at: str | None = None):
-        return mtqa("train-eval", "--batches", shards, "--model", tiny_xlmr, "--max-length", "32", "--save-every", "2",
-                    "--eval", f"lareqa:{xquad_r}", "--eval-articles", "47", "--eval-langs", "en,de", "--output", run, "--quiet",
-                    *extra, cache=tmp_path / "c", crash_at=crash_at)
+        return mtqa(
+            "train-eval",
+            "--batches",
+            shards,
+            "--model",
+            tiny_xlmr,
+            "--max-length",
+            "32",
+            "--save-every",
+            "2",
+            "--eval",
+            f"lareqa:{xquad_r}",
+            "--eval-articles",
+            "47",
+            "--eval-langs",
+            "en,de",
+            "--output",
+            run,
+            "--quiet",
+            *extra,
+            cache=tmp_path / "c",
+            crash_at=crash_at,
+        )
 
     straight = train_eval(tmp_path / "straight")
     assert straight.returncode == 0, straight.stderr
@@ -218,6 +271,7 @@ def test_train_eval_killed_resumes_to_the_same_weights_and_metrics(tmp_path, tin
 
 
 # --- full and read-only disks ----------------------------------------------------------------------
+
 
 def _mount_tmpfs(folder: Path, options: str) -> bool:
     folder.mkdir(parents=True, exist_ok=True)
@@ -259,8 +313,22 @@ def _every_command(tmp_path, tiny_ct2, tiny_xlmr, small_squad, xquad_r, out: Pat
     return {
         "translate": ["translate", "--input", small_squad, "--model", tiny_ct2, *TRANSLATE, "--no-filter", "--output", out],
         "build-batches": _batches_args(xquad_r, out),
-        "train-eval": ["train-eval", "--batches", shards, "--model", tiny_xlmr, "--max-length", "16", "--save-every", "1",
-                       "--max-steps", "2", "--output", out, "--quiet"],
+        "train-eval": [
+            "train-eval",
+            "--batches",
+            shards,
+            "--model",
+            tiny_xlmr,
+            "--max-length",
+            "16",
+            "--save-every",
+            "1",
+            "--max-steps",
+            "2",
+            "--output",
+            out,
+            "--quiet",
+        ],
     }
 
 
@@ -299,6 +367,7 @@ def test_read_only_output_is_refused_before_any_work(tmp_path, read_only_disk, t
 
 
 # --- two runs, one output --------------------------------------------------------------------------
+
 
 def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_path, tiny_ct2, small_squad, xquad_r):
     out = tmp_path / "out"

@@ -15,8 +15,19 @@ from mtqa.translate.filters import (
 )
 
 LANGS = ["ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"]
-WRONG_TARGET = {"ar": "hi", "de": "es", "el": "ru", "en": "de", "es": "de", "hi": "ar", "ru": "tr",
-                "th": "zh", "tr": "en", "vi": "es", "zh": "th"}
+WRONG_TARGET = {
+    "ar": "hi",
+    "de": "es",
+    "el": "ru",
+    "en": "de",
+    "es": "de",
+    "hi": "ar",
+    "ru": "tr",
+    "th": "zh",
+    "tr": "en",
+    "vi": "es",
+    "zh": "th",
+}
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +96,9 @@ def test_chain_counts_failures_per_filter_and_language():
     chain = FilterChain(default_filters())
     de, zh = get_language("de"), get_language("zh")
     assert chain.check("Where is the library today?", "", de) == ["empty"]
-    assert "langid" in chain.check("Where is the library in the city centre today?", "Где находится библиотека в центре города сегодня?", de)
+    assert "langid" in chain.check(
+        "Where is the library in the city centre today?", "Где находится библиотека в центре города сегодня?", de
+    )
     assert chain.check("Where is the library?", "图书馆在哪里？", zh) == []
     assert chain.failures["empty"]["de"] == 1 and chain.failures["langid"]["de"] == 1
 
@@ -96,7 +109,13 @@ def test_fasttext_backend_reads_its_labels_and_maps_them_onto_the_flores_table()
     labels = langid.fasttext_labels()
     assert len(labels) == 176 and {"de", "zh", "ceb", "arz", "war"} <= labels
     fasttext = langid.backend("fasttext")
-    assert [fasttext.code(get_language(code)) for code in ("de", "zho_Hans", "arz_Arab", "ceb_Latn", "fuv_Latn")] == ["de", "zh", "arz", "ceb", None]
+    assert [fasttext.code(get_language(code)) for code in ("de", "zho_Hans", "arz_Arab", "ceb_Latn", "fuv_Latn")] == [
+        "de",
+        "zh",
+        "arz",
+        "ceb",
+        None,
+    ]
     assert langid.coverage("fasttext") == 114 and langid.coverage("langdetect") == 55
     assert "Latn" in langid.shared_scripts("fasttext") and "Thai" not in langid.shared_scripts("fasttext")
 

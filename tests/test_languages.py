@@ -12,15 +12,33 @@ def test_every_nllb_language_is_in_the_table():
     assert len(codes) == len(set(codes))
 
 
-@pytest.mark.parametrize("code, flores", [("de", "deu_Latn"), ("deu_Latn", "deu_Latn"), ("DEU_LATN", "deu_Latn"),
-                                          ("zh", "zho_Hans"), ("ar", "arb_Arab"), ("deu", "deu_Latn"), ("no", "nob_Latn")])
+@pytest.mark.parametrize(
+    "code, flores",
+    [
+        ("de", "deu_Latn"),
+        ("deu_Latn", "deu_Latn"),
+        ("DEU_LATN", "deu_Latn"),
+        ("zh", "zho_Hans"),
+        ("ar", "arb_Arab"),
+        ("deu", "deu_Latn"),
+        ("no", "nob_Latn"),
+    ],
+)
 def test_codes_resolve(code, flores):
     assert get_language(code).flores == flores
 
 
 def test_paper_targets_resolve_in_order():
     assert [language.flores for language in parse_languages(",".join(PAPER_TARGETS))] == [
-        "arb_Arab", "zho_Hans", "deu_Latn", "hin_Deva", "rus_Cyrl", "spa_Latn", "tha_Thai", "tur_Latn"]
+        "arb_Arab",
+        "zho_Hans",
+        "deu_Latn",
+        "hin_Deva",
+        "rus_Cyrl",
+        "spa_Latn",
+        "tha_Thai",
+        "tur_Latn",
+    ]
 
 
 def test_unknown_code_suggests_near_matches():

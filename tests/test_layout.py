@@ -26,7 +26,7 @@ def imports_of(path: Path) -> set[str]:
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")
-                base = base[:len(base) - node.level + 1]
+                base = base[: len(base) - node.level + 1]
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
@@ -58,14 +58,22 @@ def layer(module: str) -> int:
 
 
 def test_imports_run_downwards():
-    upward = [f"{module} -> {target}" for module, targets in graph().items() for target in targets
-              if layer(target) > layer(module) and layer(module) != 0]
+    upward = [
+        f"{module} -> {target}"
+        for module, targets in graph().items()
+        for target in targets
+        if layer(target) > layer(module) and layer(module) != 0
+    ]
     assert not upward, upward
 
 
 def test_stages_do_not_import_each_others_jobs():
-    wrong = [f"{module} -> {target}" for module, targets in graph().items() for target in targets
-             if layer(module) == 3 and target.endswith(".job") and target.split(".")[1] != module.split(".")[1]]
+    wrong = [
+        f"{module} -> {target}"
+        for module, targets in graph().items()
+        for target in targets
+        if layer(module) == 3 and target.endswith(".job") and target.split(".")[1] != module.split(".")[1]
+    ]
     assert not wrong, wrong
 
 

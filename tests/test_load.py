@@ -25,14 +25,21 @@ def test_squad_v1_records_are_normalised(tmp_path):
     result = load_records(str(write_squad(tmp_path / "s.json", [qa("a"), qa("b", "How many people?", "2 million", 39)])))
     assert [r["id"] for r in result.records] == ["a", "b"]
     assert result.records[1] == {
-        "id": "b", "title": "France", "question": "How many people?", "context": CONTEXT,
-        "answer_text": "2 million", "answer_start": 39,
+        "id": "b",
+        "title": "France",
+        "question": "How many people?",
+        "context": CONTEXT,
+        "answer_text": "2 million",
+        "answer_start": 39,
     }
 
 
 def test_squad_v2_unanswerables_are_dropped_and_counted(tmp_path):
-    qas = [qa("a"), {"id": "b", "question": "Who?", "answers": [], "is_impossible": True},
-           {"id": "c", "question": "When?", "answers": [], "plausible_answers": [{"text": "x", "answer_start": 0}]}]
+    qas = [
+        qa("a"),
+        {"id": "b", "question": "Who?", "answers": [], "is_impossible": True},
+        {"id": "c", "question": "When?", "answers": [], "plausible_answers": [{"text": "x", "answer_start": 0}]},
+    ]
     result = load_records(str(write_squad(tmp_path / "s.json", qas, version="v2.0")))
     assert [r["id"] for r in result.records] == ["a"]
     assert result.unanswerable == 2
@@ -48,19 +55,29 @@ def test_jsonl_with_hugging_face_answers_and_renamed_columns(tmp_path):
 
 def test_parquet_input(tmp_path):
     path = tmp_path / "d.parquet"
-    pq.write_table(pa.Table.from_pylist([
-        {"id": "x", "question": "Capital?", "context": CONTEXT, "answers": {"text": ["France"], "answer_start": [24]}},
-    ]), path)
+    pq.write_table(
+        pa.Table.from_pylist(
+            [
+                {"id": "x", "question": "Capital?", "context": CONTEXT, "answers": {"text": ["France"], "answer_start": [24]}},
+            ]
+        ),
+        path,
+    )
     assert load_records(str(path)).records[0]["answer_start"] == 24
 
 
 def test_hf_dataset_from_a_local_folder(tmp_path):
     folder = tmp_path / "ds"
     (folder / "data").mkdir(parents=True)
-    pq.write_table(pa.Table.from_pylist([
-        {"id": str(i), "title": "T", "question": f"Q{i}?", "context": CONTEXT, "answers": {"text": ["Paris"], "answer_start": [0]}}
-        for i in range(3)
-    ]), folder / "data" / "train-00000-of-00001.parquet")
+    pq.write_table(
+        pa.Table.from_pylist(
+            [
+                {"id": str(i), "title": "T", "question": f"Q{i}?", "context": CONTEXT, "answers": {"text": ["Paris"], "answer_start": [0]}}
+                for i in range(3)
+            ]
+        ),
+        folder / "data" / "train-00000-of-00001.parquet",
+    )
     result = load_records(f"hf:{folder}", split="train")
     assert [r["id"] for r in result.records] == ["0", "1", "2"]
 
@@ -109,10 +126,10 @@ def test_jsonl_bad_line_names_the_line(tmp_path):
     "content, message",
     [
         (b"", "not valid JSON"),
-        (b"{\"data\": [", "not valid JSON"),
+        (b'{"data": [', "not valid JSON"),
         (b"[1, 2]", "not a SQuAD file"),
-        (b"{\"version\": \"1.1\", \"data\": []}", "no answerable questions"),
-        ("{\"data\": \"caf\xe9\"}".encode("latin-1"), "not UTF-8"),
+        (b'{"version": "1.1", "data": []}', "no answerable questions"),
+        ('{"data": "caf\xe9"}'.encode("latin-1"), "not UTF-8"),
     ],
 )
 def test_broken_files(tmp_path, content, message):
@@ -146,11 +163,12 @@ def test_jsonl_round_trip_of_valid_rows(tmp_path, rows):
     records = []
     for index, (question, before, answer, _) in enumerate(rows):
         context = before + answer
-        records.append({"id": f"q{index}", "question": question, "context": context,
-                        "answers": {"text": [answer], "answer_start": [len(before)]}})
+        records.append(
+            {"id": f"q{index}", "question": question, "context": context, "answers": {"text": [answer], "answer_start": [len(before)]}}
+        )
     path = tmp_path / "r.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
     loaded = load_records(str(path)).records
     assert [r["context"] for r in loaded] == [r["context"] for r in records]
     assert [r["question"] for r in loaded] == [r["question"].strip() for r in records]
-    assert all(r["context"][r["answer_start"]:r["answer_start"] + len(r["answer_text"])] == r["answer_text"] for r in loaded)
+    assert all(r["context"][r["answer_start"] : r["answer_start"] + len(r["answer_text"])] == r["answer_text"] for r in loaded)

@@ -74,14 +74,52 @@ def test_mtqa_merge_of_two_architectures_is_one_line(tmp_path, tiny_xlmr, capsys
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory, xquad_r) -> Path:
     folder = tmp_path_factory.mktemp("merge") / "shards"
-    main(["build-batches", "--input", f"lareqa:{xquad_r}", "--articles", "0-1", "--langs", "en,de", "--batch-size", "4",
-          "--num-batches", "2", "--positive", "sentence", "--output", str(folder), "--quiet"])
+    main(
+        [
+            "build-batches",
+            "--input",
+            f"lareqa:{xquad_r}",
+            "--articles",
+            "0-1",
+            "--langs",
+            "en,de",
+            "--batch-size",
+            "4",
+            "--num-batches",
+            "2",
+            "--positive",
+            "sentence",
+            "--output",
+            str(folder),
+            "--quiet",
+        ]
+    )
     return folder
 
 
 def train_eval(tmp_path, tiny_xlmr, shards, xquad_r, *extra, capsys) -> tuple[int, str]:
-    return run("train-eval", "--batches", shards, "--model", tiny_xlmr, "--max-length", "16", "--lr", "1e-3", "--eval", f"lareqa:{xquad_r}",
-               "--eval-articles", "47", "--eval-langs", "en,de", "--quiet", "--output", tmp_path / "run", *extra, capsys=capsys)
+    return run(
+        "train-eval",
+        "--batches",
+        shards,
+        "--model",
+        tiny_xlmr,
+        "--max-length",
+        "16",
+        "--lr",
+        "1e-3",
+        "--eval",
+        f"lareqa:{xquad_r}",
+        "--eval-articles",
+        "47",
+        "--eval-langs",
+        "en,de",
+        "--quiet",
+        "--output",
+        tmp_path / "run",
+        *extra,
+        capsys=capsys,
+    )
 
 
 def test_merge_base_auto_chooses_lambda_on_the_dev_articles_and_saves_the_merge(tmp_path, tiny_xlmr, shards, xquad_r, capsys):
@@ -99,13 +137,16 @@ def test_merge_base_auto_chooses_lambda_on_the_dev_articles_and_saves_the_merge(
     assert moved if merge["lambda"] > 0 else not moved
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--merge-base", "auto"], "--merge-base auto chooses λ on dev articles: add --merge-dev-articles"),
-    (["--merge-base", "auto", "--merge-dev-articles", "46-47"], "--merge-dev-articles and --eval-articles share article 47"),
-    (["--merge-base", "0.5", "--merge-dev-articles", "20"], "--merge-base 0.5 fixes it: drop one of them"),
-    (["--merge-dev-articles", "20"], "add --merge-base auto, or drop it"),
-    (["--merge-base", "half"], "--merge-base 'half': give λ between 0 and 1"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--merge-base", "auto"], "--merge-base auto chooses λ on dev articles: add --merge-dev-articles"),
+        (["--merge-base", "auto", "--merge-dev-articles", "46-47"], "--merge-dev-articles and --eval-articles share article 47"),
+        (["--merge-base", "0.5", "--merge-dev-articles", "20"], "--merge-base 0.5 fixes it: drop one of them"),
+        (["--merge-dev-articles", "20"], "add --merge-base auto, or drop it"),
+        (["--merge-base", "half"], "--merge-base 'half': give λ between 0 and 1"),
+    ],
+)
 def test_merge_options_are_checked_before_any_work(tmp_path, tiny_xlmr, shards, xquad_r, capsys, extra, message):
     code, err = train_eval(tmp_path, tiny_xlmr, shards, xquad_r, *extra, capsys=capsys)
     assert code == 1 and message in err and len(err.strip().splitlines()) == 1

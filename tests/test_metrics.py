@@ -122,12 +122,11 @@ def random_case(seed, num_queries=20, num_candidates=300, ties=False):
 @pytest.mark.parametrize("seed", range(4))
 def test_agrees_with_ranx(seed):
     import ranx
+
     scores, graded = random_case(seed)
     qid = [f"q{q:03d}" for q in range(len(scores))]
     did = [f"d{d:04d}" for d in range(scores.shape[1])]
-    qrels = ranx.Qrels(
-        {qid[q]: {did[d]: int(graded[q, d]) for d in np.flatnonzero(graded[q])} for q in range(len(qid))}
-    )
+    qrels = ranx.Qrels({qid[q]: {did[d]: int(graded[q, d]) for d in np.flatnonzero(graded[q])} for q in range(len(qid))})
     run = ranx.Run({qid[q]: dict(zip(did, scores[q].tolist())) for q in range(len(qid))})  # all candidates
     metrics = ["map", "ndcg@10", "recall@100", "mrr@10"]
     ranx.evaluate(qrels, run, metrics)

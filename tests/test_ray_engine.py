@@ -51,8 +51,17 @@ def test_a_worker_killed_mid_chunk_is_retried_and_nothing_is_lost(tmp_path, tiny
     local = translate(small_squad, tiny_ct2, tmp_path / "local", tmp_path / "c-local")
     assert local.returncode == 0, local.stderr
     marker = tmp_path / "crashed-once"
-    ray_run = translate(small_squad, tiny_ct2, tmp_path / "ray", tmp_path / "c-ray", "--engine", "ray", "--ray-workers", "2",
-                        env={"MTQA_CRASH_AT": "ray.chunk:2", "MTQA_CRASH_MARKER": str(marker)})
+    ray_run = translate(
+        small_squad,
+        tiny_ct2,
+        tmp_path / "ray",
+        tmp_path / "c-ray",
+        "--engine",
+        "ray",
+        "--ray-workers",
+        "2",
+        env={"MTQA_CRASH_AT": "ray.chunk:2", "MTQA_CRASH_MARKER": str(marker)},
+    )
     assert ray_run.returncode == 0, ray_run.stderr
     assert marker.exists(), "the worker should have been killed once"
     assert (tmp_path / "ray" / CORPUS).read_bytes() == (tmp_path / "local" / CORPUS).read_bytes()

@@ -19,27 +19,43 @@ def write(tmp_path, recipe) -> Path:
     return path
 
 
-@pytest.mark.parametrize("recipe, message", [
-    ("steps: [", "not valid YAML"),
-    ({"name": "x"}, "non-empty 'steps'"),
-    ({"steps": [{"command": "fly", "args": {"output": "o"}}]}, "needs 'command'"),
-    ({"steps": [{"command": "translate", "args": {"input": "x"}}]}, "needs args.output"),
-    ({"steps": [{"name": "a", "command": "translate", "args": {"output": "o"}}], "compare": ["b"]}, "not a step"),
-])
+@pytest.mark.parametrize(
+    "recipe, message",
+    [
+        ("steps: [", "not valid YAML"),
+        ({"name": "x"}, "non-empty 'steps'"),
+        ({"steps": [{"command": "fly", "args": {"output": "o"}}]}, "needs 'command'"),
+        ({"steps": [{"command": "translate", "args": {"input": "x"}}]}, "needs args.output"),
+        ({"steps": [{"name": "a", "command": "translate", "args": {"output": "o"}}], "compare": ["b"]}, "not a step"),
+    ],
+)
 def test_bad_recipes(tmp_path, recipe, message):
     with pytest.raises(MtqaError, match=message):
         load_recipe(write(tmp_path, recipe))
 
 
 def test_arguments_from_a_step():
-    step = {"command": "train-eval", "args": {"eval": ["lareqa:a", "beir:b"], "eval-only": True, "resume": False,
-                                                "lr": 3e-5, "output": "{out}/run"}}
-    assert step_arguments(step, Path("/o")) == ["train-eval", "--eval", "lareqa:a", "--eval", "beir:b", "--eval-only",
-                                                "--lr", "3e-05", "--output", "/o/run"]
+    step = {
+        "command": "train-eval",
+        "args": {"eval": ["lareqa:a", "beir:b"], "eval-only": True, "resume": False, "lr": 3e-5, "output": "{out}/run"},
+    }
+    assert step_arguments(step, Path("/o")) == [
+        "train-eval",
+        "--eval",
+        "lareqa:a",
+        "--eval",
+        "beir:b",
+        "--eval-only",
+        "--lr",
+        "3e-05",
+        "--output",
+        "/o/run",
+    ]
 
 
-@pytest.mark.parametrize("name", ["paper-xlmr", "paper-labse", "minilm-xquad-split", "study-dev", "study-main-a",
-                                  "study-main-b", "study-sweeps"])
+@pytest.mark.parametrize(
+    "name", ["paper-xlmr", "paper-labse", "minilm-xquad-split", "study-dev", "study-main-a", "study-main-b", "study-sweeps"]
+)
 def test_shipped_recipes_are_valid_commands(name):
     """Each step's command line parses with the real CLI: names, types and choices are right."""
     recipe = load_recipe(RECIPES / f"{name}.yaml")
@@ -82,9 +98,23 @@ def test_study_recipes_compare_like_with_like():
     batches = {step["name"].removeprefix("batches-"): step["args"] for step in steps if step["command"] == "build-batches"}
     trains = {step["name"]: step["args"] for step in steps if step["command"] == "train-eval"}
     assert {(a["input"], a["articles"], a["batch-size"], a["num-batches"], a["positive"]) for a in batches.values()} == {
-        ("lareqa:xquad-r", "0-19", 32, 40, "sentence")}
-    protocol = {(a["model"], float(a["lr"]), a.get("max-steps"), a.get("freeze-word-embeddings"), a["query-prefix"],
-                 a["passage-prefix"], a["eval"], a["eval-articles"], a["eval-engine"]) for run, a in trains.items() if run != "untrained"}
+        ("lareqa:xquad-r", "0-19", 32, 40, "sentence")
+    }
+    protocol = {
+        (
+            a["model"],
+            float(a["lr"]),
+            a.get("max-steps"),
+            a.get("freeze-word-embeddings"),
+            a["query-prefix"],
+            a["passage-prefix"],
+            a["eval"],
+            a["eval-articles"],
+            a["eval-engine"],
+        )
+        for run, a in trains.items()
+        if run != "untrained"
+    }
     assert protocol == {("offline-me5", 1e-4, 40, True, "query: ", "passage: ", "lareqa:xquad-r", "24-47", "ctranslate2")}
     untrained = trains["untrained"]
     assert untrained["eval-articles"] == "24-47" and untrained["eval-only"] and untrained["eval-engine"] == "ctranslate2"
@@ -104,14 +134,20 @@ def test_study_recipes_compare_like_with_like():
         langs = batches[f"{run}-s0"].get("langs")
         assert (len(langs.split(",")) if langs else 11) == int(k) + 1, run
         assert sorted(langs.split(",") if langs else study["sweeps"]["languages"]["seen"]["10"]) == sorted(
-            study["sweeps"]["languages"]["seen"][k])
+            study["sweeps"]["languages"]["seen"][k]
+        )
 
 
 def test_complete_steps_are_skipped(tmp_path):
-    recipe = write(tmp_path, {"steps": [
-        {"name": "b", "command": "build-batches", "args": {"input": "x", "output": "{out}/b"}},
-        {"name": "t", "command": "train-eval", "args": {"batches": "{out}/b", "model": "m", "output": "{out}/t"}},
-    ]})
+    recipe = write(
+        tmp_path,
+        {
+            "steps": [
+                {"name": "b", "command": "build-batches", "args": {"input": "x", "output": "{out}/b"}},
+                {"name": "t", "command": "train-eval", "args": {"batches": "{out}/b", "model": "m", "output": "{out}/t"}},
+            ]
+        },
+    )
     out = tmp_path / "out"
     assert run_recipe(recipe, out, run_command=main, dry_run=True, echo=lambda _: None) == ["b", "t"]
     (out / "b").mkdir(parents=True)
@@ -120,20 +156,48 @@ def test_complete_steps_are_skipped(tmp_path):
 
 
 def test_chain_on_tiny_models_then_resume_skips_everything(tmp_path, tiny_nllb, tiny_xlmr, small_squad, xquad_r):
-    recipe = write(tmp_path, {
-        "name": "tiny",
-        "steps": [
-            {"name": "mt", "command": "translate", "args": {"input": str(small_squad), "langs": "de,es", "model": str(tiny_nllb),
-                                                           "beam-size": 1, "max-decoding-length": 8, "no-filter": True, "quiet": True,
-                                                           "output": "{out}/mt"}},
-            {"name": "batches", "command": "build-batches", "args": {"input": "{out}/mt", "batch-size": 8, "num-batches": 3,
-                                                                      "quiet": True, "output": "{out}/batches"}},
-            {"name": "trained", "command": "train-eval", "args": {"batches": "{out}/batches", "model": str(tiny_xlmr), "max-length": 32,
-                                                                  "eval": f"lareqa:{xquad_r}", "eval-articles": "47", "eval-langs": "en,de",
-                                                                  "quiet": True, "output": "{out}/trained"}},
-        ],
-        "compare": ["trained"],
-    })
+    recipe = write(
+        tmp_path,
+        {
+            "name": "tiny",
+            "steps": [
+                {
+                    "name": "mt",
+                    "command": "translate",
+                    "args": {
+                        "input": str(small_squad),
+                        "langs": "de,es",
+                        "model": str(tiny_nllb),
+                        "beam-size": 1,
+                        "max-decoding-length": 8,
+                        "no-filter": True,
+                        "quiet": True,
+                        "output": "{out}/mt",
+                    },
+                },
+                {
+                    "name": "batches",
+                    "command": "build-batches",
+                    "args": {"input": "{out}/mt", "batch-size": 8, "num-batches": 3, "quiet": True, "output": "{out}/batches"},
+                },
+                {
+                    "name": "trained",
+                    "command": "train-eval",
+                    "args": {
+                        "batches": "{out}/batches",
+                        "model": str(tiny_xlmr),
+                        "max-length": 32,
+                        "eval": f"lareqa:{xquad_r}",
+                        "eval-articles": "47",
+                        "eval-langs": "en,de",
+                        "quiet": True,
+                        "output": "{out}/trained",
+                    },
+                },
+            ],
+            "compare": ["trained"],
+        },
+    )
     out = tmp_path / "out"
     assert run_recipe(recipe, out, run_command=main, echo=lambda _: None) == ["mt", "batches", "trained"]
     rows = json.loads((out / "comparison.json").read_text())["rows"]
@@ -147,12 +211,25 @@ def test_chain_on_tiny_models_then_resume_skips_everything(tmp_path, tiny_nllb, 
 
 
 def test_vary_expands_a_step_per_value_and_names_its_group(tmp_path):
-    recipe = write(tmp_path, {"steps": [
-        {"name": "xx-s{seed}", "vary": {"seed": [0, 1]}, "command": "train-eval",
-         "args": {"batches": "{out}/b-s{seed}", "model": "m", "seed": "{seed}", "output": "{out}/xx-s{seed}"}},
-        {"name": "grid-{mode}-{lr}", "vary": {"mode": ["xx", "xy"], "lr": [1, 2]}, "command": "build-batches",
-         "args": {"input": "x", "mode": "{mode}", "output": "{out}/{mode}-{lr}"}},
-    ]})
+    recipe = write(
+        tmp_path,
+        {
+            "steps": [
+                {
+                    "name": "xx-s{seed}",
+                    "vary": {"seed": [0, 1]},
+                    "command": "train-eval",
+                    "args": {"batches": "{out}/b-s{seed}", "model": "m", "seed": "{seed}", "output": "{out}/xx-s{seed}"},
+                },
+                {
+                    "name": "grid-{mode}-{lr}",
+                    "vary": {"mode": ["xx", "xy"], "lr": [1, 2]},
+                    "command": "build-batches",
+                    "args": {"input": "x", "mode": "{mode}", "output": "{out}/{mode}-{lr}"},
+                },
+            ]
+        },
+    )
     steps = load_recipe(recipe)["steps"]
     # One step per combination, the first key varying slowest (here lr: the test writes YAML with sorted keys).
     assert [step["name"] for step in steps] == ["xx-s0", "xx-s1", "grid-xx-1", "grid-xy-1", "grid-xx-2", "grid-xy-2"]
@@ -168,10 +245,19 @@ def test_vary_expands_a_step_per_value_and_names_its_group(tmp_path):
 
 def fake_report(folder: Path, mono: float, cross: float, multi: float, distance: float, langs=("en", "de", "zh")) -> None:
     folder.mkdir(parents=True)
-    item = {"kind": "lareqa", "mono_map": mono, "cross_map": cross, "multi_map": multi, "rank_distance": distance,
-            "mono_r@1": mono - 0.1, "cross_r@1": cross - 0.1, "multi_r@1": multi - 0.1, "languages": list(langs),
-            "per_language": {"mono_map": {lang: mono + (0.05 if lang == "en" else 0) for lang in langs}},
-            "cross_matrix": {q: {p: cross for p in langs if p != q} for q in langs}}
+    item = {
+        "kind": "lareqa",
+        "mono_map": mono,
+        "cross_map": cross,
+        "multi_map": multi,
+        "rank_distance": distance,
+        "mono_r@1": mono - 0.1,
+        "cross_r@1": cross - 0.1,
+        "multi_r@1": multi - 0.1,
+        "languages": list(langs),
+        "per_language": {"mono_map": {lang: mono + (0.05 if lang == "en" else 0) for lang in langs}},
+        "cross_matrix": {q: {p: cross for p in langs if p != q} for q in langs},
+    }
     (folder / "report.json").write_text(json.dumps({"evals": {"xquad-r": item}}))
 
 
@@ -186,11 +272,19 @@ def test_study_tables_claims_and_sweeps_from_run_folders(tmp_path):
     fake_report(out / "untrained", 0.7, 0.5, 0.2, 90.0)
     fake_report(out / "hybrid-a0-s0", 0.74, 0.70, 0.35, 25.0)
     fake_report(out / "hybrid-k1-s0", 0.78, 0.65, 0.3, 40.0)
-    recipe = {"name": "s", "steps": [], "study": {
-        "set": "xquad-r", "table": ["untrained", "xx", "xy", "hybrid", "multitask"],
-        "claims": {"hybrid": "hybrid", "xx": "xx", "xy": "xy", "baselines": ["xx", "xy"]},
-        "sweeps": {"alpha": {"label": "alpha", "points": {"0": "hybrid-a0", "0.5": "hybrid", "1": "hybrid-a1"}},
-                   "languages": {"label": "k", "points": {"1": "hybrid-k1"}, "seen": {1: ["en", "zh"]}}}}}  # a number, as unquoted YAML gives
+    recipe = {
+        "name": "s",
+        "steps": [],
+        "study": {
+            "set": "xquad-r",
+            "table": ["untrained", "xx", "xy", "hybrid", "multitask"],
+            "claims": {"hybrid": "hybrid", "xx": "xx", "xy": "xy", "baselines": ["xx", "xy"]},
+            "sweeps": {
+                "alpha": {"label": "alpha", "points": {"0": "hybrid-a0", "0.5": "hybrid", "1": "hybrid-a1"}},
+                "languages": {"label": "k", "points": {"1": "hybrid-k1"}, "seen": {1: ["en", "zh"]}},
+            },
+        },
+    }  # a number, as unquoted YAML gives
     text = write_study(recipe, out)
     assert "| xx | 3 | 0.800 ± 0.010 | 0.600 ± 0.000 |" in text
     assert "| untrained | 1 | 0.700 |" in text and "Not run yet: multitask." in text
@@ -201,20 +295,32 @@ def test_study_tables_claims_and_sweeps_from_run_folders(tmp_path):
     assert "3. hybrid has a lower rank distance than xx: **holds** (21.0 against 50.0)" in text
     assert "alpha: not run yet: 1 (hybrid-a1)." in text
     languages = json.loads((out / "study.json").read_text())["languages"]
-    assert languages["x"] == [1.0] and languages["mono_seen"] == [pytest.approx(0.805)] and languages["mono_unseen"] == [pytest.approx(0.78)]
+    assert (
+        languages["x"] == [1.0] and languages["mono_seen"] == [pytest.approx(0.805)] and languages["mono_unseen"] == [pytest.approx(0.78)]
+    )
     assert (out / "alpha.png").stat().st_size > 1000 and (out / "languages.png").is_file()
 
 
 def test_comparison_sets_the_papers_numbers_beside_ours(tmp_path):
     from mtqa.recipe import comparison
 
-    recipe = {"steps": [{"name": run, "command": "train-eval", "args": {"output": f"{{out}}/{run}"}} for run in ("xx", "hybrid")],
-              "compare": ["xx", "hybrid"],
-              "paper_results": {"runs": {"hybrid": {"xquad-r": {"mono_map": 0.798, "cross_map": 0.705, "multi_map": 0.593, "rank_distance": 287}}}}}
+    recipe = {
+        "steps": [{"name": run, "command": "train-eval", "args": {"output": f"{{out}}/{run}"}} for run in ("xx", "hybrid")],
+        "compare": ["xx", "hybrid"],
+        "paper_results": {
+            "runs": {"hybrid": {"xquad-r": {"mono_map": 0.798, "cross_map": 0.705, "multi_map": 0.593, "rank_distance": 287}}}
+        },
+    }
     for run, mono in (("xx", 0.81), ("hybrid", 0.8)):
         (tmp_path / run).mkdir()
-        (tmp_path / run / "report.json").write_text(json.dumps({"training": {"steps": 7}, "evals": {"xquad-r": {
-            "mono_map": mono, "cross_map": 0.7, "multi_map": 0.6, "rank_distance": 250.25}}}))
+        (tmp_path / run / "report.json").write_text(
+            json.dumps(
+                {
+                    "training": {"steps": 7},
+                    "evals": {"xquad-r": {"mono_map": mono, "cross_map": 0.7, "multi_map": 0.6, "rank_distance": 250.25}},
+                }
+            )
+        )
     table, rows = comparison(recipe, tmp_path)
     lines = table.splitlines()
     assert lines[0] == "| run | set | steps | mono_map | paper | cross_map | paper | multi_map | paper | rank_distance | paper |"

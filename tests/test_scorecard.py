@@ -9,11 +9,24 @@ from scorecard import merge  # noqa: E402
 
 
 def test_an_only_run_replaces_its_rows_and_keeps_the_others_in_bench_order():
-    previous = {"date": "2026-11-01", "quick": False, "machine": {"cpu": "old"},
-                "figures": [{"bench": "translate", "figure": "t"}, {"bench": "filters", "figure": "f-old"}, {"bench": "eval", "figure": "e"}],
-                "failed": {"filters": "exit status 1"}, "seconds": {"translate": 100.0, "filters": 5.0}, "raw": {"translate": {"a": 1}, "filters": {}}}
-    fresh = {"date": "2026-11-23", "quick": False, "machine": {"cpu": "new"}, "figures": [{"bench": "filters", "figure": "f-new"}],
-             "failed": {}, "seconds": {"filters": 7.0}, "raw": {"filters": {"b": 2}}}
+    previous = {
+        "date": "2026-11-01",
+        "quick": False,
+        "machine": {"cpu": "old"},
+        "figures": [{"bench": "translate", "figure": "t"}, {"bench": "filters", "figure": "f-old"}, {"bench": "eval", "figure": "e"}],
+        "failed": {"filters": "exit status 1"},
+        "seconds": {"translate": 100.0, "filters": 5.0},
+        "raw": {"translate": {"a": 1}, "filters": {}},
+    }
+    fresh = {
+        "date": "2026-11-23",
+        "quick": False,
+        "machine": {"cpu": "new"},
+        "figures": [{"bench": "filters", "figure": "f-new"}],
+        "failed": {},
+        "seconds": {"filters": 7.0},
+        "raw": {"filters": {"b": 2}},
+    }
     card = merge(previous, fresh, ["filters"])
     assert [item["figure"] for item in card["figures"]] == ["t", "e", "f-new"]  # translate, eval, filters: the scorecard's order
     assert card["failed"] == {} and card["seconds"] == {"translate": 100.0, "filters": 7.0}

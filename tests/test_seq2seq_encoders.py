@@ -64,14 +64,60 @@ def test_train_eval_trains_it_and_saves_a_folder_sentence_transformers_loads(tin
     family, folder = tiny_seq2seq
     env = {**os.environ}
     shards = tmp_path / "shards"
-    built = subprocess.run([sys.executable, "-m", "mtqa", "build-batches", "--input", f"lareqa:{xquad_r}", "--articles", "0-1",
-                            "--batch-size", "4", "--positive", "sentence", "--num-batches", "3", "--output", str(shards), "--quiet"],
-                           capture_output=True, text=True, env=env)
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mtqa",
+            "build-batches",
+            "--input",
+            f"lareqa:{xquad_r}",
+            "--articles",
+            "0-1",
+            "--batch-size",
+            "4",
+            "--positive",
+            "sentence",
+            "--num-batches",
+            "3",
+            "--output",
+            str(shards),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert built.returncode == 0, built.stderr
     run = tmp_path / "run"
-    result = subprocess.run([sys.executable, "-m", "mtqa", "train-eval", "--batches", str(shards), "--model", str(folder), "--max-length", "32",
-                             "--lr", "1e-3", "--eval", f"lareqa:{xquad_r}", "--eval-articles", "47", "--eval-langs", "en,de",
-                             "--output", str(run), "--quiet"], capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mtqa",
+            "train-eval",
+            "--batches",
+            str(shards),
+            "--model",
+            str(folder),
+            "--max-length",
+            "32",
+            "--lr",
+            "1e-3",
+            "--eval",
+            f"lareqa:{xquad_r}",
+            "--eval-articles",
+            "47",
+            "--eval-langs",
+            "en,de",
+            "--output",
+            str(run),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads((run / "report.json").read_text())
     assert report["training"]["steps"] == 3 and report["training"]["first_loss"] != report["training"]["final_loss"]

@@ -145,7 +145,10 @@ def test_similarity_filter_tells_a_translation_from_a_translation_of_another_que
     bad_fail = np.mean([not similarity.passes(*segment) for segment in swapped])
     assert len(segments) > 150 and good_pass >= 0.95 and bad_fail >= 0.9, (good_pass, bad_fail)
     cosine = similarity.scores.cosine
-    assert np.mean([cosine[(s, o, lang.code)] for s, o, lang in segments]) > np.mean([cosine[(s, o, lang.code)] for s, o, lang in swapped]) + 0.05
+    assert (
+        np.mean([cosine[(s, o, lang.code)] for s, o, lang in segments])
+        > np.mean([cosine[(s, o, lang.code)] for s, o, lang in swapped]) + 0.05
+    )
     first = similarity.report()
     assert first["texts_encoded"] > 0 and first["texts_from_cache"] == 0
 
@@ -160,9 +163,30 @@ def test_translate_with_the_similarity_filter_reports_its_distributions(tmp_path
     """End to end through the CLI with any model train-eval accepts (here a tiny random XLM-R): manifest and card."""
     out = tmp_path / "out"
     env = {**os.environ, "MTQA_CACHE": str(isolated_cache)}
-    command = [sys.executable, "-m", "mtqa", "translate", "--input", str(small_squad), "--langs", "de,zh", "--model", str(tiny_ct2),
-               "--beam-size", "1", "--max-decoding-length", "12", "--quiet", "--similarity", "--similarity-model", str(tiny_xlmr),
-               "--min-similarity", "0.99", "--output", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "mtqa",
+        "translate",
+        "--input",
+        str(small_squad),
+        "--langs",
+        "de,zh",
+        "--model",
+        str(tiny_ct2),
+        "--beam-size",
+        "1",
+        "--max-decoding-length",
+        "12",
+        "--quiet",
+        "--similarity",
+        "--similarity-model",
+        str(tiny_xlmr),
+        "--min-similarity",
+        "0.99",
+        "--output",
+        str(out),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     manifest = json.loads((out / "manifest.json").read_text())
@@ -201,7 +225,7 @@ def test_bench_filters_builds_each_corruption_as_described():
     assert german_a["good"] == questions["de"]["a"] and german_a["copy"] == questions["en"]["a"] and german_a["empty"] == ""
     assert german_a["wrong_language"] == questions["ru"]["a"]
     assert german_a["other_question"] == german_a["nearby_question"] == questions["de"]["b"]
-    assert german_a["truncated"] == questions["de"]["a"][:len(questions["de"]["a"]) // 3].rstrip()
+    assert german_a["truncated"] == questions["de"]["a"][: len(questions["de"]["a"]) // 3].rstrip()
     assert german_a["repetition"].startswith(questions["de"]["a"]) and german_a["repetition"].count("am Ende gewonnen?") == 7
     assert german_a["mixed_script"].startswith("Wer hat das Spi") and german_a["mixed_script"].endswith("в конце?")
 

@@ -18,8 +18,15 @@ LANGS = ["ar", "en", "es"]
 def report(mono_es: float, cross: float, multi: float, langs: list[str]) -> dict:
     mono = {lang: mono_es if lang == "es" else 0.8 for lang in langs}
     matrix = {q: {p: cross for p in langs if p != q} for q in langs}
-    item = {"mono_map": 0.8, "cross_map": cross, "multi_map": multi, "rank_distance": 10.0, "languages": langs,
-            "per_language": {"mono_map": mono}, "cross_matrix": matrix}
+    item = {
+        "mono_map": 0.8,
+        "cross_map": cross,
+        "multi_map": multi,
+        "rank_distance": 10.0,
+        "languages": langs,
+        "per_language": {"mono_map": mono},
+        "cross_matrix": matrix,
+    }
     return {"evals": {"xquad-r": item}}
 
 
@@ -48,7 +55,10 @@ def test_recovered_share_and_verdicts_from_the_run_folders(tmp_path):
     text = write_study_report(recipe, tmp_path)
     record = json.loads((tmp_path / "translate-train.json").read_text())
     assert record["recovered"]["es_mono"] == pytest.approx(0.9) and record["recovered"]["enes_cross"] == pytest.approx(0.5)
-    assert "1. MT recovers ≥ 80% of the human gain on Spanish mono mAP and en↔es cross mAP: **fails** (Spanish mono mAP 90%, en↔es cross mAP 50%)" in text
+    assert (
+        "1. MT recovers ≥ 80% of the human gain on Spanish mono mAP and en↔es cross mAP: **fails** (Spanish mono mAP 90%, en↔es cross mAP 50%)"
+        in text
+    )
     # mt − unfiltered on multi is +0.02, +0.04, +0.06: holds and shown; on mono and cross exactly 0 by seed: shown too
     assert "2. Filtering does not hurt (mt − unfiltered ≥ −0.01 on every measure): **holds, and is shown**" in text
     assert record["paired"]["mt-unfiltered:enes_multi"]["differences"] == pytest.approx([0.02, 0.04, 0.06])

@@ -76,8 +76,9 @@ def test_a_cache_written_before_the_special_token_fix_is_never_read(tmp_path, tr
     old_namespace = json.dumps({"model": "m", **options.__dict__}, sort_keys=True)  # version 1 had no text_version
     cache = TranslationCache(tmp_path / "cache.sqlite")
     cache.put_many([(translation_key(old_namespace, "eng_Latn", "deu_Latn", "Where is the library?"), "stale nno_Latn text")])
-    translations, stats = translate_segments(translator, cache, options.namespace("m"), [("Where is the library?", "deu_Latn")],
-                                             "eng_Latn", options, progress=False)
+    translations, stats = translate_segments(
+        translator, cache, options.namespace("m"), [("Where is the library?", "deu_Latn")], "eng_Latn", options, progress=False
+    )
     cache.close()
     assert stats.cache_hits == 0 and stats.translated == 1
     assert translations[("Where is the library?", "deu_Latn")] != "stale nno_Latn text"

@@ -23,8 +23,10 @@ from mtqa.train.trainer import train  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*stored batches")
 
-WORDS = ("apple river stone cloud tiger piano garden rocket silver forest candle mirror bridge winter "
-         "castle violet orange pepper island copper falcon meadow lantern harbor").split()
+WORDS = (
+    "apple river stone cloud tiger piano garden rocket silver forest candle mirror bridge winter "
+    "castle violet orange pepper island copper falcon meadow lantern harbor"
+).split()
 
 
 def write_shards(directory: Path, batches: list[list[dict]], per_shard: int = 2, format_version: int = 1) -> Path:
@@ -32,13 +34,21 @@ def write_shards(directory: Path, batches: list[list[dict]], per_shard: int = 2,
     directory.mkdir(parents=True)
     shards = []
     for number, first in enumerate(range(0, len(batches), per_shard)):
-        rows = [dict(row, batch_index=first + i, batch_type="xx" if (first + i) % 2 else "xy")
-                for i, batch in enumerate(batches[first:first + per_shard]) for row in batch]
+        rows = [
+            dict(row, batch_index=first + i, batch_type="xx" if (first + i) % 2 else "xy")
+            for i, batch in enumerate(batches[first : first + per_shard])
+            for row in batch
+        ]
         name = f"batches-{number:05d}.parquet"
         pq.write_table(pa.Table.from_pylist(rows), directory / name)
-        shards.append({"file": name, "rows": len(rows), "batches": len(batches[first:first + per_shard]), "sha256": name})
-    manifest = {"created_by": "mtqa build-batches", "format_version": format_version, "config": {"batch_size": len(batches[0])},
-                "num_batches": len(batches), "shards": shards}
+        shards.append({"file": name, "rows": len(rows), "batches": len(batches[first : first + per_shard]), "sha256": name})
+    manifest = {
+        "created_by": "mtqa build-batches",
+        "format_version": format_version,
+        "config": {"batch_size": len(batches[0])},
+        "num_batches": len(batches),
+        "shards": shards,
+    }
     (directory / "manifest.json").write_text(json.dumps(manifest))
     return directory
 
@@ -95,6 +105,7 @@ def test_assert_same_weights_sees_a_missing_parameter(tiny_xlmr):
 
 # --- the loss -----------------------------------------------------------------------------------
 
+
 def test_infonce_known_values():
     eye = torch.eye(2)
     # Row i's score against its own positive is 1, against the other 0.
@@ -114,6 +125,7 @@ def test_infonce_known_values():
 
 
 # --- reading shards -----------------------------------------------------------------------------
+
 
 def test_iter_batches_order_start_and_context(tmp_path):
     batches = synthetic_batches(count=5, size=3, negatives=2)
@@ -135,8 +147,17 @@ def test_iter_batches_on_build_batches_output(tmp_path, xquad_r):
     from mtqa.batches.job import BuildConfig, run_build_batches
 
     sampler = SamplerConfig(batch_size=4, positive="sentence+context", num_batches=5)
-    run_build_batches(BuildConfig(inputs=[f"lareqa:{xquad_r}"], output=tmp_path / "b", sampler=sampler, articles="0",
-                                  hard_negatives=1, batches_per_shard=2, progress=False))
+    run_build_batches(
+        BuildConfig(
+            inputs=[f"lareqa:{xquad_r}"],
+            output=tmp_path / "b",
+            sampler=sampler,
+            articles="0",
+            hard_negatives=1,
+            batches_per_shard=2,
+            progress=False,
+        )
+    )
     read = list(iter_batches(tmp_path / "b"))
     assert len(read) == 5 and all(len(b) == 4 and b.positive_context and b.negatives for b in read)
     assert {b.batch_type for b in read} <= {"xx", "xy"}
@@ -161,6 +182,7 @@ def test_bad_inputs(tmp_path, tiny_xlmr):
 
 
 # --- training -----------------------------------------------------------------------------------
+
 
 def test_loss_falls_log_and_saved_model_loads(tmp_path, tiny_xlmr):
     from sentence_transformers import SentenceTransformer
@@ -229,7 +251,9 @@ def test_grad_cache_gives_the_full_batch_gradient_itself(tmp_path, tiny_xlmr):
     # What the caller multiplies the loss by (a GradScaler's scale, the world size) reaches every replayed chunk.
     scaled = gradients(model, CachedEmbeddingLoss(loss, chunk=3), columns, scale=3.0)
     for name in plain:
-        assert torch.allclose(scaled[name], 3 * cached[name], atol=1e-6, rtol=1e-4), f"{name}: {(scaled[name] - 3 * cached[name]).abs().max():.2e}"
+        assert torch.allclose(scaled[name], 3 * cached[name], atol=1e-6, rtol=1e-4), (
+            f"{name}: {(scaled[name] - 3 * cached[name]).abs().max():.2e}"
+        )
 
 
 class Interrupt(Exception):
@@ -313,8 +337,13 @@ def test_early_stopping_keeps_the_best_weights(tmp_path, tiny_xlmr, monkeypatch)
     losses = iter([1.0, 0.5, 0.7, 0.8, 0.9, 1.0])
     monkeypatch.setattr("mtqa.train.trainer.validation_loss", lambda *args: next(losses))
     stopped = load(tiny_xlmr)
-    summary = train(config(max_steps=12, eval_every=2, validation_batches=str(validation), patience=2), stopped, shards,
-                    tmp_path / "early", progress=False)
+    summary = train(
+        config(max_steps=12, eval_every=2, validation_batches=str(validation), patience=2),
+        stopped,
+        shards,
+        tmp_path / "early",
+        progress=False,
+    )
     assert summary["stopped_early_at"] == 8 and summary["best_validation"] == {"loss": 0.5, "step": 4}
     assert all(torch.equal(value, snapshots[4][name]) for name, value in stopped.state_dict().items())
     log = steps(tmp_path / "early")
@@ -332,6 +361,7 @@ def test_validation_loss_is_measured_for_real(tmp_path, tiny_xlmr):
 
 
 # --- multitask steps ------------------------------------------------------------------------------
+
 
 def test_sub_batch_loss_is_the_weighted_sum_of_separate_losses():
     from mtqa.train.losses import SubBatchLoss

@@ -7,18 +7,49 @@ import sys
 
 
 def mtqa(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "mtqa", *map(str, args)], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "mtqa", *map(str, args)], capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
 
 
 def test_train_then_evaluate_then_resume_refusal(tmp_path, tiny_xlmr, xquad_r):
     shards = tmp_path / "shards"
-    built = mtqa("build-batches", "--input", f"lareqa:{xquad_r}", "--articles", "0-3", "--batch-size", "8",
-                 "--positive", "sentence", "--num-batches", "6", "--output", shards, "--quiet")
+    built = mtqa(
+        "build-batches",
+        "--input",
+        f"lareqa:{xquad_r}",
+        "--articles",
+        "0-3",
+        "--batch-size",
+        "8",
+        "--positive",
+        "sentence",
+        "--num-batches",
+        "6",
+        "--output",
+        shards,
+        "--quiet",
+    )
     assert built.returncode == 0, built.stderr
     run = tmp_path / "run"
-    args = ["train-eval", "--batches", shards, "--model", tiny_xlmr, "--max-length", "32", "--save-every", "2",
-            "--eval", f"lareqa:{xquad_r}", "--eval-articles", "47", "--output", run, "--quiet"]
+    args = [
+        "train-eval",
+        "--batches",
+        shards,
+        "--model",
+        tiny_xlmr,
+        "--max-length",
+        "32",
+        "--save-every",
+        "2",
+        "--eval",
+        f"lareqa:{xquad_r}",
+        "--eval-articles",
+        "47",
+        "--output",
+        run,
+        "--quiet",
+    ]
     result = mtqa(*args)
     assert result.returncode == 0, result.stderr
     report = json.loads((run / "report.json").read_text())
@@ -30,8 +61,19 @@ def test_train_then_evaluate_then_resume_refusal(tmp_path, tiny_xlmr, xquad_r):
     assert SentenceTransformer(str(run / "model")).encode(["hello"]).shape[0] == 1
     # The saved model's card is its own, not the base model's: data, settings, scores and the command.
     card = (run / "model" / "README.md").read_text()
-    for expected in (f"base_model: {tiny_xlmr}", "mode `hybrid`", "(α) 0.5", "| steps | 6 |", "| learning rate | 3e-05 |",
-                     "| seed | 0 |", "`Query: `", "`Passage: `", "| xquad-r |", f"--output {run}", "license: unknown"):
+    for expected in (
+        f"base_model: {tiny_xlmr}",
+        "mode `hybrid`",
+        "(α) 0.5",
+        "| steps | 6 |",
+        "| learning rate | 3e-05 |",
+        "| seed | 0 |",
+        "`Query: `",
+        "`Passage: `",
+        "| xquad-r |",
+        f"--output {run}",
+        "license: unknown",
+    ):
         assert expected in card, (expected, card)
     assert f"| xquad-r | {report['evals']['xquad-r']['mono_map']:.3f} |" in card
     again = mtqa(*args)
@@ -40,8 +82,20 @@ def test_train_then_evaluate_then_resume_refusal(tmp_path, tiny_xlmr, xquad_r):
 
 def test_cpu_refuses_half_precision(tmp_path, tiny_xlmr, xquad_r):
     shards = tmp_path / "shards"
-    mtqa("build-batches", "--input", f"lareqa:{xquad_r}", "--articles", "0", "--batch-size", "4", "--num-batches", "2",
-         "--output", shards, "--quiet")
+    mtqa(
+        "build-batches",
+        "--input",
+        f"lareqa:{xquad_r}",
+        "--articles",
+        "0",
+        "--batch-size",
+        "4",
+        "--num-batches",
+        "2",
+        "--output",
+        shards,
+        "--quiet",
+    )
     result = mtqa("train-eval", "--batches", shards, "--model", tiny_xlmr, "--precision", "bf16", "--output", tmp_path / "r")
     assert result.returncode == 1 and "needs a CUDA device" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 

@@ -39,7 +39,9 @@ def test_greedy_output_equals_plain_ctranslate2(tiny_ct2, translator, sentences)
     segments = [(text, "deu_Latn") for text in sentences] + [(text, "zho_Hans") for text in sentences[:10]]
     shuffled = segments[:] + segments[:7]  # duplicated inputs
     random.Random(0).shuffle(shuffled)
-    outputs, stats = translate_segments(translator, TranslationCache(None), "ns", shuffled, "eng_Latn", GREEDY, progress=False, chunk_tokens=200)
+    outputs, stats = translate_segments(
+        translator, TranslationCache(None), "ns", shuffled, "eng_Latn", GREEDY, progress=False, chunk_tokens=200
+    )
     reference = plain_ctranslate2(tiny_ct2, translator, segments, GREEDY)
     assert [outputs[segment] for segment in segments] == reference
     assert len(set(reference)) > len(reference) // 2, "the tiny model should not say the same thing for every input"
@@ -47,7 +49,9 @@ def test_greedy_output_equals_plain_ctranslate2(tiny_ct2, translator, sentences)
 
 
 def test_empty_and_whitespace_inputs_translate_to_empty(translator):
-    outputs, stats = translate_segments(translator, TranslationCache(None), "ns", [("", "deu_Latn"), ("   ", "deu_Latn")], "eng_Latn", GREEDY, progress=False)
+    outputs, stats = translate_segments(
+        translator, TranslationCache(None), "ns", [("", "deu_Latn"), ("   ", "deu_Latn")], "eng_Latn", GREEDY, progress=False
+    )
     assert outputs == {("", "deu_Latn"): "", ("   ", "deu_Latn"): ""}
     assert stats.translated == 0
 
@@ -57,7 +61,9 @@ def test_long_input_is_split_not_truncated(tiny_ct2, translator, sentences):
     limit = 64
     assert len(translator.tokenize(long_text, "eng_Latn", "deu_Latn")) > 3 * limit
     options = DecodingOptions(beam_size=1, max_decoding_length=12, max_input_tokens=limit)
-    outputs, stats = translate_segments(translator, TranslationCache(None), "ns", [(long_text, "deu_Latn")], "eng_Latn", options, progress=False)
+    outputs, stats = translate_segments(
+        translator, TranslationCache(None), "ns", [(long_text, "deu_Latn")], "eng_Latn", options, progress=False
+    )
     assert stats.split_long == 1 and stats.translated >= 3
     pieces = split_to_fit(long_text, lambda t: len(translator.tokenize(t, "eng_Latn", "deu_Latn")), limit)
     assert " ".join(pieces).split() == long_text.split()  # nothing dropped
@@ -76,7 +82,9 @@ def test_cache_serves_a_second_run(tmp_path, translator, sentences):
     segments = [(text, "spa_Latn") for text in sentences[:15]]
     cache = TranslationCache(tmp_path / "cache.sqlite")
     first, stats1 = translate_segments(translator, cache, "ns", segments, "eng_Latn", GREEDY, progress=False)
-    second, stats2 = translate_segments(translator, cache, "ns", segments + [(sentences[20], "spa_Latn")], "eng_Latn", GREEDY, progress=False)
+    second, stats2 = translate_segments(
+        translator, cache, "ns", segments + [(sentences[20], "spa_Latn")], "eng_Latn", GREEDY, progress=False
+    )
     assert stats1.translated == 15 and stats1.cache_hits == 0
     assert stats2.translated == 1 and stats2.cache_hits == 15
     assert all(second[s] == first[s] for s in segments)
@@ -86,13 +94,20 @@ def test_cache_serves_a_second_run(tmp_path, translator, sentences):
 
 # --- alignment and filtering of translated rows ---------------------------------------------------
 
+
 def _record():
     from mtqa.translate.align import segment_record
     from mtqa.translate.segment import split_sentences
 
     context = "The river is long. It flows through 7 countries. Boats use it."
-    record = {"id": "q1", "title": "t", "question": "How many countries?", "context": context, "answer_text": "7",
-              "answer_start": context.index("7")}
+    record = {
+        "id": "q1",
+        "title": "t",
+        "question": "How many countries?",
+        "context": context,
+        "answer_text": "7",
+        "answer_start": context.index("7"),
+    }
     return segment_record(record, split_sentences(context))
 
 

@@ -23,8 +23,20 @@ def mtqa(*args, env_cache: Path, **kwargs) -> subprocess.CompletedProcess:
 
 def test_translate_writes_an_aligned_corpus(tmp_path, tiny_nllb, small_squad, isolated_cache):
     out = tmp_path / "out"
-    result = mtqa("translate", "--input", small_squad, "--langs", "de,zho_Hans", "--model", tiny_nllb, "--output", out,
-                  "--no-filter", *FAST, env_cache=isolated_cache)
+    result = mtqa(
+        "translate",
+        "--input",
+        small_squad,
+        "--langs",
+        "de,zho_Hans",
+        "--model",
+        tiny_nllb,
+        "--output",
+        out,
+        "--no-filter",
+        *FAST,
+        env_cache=isolated_cache,
+    )
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "data", "manifest.json"]
 
@@ -59,18 +71,33 @@ def test_translate_writes_an_aligned_corpus(tmp_path, tiny_nllb, small_squad, is
     front = card.split("---")[1]
     assert "- de" in front and "- zh" in front and "size_categories" in front and "license:" in front
 
-    again = mtqa("translate", "--input", small_squad, "--langs", "de,zh", "--model", tiny_nllb, "--output", tmp_path / "again",
-                 "--no-filter", *FAST, env_cache=isolated_cache)
+    again = mtqa(
+        "translate",
+        "--input",
+        small_squad,
+        "--langs",
+        "de,zh",
+        "--model",
+        tiny_nllb,
+        "--output",
+        tmp_path / "again",
+        "--no-filter",
+        *FAST,
+        env_cache=isolated_cache,
+    )
     assert again.returncode == 0, again.stderr
     second = json.loads((tmp_path / "again" / "manifest.json").read_text())["segments"]
     assert second["translated"] == 0 and second["cache_hits"] == segments["unique"]
-    assert (out / "data").joinpath(os.listdir(out / "data")[0]).read_bytes() == \
-        (tmp_path / "again" / "data").joinpath(os.listdir(out / "data")[0]).read_bytes()
+    assert (out / "data").joinpath(os.listdir(out / "data")[0]).read_bytes() == (tmp_path / "again" / "data").joinpath(
+        os.listdir(out / "data")[0]
+    ).read_bytes()
 
 
 def test_filters_drop_noise_and_report_why(tmp_path, tiny_ct2, small_squad, isolated_cache):
     out = tmp_path / "out"
-    result = mtqa("translate", "--input", small_squad, "--langs", "ru", "--model", tiny_ct2, "--output", out, *FAST, env_cache=isolated_cache)
+    result = mtqa(
+        "translate", "--input", small_squad, "--langs", "ru", "--model", tiny_ct2, "--output", out, *FAST, env_cache=isolated_cache
+    )
     assert result.returncode == 0, result.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     ru = manifest["counts"]["ru"]
@@ -95,14 +122,20 @@ def _cache_rows(cache: Path) -> int:
 def test_resume_after_kill_gives_identical_output(tmp_path, tiny_ct2, small_squad):
     slow = ["--beam-size", "1", "--max-decoding-length", "48", "--max-batch-tokens", "64", "--quiet", "--langs", "de,es"]
     reference_cache, cache = tmp_path / "ref-cache", tmp_path / "cache"
-    reference = mtqa("translate", "--input", small_squad, "--model", tiny_ct2, "--output", tmp_path / "ref", *slow, env_cache=reference_cache)
+    reference = mtqa(
+        "translate", "--input", small_squad, "--model", tiny_ct2, "--output", tmp_path / "ref", *slow, env_cache=reference_cache
+    )
     assert reference.returncode == 0, reference.stderr
     total = json.loads((tmp_path / "ref" / "manifest.json").read_text())["segments"]["unique"]
 
     out = tmp_path / "out"
     env = {**os.environ, "MTQA_CACHE": str(cache)}
-    process = subprocess.Popen([sys.executable, "-m", "mtqa", "translate", "--input", str(small_squad), "--model", str(tiny_ct2),
-                                "--output", str(out), *slow], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mtqa", "translate", "--input", str(small_squad), "--model", str(tiny_ct2), "--output", str(out), *slow],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     while _cache_rows(cache) < total // 4 and process.poll() is None and time.time() < deadline:
         time.sleep(0.05)
@@ -121,10 +154,17 @@ def test_resume_after_kill_gives_identical_output(tmp_path, tiny_ct2, small_squa
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".mtqa-staging-")]
 
 
-ONE_PARAGRAPH = {"data": [{"title": "t", "paragraphs": [{"context": "abc", "qas": [
-    {"id": "1", "question": "q?", "answers": [{"text": "abc", "answer_start": 7}]}]}]}]}
-NO_QUESTION = {"data": [{"title": "t", "paragraphs": [{"context": "abc", "qas": [
-    {"id": "1", "answers": [{"text": "abc", "answer_start": 0}]}]}]}]}
+ONE_PARAGRAPH = {
+    "data": [
+        {
+            "title": "t",
+            "paragraphs": [{"context": "abc", "qas": [{"id": "1", "question": "q?", "answers": [{"text": "abc", "answer_start": 7}]}]}],
+        }
+    ]
+}
+NO_QUESTION = {
+    "data": [{"title": "t", "paragraphs": [{"context": "abc", "qas": [{"id": "1", "answers": [{"text": "abc", "answer_start": 0}]}]}]}]
+}
 
 
 @pytest.mark.parametrize(
@@ -173,14 +213,25 @@ def test_unwritable_output_fails_before_work(tmp_path, tiny_nllb, small_squad):
 def test_output_that_is_a_file_is_refused(tmp_path, tiny_nllb, small_squad):
     target = tmp_path / "taken"
     target.write_text("keep me")
-    result = mtqa("translate", "--input", small_squad, "--model", tiny_nllb, "--output", target, "--overwrite", *FAST, env_cache=tmp_path / "c")
+    result = mtqa(
+        "translate", "--input", small_squad, "--model", tiny_nllb, "--output", target, "--overwrite", *FAST, env_cache=tmp_path / "c"
+    )
     assert result.returncode == 1 and "not a directory" in result.stderr
     assert target.read_text() == "keep me"
 
 
 def test_unreachable_hub_model_says_how_to_provide_one(tmp_path, small_squad):
-    result = mtqa("translate", "--input", small_squad, "--model", "facebook/nllb-200-distilled-600M", "--output", tmp_path / "o",
-                  *FAST, env_cache=tmp_path / "c")
+    result = mtqa(
+        "translate",
+        "--input",
+        small_squad,
+        "--model",
+        "facebook/nllb-200-distilled-600M",
+        "--output",
+        tmp_path / "o",
+        *FAST,
+        env_cache=tmp_path / "c",
+    )
     assert result.returncode == 1
     line = result.stderr.strip().splitlines()
     assert len(line) == 1 and "--model PATH" in line[0]

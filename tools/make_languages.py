@@ -158,8 +158,7 @@ def main() -> None:
     output.write_text(text + "\n", encoding="utf-8")
     with_iso = sum(entry["iso639_1"] is not None for entry in entries)
     with_detect = sum(entry["langdetect"] is not None for entry in entries)
-    print(f"wrote {output}: {len(entries)} languages, "
-          f"{with_iso} with iso639_1, {with_detect} with langdetect")
+    print(f"wrote {output}: {len(entries)} languages, {with_iso} with iso639_1, {with_detect} with langdetect")
 
 
 if __name__ == "__main__":

@@ -147,9 +147,7 @@ class _Builder:
         self.with_sentences = with_sentences
         self.ids: list[pa.Array] = []
         self.langs: list[pa.Array] = []
-        self.columns: dict[str, list[np.ndarray]] = {
-            key: [] for key in ("question", "context", "answer", "answer_index", "start", "count")
-        }
+        self.columns: dict[str, list[np.ndarray]] = {key: [] for key in ("question", "context", "answer", "answer_index", "start", "count")}
         self.sentence_chunks: list[np.ndarray] = []
         self.sentence_total = 0
 
@@ -165,7 +163,9 @@ class _Builder:
             outside = (answer < 0) | (answer >= counts)
             if outside.any():
                 bad = int(np.flatnonzero(outside)[0])
-                raise MtqaError(f"{where}: row {bad} has answer_sentence {answer[bad]} outside its {counts[bad]} sentences; rebuild it with mtqa translate")
+                raise MtqaError(
+                    f"{where}: row {bad} has answer_sentence {answer[bad]} outside its {counts[bad]} sentences; rebuild it with mtqa translate"
+                )
             sentence_ids = self.stores.sentences.add_many(sentences.flatten())
             answer_ids = sentence_ids[starts + answer]
         else:  # passage positives without hard negatives never read a sentence
@@ -237,7 +237,7 @@ def load_corpus(
 ) -> Corpus:
     """Index ``DIR`` (mtqa translate output) or ``lareqa:PATH``; sentence texts only if ``with_sentences``."""
     if spec.startswith("lareqa:"):
-        directory = resolve_eval_data(spec[len("lareqa:"):], option="--input")  # a folder, or a set name such as xquad-r
+        directory = resolve_eval_data(spec[len("lareqa:") :], option="--input")  # a folder, or a set name such as xquad-r
         batches = _lareqa_batches(directory, articles)
     else:
         directory = Path(spec).expanduser()

@@ -69,25 +69,27 @@ class _ShardWriter:
         query_rows = corpus.row_of[batch.examples, batch.query_langs]
         positive_rows = corpus.row_of[batch.examples, batch.positive_langs]
         size = len(batch)
-        self.parts.append({
-            "batch_index": np.full(size, batch_index, np.int64),
-            "batch_type": np.full(size, batch.batch_type, dtype=object),
-            "query_lang": self.lang_names[batch.corpus][batch.query_langs],
-            "positive_lang": self.lang_names[batch.corpus][batch.positive_langs],
-            "dataset": np.full(size, corpus.name, dtype=object),
-            "example_id": self.example_names[batch.corpus][batch.examples],
-            "query": corpus.question[query_rows],
-            "positive": corpus.context[positive_rows] if self.positive == "passage" else corpus.answer_sentence[positive_rows],
-            "context": corpus.context[positive_rows],
-            **({"sub_batch": batch.sub_batches} if batch.sub_batches is not None else {}),
-        })
+        self.parts.append(
+            {
+                "batch_index": np.full(size, batch_index, np.int64),
+                "batch_type": np.full(size, batch.batch_type, dtype=object),
+                "query_lang": self.lang_names[batch.corpus][batch.query_langs],
+                "positive_lang": self.lang_names[batch.corpus][batch.positive_langs],
+                "dataset": np.full(size, corpus.name, dtype=object),
+                "example_id": self.example_names[batch.corpus][batch.examples],
+                "query": corpus.question[query_rows],
+                "positive": corpus.context[positive_rows] if self.positive == "passage" else corpus.answer_sentence[positive_rows],
+                "context": corpus.context[positive_rows],
+                **({"sub_batch": batch.sub_batches} if batch.sub_batches is not None else {}),
+            }
+        )
         if self.config.hard_negatives:
             # Never a positive of the batch, nor a translation of one: the answer sentence of any of its examples in any language.
             rows = corpus.row_of[batch.examples]
             forbidden = set(corpus.answer_sentence[rows[rows >= 0]].tolist())
             for row in positive_rows:
                 start, count = corpus.sentences_start[row], corpus.sentences_count[row]
-                others = [i for i in corpus.sentence_ids[start:start + count] if i not in forbidden]
+                others = [i for i in corpus.sentence_ids[start : start + count] if i not in forbidden]
                 pick = self.rng.permutation(len(others))[: self.config.hard_negatives]
                 self.negatives.append([int(others[i]) for i in sorted(pick)])
 
@@ -116,8 +118,10 @@ class _ShardWriter:
     def _write(self, parts: list[dict[str, np.ndarray]], negatives: list[list[int]], number: int) -> tuple[int, dict[str, Any]]:
         column = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
         positive_store = self.stores.passages if self.positive == "passage" else self.stores.sentences
-        arrays = {name: pa.array(column[name], pa.int64() if name == "batch_index" else pa.string())
-                  for name in ("batch_index", "batch_type", "query_lang", "positive_lang", "dataset", "example_id")}
+        arrays = {
+            name: pa.array(column[name], pa.int64() if name == "batch_index" else pa.string())
+            for name in ("batch_index", "batch_type", "query_lang", "positive_lang", "dataset", "example_id")
+        }
         arrays["query"] = self.stores.questions.take(column["query"]).cast(pa.string())
         arrays["positive"] = positive_store.take(column["positive"]).cast(pa.string())
         if self.positive == "sentence+context":
@@ -129,8 +133,9 @@ class _ShardWriter:
             arrays["negatives"] = pa.ListArray.from_arrays(offsets, self.stores.sentences.take(flat).cast(pa.string()))
         if "sub_batch" in column:
             arrays["sub_batch"] = pa.array(column["sub_batch"], pa.string())
-        entry = shards.write_shard(self.directory, number, pa.table(arrays), batches=len(parts),
-                                   row_group_size=max(1, self.config.sampler.batch_size) * 64)
+        entry = shards.write_shard(
+            self.directory, number, pa.table(arrays), batches=len(parts), row_group_size=max(1, self.config.sampler.batch_size) * 64
+        )
         crash_point("batches.shard")
         return number, entry
 
@@ -152,7 +157,9 @@ def _build_batches(config: BuildConfig) -> dict[str, Any]:
     names: Counter[str] = Counter()
     with timer.stage("index"):
         for spec in config.inputs:
-            corpus = load_corpus(spec, stores, articles=articles, with_sentences=config.sampler.positive != "passage" or config.hard_negatives > 0)
+            corpus = load_corpus(
+                spec, stores, articles=articles, with_sentences=config.sampler.positive != "passage" or config.hard_negatives > 0
+            )
             names[corpus.name] += 1
             if names[corpus.name] > 1:
                 corpus.name = f"{corpus.name}-{names[corpus.name]}"
@@ -216,7 +223,9 @@ def _compose(corpora: list[Corpus], sampler: SamplerConfig, report: SamplingRepo
     return tally
 
 
-def _manifest(config: BuildConfig, corpora: list[Corpus], report: SamplingReport, shards: list[dict[str, Any]], tally: _Tally) -> dict[str, Any]:
+def _manifest(
+    config: BuildConfig, corpora: list[Corpus], report: SamplingReport, shards: list[dict[str, Any]], tally: _Tally
+) -> dict[str, Any]:
     sampler = config.sampler
     inputs = []
     for spec, corpus in zip(config.inputs, corpora):
@@ -230,14 +239,16 @@ def _manifest(config: BuildConfig, corpora: list[Corpus], report: SamplingReport
         absent = int((available == 0).sum())
         if absent:
             skipped["examples in none of the chosen languages"] = absent
-        inputs.append({
-            "spec": spec,
-            "name": corpus.name,
-            "languages": corpus.langs,
-            "examples": corpus.num_examples,
-            "rows": int((corpus.row_of >= 0).sum()),
-            "skipped": skipped,
-        })
+        inputs.append(
+            {
+                "spec": spec,
+                "name": corpus.name,
+                "languages": corpus.langs,
+                "examples": corpus.num_examples,
+                "rows": int((corpus.row_of >= 0).sum()),
+                "skipped": skipped,
+            }
+        )
     return {
         "mtqa_version": __version__,
         "config": {**asdict(sampler), "articles": config.articles, "hard_negatives": config.hard_negatives, "inputs": config.inputs},
@@ -267,9 +278,9 @@ def _card(manifest: dict[str, Any]) -> str:
         [[i["spec"], i["examples"], i["rows"], "; ".join(f"{k}: {v}" for k, v in i["skipped"].items()) or "-"] for i in manifest["inputs"]],
     )
     how = f"""\
-Written by `mtqa build-batches` {manifest['mtqa_version']} in mode `{config['mode']}`
-(X-X probability {config['mono_prob']}, X-Y scope `{config['xy_scope']}`), batch size
-{config['batch_size']}, positives `{config['positive']}`, seed {manifest['seed']}.
+Written by `mtqa build-batches` {manifest["mtqa_version"]} in mode `{config["mode"]}`
+(X-X probability {config["mono_prob"]}, X-Y scope `{config["xy_scope"]}`), batch size
+{config["batch_size"]}, positives `{config["positive"]}`, seed {manifest["seed"]}.
 Each row of a shard is one (query, positive) pair; rows with the same `batch_index`
 form one training batch, stored in training order. Texts are raw: the trainer adds
 prefixes such as "query: "."""

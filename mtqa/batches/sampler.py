@@ -47,7 +47,9 @@ class CorpusSampler:
         if not candidates:
             return None
         weights = self.weight[candidates]
-        return candidates[int(np.searchsorted(np.cumsum(weights), self.rng.random() * weights.sum(), side="right").clip(max=len(candidates) - 1))]
+        return candidates[
+            int(np.searchsorted(np.cumsum(weights), self.rng.random() * weights.sum(), side="right").clip(max=len(candidates) - 1))
+        ]
 
     def _fill(self, state: BatchState, counts: dict[int, int], positive_of: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> set[int]:
         """Add ``counts[lang]`` rows with questions in each ``lang``; returns the languages that ran dry.
@@ -149,7 +151,9 @@ class CorpusSampler:
         while state.size < size and active:
             weights = self.weight[active]
             draws = self.rng.choice(len(active), size=size - state.size, p=weights / weights.sum())
-            counts = {lang: int(min(count, self.queues.remaining(lang))) for lang, count in zip(active, np.bincount(draws, minlength=len(active)))}
+            counts = {
+                lang: int(min(count, self.queues.remaining(lang))) for lang, count in zip(active, np.bincount(draws, minlength=len(active)))
+            }
             failed = self._fill(state, counts, positive_of)
             active = [lang for lang in active if lang not in failed and self.queues.remaining(lang) > 0]
         if state.size < size:
@@ -222,7 +226,9 @@ def exact_schedule(corpora: list[Corpus], config: SamplerConfig) -> list[Planned
         if config.lang_weights:
             weights[code] = float(config.lang_weights.get(code, 0.0)) or 1e-12
         elif config.lang_temperature:
-            weights[code] = float(sum((c.row_of[:, c.langs.index(code)] >= 0).sum() for c in corpora if code in c.langs)) ** (1 / config.lang_temperature)
+            weights[code] = float(sum((c.row_of[:, c.langs.index(code)] >= 0).sum() for c in corpora if code in c.langs)) ** (
+                1 / config.lang_temperature
+            )
         else:
             weights[code] = 1.0
     langs = [code for code, count in quotas(weights, monolingual).items() for _ in range(count)]
@@ -293,19 +299,27 @@ def validate(corpora: list[Corpus], config: SamplerConfig) -> None:
         langs = allowed_languages(corpus, config)
         if config.mode in ("hybrid", "xy", "multitask") and len(langs) < 2:
             names = ", ".join(corpus.langs[lang] for lang in langs) or "none"
-            raise MtqaError(f"--mode {config.mode} needs at least two languages, but {corpus.name} has only {names} (after --langs); add languages or use --mode xx or en")
+            raise MtqaError(
+                f"--mode {config.mode} needs at least two languages, but {corpus.name} has only {names} (after --langs); add languages or use --mode xx or en"
+            )
     if config.alpha_schedule == "exact" and config.mode not in ("hybrid", "xx"):
-        raise MtqaError(f"--alpha-schedule exact fixes hybrid's X-X share and xx's languages; --mode {config.mode} has neither: "
-                        "drop --alpha-schedule, or use --mode hybrid or xx")
+        raise MtqaError(
+            f"--alpha-schedule exact fixes hybrid's X-X share and xx's languages; --mode {config.mode} has neither: "
+            "drop --alpha-schedule, or use --mode hybrid or xx"
+        )
     if config.alpha_schedule == "exact" and config.num_batches is None:
         raise MtqaError("--alpha-schedule exact needs --num-batches N: it fixes round(alpha * N) X-X batches in advance")
     if config.mode == "multitask" and any(0 < size < 2 for size in multitask_sizes(config)):
         mono, cross = multitask_sizes(config)
-        raise MtqaError(f"--batch-size {config.batch_size} with --mono-prob {config.mono_prob} gives sub-batches of {mono} X-X and "
-                        f"{cross} X-Y rows; a sub-batch of one row has no in-batch negatives: raise --batch-size or move --mono-prob")
+        raise MtqaError(
+            f"--batch-size {config.batch_size} with --mono-prob {config.mono_prob} gives sub-batches of {mono} X-X and "
+            f"{cross} X-Y rows; a sub-batch of one row has no in-batch negatives: raise --batch-size or move --mono-prob"
+        )
     largest = max(int((corpus.row_of[:, allowed_languages(corpus, config)] >= 0).any(axis=1).sum()) for corpus in corpora)
     if config.batch_size > largest:
-        raise MtqaError(f"--batch-size {config.batch_size} is larger than the {largest} distinct examples of the largest input; lower --batch-size")
+        raise MtqaError(
+            f"--batch-size {config.batch_size} is larger than the {largest} distinct examples of the largest input; lower --batch-size"
+        )
 
 
 def no_full_batch(corpora: list[Corpus], config: SamplerConfig) -> MtqaError:
@@ -318,8 +332,10 @@ def no_full_batch(corpora: list[Corpus], config: SamplerConfig) -> MtqaError:
             cap = max(cap, len(np.unique(groups[rows[rows >= 0]])))
     kind = "passages" if config.positive == "passage" else "answer sentences"
     hint = ", use --positive sentence (sentences outnumber passages)" if config.positive == "passage" else ""
-    return MtqaError(f"no full batch can be formed: --batch-size {config.batch_size} needs {config.batch_size} distinct positives, and the "
-                     f"inputs have at most {cap} distinct {kind} in one language; lower --batch-size to {cap} or less{hint}, or add data")
+    return MtqaError(
+        f"no full batch can be formed: --batch-size {config.batch_size} needs {config.batch_size} distinct positives, and the "
+        f"inputs have at most {cap} distinct {kind} in one language; lower --batch-size to {cap} or less{hint}, or add data"
+    )
 
 
 def iterate_batches(corpora: list[Corpus], config: SamplerConfig, report: SamplingReport) -> Iterator[Batch]:

@@ -27,7 +27,9 @@ def stats_text(manifest: dict[str, Any]) -> str:
     by_language = manifest.get("xx_batches_by_language")  # manifests written before it was recorded have none
     if by_language:
         schedule = manifest["config"].get("alpha_schedule", "random")
-        lines.append(f"X-X batches by language ({schedule} schedule): " + ", ".join(f"{code} {count}" for code, count in by_language.items()))
+        lines.append(
+            f"X-X batches by language ({schedule} schedule): " + ", ".join(f"{code} {count}" for code, count in by_language.items())
+        )
     lines.append("rows by query language (rows) x positive language (columns):")
     width = max(6, len(str(matrix.max())) + 1)
     lines.append("  q\\p " + "".join(f"{code:>{width}}" for code in langs))
@@ -38,5 +40,13 @@ def stats_text(manifest: dict[str, Any]) -> str:
 
 def write_heatmap(manifest: dict[str, Any], path: Path) -> None:
     langs, matrix = language_pair_counts(manifest)
-    heatmap(matrix, langs, langs, path, title="rows per language pair", xlabel="positive language", ylabel="query language",
-            cell_format="{:.0f}")
+    heatmap(
+        matrix,
+        langs,
+        langs,
+        path,
+        title="rows per language pair",
+        xlabel="positive language",
+        ylabel="query language",
+        cell_format="{:.0f}",
+    )

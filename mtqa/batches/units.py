@@ -99,10 +99,10 @@ class Queues:
         from_deferred = deferred[:count]
         self.deferred[lang] = deferred[count:]
         start = self.position[lang]
-        from_queue = self.queues[lang][start:start + count - len(from_deferred)]
+        from_queue = self.queues[lang][start : start + count - len(from_deferred)]
         self.position[lang] = start + len(from_queue)
         from_aside = self.aside[lang][: count - len(from_deferred) - len(from_queue)]
-        self.aside[lang] = self.aside[lang][len(from_aside):]
+        self.aside[lang] = self.aside[lang][len(from_aside) :]
         return np.concatenate([from_deferred, from_queue, from_aside]).astype(np.int64, copy=False)
 
     def put_back(self, lang: int, examples: np.ndarray) -> None:

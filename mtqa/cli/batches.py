@@ -38,19 +38,44 @@ def _parse_weights(spec: str | None) -> dict[str, float] | None:
 @click.option("--input", "inputs", multiple=True, help="mtqa translate output DIR, or lareqa:PATH (repeatable).")
 @click.option("--output", type=click.Path(path_type=Path), help="Directory for shards, manifest.json and README.md.")
 @click.option("--mode", type=click.Choice(MODES), default=SamplerConfig.mode, show_default=True)
-@click.option("--mono-prob", type=click.FloatRange(0, 1), default=SamplerConfig.mono_prob, show_default=True, help="The paper's α. Hybrid: probability of an X-X batch; multitask: the X-X share of each step's rows.")
-@click.option("--alpha-schedule", type=click.Choice(ALPHA_SCHEDULES), default=SamplerConfig.alpha_schedule, show_default=True,
-              help="Hybrid and xx: random draws each batch's type (the paper); exact gives round(α·N) X-X batches in a seeded order, "
-                   "each X-X language its share to within one (needs --num-batches).")
-@click.option("--xy-scope", type=click.Choice(XY_SCOPES), default=SamplerConfig.xy_scope, show_default=True, help="X-Y: a language pair per row, or one per batch.")
+@click.option(
+    "--mono-prob",
+    type=click.FloatRange(0, 1),
+    default=SamplerConfig.mono_prob,
+    show_default=True,
+    help="The paper's α. Hybrid: probability of an X-X batch; multitask: the X-X share of each step's rows.",
+)
+@click.option(
+    "--alpha-schedule",
+    type=click.Choice(ALPHA_SCHEDULES),
+    default=SamplerConfig.alpha_schedule,
+    show_default=True,
+    help="Hybrid and xx: random draws each batch's type (the paper); exact gives round(α·N) X-X batches in a seeded order, "
+    "each X-X language its share to within one (needs --num-batches).",
+)
+@click.option(
+    "--xy-scope",
+    type=click.Choice(XY_SCOPES),
+    default=SamplerConfig.xy_scope,
+    show_default=True,
+    help="X-Y: a language pair per row, or one per batch.",
+)
 @click.option("--batch-size", type=click.IntRange(min=1), default=SamplerConfig.batch_size, show_default=True)
 @click.option("--positive", type=click.Choice(POSITIVES), default=SamplerConfig.positive, show_default=True)
-@click.option("--hard-negatives", type=click.IntRange(min=0), default=0, show_default=True, help="Other sentences of the positive's passage (sentence positives).")
+@click.option(
+    "--hard-negatives",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Other sentences of the positive's passage (sentence positives).",
+)
 @click.option("--langs", help="Use only these languages: ISO 639-1 or FLORES-200 codes, e.g. en,de,zh.")
 @click.option("--lang-weights", help="Relative language weights, e.g. en=2,de=1 (default: uniform).")
 @click.option("--lang-temperature", type=click.FloatRange(min=0, min_open=True), help="Weight languages by size^(1/T).")
 @click.option("--dataset-sampling", type=click.Choice(DATASET_SAMPLINGS), default=SamplerConfig.dataset_sampling, show_default=True)
-@click.option("--dataset-temperature", type=click.FloatRange(min=0, min_open=True), default=SamplerConfig.dataset_temperature, show_default=True)
+@click.option(
+    "--dataset-temperature", type=click.FloatRange(min=0, min_open=True), default=SamplerConfig.dataset_temperature, show_default=True
+)
 @click.option("--epochs", type=click.IntRange(min=1), default=SamplerConfig.epochs, show_default=True)
 @click.option("--num-batches", type=click.IntRange(min=1), help="Stop after N batches (overrides --epochs).")
 @click.option("--seed", type=int, default=SamplerConfig.seed, show_default=True)
@@ -58,7 +83,9 @@ def _parse_weights(spec: str | None) -> dict[str, float] | None:
 @click.option("--batches-per-shard", type=click.IntRange(min=1), help="Default: about 100,000 rows per shard.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option("--stats", "stats_dir", type=click.Path(path_type=Path), help="Inspect a shard directory instead: print its mix, write a heatmap PNG.")
+@click.option(
+    "--stats", "stats_dir", type=click.Path(path_type=Path), help="Inspect a shard directory instead: print its mix, write a heatmap PNG."
+)
 @click.option("--plot", type=click.Path(path_type=Path), help="With --stats: where to write the heatmap (default DIR/pairs.png).")
 def build_batches(**options) -> None:
     """Compose monolingual (X-X) and cross-lingual (X-Y) batches into training shards.
@@ -70,13 +97,38 @@ def build_batches(**options) -> None:
     from ..batches.stats import stats_text, write_heatmap
     from ..formats.shards import read_manifest
 
-    building = ("inputs", "output", "mode", "mono_prob", "alpha_schedule", "xy_scope", "batch_size", "positive", "hard_negatives", "langs",
-                "lang_weights", "lang_temperature", "dataset_sampling", "dataset_temperature", "epochs", "num_batches", "seed", "articles",
-                "batches_per_shard", "overwrite")
-    _refuse_unless(not options["stats_dir"], building, "when building (--stats only inspects a shard directory)", "drop {shown}, or drop --stats")
+    building = (
+        "inputs",
+        "output",
+        "mode",
+        "mono_prob",
+        "alpha_schedule",
+        "xy_scope",
+        "batch_size",
+        "positive",
+        "hard_negatives",
+        "langs",
+        "lang_weights",
+        "lang_temperature",
+        "dataset_sampling",
+        "dataset_temperature",
+        "epochs",
+        "num_batches",
+        "seed",
+        "articles",
+        "batches_per_shard",
+        "overwrite",
+    )
+    _refuse_unless(
+        not options["stats_dir"], building, "when building (--stats only inspects a shard directory)", "drop {shown}, or drop --stats"
+    )
     _refuse_unless(bool(options["stats_dir"]), ("plot",), "with --stats DIR", "add --stats DIR, or drop {shown}")
-    _refuse_unless(any(spec.startswith("lareqa:") for spec in options["inputs"]), ("articles",), "to lareqa: inputs",
-                   "drop {shown} (a translate output holds the articles it was made from; mtqa translate --articles picks them)")
+    _refuse_unless(
+        any(spec.startswith("lareqa:") for spec in options["inputs"]),
+        ("articles",),
+        "to lareqa: inputs",
+        "drop {shown} (a translate output holds the articles it was made from; mtqa translate --articles picks them)",
+    )
     if options["lang_weights"] and options["lang_temperature"]:
         raise click.UsageError("--lang-weights and --lang-temperature both weight languages; give one of them")
     if options["stats_dir"]:
@@ -90,9 +142,13 @@ def build_batches(**options) -> None:
         raise MtqaError("build-batches needs --input (or --stats DIR to inspect shards)")
     if options["output"] is None:
         raise MtqaError("build-batches needs --output DIR")
-    sampler = fill(SamplerConfig, options, langs=language_codes(options["langs"], "--langs"),
-                   lang_weights=_parse_weights(options["lang_weights"]))
+    sampler = fill(
+        SamplerConfig, options, langs=language_codes(options["langs"], "--langs"), lang_weights=_parse_weights(options["lang_weights"])
+    )
     config = fill(batches_job.BuildConfig, options, inputs=list(options["inputs"]), sampler=sampler, progress=not options["quiet"])
     manifest = batches_job.run_build_batches(config)
     click.echo(stats_text(manifest), err=True)
-    click.echo(f"wrote {manifest['num_batches']} batches ({manifest['rows']} rows) in {len(manifest['shards'])} shards to {config.output}", err=True)
+    click.echo(
+        f"wrote {manifest['num_batches']} batches ({manifest['rows']} rows) in {len(manifest['shards'])} shards to {config.output}",
+        err=True,
+    )

@@ -33,7 +33,6 @@ def language_codes(spec: str | None, option: str) -> list[str] | None:
     return [language.code for language in parse_languages(spec, option=option)] if spec else None
 
 
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mtqa")
 @click.option("--verbose", is_flag=True, help="Show tracebacks for errors.")

@@ -20,11 +20,14 @@ def recipe() -> None:
     """
 
 
-@recipe.command("run", epilog="""\b
+@recipe.command(
+    "run",
+    epilog="""\b
 Example:
   mtqa recipe run recipes/minilm-xquad-split.yaml --out out/minilm-xquad-split
   mtqa recipe run recipes/paper-xlmr.yaml --out out/paper-xlmr --dry-run
-""")
+""",
+)
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--output", "--out", "out", type=click.Path(path_type=Path), help="Run directory ({out} in the recipe); default out/NAME.")
 @click.option("--dry-run", is_flag=True, help="Print the commands that would run.")
@@ -36,10 +39,13 @@ def recipe_run(path: Path, out: Path | None, dry_run: bool) -> None:
     run_recipe(path, out, run_command=main, dry_run=dry_run, echo=lambda line: click.echo(line, err=True))
 
 
-@recipe.command("report", epilog="""\b
+@recipe.command(
+    "report",
+    epilog="""\b
 Example:
   mtqa recipe report recipes/translate-train.yaml --output out/translate-train
-""")
+""",
+)
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--output", "--out", "out", type=click.Path(path_type=Path), help="The recipe's run directory; default out/NAME.")
 def recipe_report(path: Path, out: Path | None) -> None:

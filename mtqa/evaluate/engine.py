@@ -30,8 +30,9 @@ SCRATCH_PREFIX = ".mtqa-eval-ct2-"  # + pid: a killed run's copies are recognise
 
 
 @contextlib.contextmanager
-def evaluation_encoder(model, *, engine: str, workdir: Path, device: str = "cpu", batch_size: int = 64,
-                       progress: bool = False) -> Iterator[tuple[TextEncoder, str]]:
+def evaluation_encoder(
+    model, *, engine: str, workdir: Path, device: str = "cpu", batch_size: int = 64, progress: bool = False
+) -> Iterator[tuple[TextEncoder, str]]:
     """An encoder of the model as it is now, and the name of the runtime that runs it."""
     if engine not in EVAL_ENGINES:
         raise MtqaError(f"--eval-engine {engine!r} is not one of {', '.join(EVAL_ENGINES)}")
@@ -68,8 +69,10 @@ def _ctranslate2_copy(model, workdir: Path):
         model.save(str(saved), create_model_card=False)
         layout = ct2_layout(str(saved))
         if layout is None:
-            print("mtqa: --eval-engine ctranslate2: the model is not Transformer → mean or CLS pooling → Normalize; "
-                  "evaluating in PyTorch", file=sys.stderr)
+            print(
+                "mtqa: --eval-engine ctranslate2: the model is not Transformer → mean or CLS pooling → Normalize; evaluating in PyTorch",
+                file=sys.stderr,
+            )
             return None
         # sentence-transformers 6 keeps max_seq_length out of the saved config; the model has it.
         layout = dataclasses.replace(layout, max_length=int(model.max_seq_length or layout.max_length))

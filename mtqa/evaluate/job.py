@@ -46,8 +46,14 @@ def evaluate_model(model, prepared: list[tuple[EvalSpec, Any]], config: TrainEva
 
     if not prepared:
         return {}
-    with evaluation_encoder(model, engine=config.eval_engine, workdir=output, device=config.device,
-                            batch_size=config.encode_batch_size, progress=config.progress) as (encode, engine):
+    with evaluation_encoder(
+        model,
+        engine=config.eval_engine,
+        workdir=output,
+        device=config.device,
+        batch_size=config.encode_batch_size,
+        progress=config.progress,
+    ) as (encode, engine):
         return _evaluate_sets(encode, engine, prepared, config, output)
 
 
@@ -70,8 +76,13 @@ def _evaluate_sets(encode, engine: str, prepared: list[tuple[EvalSpec, Any]], co
             item, run = evaluate_beir(data, encoder, workdir=output)
             atomic_write(output / f"run-{spec.name}.trec", "\n".join(run) + "\n")
             atomic_write(output / f"qrels-{spec.name}.trec", "\n".join(trec_qrels_lines(data)) + "\n")
-        results[spec.name] = {"kind": spec.kind, "source": spec.source, **item, "engine": engine,
-                              "seconds": round(time.perf_counter() - started, 2)}
+        results[spec.name] = {
+            "kind": spec.kind,
+            "source": spec.source,
+            **item,
+            "engine": engine,
+            "seconds": round(time.perf_counter() - started, 2),
+        }
     return results
 
 
@@ -81,7 +92,9 @@ def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
     if config.eval_only and not config.evals:
         raise MtqaError("--eval-only needs at least one --eval set")
     if config.train.precision != "fp32" and config.device != "cuda" and not config.eval_only:
-        raise MtqaError(f"--precision {config.train.precision} needs a CUDA device (--device cuda); on {config.device} use --precision fp32")
+        raise MtqaError(
+            f"--precision {config.train.precision} needs a CUDA device (--device cuda); on {config.device} use --precision fp32"
+        )
     if config.batches is not None and not config.eval_only:
         read_manifest(config.batches)  # a wrong folder fails before the model loads
     _check_merge_options(config)
@@ -109,7 +122,9 @@ def _check_merge_options(config: TrainEvalConfig) -> None:
         raise MtqaError("--merge-base merges the base with the model this run trains; --eval-only trains none: drop one of them")
     if config.merge_base != "auto":
         if config.merge_dev_articles:
-            raise MtqaError(f"--merge-dev-articles chooses λ for --merge-base auto; --merge-base {config.merge_base} fixes it: drop one of them")
+            raise MtqaError(
+                f"--merge-dev-articles chooses λ for --merge-base auto; --merge-base {config.merge_base} fixes it: drop one of them"
+            )
         return
     if not config.merge_dev_articles:
         raise MtqaError("--merge-base auto chooses λ on dev articles: add --merge-dev-articles, e.g. 20-23 (never the --eval-articles)")
@@ -118,8 +133,10 @@ def _check_merge_options(config: TrainEvalConfig) -> None:
     dev, test = parse_articles(config.merge_dev_articles), parse_articles(config.eval_articles)
     if test is None or dev & test:
         shared = sorted(dev if test is None else dev & test)
-        raise MtqaError(f"--merge-dev-articles and --eval-articles share article {shared[0]}: λ must be chosen on articles the "
-                        "evaluation never sees; give disjoint ranges, e.g. --merge-dev-articles 20-23 --eval-articles 24-47")
+        raise MtqaError(
+            f"--merge-dev-articles and --eval-articles share article {shared[0]}: λ must be chosen on articles the "
+            "evaluation never sees; give disjoint ranges, e.g. --merge-dev-articles 20-23 --eval-articles 24-47"
+        )
 
 
 def _merge_with_base(model, config: TrainEvalConfig, output: Path) -> dict[str, Any]:
@@ -130,8 +147,11 @@ def _merge_with_base(model, config: TrainEvalConfig, output: Path) -> dict[str, 
     tuned = {name: value.detach().clone() for name, value in model.state_dict().items()}
     scores = None
     if config.merge_base == "auto":
-        dev = [(spec, load_lareqa(resolve_eval_data(spec.source), articles=config.merge_dev_articles, langs=config.eval_langs))
-               for spec in map(parse_eval_spec, config.evals) if spec.kind == "lareqa"]
+        dev = [
+            (spec, load_lareqa(resolve_eval_data(spec.source), articles=config.merge_dev_articles, langs=config.eval_langs))
+            for spec in map(parse_eval_spec, config.evals)
+            if spec.kind == "lareqa"
+        ]
         scores = {}
         for lam in AUTO_GRID:
             model.load_state_dict(interpolate(base, tuned, lam))
@@ -141,8 +161,13 @@ def _merge_with_base(model, config: TrainEvalConfig, output: Path) -> dict[str, 
     else:
         lam = config.merge_base
     model.load_state_dict(interpolate(base, tuned, lam))
-    record = {"method": "WiSE-FT", "lambda": lam, "base": config.model, "chosen_on": config.merge_dev_articles,
-              "dev_scores": {str(key): round(value, 4) for key, value in scores.items()} if scores else None}
+    record = {
+        "method": "WiSE-FT",
+        "lambda": lam,
+        "base": config.model,
+        "chosen_on": config.merge_dev_articles,
+        "dev_scores": {str(key): round(value, 4) for key, value in scores.items()} if scores else None,
+    }
     save_merged(model, output / "model", record)
     return record
 
@@ -171,8 +196,12 @@ def _train_eval(config: TrainEvalConfig) -> dict[str, Any]:
         output.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise write_error(output, error) from None
-    report: dict[str, Any] = {"mtqa_version": __version__, "model": config.model, "training": None,
-                              "prefixes": {"query": config.query_prefix, "passage": config.passage_prefix}}
+    report: dict[str, Any] = {
+        "mtqa_version": __version__,
+        "model": config.model,
+        "training": None,
+        "prefixes": {"query": config.query_prefix, "passage": config.passage_prefix},
+    }
     if not config.eval_only:
         from ..train.trainer import train
 
@@ -180,13 +209,22 @@ def _train_eval(config: TrainEvalConfig) -> dict[str, Any]:
             results = evaluate_model(model, prepared, config, output)
             return {name: {key: item[key] for key in HEADLINE_METRICS if key in item} for name, item in results.items()}
 
-        report["training"] = train(config.train, model, config.batches, output, on_eval=on_eval if prepared else None, progress=config.progress)
+        report["training"] = train(
+            config.train, model, config.batches, output, on_eval=on_eval if prepared else None, progress=config.progress
+        )
         if config.merge_base is not None:
             report["merge"] = _merge_with_base(model, config, output)
     report["evals"] = evaluate_model(model, prepared, config, output)
     write_report(report, output)
     if report["training"] is not None:
         base = Path(resolve_model_name(config.model))
-        write_model_card(output / "model", base_model=config.model, base_folder=base if base.is_dir() else None,
-                         shards=read_manifest(config.batches), train=config.train, report=report, command=config.command)
+        write_model_card(
+            output / "model",
+            base_model=config.model,
+            base_folder=base if base.is_dir() else None,
+            shards=read_manifest(config.batches),
+            train=config.train,
+            report=report,
+            command=config.command,
+        )
     return report

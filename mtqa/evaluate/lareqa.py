@@ -111,8 +111,12 @@ class LareqaResult:
             "rank_distance": _mean_of_finite(self.rank_distance.values()),
             "rank_distance_queries": sum(self.rank_distance_queries.values()),
             **{f"{setting}_{name}": value for setting, values in self.recall.items() for name, value in values.items()},
-            "per_language": {"mono_map": self.mono, "multi_map": self.multi, "rank_distance": self.rank_distance,
-                             "rank_distance_queries": self.rank_distance_queries},
+            "per_language": {
+                "mono_map": self.mono,
+                "multi_map": self.multi,
+                "rank_distance": self.rank_distance,
+                "rank_distance_queries": self.rank_distance_queries,
+            },
             "cross_matrix": self.cross,
             "languages": self.langs,
             "pairs": len(cross_values),
@@ -165,6 +169,8 @@ def evaluate_lareqa(data: LareqaSet, encode: Encoder, *, candidate: str = "sente
         # Mean over this language's queries here; summary() then averages over languages.
         result.rank_distance[query_lang] = compute("rank_distance", ranks, indptr)
         result.rank_distance_queries[query_lang] = int(sum(len(items) >= 2 for items in relevant))
-    result.recall = {setting: {f"r@{k}": float(np.mean(values)) for k, values in by_k.items() if values} for setting, by_k in recall.items()}
+    result.recall = {
+        setting: {f"r@{k}": float(np.mean(values)) for k, values in by_k.items() if values} for setting, by_k in recall.items()
+    }
     result.total_seconds = time.perf_counter() - started
     return result

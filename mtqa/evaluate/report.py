@@ -21,32 +21,57 @@ def format_value(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-
-
 def lareqa_rows(report: dict[str, Any]) -> list[list[str]]:
     """Per LAReQA set: mono, cross and multi mAP and the rank distance, formatted."""
-    return [[name, format_value(item["mono_map"]), format_value(item["cross_map"]), format_value(item["multi_map"]), format_value(item["rank_distance"], 1)]
-            for name, item in report.get("evals", {}).items() if item["kind"] == "lareqa"]
+    return [
+        [
+            name,
+            format_value(item["mono_map"]),
+            format_value(item["cross_map"]),
+            format_value(item["multi_map"]),
+            format_value(item["rank_distance"], 1),
+        ]
+        for name, item in report.get("evals", {}).items()
+        if item["kind"] == "lareqa"
+    ]
 
 
 def render_markdown(report: dict[str, Any]) -> str:
-    lines = [f"# mtqa train-eval report\n\nModel: `{report['model']}`" + (f", trained {report['training']['steps']} steps" if report.get("training") else " (not trained here)") + "\n"]
+    lines = [
+        f"# mtqa train-eval report\n\nModel: `{report['model']}`"
+        + (f", trained {report['training']['steps']} steps" if report.get("training") else " (not trained here)")
+        + "\n"
+    ]
     engines = sorted({item["engine"] for item in report["evals"].values() if item.get("engine")})
     if engines:
         lines.append(f"Encoded for evaluation by {', '.join(engines)}.\n")
     lareqa = {name: item for name, item in report["evals"].items() if item["kind"] == "lareqa"}
     if lareqa:
-        rows = [[name, format_value(item["mono_map"]), format_value(item["cross_map"]), format_value(item["multi_map"])] for name, item in lareqa.items()]
+        rows = [
+            [name, format_value(item["mono_map"]), format_value(item["cross_map"]), format_value(item["multi_map"])]
+            for name, item in lareqa.items()
+        ]
         lines += ["## mAP (as Table 1 of arXiv 2408.10536)\n", markdown_table(["set", "mono", "cross", "multi"], rows), ""]
         rows = [[name, format_value(item["rank_distance"], 1)] for name, item in lareqa.items()]
-        lines += ["## Language bias: rank distance in the multilingual pool (as Table 2; lower is better)\n", markdown_table(["set", "rank distance"], rows), ""]
+        lines += [
+            "## Language bias: rank distance in the multilingual pool (as Table 2; lower is better)\n",
+            markdown_table(["set", "rank distance"], rows),
+            "",
+        ]
         for name, item in lareqa.items():
             langs = item["languages"]
             rows = [[q, *[format_value(float(value)) for value in row]] for q, row in zip(langs, map_matrix(item))]
-            lines += [f"### {name}: mAP by query language (rows) and pool language (columns); diagonal = mono\n", markdown_table(["q \\ pool", *langs], rows), ""]
+            lines += [
+                f"### {name}: mAP by query language (rows) and pool language (columns); diagonal = mono\n",
+                markdown_table(["q \\ pool", *langs], rows),
+                "",
+            ]
     beir = {name: item for name, item in report["evals"].items() if item["kind"] == "beir"}
     if beir:
-        rows = [[name, *[format_value(item[metric]) for metric in BEIR_METRICS], item["queries"], item["documents"]] for name, item in beir.items()]
+        rows = [
+            [name, *[format_value(item[metric]) for metric in BEIR_METRICS], item["queries"], item["documents"]]
+            for name, item in beir.items()
+        ]
         lines += ["## BEIR-format sets\n", markdown_table(["set", *BEIR_METRICS, "queries", "documents"], rows), ""]
     return "\n".join(lines)
 
@@ -54,8 +79,13 @@ def render_markdown(report: dict[str, Any]) -> str:
 def map_matrix(item: dict[str, Any]) -> np.ndarray:
     """mAP by query language (rows) and pool language (columns); the diagonal is mono mAP."""
     langs = item["languages"]
-    return np.array([[item["cross_matrix"].get(q, {}).get(p, np.nan) if p != q else item["per_language"]["mono_map"].get(q, np.nan)
-                      for p in langs] for q in langs], dtype=float)
+    return np.array(
+        [
+            [item["cross_matrix"].get(q, {}).get(p, np.nan) if p != q else item["per_language"]["mono_map"].get(q, np.nan) for p in langs]
+            for q in langs
+        ],
+        dtype=float,
+    )
 
 
 def write_heatmap(name: str, item: dict[str, Any], path: Path) -> None:

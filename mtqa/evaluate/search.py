@@ -21,8 +21,7 @@ CORPUS_BLOCK = 65_536  # documents scored at once
 QUERY_BLOCK = 256  # queries scored at once: 256 x 65,536 float32 scores = 64 MiB
 
 
-def encode_to_disk(encode: Callable[[list[str]], np.ndarray], texts: list[str], path: Path, *,
-                   chunk: int = ENCODE_CHUNK) -> np.ndarray:
+def encode_to_disk(encode: Callable[[list[str]], np.ndarray], texts: list[str], path: Path, *, chunk: int = ENCODE_CHUNK) -> np.ndarray:
     """Encode ``texts`` a chunk at a time into a float32 ``.npy`` file at ``path``; return it memory-mapped, read-only.
 
     Chunks are appended with ordinary writes, not through a writable memory map: a full
@@ -33,10 +32,13 @@ def encode_to_disk(encode: Callable[[list[str]], np.ndarray], texts: list[str], 
     try:
         with open(path, "wb") as handle:
             for start in range(0, len(texts), chunk):
-                block = np.ascontiguousarray(encode(texts[start:start + chunk]), dtype=np.float32)
+                block = np.ascontiguousarray(encode(texts[start : start + chunk]), dtype=np.float32)
                 if start == 0:
-                    header = {"descr": np.lib.format.dtype_to_descr(block.dtype), "fortran_order": False,
-                              "shape": (len(texts), block.shape[1])}
+                    header = {
+                        "descr": np.lib.format.dtype_to_descr(block.dtype),
+                        "fortran_order": False,
+                        "shape": (len(texts), block.shape[1]),
+                    }
                     np.lib.format.write_array_header_1_0(handle, header)
                 handle.write(block.tobytes())
     except OSError as error:
@@ -71,20 +73,27 @@ def _block_top_k(queries: np.ndarray, documents: np.ndarray, k: int, use_faiss: 
     return ids.astype(np.int64), np.take_along_axis(block, ids, axis=1)
 
 
-def top_k(queries: np.ndarray, corpus: np.ndarray, k: int, *, use_faiss: bool = False, query_block: int = QUERY_BLOCK,
-          corpus_block: int = CORPUS_BLOCK) -> tuple[np.ndarray, np.ndarray]:
+def top_k(
+    queries: np.ndarray,
+    corpus: np.ndarray,
+    k: int,
+    *,
+    use_faiss: bool = False,
+    query_block: int = QUERY_BLOCK,
+    corpus_block: int = CORPUS_BLOCK,
+) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best documents per query, best first: (positions, scores). ``corpus`` may be a memory map."""
     k = min(k, len(corpus))
     all_ids = np.empty((len(queries), k), dtype=np.int64)
     all_scores = np.empty((len(queries), k), dtype=np.float32)
     for q_start in range(0, len(queries), query_block):
-        block_queries = np.asarray(queries[q_start:q_start + query_block], dtype=np.float32)
+        block_queries = np.asarray(queries[q_start : q_start + query_block], dtype=np.float32)
         ids = np.empty((len(block_queries), 0), dtype=np.int64)
         scores = np.empty((len(block_queries), 0), dtype=np.float32)
         for d_start in range(0, len(corpus), corpus_block):
-            documents = np.asarray(corpus[d_start:d_start + corpus_block], dtype=np.float32)
+            documents = np.asarray(corpus[d_start : d_start + corpus_block], dtype=np.float32)
             found, found_scores = _block_top_k(block_queries, documents, k, use_faiss)
             ids, scores = _merge(np.concatenate([ids, found + d_start], axis=1), np.concatenate([scores, found_scores], axis=1), k)
-        all_ids[q_start:q_start + len(block_queries)] = ids
-        all_scores[q_start:q_start + len(block_queries)] = scores
+        all_ids[q_start : q_start + len(block_queries)] = ids
+        all_scores[q_start : q_start + len(block_queries)] = scores
     return all_ids, all_scores

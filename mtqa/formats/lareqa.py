@@ -79,13 +79,19 @@ def read_language(path: Path, articles: set[int] | None = None) -> list[LareqaPa
                 continue
             for paragraph in article["paragraphs"]:
                 breaks = paragraph["sentence_breaks"]
-                questions = [LareqaQuestion(qa["id"], qa["question"], answer_sentence_index(breaks, qa["answers"][0]["answer_start"]))
-                             for qa in paragraph["qas"]]
+                questions = [
+                    LareqaQuestion(qa["id"], qa["question"], answer_sentence_index(breaks, qa["answers"][0]["answer_start"]))
+                    for qa in paragraph["qas"]
+                ]
                 paragraphs.append(LareqaParagraph(paragraph["context"], [s.strip() for s in paragraph["sentences"]], questions))
     except json.JSONDecodeError as error:
-        raise MtqaError(f"{path}:{error.lineno}:{error.colno}: not valid JSON ({error.msg}); fix the file or fetch the release again") from None
+        raise MtqaError(
+            f"{path}:{error.lineno}:{error.colno}: not valid JSON ({error.msg}); fix the file or fetch the release again"
+        ) from None
     except (KeyError, IndexError, TypeError) as error:
-        raise MtqaError(f"{path}: not in LAReQA format (missing {error}); expected data/paragraphs with sentences, sentence_breaks, qas") from None
+        raise MtqaError(
+            f"{path}: not in LAReQA format (missing {error}); expected data/paragraphs with sentences, sentence_breaks, qas"
+        ) from None
     except UnicodeDecodeError:
         raise MtqaError(f"{path}: not UTF-8 text; re-encode the file as UTF-8") from None
     return paragraphs

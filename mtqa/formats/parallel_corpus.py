@@ -51,8 +51,15 @@ def write_corpus(path: Path, rows: list[dict[str, Any]]) -> None:
     # second, a fixed cost on every run), and Arrow's JSON reader, held to the schema, builds the same table without it.
     lines = [json.dumps(row, ensure_ascii=False) for row in rows]
     block = max(1 << 20, 2 * max(map(len, lines), default=0))  # a row never straddles a block
-    table = corpus_schema().empty_table() if not lines else pa_json.read_json(io.BytesIO("\n".join(lines).encode("utf-8")), read_options=pa_json.ReadOptions(block_size=block),
-                              parse_options=pa_json.ParseOptions(explicit_schema=corpus_schema(), unexpected_field_behavior="error"))
+    table = (
+        corpus_schema().empty_table()
+        if not lines
+        else pa_json.read_json(
+            io.BytesIO("\n".join(lines).encode("utf-8")),
+            read_options=pa_json.ReadOptions(block_size=block),
+            parse_options=pa_json.ParseOptions(explicit_schema=corpus_schema(), unexpected_field_behavior="error"),
+        )
+    )
     pq.write_table(table, path, compression="zstd", row_group_size=50_000)
 
 

@@ -51,9 +51,7 @@ def parse_column_map(spec: str | None) -> dict[str, str]:
         ours, sep, theirs = item.partition("=")
         ours, theirs = ours.strip(), theirs.strip()
         if not sep or not theirs or ours not in COLUMN_KEYS:
-            raise MtqaError(
-                f"--columns: cannot read {item!r}; expected OURS=THEIRS with OURS one of {', '.join(COLUMN_KEYS)}"
-            )
+            raise MtqaError(f"--columns: cannot read {item!r}; expected OURS=THEIRS with OURS one of {', '.join(COLUMN_KEYS)}")
         mapping[ours] = theirs
     return mapping
 
@@ -105,8 +103,8 @@ def normalise(raw: Any, columns: dict[str, str]) -> dict[str, Any]:
     context = values["context"]
     if not 0 <= start < len(context):
         raise ValueError(f"answer_start {start} is outside the context (length {len(context)})")
-    if context[start:start + len(text)] != text:
-        found = context[start:start + len(text)]
+    if context[start : start + len(text)] != text:
+        found = context[start : start + len(text)]
         raise ValueError(f"answer text {text!r} is not at answer_start {start} (found {found!r})")
     return {
         "id": values["id"],
@@ -141,10 +139,13 @@ def read_squad_json(path: str, articles: set[int] | None = None) -> Iterator[tup
     except json.JSONDecodeError as error:
         raise MtqaError(f"{path}:{error.lineno}:{error.colno}: not valid JSON ({error.msg}); fix the file or export it again") from None
     if not isinstance(document, dict) or not isinstance(document.get("data"), list):
-        raise MtqaError(f"{path}: not a SQuAD file (expected an object with a 'data' list of articles); convert it, or use .jsonl with one question per line")
+        raise MtqaError(
+            f"{path}: not a SQuAD file (expected an object with a 'data' list of articles); convert it, or use .jsonl with one question per line"
+        )
     if articles is not None and max(articles) >= len(document["data"]):
-        raise MtqaError(f"--articles: {path} has {len(document['data'])} articles (0-{len(document['data']) - 1}); "
-                        f"{max(articles)} is past the end")
+        raise MtqaError(
+            f"--articles: {path} has {len(document['data'])} articles (0-{len(document['data']) - 1}); {max(articles)} is past the end"
+        )
     for a, article in enumerate(document["data"]):
         if articles is not None and a not in articles:
             continue
@@ -191,7 +192,7 @@ def read_parquet(path: str) -> Iterator[tuple[str, Any]]:
 
 def read_hf(spec: str, split: str) -> tuple[Iterator[tuple[str, Any]], str | None]:
     """``hf:NAME[:CONFIG]`` through ``datasets.load_dataset`` (hub id or local folder)."""
-    name, _, config = spec[len("hf:"):].partition(":")
+    name, _, config = spec[len("hf:") :].partition(":")
     if not name:
         raise MtqaError("hf: needs a dataset name, e.g. hf:rajpurkar/squad or hf:./my_dataset")
     import datasets
@@ -218,7 +219,7 @@ def lareqa_english(spec: str) -> Path:
     from ..paths import resolve_eval_data
 
     try:
-        folder = resolve_eval_data(spec[len("lareqa:"):], option="--input")
+        folder = resolve_eval_data(spec[len("lareqa:") :], option="--input")
     except MtqaError as error:
         raise MtqaError(f"--input {spec}: {error}") from None
     english = folder / "en.json"
@@ -242,7 +243,9 @@ def load_records(
     """
     column_map = parse_column_map(columns)
     if articles is not None and not spec.startswith("lareqa:") and (spec.startswith("hf:") or not spec.endswith(".json")):
-        raise MtqaError(f"--articles picks articles of a SQuAD .json file by index; {spec} has no articles: drop --articles, or use --limit")
+        raise MtqaError(
+            f"--articles picks articles of a SQuAD .json file by index; {spec} has no articles: drop --articles, or use --limit"
+        )
     license_name = None
     if spec.startswith("lareqa:"):
         rows = read_squad_json(str(lareqa_english(spec)), articles)

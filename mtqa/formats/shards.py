@@ -103,10 +103,15 @@ class TrainBatch:
     def rows(self, start: int, stop: int) -> "TrainBatch":
         """Rows ``start:stop`` of the batch (one rank's share in distributed training)."""
         pick = slice(start, stop)
-        return TrainBatch(self.index, self.batch_type, self.queries[pick], self.positives[pick],
-                          self.positive_context[pick] if self.positive_context is not None else None,
-                          self.negatives[pick] if self.negatives is not None else None,
-                          self.sub_batch[pick] if self.sub_batch is not None else None)
+        return TrainBatch(
+            self.index,
+            self.batch_type,
+            self.queries[pick],
+            self.positives[pick],
+            self.positive_context[pick] if self.positive_context is not None else None,
+            self.negatives[pick] if self.negatives is not None else None,
+            self.sub_batch[pick] if self.sub_batch is not None else None,
+        )
 
     def sub_batches(self) -> list[tuple[str, "TrainBatch"]]:
         """``(label, rows)`` of each sub-batch in stored order; a batch without labels is one, labelled by its type."""
@@ -147,7 +152,9 @@ def iter_batches(shards_dir: Path, start: int = 0, manifest: dict[str, Any] | No
         index = np.asarray(columns["batch_index"])
         starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
         if len(starts) != shard["batches"]:
-            raise MtqaError(f"{shards_dir / shard['file']}: {len(starts)} batches, the manifest says {shard['batches']}; rebuild the shards")
+            raise MtqaError(
+                f"{shards_dir / shard['file']}: {len(starts)} batches, the manifest says {shard['batches']}; rebuild the shards"
+            )
         ends = np.r_[starts[1:], len(index)]
         for begin, end in zip(starts[skip:], ends[skip:]):
             rows = slice(int(begin), int(end))

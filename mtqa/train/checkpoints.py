@@ -40,12 +40,13 @@ def complete_checkpoints(directory: Path) -> list[Path]:
     """Renamed-into-place checkpoint directories, newest first (temp dirs are never listed)."""
     if not directory.is_dir():
         return []
-    found = [path for path in directory.glob(f"{CHECKPOINT_PREFIX}*") if path.name[len(CHECKPOINT_PREFIX):].isdigit()]
-    return sorted(found, key=lambda path: int(path.name[len(CHECKPOINT_PREFIX):]), reverse=True)
+    found = [path for path in directory.glob(f"{CHECKPOINT_PREFIX}*") if path.name[len(CHECKPOINT_PREFIX) :].isdigit()]
+    return sorted(found, key=lambda path: int(path.name[len(CHECKPOINT_PREFIX) :]), reverse=True)
 
 
-def save_checkpoint(directory: Path, step: int, model: nn.Module, optimizer, scheduler, scaler, settings: dict[str, Any],
-                     fingerprint: list, keep: int) -> Path:
+def save_checkpoint(
+    directory: Path, step: int, model: nn.Module, optimizer, scheduler, scaler, settings: dict[str, Any], fingerprint: list, keep: int
+) -> Path:
     """Write everything the next step depends on into a temp dir, then rename it into place."""
     target = directory / f"{CHECKPOINT_PREFIX}{step:06d}"
     staging = directory / f".tmp-{target.name}-{os.getpid()}"
@@ -54,10 +55,22 @@ def save_checkpoint(directory: Path, step: int, model: nn.Module, optimizer, sch
     try:
         torch.save(model.state_dict(), staging / "model.pt")
         crash_point("checkpoint.write")
-        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict() if scaler else None, "rng": torch_rng_state()}, staging / "trainer.pt")
-        state = {"step": step, "settings": settings, "shards": fingerprint, **host_rng_state(),
-                 "files": {name: (staging / name).stat().st_size for name in ("model.pt", "trainer.pt")}}
+        torch.save(
+            {
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict() if scaler else None,
+                "rng": torch_rng_state(),
+            },
+            staging / "trainer.pt",
+        )
+        state = {
+            "step": step,
+            "settings": settings,
+            "shards": fingerprint,
+            **host_rng_state(),
+            "files": {name: (staging / name).stat().st_size for name in ("model.pt", "trainer.pt")},
+        }
         # state.json last: a checkpoint without it, or with files of other sizes, is incomplete.
         (staging / "state.json").write_text(json.dumps(state))
         if target.exists():
@@ -70,10 +83,12 @@ def save_checkpoint(directory: Path, step: int, model: nn.Module, optimizer, sch
         needed = sum(t.numel() * t.element_size() for t in model.state_dict().values())
         usage = shutil.disk_usage(directory)
         if usage.free < 3 * needed:  # weights plus AdamW's two moments
-            raise MtqaError(f"no space left for {target} (a checkpoint needs about {3 * needed / 2**20:.0f} MiB, "
-                            f"{usage.free / 2**20:.1f} MiB are free); nothing was kept of it; free space or choose another --output") from None
+            raise MtqaError(
+                f"no space left for {target} (a checkpoint needs about {3 * needed / 2**20:.0f} MiB, "
+                f"{usage.free / 2**20:.1f} MiB are free); nothing was kept of it; free space or choose another --output"
+            ) from None
         raise MtqaError(f"cannot write checkpoint {target} ({str(error).splitlines()[0]}); nothing was kept of it") from None
-    for old in complete_checkpoints(directory)[max(keep, 1):]:
+    for old in complete_checkpoints(directory)[max(keep, 1) :]:
         shutil.rmtree(old, ignore_errors=True)
     return target
 

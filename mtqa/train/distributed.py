@@ -138,7 +138,9 @@ def wrap(model: nn.Module, group: Group) -> nn.Module:
     # No buffer sync in forward: ranks may run different numbers of forwards per step (uneven slices, pieces).
     import inspect
 
-    sync = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters else "broadcast_buffers"
+    sync = (
+        "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters else "broadcast_buffers"
+    )
     return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None, **{sync: False})
 
 

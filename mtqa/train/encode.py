@@ -41,7 +41,7 @@ class TextPieces:
         else:
             lengths = mask.sum(dim=1)
             order = torch.argsort(lengths, descending=True, stable=True)
-            self.rows = [order[i:i + size] for i in range(0, count, size)]
+            self.rows = [order[i : i + size] for i in range(0, count, size)]
             self.lengths = [int(lengths[rows].max()) for rows in self.rows]
         self.width = mask.shape[1] if mask is not None else None
         self.left = getattr(getattr(model, "tokenizer", None), "padding_side", "right") == "left"
@@ -96,8 +96,9 @@ class ColumnEncoder:
         return self.runner or self.model
 
 
-def step_columns(batch: TrainBatch, query_prefix: str, passage_prefix: str,
-                 group: Group | None = None) -> tuple[list[list[str]], list[tuple[str, int]]]:
+def step_columns(
+    batch: TrainBatch, query_prefix: str, passage_prefix: str, group: Group | None = None
+) -> tuple[list[list[str]], list[tuple[str, int]]]:
     """Every sub-batch's columns one after the other, and each sub-batch's (label, number of columns)."""
     columns, layout = [], []
     for label, rows in batch.sub_batches():

@@ -68,7 +68,7 @@ class SubBatchLoss(nn.Module):
     def forward(self, *embeddings: Tensor) -> Tensor:
         total, start = None, 0
         for weight, width in self.layout:
-            term = weight * self.loss(*embeddings[start:start + width])
+            term = weight * self.loss(*embeddings[start : start + width])
             total, start = term if total is None else total + term, start + width
         return total
 
@@ -132,11 +132,16 @@ class CachedEmbeddingLoss(nn.Module):
         return surrogate
 
     @staticmethod
-    def _replay(encoder: ColumnEncoder, plans: list[TextPieces | None], cached: list[Tensor], states: list[dict],
-                after: dict, scale: Tensor) -> None:
+    def _replay(
+        encoder: ColumnEncoder, plans: list[TextPieces | None], cached: list[Tensor], states: list[dict], after: dict, scale: Tensor
+    ) -> None:
         replay = iter(states)
-        work = [(plan, embeddings, number, rows) for plan, embeddings in zip(plans, cached) if plan is not None
-                for number, rows in enumerate(plan.rows)]
+        work = [
+            (plan, embeddings, number, rows)
+            for plan, embeddings in zip(plans, cached)
+            if plan is not None
+            for number, rows in enumerate(plan.rows)
+        ]
         with torch.enable_grad():
             for position, (plan, embeddings, number, rows) in enumerate(work):
                 set_torch_rng_state(next(replay))

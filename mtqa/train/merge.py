@@ -34,19 +34,25 @@ def parse_lambda(value: str | None) -> float | str | None:
     return lam
 
 
-def interpolate(base: Mapping[str, Any], tuned: Mapping[str, Any], lam: float, *, names: tuple[str, str] = ("base", "tuned")) -> dict[str, Any]:
+def interpolate(
+    base: Mapping[str, Any], tuned: Mapping[str, Any], lam: float, *, names: tuple[str, str] = ("base", "tuned")
+) -> dict[str, Any]:
     """(1 − λ)·base + λ·tuned for every tensor; one line naming the first tensor the two models do not share."""
     missing = [name for name in tuned if name not in base] + [name for name in base if name not in tuned]
     if missing:
         where = names[1] if missing[0] in tuned else names[0]
-        raise MtqaError(f"cannot merge {names[0]} and {names[1]}: tensor {missing[0]!r} is only in {where}; "
-                        "merge two models of one architecture (the tuned one trained from the base)")
+        raise MtqaError(
+            f"cannot merge {names[0]} and {names[1]}: tensor {missing[0]!r} is only in {where}; "
+            "merge two models of one architecture (the tuned one trained from the base)"
+        )
     merged = {}
     for name, value in tuned.items():
         other = base[name]
         if tuple(other.shape) != tuple(value.shape):
-            raise MtqaError(f"cannot merge {names[0]} and {names[1]}: tensor {name!r} is {tuple(other.shape)} in {names[0]} but "
-                            f"{tuple(value.shape)} in {names[1]}; merge two models of one architecture")
+            raise MtqaError(
+                f"cannot merge {names[0]} and {names[1]}: tensor {name!r} is {tuple(other.shape)} in {names[0]} but "
+                f"{tuple(value.shape)} in {names[1]}; merge two models of one architecture"
+            )
         merged[name] = (other.to(value.dtype) * (1 - lam) + value * lam) if value.is_floating_point() else value.clone()
     return merged
 

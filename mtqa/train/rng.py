@@ -29,8 +29,10 @@ def host_rng_state() -> dict[str, list]:
     """NumPy's and Python's generator states as JSON-ready lists."""
     name, keys, position, has_gauss, cached = np.random.get_state()
     version, internal, gauss = random.getstate()
-    return {"numpy_rng": [name, keys.tolist(), int(position), int(has_gauss), float(cached)],
-            "python_rng": [version, list(internal), gauss]}
+    return {
+        "numpy_rng": [name, keys.tolist(), int(position), int(has_gauss), float(cached)],
+        "python_rng": [version, list(internal), gauss],
+    }
 
 
 def set_host_rng_state(state: dict[str, list]) -> None:

@@ -38,8 +38,9 @@ from .rng import seed_everything
 EvalHook = Callable[[int, nn.Module], dict]
 
 
-def train(config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: Path,
-          on_eval: EvalHook | None = None, progress: bool = True) -> dict[str, Any]:
+def train(
+    config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: Path, on_eval: EvalHook | None = None, progress: bool = True
+) -> dict[str, Any]:
     """Train ``model`` (a SentenceTransformer) on the shards; return a summary.
 
     Writes ``output_dir/train_log.jsonl`` (a line per step), ``checkpoints/step-NNNNNN/``
@@ -48,8 +49,9 @@ def train(config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: P
     run = _Run(config, model, Path(shards_dir), Path(output_dir))
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=run.max_steps, initial=run.start, unit="step", desc="train", disable=not progress or not run.group.is_main,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=run.max_steps, initial=run.start, unit="step", desc="train", disable=not progress or not run.group.is_main, dynamic_ncols=True
+    )
     losses: list[float] = []
     evals: dict[str, Any] = {}
     samples, started, stopped_at = 0, time.perf_counter(), None
@@ -63,9 +65,15 @@ def train(config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: P
                 loss, grad_norm = run.step(batch)
                 losses.append(loss)
                 samples += len(batch)
-                record = {"step": step, "loss": _finite(loss, 6), "lr": lr, "grad_norm": _finite(grad_norm, 4),
-                          "samples_per_s": round(len(batch) / (time.perf_counter() - began), 2), "batch_type": batch.batch_type,
-                          "batch_index": batch.index}
+                record = {
+                    "step": step,
+                    "loss": _finite(loss, 6),
+                    "lr": lr,
+                    "grad_norm": _finite(grad_norm, 4),
+                    "samples_per_s": round(len(batch) / (time.perf_counter() - began), 2),
+                    "batch_type": batch.batch_type,
+                    "batch_index": batch.index,
+                }
                 stop = False
                 if config.eval_every and (step % config.eval_every == 0 or step == run.max_steps):
                     if run.group.is_main:
@@ -132,8 +140,11 @@ class _Run:
             raise MtqaError(f"--precision {config.precision} needs a CUDA device; on {self.device.type} use --precision fp32")
         self.max_steps = config.max_steps or num_batches
         if self.max_steps > num_batches:
-            warnings.warn(f"{self.max_steps} steps but {num_batches} stored batches: the shards repeat in the same order "
-                          "(build-batches --epochs N gives fresh shuffles)", stacklevel=3)
+            warnings.warn(
+                f"{self.max_steps} steps but {num_batches} stored batches: the shards repeat in the same order "
+                "(build-batches --epochs N gives fresh shuffles)",
+                stacklevel=3,
+            )
         if config.max_length:
             model.max_seq_length = config.max_length
         self.fingerprint = [shard.get("sha256") for shard in self.manifest["shards"]]
@@ -154,8 +165,9 @@ class _Run:
 
         decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
         no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
-        self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                            {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+        self.optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=config.lr
+        )
         from transformers import get_linear_schedule_with_warmup
 
         warmup = config.warmup_steps if config.warmup_steps is not None else round(config.warmup_ratio * self.max_steps)
@@ -169,8 +181,9 @@ class _Run:
         self.start = 0
         seed_everything(config.seed)
         if config.resume:
-            self.start = checkpoints.resume(self.checkpoints, model, self.optimizer, self.scheduler, self.scaler, self.settings,
-                                            self.fingerprint)
+            self.start = checkpoints.resume(
+                self.checkpoints, model, self.optimizer, self.scheduler, self.scaler, self.settings, self.fingerprint
+            )
             if group.is_main:
                 checkpoints.truncate_log(self.log_path, self.start)
             if self.start >= self.max_steps:
@@ -199,8 +212,17 @@ class _Run:
 
     def save_checkpoint(self, step: int) -> None:
         if self.group.is_main:
-            checkpoints.save_checkpoint(self.checkpoints, step, self.model, self.optimizer, self.scheduler, self.scaler,
-                                        self.settings, self.fingerprint, self.config.keep_checkpoints)
+            checkpoints.save_checkpoint(
+                self.checkpoints,
+                step,
+                self.model,
+                self.optimizer,
+                self.scheduler,
+                self.scaler,
+                self.settings,
+                self.fingerprint,
+                self.config.keep_checkpoints,
+            )
         self.group.barrier()  # no rank runs ahead of a checkpoint it may have to resume from
 
 
@@ -268,8 +290,9 @@ def _cycle(shards_dir: Path, manifest: dict[str, Any], start: int) -> Iterator[T
         position = 0
 
 
-def step_objective(config: TrainConfig, batch: TrainBatch, loss_fn: nn.Module, device: torch.device,
-                   group: Group | None = None, cached: bool = True) -> tuple[list[list[str]], nn.Module]:
+def step_objective(
+    config: TrainConfig, batch: TrainBatch, loss_fn: nn.Module, device: torch.device, group: Group | None = None, cached: bool = True
+) -> tuple[list[list[str]], nn.Module]:
     """A step's columns of texts and the objective that scores them: InfoNCE, summed over a multitask step's
     sub-batches with their weights, wrapped in GradCache when ``config.grad_cache`` (and ``cached``) asks for it."""
     columns, layout = step_columns(batch, config.query_prefix, config.passage_prefix, group)

@@ -25,7 +25,7 @@ def segment_record(record: dict[str, Any], spans: list[Span]) -> dict[str, Any]:
     context = record["context"]
     return {
         **record,
-        "sentences": [context[span.start:span.end] for span in spans],
+        "sentences": [context[span.start : span.end] for span in spans],
         "answer_sentence": answer_sentence_index(spans, record["answer_start"]),
     }
 
@@ -79,9 +79,7 @@ def translated_row(
         "context": separator.join(sentences),
         "sentences": sentences,
         "answer_sentence": answer_index,
-        "answer_text": locate_answer(
-            sentences[answer_index], record["answer_text"], translate(record["answer_text"], language)
-        ),
+        "answer_text": locate_answer(sentences[answer_index], record["answer_text"], translate(record["answer_text"], language)),
         "flags": sorted(set(flags)),
     }
 
@@ -105,8 +103,9 @@ class Aligner:
     def prepare(self, records: list[dict[str, Any]], targets: list[Language]) -> None:
         """Show the chain every segment it will check, for filters that score in batches."""
         # Each (source, language) once: passages are shared by several questions.
-        unique = dict.fromkeys((source, language) for language in targets for record in records
-                               for source in (record["question"], *record["sentences"]))
+        unique = dict.fromkeys(
+            (source, language) for language in targets for record in records for source in (record["question"], *record["sentences"])
+        )
         groups = {source: record["context"] for record in records for source in (record["question"], *record["sentences"])}
         self.chain.prepare([(source, self.translate(source, language), language) for source, language in unique], groups)
 

@@ -115,21 +115,27 @@ def resolve_pairs(model: str, targets: Sequence[Language], modes_dir: Path = MOD
     _, _, wanted = model.partition(":")
     if wanted:
         if wanted not in modes:
-            raise MtqaError(f"--model {model}: pair {wanted} is not installed (installed English pairs: {installed}); "
-                            f"install it with apt-get install apertium-{wanted}")
+            raise MtqaError(
+                f"--model {model}: pair {wanted} is not installed (installed English pairs: {installed}); "
+                f"install it with apt-get install apertium-{wanted}"
+            )
         pair = _pair(wanted, Path(modes_dir))
         wrong = [language.code for language in targets if language != pair.target]
         if wrong:
-            raise MtqaError(f"--langs: {', '.join(wrong)} not translated by {model}, which translates into {pair.target.code}; "
-                            f"use --langs {pair.target.code}, or --model apertium to pick each target's pair")
+            raise MtqaError(
+                f"--langs: {', '.join(wrong)} not translated by {model}, which translates into {pair.target.code}; "
+                f"use --langs {pair.target.code}, or --model apertium to pick each target's pair"
+            )
         return {pair.target.flores: pair}
     pairs = {}
     for language in targets:
         # The plain pair (eng-cat) before its variants (eng-cat_valencia).
         mode = next((mode for mode in sorted(english, key=len) if _target_of(mode) == language), None)
         if mode is None:
-            raise MtqaError(f"--langs: no installed Apertium pair translates English into {language.code} ({language.name}); "
-                            f"installed English pairs: {installed}; add one with {_install_hint(language)}")
+            raise MtqaError(
+                f"--langs: no installed Apertium pair translates English into {language.code} ({language.name}); "
+                f"installed English pairs: {installed}; add one with {_install_hint(language)}"
+            )
         pairs[language.flores] = _pair(mode, Path(modes_dir))
     return pairs
 
@@ -137,8 +143,9 @@ def resolve_pairs(model: str, targets: Sequence[Language], modes_dir: Path = MOD
 def namespace(pairs: dict[str, ApertiumPair], max_input_tokens: int) -> str:
     """The cache namespace: the family, each pair and its package version, so an upgraded pair never serves old text."""
     described = {flores: [pair.mode, pair.package, pair.version] for flores, pair in sorted(pairs.items())}
-    return json.dumps({"family": PREFIX, "pairs": described, "max_input_tokens": max_input_tokens, "text_version": TEXT_VERSION},
-                      sort_keys=True)
+    return json.dumps(
+        {"family": PREFIX, "pairs": described, "max_input_tokens": max_input_tokens, "text_version": TEXT_VERSION}, sort_keys=True
+    )
 
 
 class ApertiumTranslator:
@@ -181,7 +188,9 @@ class ApertiumTranslator:
         """The translated lines, or None and why, when the pair crashed or answered with the wrong number of lines."""
         payload = "".join(line + "\n" for line in lines)
         try:
-            done = subprocess.run([self.binary, "-u", "-f", "line", pair.mode], input=payload, capture_output=True, text=True, encoding="utf-8")
+            done = subprocess.run(
+                [self.binary, "-u", "-f", "line", pair.mode], input=payload, capture_output=True, text=True, encoding="utf-8"
+            )
         except OSError as error:
             return None, f"could not start apertium ({error.strerror or error})"
         if done.returncode != 0:
@@ -201,14 +210,16 @@ class ApertiumTranslator:
         if output is not None:
             return output
         culprit = self._culprit(lines, pair) or lines[0]
-        raise MtqaError(f"apertium {pair.mode} {why} while translating the segment {culprit[:120]!r}; "
-                        "check the pair with: echo 'Hello.' | apertium -u -f line " + pair.mode)
+        raise MtqaError(
+            f"apertium {pair.mode} {why} while translating the segment {culprit[:120]!r}; "
+            "check the pair with: echo 'Hello.' | apertium -u -f line " + pair.mode
+        )
 
     def _culprit(self, lines: list[str], pair: ApertiumPair) -> str | None:
         """The first line that fails alone, found by halving (a failed chunk is rare; this keeps the error specific)."""
         while len(lines) > 1:
             half = lines[: len(lines) // 2]
-            lines = half if self._run(half, pair)[0] is None else lines[len(lines) // 2:]
+            lines = half if self._run(half, pair)[0] is None else lines[len(lines) // 2 :]
         return lines[0] if lines and self._run(lines, pair)[0] is None else None
 
 

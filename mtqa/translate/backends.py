@@ -33,20 +33,33 @@ def open_model(config, source: Language, targets: list[Language], *, load: bool 
 
 def _open_apertium(config, targets: list[Language]) -> OpenedModel:
     if config.engine != "local":
-        raise MtqaError(f"--engine {config.engine}: Apertium runs in this process's own subprocesses; drop --engine, or use a CTranslate2 --model")
+        raise MtqaError(
+            f"--engine {config.engine}: Apertium runs in this process's own subprocesses; drop --engine, or use a CTranslate2 --model"
+        )
     if config.device == "cuda":
         raise MtqaError("--device cuda: Apertium runs on the CPU; drop --device")
     pairs = apertium.resolve_pairs(config.model, targets)
     translator = apertium.ApertiumTranslator(pairs, max_batch_tokens=config.max_batch_tokens)
     engine = apertium.ApertiumEngine(translator, workers=config.threads)
     shown = ", ".join(pair.describe() for pair in pairs.values())
-    report = {"source": config.model, "family": apertium.PREFIX, "pairs": {flores: {"mode": p.mode, "package": p.package, "version": p.version}
-                                                                          for flores, p in pairs.items()},
-              "device": "cpu", "engine": "local", "workers": engine.workers}
+    report = {
+        "source": config.model,
+        "family": apertium.PREFIX,
+        "pairs": {flores: {"mode": p.mode, "package": p.package, "version": p.version} for flores, p in pairs.items()},
+        "device": "cpu",
+        "engine": "local",
+        "workers": engine.workers,
+    }
     described = f"Apertium, the rule-based translator, pair {shown}, with unknown words left as they are (`apertium -u -f line`)"
     # Small chunks keep every worker's pipeline busy; a pipeline's start-up is a fraction of a chunk's work.
-    return OpenedModel(translator, engine, apertium.namespace(pairs, config.decoding.max_input_tokens), report, described,
-                       chunk_tokens=config.max_batch_tokens)
+    return OpenedModel(
+        translator,
+        engine,
+        apertium.namespace(pairs, config.decoding.max_input_tokens),
+        report,
+        described,
+        chunk_tokens=config.max_batch_tokens,
+    )
 
 
 def _open_ctranslate2(config, source: Language, targets: list[Language], *, load: bool) -> OpenedModel:
@@ -67,16 +80,36 @@ def _open_ctranslate2(config, source: Language, targets: list[Language], *, load
     if config.engine == "ray":
         from .ray_engine import RayEngine
 
-        engine = RayEngine(resolved.path, config.decoding, device=config.device, compute_type=config.compute_type, threads=config.threads,
-                           max_batch_tokens=config.max_batch_tokens, address=config.ray_address, workers=config.ray_workers)
+        engine = RayEngine(
+            resolved.path,
+            config.decoding,
+            device=config.device,
+            compute_type=config.compute_type,
+            threads=config.threads,
+            max_batch_tokens=config.max_batch_tokens,
+            address=config.ray_address,
+            workers=config.ray_workers,
+        )
     translator = ModelTranslator(
-        resolved.path, device=config.device, compute_type=config.compute_type, threads=config.threads, max_batch_tokens=config.max_batch_tokens,
-        load_model=engine is None, model=config.model,  # with Ray the driver only tokenises
+        resolved.path,
+        device=config.device,
+        compute_type=config.compute_type,
+        threads=config.threads,
+        max_batch_tokens=config.max_batch_tokens,
+        load_model=engine is None,
+        model=config.model,  # with Ray the driver only tokenises
         tokenizer=tokenizer if folder == resolved.path else None,  # a converted model's own folder: loaded once
     )
     engine = engine or LocalEngine(translator, config.decoding)
-    report = {"source": resolved.source, "path": str(resolved.path), "fingerprint": resolved.fingerprint, "family": translator.family,
-              "quantization": config.quantization, "device": getattr(engine, "device_used", translator.device), "engine": config.engine,
-              "compute_type": config.compute_type}
-    described = (f"`{resolved.source}` through CTranslate2 ({config.quantization}, beam size {config.decoding.beam_size})")
+    report = {
+        "source": resolved.source,
+        "path": str(resolved.path),
+        "fingerprint": resolved.fingerprint,
+        "family": translator.family,
+        "quantization": config.quantization,
+        "device": getattr(engine, "device_used", translator.device),
+        "engine": config.engine,
+        "compute_type": config.compute_type,
+    }
+    described = f"`{resolved.source}` through CTranslate2 ({config.quantization}, beam size {config.decoding.beam_size})"
     return OpenedModel(translator, engine, config.decoding.namespace(resolved.fingerprint, translator.family), report, described)

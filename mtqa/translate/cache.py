@@ -43,7 +43,9 @@ class TranslationCache:
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise MtqaError(f"cannot create the translation cache in {path.parent} ({error.strerror.lower()}); set MTQA_CACHE to a writable folder") from None
+            raise MtqaError(
+                f"cannot create the translation cache in {path.parent} ({error.strerror.lower()}); set MTQA_CACHE to a writable folder"
+            ) from None
         try:
             self._open()
         except sqlite3.DatabaseError as error:
@@ -63,8 +65,10 @@ class TranslationCache:
         damaged = code & 0xFF in DAMAGED if code is not None else any(word in str(error) for word in ("malformed", "not a database"))
         if self.path is None or not damaged:
             if code == sqlite3.SQLITE_FULL or "disk is full" in str(error):
-                raise MtqaError(f"no space left for the translation cache {self.path}; free space or set MTQA_CACHE elsewhere "
-                                "(finished translations are kept)") from None
+                raise MtqaError(
+                    f"no space left for the translation cache {self.path}; free space or set MTQA_CACHE elsewhere "
+                    "(finished translations are kept)"
+                ) from None
             raise MtqaError(f"translation cache {self.path} is unusable ({error}); set MTQA_CACHE elsewhere") from None
         with contextlib.suppress(Exception):
             self._db.close()
@@ -75,10 +79,15 @@ class TranslationCache:
                 if part.exists():
                     os.replace(part, f"{quarantine}{suffix}")
         except OSError as move_error:
-            raise MtqaError(f"translation cache {self.path} is damaged ({error}) and cannot be moved aside "
-                            f"({move_error.strerror.lower()}); delete it or set MTQA_CACHE elsewhere") from None
-        warnings.warn(f"translation cache {self.path} was damaged ({error}); moved it to {quarantine} and started an empty one "
-                      "(its translations will be redone)", stacklevel=3)
+            raise MtqaError(
+                f"translation cache {self.path} is damaged ({error}) and cannot be moved aside "
+                f"({move_error.strerror.lower()}); delete it or set MTQA_CACHE elsewhere"
+            ) from None
+        warnings.warn(
+            f"translation cache {self.path} was damaged ({error}); moved it to {quarantine} and started an empty one "
+            "(its translations will be redone)",
+            stacklevel=3,
+        )
         try:
             self._open()
         except sqlite3.DatabaseError as again:
@@ -101,7 +110,7 @@ class TranslationCache:
         try:
             found = {}
             for start in range(0, len(keys), 500):
-                chunk = keys[start:start + 500]
+                chunk = keys[start : start + 500]
                 placeholders = ",".join("?" * len(chunk))
                 found.update(self._db.execute(f"SELECT key, {column} FROM {table} WHERE key IN ({placeholders})", chunk))
             return found

@@ -47,7 +47,8 @@ def is_ctranslate2_dir(path: Path) -> bool:
 
 def is_huggingface_dir(path: Path) -> bool:
     return (path / "config.json").is_file() and any(
-        (path / name).exists() for name in ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json")
+        (path / name).exists()
+        for name in ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json")
     )
 
 
@@ -113,8 +114,10 @@ def _convert(source: str, revision: str | None, quantization: str, target: Path)
     else:
         config = _hub_file(source, "config.json", revision)
         if config is None:
-            raise MtqaError(f"cannot fetch the config of {source!r} from the Hugging Face hub; check the id, or download the model "
-                            "where the hub is reachable and pass --model PATH (a Hugging Face or CTranslate2 model folder)")
+            raise MtqaError(
+                f"cannot fetch the config of {source!r} from the Hugging Face hub; check the id, or download the model "
+                "where the hub is reachable and pass --model PATH (a Hugging Face or CTranslate2 model folder)"
+            )
         model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
     copy_files = list(tokenizer_files(model_type, source))
     if model_type == "marian":  # OPUS-MT names its pair in tokenizer_config.json; other families' fingerprints stay as they were
@@ -130,8 +133,16 @@ def _convert(source: str, revision: str | None, quantization: str, target: Path)
             converter.convert(str(staging), quantization=quantization, force=True)
         fingerprint = fingerprint_directory(staging)
         (staging / COMPLETE_MARKER).write_text(
-            json.dumps({"source": source, "revision": revision, "quantization": quantization, "fingerprint": fingerprint,
-                        "model_type": model_type}, indent=2)
+            json.dumps(
+                {
+                    "source": source,
+                    "revision": revision,
+                    "quantization": quantization,
+                    "fingerprint": fingerprint,
+                    "model_type": model_type,
+                },
+                indent=2,
+            )
         )
         os.replace(staging, target)
     except MtqaError:
@@ -203,8 +214,10 @@ def _local_model(source: str) -> tuple[Path, ResolvedModel | None]:
     path = Path(source).expanduser()
     if path.is_dir() and is_ctranslate2_dir(path):
         if model_type_of(path) is None:
-            raise MtqaError(f"{path}: CTranslate2 model without its tokenizer; copy sentencepiece.bpe.model (NLLB-200, M2M-100), "
-                            "spiece.model (MADLAD-400) or source.spm and target.spm (OPUS-MT) next to model.bin")
+            raise MtqaError(
+                f"{path}: CTranslate2 model without its tokenizer; copy sentencepiece.bpe.model (NLLB-200, M2M-100), "
+                "spiece.model (MADLAD-400) or source.spm and target.spm (OPUS-MT) next to model.bin"
+            )
         return path, ResolvedModel(path, source, _stored_fingerprint(path) or fingerprint_directory(path))
     if path.exists() and not (path.is_dir() and is_huggingface_dir(path)):
         raise MtqaError(
@@ -263,12 +276,16 @@ def resolve_tokenizer(source: str, *, quantization: str = "int8", revision: str 
         folder = Path(snapshot_download(source, revision=revision, local_files_only=True, **wanted))
     except Exception:  # not in the Hugging Face cache: go to the hub
         if not hub_reachable():
-            raise MtqaError(f"cannot reach the Hugging Face hub to fetch the tokenizer of {source!r}, and no copy is cached; download "
-                            "the model where the hub is reachable and pass --model PATH (a Hugging Face or CTranslate2 model folder)") from None
+            raise MtqaError(
+                f"cannot reach the Hugging Face hub to fetch the tokenizer of {source!r}, and no copy is cached; download "
+                "the model where the hub is reachable and pass --model PATH (a Hugging Face or CTranslate2 model folder)"
+            ) from None
         try:
             folder = Path(snapshot_download(source, revision=revision, **wanted))
         except Exception as error:  # unknown id, gated, or no such revision
-            raise MtqaError(f"cannot fetch the tokenizer of {source!r} ({type(error).__name__}); check the id, or pass --model PATH "
-                            "(a Hugging Face or CTranslate2 model folder)") from None
+            raise MtqaError(
+                f"cannot fetch the tokenizer of {source!r} ({type(error).__name__}); check the id, or pass --model PATH "
+                "(a Hugging Face or CTranslate2 model folder)"
+            ) from None
     require_tokenizer_files(folder, source)
     return folder, None

@@ -28,9 +28,26 @@ from ..languages import Language, all_languages, get_language
 
 COMPLETE_MARKER = "mtqa-model.json"  # written by mtqa's conversion; records the source model's model_type
 # Codes models use where the table's differ: the macrolanguage (OPUS-MT's >>ara<<, >>cmn_Hans<<), or another ISO 639-1 code.
-MACROLANGUAGE = {"arb": "ara", "pes": "fas", "zsm": "msa", "swh": "swa", "ekk": "est", "lvs": "lav", "npi": "nep", "ory": "ori",
-                 "uzn": "uzb", "plt": "mlg", "khk": "mon", "azj": "aze", "gaz": "orm", "als": "sqi", "ydd": "yid", "quy": "que",
-                 "nob": "nor", "zho": "cmn"}
+MACROLANGUAGE = {
+    "arb": "ara",
+    "pes": "fas",
+    "zsm": "msa",
+    "swh": "swa",
+    "ekk": "est",
+    "lvs": "lav",
+    "npi": "nep",
+    "ory": "ori",
+    "uzn": "uzb",
+    "plt": "mlg",
+    "khk": "mon",
+    "azj": "aze",
+    "gaz": "orm",
+    "als": "sqi",
+    "ydd": "yid",
+    "quy": "que",
+    "nob": "nor",
+    "zho": "cmn",
+}
 SHORT_CODE = {"nob": "no", "zho": "zh"}  # M2M-100's __no__, MADLAD-400's <2no> and <2zh_Hant>
 M2M100_CODE = {"nso": "ns"}  # M2M-100's own code for Northern Sotho, which has no ISO 639-1 code
 
@@ -56,8 +73,11 @@ class Family:
         if self.name == "nllb":
             return [language.flores]
         if self.name == "m2m100":  # its codes name no script, so a script variant has none
-            return [] if variant else [*(f"__{code}__" for code in short), *([f"__{M2M100_CODE[iso3]}__"] if iso3 in M2M100_CODE else []),
-                                       f"__{iso3}__"]
+            return (
+                []
+                if variant
+                else [*(f"__{code}__" for code in short), *([f"__{M2M100_CODE[iso3]}__"] if iso3 in M2M100_CODE else []), f"__{iso3}__"]
+            )
         if self.name == "madlad":
             if variant:  # <2zh_Hant>
                 return [*(f"<2{code}_{script}>" for code in short), f"<2{language.code}>", f"<2{language.flores}>"]
@@ -104,8 +124,12 @@ M2M100 = Family("m2m100", "M2M-100", "m2m_100", "sentencepiece.bpe.model", "sent
 MADLAD = Family("madlad", "MADLAD-400", "t5", "spiece.model", "spiece.model", True)
 OPUS_MT = Family("opus-mt", "OPUS-MT", "marian", "source.spm", "target.spm", True)
 FAMILIES = {family.name: family for family in (NLLB, M2M100, MADLAD, OPUS_MT)}
-_TAG_PATTERNS = {"nllb": re.compile(r"[a-z]{3}_[A-Z][a-z]{3}"), "m2m100": re.compile(r"__[a-z]{2,3}__"),
-                 "madlad": re.compile(r"<2[A-Za-z_]+>"), "opus-mt": re.compile(r">>[A-Za-z_]+<<")}
+_TAG_PATTERNS = {
+    "nllb": re.compile(r"[a-z]{3}_[A-Z][a-z]{3}"),
+    "m2m100": re.compile(r"__[a-z]{2,3}__"),
+    "madlad": re.compile(r"<2[A-Za-z_]+>"),
+    "opus-mt": re.compile(r">>[A-Za-z_]+<<"),
+}
 SUPPORTED = "NLLB-200 and M2M-100 (m2m_100), MADLAD-400 (t5) and OPUS-MT (marian)"
 
 
@@ -146,8 +170,7 @@ def model_type_of(model_dir: Path) -> str | None:
 
 def unsupported(model_type: str | None, model: str) -> MtqaError:
     kind = f"model type {model_type!r}" if model_type else "a model of unknown type"
-    return MtqaError(f"{model}: {kind}; mtqa translates with {SUPPORTED} models "
-                     "(e.g. --model facebook/nllb-200-distilled-600M)")
+    return MtqaError(f"{model}: {kind}; mtqa translates with {SUPPORTED} models (e.g. --model facebook/nllb-200-distilled-600M)")
 
 
 def tokenizer_files(model_type: str | None, model: str) -> tuple[str, ...]:
@@ -163,7 +186,9 @@ def require_tokenizer_files(folder: Path, model: str) -> str:
     model_type = model_type_of(folder)
     missing = [name for name in tokenizer_files(model_type, model) if not (folder / name).is_file()]
     if missing:
-        raise MtqaError(f"{model}: no {', '.join(missing)} in the model folder; {model_type} translation models ship it next to config.json")
+        raise MtqaError(
+            f"{model}: no {', '.join(missing)} in the model folder; {model_type} translation models ship it next to config.json"
+        )
     return model_type
 
 
@@ -174,13 +199,17 @@ def family_for(model_type: str | None, vocabulary: set[str], model: str) -> Fami
             return NLLB
         if "__en__" in vocabulary:
             return M2M100
-        raise MtqaError(f"{model}: an m2m_100 model whose vocabulary has neither NLLB's eng_Latn nor M2M-100's __en__; "
-                        f"mtqa translates with {SUPPORTED} models")
+        raise MtqaError(
+            f"{model}: an m2m_100 model whose vocabulary has neither NLLB's eng_Latn nor M2M-100's __en__; "
+            f"mtqa translates with {SUPPORTED} models"
+        )
     if model_type == "t5":
         if any(MADLAD.is_language_tag(token) for token in vocabulary):
             return MADLAD
-        raise MtqaError(f"{model}: a T5 model without MADLAD-400's <2xx> language tokens (mT5 and T5 are not translation models); "
-                        "pass --model google/madlad400-3b-mt or another MADLAD-400 model")
+        raise MtqaError(
+            f"{model}: a T5 model without MADLAD-400's <2xx> language tokens (mT5 and T5 are not translation models); "
+            "pass --model google/madlad400-3b-mt or another MADLAD-400 model"
+        )
     if model_type == "marian":
         return OPUS_MT
     raise unsupported(model_type, model)
@@ -219,8 +248,10 @@ class LanguageTokens:
             self.source_only, target = _marian_pair(model_dir, model)
             if not any(family.is_language_tag(token) for token in self.vocabulary):
                 if target is None:
-                    raise MtqaError(f"{self.model}: cannot tell which language this OPUS-MT model translates into; put its "
-                                    "tokenizer_config.json (source_lang, target_lang) next to model.bin")
+                    raise MtqaError(
+                        f"{self.model}: cannot tell which language this OPUS-MT model translates into; put its "
+                        "tokenizer_config.json (source_lang, target_lang) next to model.bin"
+                    )
                 self.target_only = target
 
     def targets(self) -> list[Language]:
@@ -238,13 +269,17 @@ class LanguageTokens:
         """One line naming what the model supports, if it cannot translate ``source`` into every one of ``targets``."""
         sources = self.sources()
         if sources is not None and source not in sources:
-            raise MtqaError(f"--model: {self.model} ({self.family.label}) does not translate from {source.name}, the source; "
-                            f"it translates from {_shown(sources)}")
+            raise MtqaError(
+                f"--model: {self.model} ({self.family.label}) does not translate from {source.name}, the source; "
+                f"it translates from {_shown(sources)}"
+            )
         supported = self.targets()
         missing = [language for language in targets if language not in supported]
         if missing:
-            raise MtqaError(f"--langs: {', '.join(language.code for language in missing)} not supported by {self.model} "
-                            f"({self.family.label}); it translates into {_shown(supported)}")
+            raise MtqaError(
+                f"--langs: {', '.join(language.code for language in missing)} not supported by {self.model} "
+                f"({self.family.label}); it translates into {_shown(supported)}"
+            )
 
     def __call__(self, flores: str) -> str | None:
         """The language's token; None for OPUS-MT's one-pair models, which take none."""

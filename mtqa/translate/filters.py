@@ -63,7 +63,7 @@ class LoopUnits:
 
 
 def ngrams(units: list[str], n: int) -> list[tuple[str, ...]]:
-    return [tuple(units[i:i + n]) for i in range(len(units) - n + 1)]
+    return [tuple(units[i : i + n]) for i in range(len(units) - n + 1)]
 
 
 def max_ngram_repeats(units: list[str], n: int = 3) -> int:
@@ -80,7 +80,7 @@ def back_to_back_repeats(units: list[str], max_period: int = 8, min_span: int = 
         start = 0
         while start + 2 * period <= len(units):
             end = start
-            while end + 2 * period <= len(units) and units[end + period:end + 2 * period] == units[end:end + period]:
+            while end + 2 * period <= len(units) and units[end + period : end + 2 * period] == units[end : end + period]:
                 end += period
             count = (end - start) // period + 1
             if count * period >= min_span:
@@ -142,7 +142,11 @@ class LanguageIdFilter(Filter):
             return False
         identifier = langid.backend(self.backend)
         code = identifier.code(language)
-        if code is None or language.script not in langid.shared_scripts(self.backend) or sum(char.isalpha() for char in output) < self.min_chars:
+        if (
+            code is None
+            or language.script not in langid.shared_scripts(self.backend)
+            or sum(char.isalpha() for char in output) < self.min_chars
+        ):
             return True
         return identifier.probability(output, code) >= self.min_probability
 
@@ -307,13 +311,26 @@ class SimilarityFilter(Filter):
         if cosine is None:
             return True  # not scored: empty output (the empty filter's business) or English
         margin, source_margin = self.scores.margin.get(pair), self.scores.source_margin.get(pair)
-        return (cosine >= self.min_similarity and (margin is None or margin >= self.min_margin)
-                and (source_margin is None or source_margin >= self.min_source_margin))
+        return (
+            cosine >= self.min_similarity
+            and (margin is None or margin >= self.min_margin)
+            and (source_margin is None or source_margin >= self.min_source_margin)
+        )
 
     def report(self) -> dict[str, Any] | None:
-        return None if self.scores is None else {
-            "model": self.model, "engine": self.scorer.engine_used, "min_similarity": self.min_similarity, "min_margin": self.min_margin,
-            "min_source_margin": self.min_source_margin, "texts_encoded": self.scorer.encoded, "texts_from_cache": self.scorer.cached}
+        return (
+            None
+            if self.scores is None
+            else {
+                "model": self.model,
+                "engine": self.scorer.engine_used,
+                "min_similarity": self.min_similarity,
+                "min_margin": self.min_margin,
+                "min_source_margin": self.min_source_margin,
+                "texts_encoded": self.scorer.encoded,
+                "texts_from_cache": self.scorer.cached,
+            }
+        )
 
 
 FILTER_SCOPES = ("answer", "passage")  # sentences that must pass: question + answer sentence, or every sentence
@@ -339,7 +356,9 @@ class FilterOptions:
     min_source_margin: float = SimilarityFilter.min_source_margin
 
 
-def default_filters(options: FilterOptions | None = None, *, cache: Any = None, progress: bool = False, threads: int | None = None) -> list[Filter]:
+def default_filters(
+    options: FilterOptions | None = None, *, cache: Any = None, progress: bool = False, threads: int | None = None
+) -> list[Filter]:
     """The chain `mtqa translate` runs; ``cache`` (a TranslationCache) keeps the similarity filter's vectors, ``threads`` bounds its encoder."""
     options = options or FilterOptions()
     filters = [
@@ -351,9 +370,18 @@ def default_filters(options: FilterOptions | None = None, *, cache: Any = None, 
         RepetitionFilter(max_repeats=options.max_repeats),
     ]
     if options.similarity:
-        filters.append(SimilarityFilter(model=options.similarity_model, min_similarity=options.min_similarity, min_margin=options.min_margin,
-                                        min_source_margin=options.min_source_margin, engine=options.similarity_engine, threads=threads,
-                                        cache=cache, progress=progress))
+        filters.append(
+            SimilarityFilter(
+                model=options.similarity_model,
+                min_similarity=options.min_similarity,
+                min_margin=options.min_margin,
+                min_source_margin=options.min_source_margin,
+                engine=options.similarity_engine,
+                threads=threads,
+                cache=cache,
+                progress=progress,
+            )
+        )
     return filters
 
 

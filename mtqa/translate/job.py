@@ -66,7 +66,12 @@ def _versions() -> dict[str, str]:
     import ctranslate2
     import sentencepiece
 
-    return {"mtqa": __version__, "ctranslate2": ctranslate2.__version__, "sentencepiece": sentencepiece.__version__, "python": platform.python_version()}
+    return {
+        "mtqa": __version__,
+        "ctranslate2": ctranslate2.__version__,
+        "sentencepiece": sentencepiece.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def run_translate(config: TranslateConfig) -> dict[str, Any]:
@@ -95,8 +100,14 @@ def run_translate(config: TranslateConfig) -> dict[str, Any]:
 
 def _load_and_segment(config: TranslateConfig, timer: StageTimer):
     with timer.stage("load"):
-        loaded = load_records(config.input, split=config.split, columns=config.columns, on_bad_row=config.on_bad_row, limit=config.limit,
-                              articles=parse_articles(config.articles))
+        loaded = load_records(
+            config.input,
+            split=config.split,
+            columns=config.columns,
+            on_bad_row=config.on_bad_row,
+            limit=config.limit,
+            articles=parse_articles(config.articles),
+        )
     if loaded.bad_rows:
         print(f"mtqa: skipped {len(loaded.bad_rows)} bad rows, e.g. {loaded.bad_rows[0][0]}: {loaded.bad_rows[0][1]}", file=sys.stderr)
     with timer.stage("segment"):
@@ -118,8 +129,14 @@ def dry_run(config: TranslateConfig, source: Language, targets: list[Language]) 
     cache = TranslationCache(cache_file if config.use_cache and cache_file.is_file() else None)  # a dry run creates nothing
     try:
         with timer.stage("plan"):
-            plan = plan_pieces(lambda text: tokenizer.tokenize(text, source.flores, targets[0].flores), cache, opened.namespace,
-                               list(dict.fromkeys(requested)), source.flores, config.decoding.max_input_tokens)
+            plan = plan_pieces(
+                lambda text: tokenizer.tokenize(text, source.flores, targets[0].flores),
+                cache,
+                opened.namespace,
+                list(dict.fromkeys(requested)),
+                source.flores,
+                config.decoding.max_input_tokens,
+            )
     finally:
         cache.close()
     rate, rate_source = config.assume_tokens_per_second, "--assume-tokens-per-second"
@@ -137,9 +154,18 @@ def dry_run(config: TranslateConfig, source: Language, targets: list[Language]) 
     if rate_source and rate_source != "--assume-tokens-per-second" and tokenizer.family != "nllb":
         label = tokenizer.tokenizer.family.label if hasattr(tokenizer, "tokenizer") else "Apertium"
         rate_source += f"; measured for NLLB, not {label}: pass --assume-tokens-per-second for this model's rate"
-    return {"dry_run": True, "examples": len(records), "requested": len(requested), "languages": [t.code for t in targets],
-            "cache_consulted": cache_reason is None, "cache_reason": cache_reason, "tokens_per_second": rate, "rate_source": rate_source,
-            **summary, "timings_s": timer.report()}
+    return {
+        "dry_run": True,
+        "examples": len(records),
+        "requested": len(requested),
+        "languages": [t.code for t in targets],
+        "cache_consulted": cache_reason is None,
+        "cache_reason": cache_reason,
+        "tokens_per_second": rate,
+        "rate_source": rate_source,
+        **summary,
+        "timings_s": timer.report(),
+    }
 
 
 def measured_tokens_per_second() -> tuple[float | None, str | None]:
@@ -152,8 +178,10 @@ def measured_tokens_per_second() -> tuple[float | None, str | None]:
         translate = card["raw"]["translate"]
         rate = float(translate["methods"]["mtqa"]["tokens_per_s"])
         date = card.get("dates", {}).get("translate", card["date"])
-        return rate, (f"the full make bench of {date}: NLLB-600M shape, greedy, {card['machine']['cores']} cores, {card['machine']['cpu']}; "
-                      "beam search is slower")
+        return rate, (
+            f"the full make bench of {date}: NLLB-600M shape, greedy, {card['machine']['cores']} cores, {card['machine']['cpu']}; "
+            "beam search is slower"
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None, None
 
@@ -168,17 +196,25 @@ def duration(seconds: float) -> str:
 def dry_run_table(plan: dict[str, Any]) -> str:
     lines = ["target      segments   pieces  source tokens  cached pieces  tokens to translate"]
     for target, row in plan["per_target"].items():
-        lines.append(f"  {target:<10}{row['segments']:>8}{row['pieces']:>9}{row['source_tokens']:>15,}{row['cached_pieces']:>15}{row['tokens_to_translate']:>21,}")
+        lines.append(
+            f"  {target:<10}{row['segments']:>8}{row['pieces']:>9}{row['source_tokens']:>15,}{row['cached_pieces']:>15}{row['tokens_to_translate']:>21,}"
+        )
     total = plan["total"]
-    lines.append(f"  {'total':<10}{total['segments']:>8}{total['pieces']:>9}{total['source_tokens']:>15,}{total['cached_pieces']:>15}{total['tokens_to_translate']:>21,}")
-    lines.append(f"{plan['examples']} examples; {plan['requested']} segments requested, {plan['total']['segments']} unique; "
-                 f"{plan['split_long']} split for length")
+    lines.append(
+        f"  {'total':<10}{total['segments']:>8}{total['pieces']:>9}{total['source_tokens']:>15,}{total['cached_pieces']:>15}{total['tokens_to_translate']:>21,}"
+    )
+    lines.append(
+        f"{plan['examples']} examples; {plan['requested']} segments requested, {plan['total']['segments']} unique; "
+        f"{plan['split_long']} split for length"
+    )
     if not plan["cache_consulted"]:
         lines.append(f"cache: not consulted ({plan['cache_reason']}): every piece counted as to translate")
     if plan["hours"] is not None:
         rate = plan["tokens_per_second"]
-        lines.append(f"expected: {duration(plan['hours'] * 3600)} at {f'{rate:,.0f}' if rate >= 100 else f'{rate:.3g}'} output tokens/s ({plan['rate_source']}), "
-                     "taking as many output tokens as source tokens")
+        lines.append(
+            f"expected: {duration(plan['hours'] * 3600)} at {f'{rate:,.0f}' if rate >= 100 else f'{rate:.3g}'} output tokens/s ({plan['rate_source']}), "
+            "taking as many output tokens as source tokens"
+        )
     else:
         lines.append("expected time: pass --assume-tokens-per-second N (output tokens/s), or run make bench first")
     return "\n".join(lines)
@@ -196,8 +232,15 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
     cache = TranslationCache(cache_root() / "translations.sqlite" if config.use_cache else None)
     try:
         translations, stats = translate_segments(
-            translator, cache, opened.namespace, requested, source.flores, config.decoding,
-            progress=config.progress, engine=opened.engine, chunk_tokens=opened.chunk_tokens,
+            translator,
+            cache,
+            opened.namespace,
+            requested,
+            source.flores,
+            config.decoding,
+            progress=config.progress,
+            engine=opened.engine,
+            chunk_tokens=opened.chunk_tokens,
         )
         timer.add("translate", stats.seconds)
         chain = FilterChain(default_filters(config.filters, cache=cache, progress=config.progress, threads=config.threads))
@@ -257,15 +300,18 @@ def _card(manifest: dict[str, Any], config: TranslateConfig) -> str:
     codes = manifest["languages"]
     counts = manifest["counts"]
     reasons = manifest["filters"]["dropped_examples_by_reason"]
-    filter_rows = [[code, counts[code]["kept"], counts[code]["dropped"], *[reasons.get(name, {}).get(code, 0) for name in sorted(reasons)]] for code in codes]
+    filter_rows = [
+        [code, counts[code]["kept"], counts[code]["dropped"], *[reasons.get(name, {}).get(code, 0) for name in sorted(reasons)]]
+        for code in codes
+    ]
     segments = manifest["segments"]
     how = f"""\
-Made with `mtqa translate` {manifest['versions']['mtqa']} from `{config.input}`.
+Made with `mtqa translate` {manifest["versions"]["mtqa"]} from `{config.input}`.
 English passages were split into sentences (pysbd) and every question, sentence and
-answer text was translated separately with {manifest['translated_with']}, so sentence *i*
+answer text was translated separately with {manifest["translated_with"]}, so sentence *i*
 is aligned across languages and `answer_sentence` holds in every language.
-{segments['requested']} segments were needed, {segments['unique']} were unique
-(dedup factor {segments['dedup_factor']})."""
+{segments["requested"]} segments were needed, {segments["unique"]} were unique
+(dedup factor {segments["dedup_factor"]})."""
     fields = """\
 One row per (example, language), English included:
 `id`, `lang`, `title`, `question`, `context` (the translated sentences joined),
@@ -298,8 +344,18 @@ def _similarity_section(similarity: dict[str, Any] | None) -> str:
     def cell(stats: dict[str, float] | None, key: str) -> str:
         return "" if stats is None else f"{stats[key]:.3f}"
 
-    rows = [[code, item["pairs"], cell(item["cosine"], "p5"), cell(item["cosine"], "p50"), cell(item["margin"], "p5"),
-             cell(item.get("source_margin"), "p5"), item["failed"]] for code, item in similarity["languages"].items()]
+    rows = [
+        [
+            code,
+            item["pairs"],
+            cell(item["cosine"], "p5"),
+            cell(item["cosine"], "p50"),
+            cell(item["margin"], "p5"),
+            cell(item.get("source_margin"), "p5"),
+            item["failed"],
+        ]
+        for code, item in similarity["languages"].items()
+    ]
     return (
         f"\n\nThe similarity filter encoded every source and translation with `{similarity['model']}` "
         f"({similarity.get('engine', 'torch')}) and failed a segment whose cosine with its source was below "

@@ -64,8 +64,14 @@ class Plan:
         return sum(piece.key in self.cached for piece in self.pieces.values())
 
 
-def plan_pieces(tokenize: Callable[[str], list[str]], cache: TranslationCache | None, namespace: str | None,
-                unique: Sequence[tuple[str, str]], source_lang: str, max_input_tokens: int) -> Plan:
+def plan_pieces(
+    tokenize: Callable[[str], list[str]],
+    cache: TranslationCache | None,
+    namespace: str | None,
+    unique: Sequence[tuple[str, str]],
+    source_lang: str,
+    max_input_tokens: int,
+) -> Plan:
     """Split over-long texts, count every piece's tokens once, and look the pieces up in the cache.
 
     ``namespace`` None (a model not converted yet, so without a fingerprint) skips the lookup.
@@ -97,9 +103,10 @@ def plan_pieces(tokenize: Callable[[str], list[str]], cache: TranslationCache | 
 
 def summarise(plan: Plan, targets: list[str], tokens_per_second: float | None) -> dict[str, Any]:
     """Per target (FLORES code): unique segments, pieces, source tokens, cached pieces, tokens still to translate; and hours."""
-    per_target: dict[str, dict[str, int]] = {target: {"segments": 0, "pieces": 0, "source_tokens": 0, "cached_pieces": 0, "tokens_to_translate": 0}
-                                             for target in targets}
-    for (_, target) in plan.pieces_of:
+    per_target: dict[str, dict[str, int]] = {
+        target: {"segments": 0, "pieces": 0, "source_tokens": 0, "cached_pieces": 0, "tokens_to_translate": 0} for target in targets
+    }
+    for _, target in plan.pieces_of:
         per_target[target]["segments"] += 1
     for piece in plan.pieces.values():
         row = per_target[piece.target]

@@ -34,10 +34,12 @@ def require_ray() -> None:
 class ChunkTranslator:
     """A Ray Data actor: loads the model once, then translates one chunk per call."""
 
-    def __init__(self, model_dir: str, device: str, compute_type: str, threads: int, max_batch_tokens: int,
-                 options: dict[str, Any]) -> None:
-        self.translator = ModelTranslator(Path(model_dir), device=device, compute_type=compute_type, threads=threads,
-                                         max_batch_tokens=max_batch_tokens)
+    def __init__(
+        self, model_dir: str, device: str, compute_type: str, threads: int, max_batch_tokens: int, options: dict[str, Any]
+    ) -> None:
+        self.translator = ModelTranslator(
+            Path(model_dir), device=device, compute_type=compute_type, threads=threads, max_batch_tokens=max_batch_tokens
+        )
         self.options = DecodingOptions(**options)
 
     def __call__(self, batch):
@@ -56,9 +58,18 @@ class RayEngine:
 
     name = "ray"
 
-    def __init__(self, model_dir: Path, options: DecodingOptions, *, device: str = "auto", compute_type: str = "default",
-                 threads: int | None = None, max_batch_tokens: int = 4096, address: str | None = None,
-                 workers: int | None = None) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        options: DecodingOptions,
+        *,
+        device: str = "auto",
+        compute_type: str = "default",
+        threads: int | None = None,
+        max_batch_tokens: int = 4096,
+        address: str | None = None,
+        workers: int | None = None,
+    ) -> None:
         require_ray()
         self.model_dir, self.options, self.device = Path(model_dir), options, device
         self.compute_type, self.threads, self.max_batch_tokens = compute_type, threads, max_batch_tokens
@@ -109,13 +120,22 @@ class RayEngine:
             threads = 1 if use_gpus else (self.threads or 1)
             slots = gpus if use_gpus else max(1, int(resources.get("CPU", 1)) // threads)
             self.pool_size = max(1, min(self.workers or slots, len(work)))
-            dataset = ray.data.from_items([{"chunk": index, "texts": texts, "targets": targets, "source_lang": source_lang}
-                                           for index, texts, targets, source_lang in work])
+            dataset = ray.data.from_items(
+                [
+                    {"chunk": index, "texts": texts, "targets": targets, "source_lang": source_lang}
+                    for index, texts, targets, source_lang in work
+                ]
+            )
             translated = dataset.map_batches(
                 ChunkTranslator,
-                fn_constructor_kwargs={"model_dir": str(self.model_dir), "device": "cuda" if use_gpus else "cpu",
-                                       "compute_type": self.compute_type, "threads": threads,
-                                       "max_batch_tokens": self.max_batch_tokens, "options": asdict(self.options)},
+                fn_constructor_kwargs={
+                    "model_dir": str(self.model_dir),
+                    "device": "cuda" if use_gpus else "cpu",
+                    "compute_type": self.compute_type,
+                    "threads": threads,
+                    "max_batch_tokens": self.max_batch_tokens,
+                    "options": asdict(self.options),
+                },
                 batch_size=1,
                 batch_format="pyarrow",
                 compute=ray.data.ActorPoolStrategy(size=self.pool_size),

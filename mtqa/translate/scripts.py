@@ -40,6 +40,7 @@ SCRIPT_NAMES: dict[str, frozenset[str]] = {
 # Characters per English character, roughly, for scripts far from 1.0.
 EXPECTED_LENGTH_RATIO = {"Hans": 0.3, "Hant": 0.3, "Jpan": 0.4, "Hang": 0.5}
 
+
 @functools.lru_cache(maxsize=65536)
 def char_script(char: str) -> str:
     name = unicodedata.name(char, "")

@@ -46,8 +46,7 @@ def split_sentences(text: str) -> list[Span]:
         cursor = end
     if spans:
         # Whatever trails the last located sentence belongs to it: nothing is dropped.
-        tail = text[spans[-1].end:].rstrip()
+        tail = text[spans[-1].end :].rstrip()
         if tail:
             spans[-1] = Span(spans[-1].start, spans[-1].end + len(tail))
     return spans
-

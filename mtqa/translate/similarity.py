@@ -85,8 +85,16 @@ class PairScores:
 class SimilarityScorer:
     """Encodes each unique text once (cached by model and prefix) and scores pairs per language."""
 
-    def __init__(self, model: str, cache: TranslationCache | None = None, *, engine: str = ENGINES[0], threads: int | None = None,
-                 batch_size: int = 64, progress: bool = False) -> None:
+    def __init__(
+        self,
+        model: str,
+        cache: TranslationCache | None = None,
+        *,
+        engine: str = ENGINES[0],
+        threads: int | None = None,
+        batch_size: int = 64,
+        progress: bool = False,
+    ) -> None:
         if engine not in ENGINES:
             raise MtqaError(f"--similarity-engine {engine!r} is not one of {', '.join(ENGINES)}")
         self.model_name, self.cache, self.engine, self.batch_size, self.progress = model, cache, engine, batch_size, progress
@@ -192,8 +200,9 @@ def _group_rows(group_of_pair: list[str] | None, count: int) -> list[np.ndarray]
     return [np.array(rows) for rows in members.values()]
 
 
-def best_rival_cosine(sources: np.ndarray, outputs: np.ndarray, source_index: np.ndarray, output_index: np.ndarray,
-                      group_of_pair: list[str] | None) -> np.ndarray:
+def best_rival_cosine(
+    sources: np.ndarray, outputs: np.ndarray, source_index: np.ndarray, output_index: np.ndarray, group_of_pair: list[str] | None
+) -> np.ndarray:
     """Per pair, the best cosine of its output with another source of its group (-inf: no rival)."""
     best = np.full(len(source_index), -np.inf, dtype=np.float32)
     for rows in _group_rows(group_of_pair, len(source_index)):
@@ -202,15 +211,16 @@ def best_rival_cosine(sources: np.ndarray, outputs: np.ndarray, source_index: np
             continue
         position = {source: j for j, source in enumerate(rivals)}
         for start in range(0, len(rows), 2048):
-            chunk = rows[start:start + 2048]
+            chunk = rows[start : start + 2048]
             scores = outputs[output_index[chunk]] @ sources[rivals].T
             scores[np.arange(len(chunk)), [position[source] for source in source_index[chunk]]] = -np.inf
             best[chunk] = scores.max(axis=1)
     return best
 
 
-def best_rival_translation_cosine(sources: np.ndarray, outputs: np.ndarray, source_index: np.ndarray, output_index: np.ndarray,
-                                  group_of_pair: list[str] | None) -> np.ndarray:
+def best_rival_translation_cosine(
+    sources: np.ndarray, outputs: np.ndarray, source_index: np.ndarray, output_index: np.ndarray, group_of_pair: list[str] | None
+) -> np.ndarray:
     """Per pair, the best cosine of its source with a translation of another source of its group (-inf: none).
 
     Neither the pair's own output (even where another source shares it) nor another output of the
@@ -247,8 +257,16 @@ def report(scores: PairScores, failed: dict[str, int]) -> dict[str, dict[str, An
     for table, by_language in ((scores.cosine, cosine), (scores.margin, margin), (scores.source_margin, source_margin)):
         for (_, _, code), value in table.items():
             by_language.setdefault(code, []).append(value)
-    return {code: {"pairs": len(cosine[code]), "cosine": distribution(cosine[code]), "margin": distribution(margin.get(code, [])),
-                   "source_margin": distribution(source_margin.get(code, [])), "failed": failed.get(code, 0)} for code in sorted(cosine)}
+    return {
+        code: {
+            "pairs": len(cosine[code]),
+            "cosine": distribution(cosine[code]),
+            "margin": distribution(margin.get(code, [])),
+            "source_margin": distribution(source_margin.get(code, [])),
+            "failed": failed.get(code, 0),
+        }
+        for code in sorted(cosine)
+    }
 
 
 def language_pairs(items: Iterable[tuple[str, str, Language]]) -> list[Pair]:

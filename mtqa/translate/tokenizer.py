@@ -37,8 +37,10 @@ def tokenizer_vocabulary(model_dir: Path) -> list[str]:
             tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         except Exception as error:  # missing or broken tokenizer files
             message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise MtqaError(f"{model_dir}: cannot load the model's tokenizer ({message}); the folder needs the tokenizer files "
-                            "the hub ships with the model (tokenizer.json or vocab.json, tokenizer_config.json)") from None
+            raise MtqaError(
+                f"{model_dir}: cannot load the model's tokenizer ({message}); the folder needs the tokenizer files "
+                "the hub ships with the model (tokenizer.json or vocab.json, tokenizer_config.json)"
+            ) from None
     return [*tokenizer.get_vocab(), *getattr(tokenizer, "lang_token_to_id", {}), *tokenizer.all_special_tokens]
 
 
@@ -104,4 +106,3 @@ class ModelTokenizer:
                 special = piece == self.target_sp.unk_id() or self.target_sp.is_control(piece) or self.target_sp.is_unknown(piece)
             self._special[token] = special
         return special
-

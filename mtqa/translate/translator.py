@@ -80,8 +80,12 @@ class ModelTranslator:
         threads = threads or (available_cores() if device == "cpu" else 1)
         try:
             self.model = ctranslate2.Translator(
-                str(model_dir), device=device, device_index=list(range(self.replicas)), compute_type=compute_type,
-                inter_threads=1, intra_threads=threads,
+                str(model_dir),
+                device=device,
+                device_index=list(range(self.replicas)),
+                compute_type=compute_type,
+                inter_threads=1,
+                intra_threads=threads,
             )
         except (RuntimeError, ValueError) as error:
             raise MtqaError(f"cannot load CTranslate2 model {model_dir}: {error}") from None
@@ -122,8 +126,9 @@ class ModelTranslator:
             return lambda: [output(result.result().hypotheses[0]) for result in results]
         return [output(result.hypotheses[0]) for result in results]
 
-    def translate_chunk(self, texts: list[str], target_langs: list[str], source_lang: str, options: DecodingOptions,
-                        *, asynchronous: bool = False) -> list:
+    def translate_chunk(
+        self, texts: list[str], target_langs: list[str], source_lang: str, options: DecodingOptions, *, asynchronous: bool = False
+    ) -> list:
         """Tokenise and translate one chunk of texts (what every engine runs)."""
         sources = [self.tokenize(text, source_lang, target) for text, target in zip(texts, target_langs)]
         return self.translate_tokens(sources, target_langs, options, asynchronous=asynchronous)
@@ -216,7 +221,9 @@ def translate_segments(
 
     # Every target's tag is one token, so any target measures a text's length.
     reference = unique[0][1] if unique else source_lang
-    planned = plan_pieces(lambda text: translator.tokenize(text, source_lang, reference), cache, namespace, unique, source_lang, options.max_input_tokens)
+    planned = plan_pieces(
+        lambda text: translator.tokenize(text, source_lang, reference), cache, namespace, unique, source_lang, options.max_input_tokens
+    )
     pieces_of, pieces, cached = planned.pieces_of, planned.pieces, planned.cached
     stats.split_long, stats.pieces, stats.cache_hits = planned.split_long, len(pieces), planned.cache_hits
     plan = sorted(pieces.values(), key=lambda p: (p.length, p.text, p.target))
