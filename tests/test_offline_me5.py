@@ -19,10 +19,10 @@ LANGS = ["ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"]
 
 
 @pytest.fixture(scope="module")
-def me5_dir(tmp_path_factory) -> Path:
-    """The folder offline-me5 converts to, in a cache of this module's own."""
+def me5_dir(me5_model_cache) -> Path:
+    """The folder offline-me5 converts to (converted once per test run)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MTQA_CACHE", str(tmp_path_factory.mktemp("me5-cache")))
+        patch.setenv("MTQA_CACHE", str(me5_model_cache))
         return offline_me5()
 
 

