@@ -146,11 +146,20 @@ def paired_table(arms: dict[str, dict[int, dict[str, float]]], measures: dict[st
 
 
 def recovered(arms: dict[str, dict[int, dict[str, float]]], measures: list[str]) -> dict[str, float | None]:
-    """(mt − en) / (human − en) on the means: the share of the human-translation gain that MT brings."""
+    """(mt − en) / (human − en) on the means: the share of the human-translation gain that MT brings.
+
+    None where human translations bring no gain (human − en ≤ 0; for rank distance, lower is better):
+    there is nothing to recover, and the ratio of two losses would read as a recovery.
+    """
     if not all(arm in arms for arm in ("en", "human", "mt")):
         return {}
     mean = {arm: {m: float(np.mean([run[m] for run in arms[arm].values()])) for m in measures} for arm in ("en", "human", "mt")}
-    return {m: ((mean["mt"][m] - mean["en"][m]) / gap if abs(gap := mean["human"][m] - mean["en"][m]) > 1e-9 else None) for m in measures}
+    shares = {}
+    for m in measures:
+        sign = -1.0 if "rank_distance" in m else 1.0
+        gap = sign * (mean["human"][m] - mean["en"][m])
+        shares[m] = sign * (mean["mt"][m] - mean["en"][m]) / gap if gap > 1e-9 else None
+    return shares
 
 
 def verdicts(spec: dict[str, Any], arms: dict[str, dict[int, dict[str, float]]]) -> list[str]:
@@ -161,13 +170,17 @@ def verdicts(spec: dict[str, Any], arms: dict[str, dict[int, dict[str, float]]])
         ]
     rule = spec["recovered"]
     shares = recovered(arms, list(rule["measures"]))
-    holds = all(share is not None and share >= rule["min_share"] for share in shares.values())
+    gains = {m: paired(arms, "human", "en", m) for m in rule["measures"]}
+    no_gain = [m for m, share in shares.items() if share is None]
+    holds = not no_gain and all(share >= rule["min_share"] for share in shares.values())
     shown = ", ".join(
-        f"{SPANISH[m]} {share:.0%}" if share is not None else f"{SPANISH[m]}: no human gain to recover" for m, share in shares.items()
+        f"{SPANISH[m]} {share:.0%}" if share is not None else f"{SPANISH[m]}: no human gain to recover (human − en {gains[m]['mean']:+.3f})"
+        for m, share in shares.items()
     )
+    word = "not applicable: human Spanish does not beat English-only training there" if no_gain else ("holds" if holds else "fails")
     lines = [
         f"1. MT recovers ≥ {rule['min_share']:.0%} of the human gain on {' and '.join(SPANISH[m] for m in rule['measures'])}: "
-        f"**{'holds' if holds else 'fails'}** ({shown})."
+        f"**{word}** ({shown})."
     ]
     rule = spec["filtering"]
     found = {m: paired(arms, "mt", "unfiltered", m) for m in rule["measures"]}

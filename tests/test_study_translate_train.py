@@ -65,6 +65,21 @@ def test_recovered_share_and_verdicts_from_the_run_folders(tmp_path):
     assert record["paired"]["mt-untrained:es_mono"]["seeds"] == [0, 1, 2]  # the one untrained run pairs with each seed
 
 
+def test_no_human_gain_is_said_not_read_as_a_recovery(tmp_path):
+    recipe = load_recipe(RECIPE)
+    for seed in range(2):
+        write_run(tmp_path, f"en-s{seed}", 0.80, 0.70, 0.4)
+        write_run(tmp_path, f"human-s{seed}", 0.78 + seed * 0.001, 0.72, 0.4)  # worse than English-only on Spanish mono
+        write_run(tmp_path, f"mt-s{seed}", 0.79, 0.71, 0.4)
+        write_run(tmp_path, f"mt-unfiltered-s{seed}", 0.79, 0.71, 0.4)
+    text = write_study_report(recipe, tmp_path)
+    record = json.loads((tmp_path / "translate-train.json").read_text())
+    assert record["recovered"]["es_mono"] is None and record["recovered"]["enes_cross"] == pytest.approx(0.5)
+    assert "**not applicable: human Spanish does not beat English-only training there**" in text
+    assert "Spanish mono mAP: no human gain to recover (human − en -0.020)" in text
+    assert record["recovered"]["rank_distance"] is None  # equal rank distances: no gain either
+
+
 def test_runs_still_missing_are_named_not_judged(tmp_path):
     recipe = load_recipe(RECIPE)
     write_run(tmp_path, "en-s0", 0.7, 0.6, 0.4)
