@@ -59,6 +59,7 @@ def atomic_directory(target: Path, *, overwrite: bool = False) -> Iterator[Path]
         target.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_staging(target)
         staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{target.name}-{os.getpid()}-", dir=target.parent))
+        os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes it 0700: the output follows the umask, as any folder does
     except OSError as error:
         raise MtqaError(f"cannot write to {target.parent}: {error.strerror}; choose a writable --output") from None
     try:
@@ -77,6 +78,13 @@ def atomic_directory(target: Path, *, overwrite: bool = False) -> Iterator[Path]
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def current_umask() -> int:
+    """The process's umask (reading it means setting it; it is set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write(path: Path, content: str | Callable[[Any], None]) -> None:

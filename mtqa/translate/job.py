@@ -108,12 +108,32 @@ def _load_and_segment(config: TranslateConfig, timer: StageTimer):
             limit=config.limit,
             articles=parse_articles(config.articles),
         )
+    warn_if_not_english([record["question"] for record in loaded.records], config.input)
     if loaded.bad_rows:
         print(f"mtqa: skipped {len(loaded.bad_rows)} bad rows, e.g. {loaded.bad_rows[0][0]}: {loaded.bad_rows[0][1]}", file=sys.stderr)
     with timer.stage("segment"):
         spans_of = {context: split_sentences(context) for context in dict.fromkeys(r["context"] for r in loaded.records)}
         records = [segment_record(record, spans_of[record["context"]]) for record in loaded.records]
     return loaded, records
+
+
+def warn_if_not_english(questions: list[str], spec: str) -> None:
+    """One warning line when the input's questions are clearly in another language: mtqa translates from English."""
+    from .langid import likely_language
+
+    found = likely_language(questions)
+    if found is None or found[0] == "en" or found[1] < 0.6:
+        return
+    code, share = found
+    try:
+        name = f"{get_language(code).name} ({code})"
+    except MtqaError:
+        name = code
+    print(
+        f"mtqa: warning: --input {spec} looks like {name}, not English ({share:.0%} of a sample of its questions); "
+        "mtqa translate reads English sources, so check the file",
+        file=sys.stderr,
+    )
 
 
 def dry_run(config: TranslateConfig, source: Language, targets: list[Language]) -> dict[str, Any]:

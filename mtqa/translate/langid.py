@@ -131,3 +131,25 @@ def coverage(name: str) -> int:
     """How many of NLLB's languages the backend can check (the rest get the script check only)."""
     chosen = backend(name)
     return sum(1 for language in all_languages() if chosen.code(language))
+
+
+SOURCE_SAMPLE = 50  # questions sampled to tell the input's language
+
+
+def likely_language(texts: list[str]) -> tuple[str, float] | None:
+    """The language fastText gives most of ``texts`` (a sample, spread evenly) and the share of them it wins; None if unavailable."""
+    if not texts:
+        return None
+    step = max(1, len(texts) // SOURCE_SAMPLE)
+    sample = [" ".join(text.split()) for text in texts[::step][:SOURCE_SAMPLE] if text.strip()]
+    try:
+        model = _fasttext_model()
+    except (MtqaError, OSError, ValueError):
+        return None
+    votes: dict[str, int] = {}
+    for text in sample:
+        labels, _ = model.predict(text, k=1)
+        code = labels[0].removeprefix("__label__")
+        votes[code] = votes.get(code, 0) + 1
+    code = max(votes, key=votes.get)
+    return code, votes[code] / len(sample)

@@ -1,0 +1,36 @@
+"""What users share and trust: output permissions follow the umask; a non-English translate input is called out."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from mtqa.output import atomic_directory, atomic_write
+from mtqa.translate.job import warn_if_not_english
+
+
+@pytest.mark.parametrize("umask, folder_mode, file_mode", [(0o022, 0o755, 0o644), (0o077, 0o700, 0o600)])
+def test_outputs_follow_the_umask(tmp_path, umask, folder_mode, file_mode):
+    previous = os.umask(umask)
+    try:
+        with atomic_directory(tmp_path / "out") as staging:
+            atomic_write(staging / "report.json", "{}")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "out").stat().st_mode & 0o777 == folder_mode  # mkdtemp alone would give 0700
+    assert (tmp_path / "out" / "report.json").stat().st_mode & 0o777 == file_mode
+
+
+def questions(xquad_r, lang: str) -> list[str]:
+    document = json.loads((xquad_r / f"{lang}.json").read_text(encoding="utf-8"))
+    return [qa["question"] for article in document["data"][:2] for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
+
+
+def test_a_german_input_gets_one_warning_naming_its_language(xquad_r, capsys):
+    warn_if_not_english(questions(xquad_r, "de"), "de.json")
+    err = capsys.readouterr().err
+    assert err.startswith("mtqa: warning: --input de.json looks like German (de), not English") and err.count("\n") == 1
+    warn_if_not_english(questions(xquad_r, "en"), "en.json")
+    assert capsys.readouterr().err == ""
