@@ -240,8 +240,15 @@ def test_train_eval_killed_resumes_to_the_same_weights_and_metrics(tmp_path, tin
             crash_at=crash_at,
         )
 
-    straight = train_eval(tmp_path / "straight")
-    assert straight.returncode == 0, straight.stderr
+    # Killed while writing its report, after training: no report.json, so nothing takes it for finished; --resume evaluates the saved model.
+    straight = tmp_path / "straight"
+    assert train_eval(straight, crash_at="report.write:1").returncode == KILLED
+    assert (straight / "model").is_dir() and (straight / "report.md").is_file() and not (straight / "report.json").exists()
+    stamp = (straight / "model" / "model.safetensors").stat().st_mtime_ns
+    finished = train_eval(straight, "--resume")
+    assert finished.returncode == 0, finished.stderr
+    assert (straight / "model" / "model.safetensors").stat().st_mtime_ns == stamp  # not trained again
+    assert json.loads((straight / "report.json").read_text())["training"]["steps"] == 10
 
     run = tmp_path / "run"
     step = random.Random(FAULT_SEED).choice([5, 7])  # between checkpoints

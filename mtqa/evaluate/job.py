@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -112,6 +113,17 @@ def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
             raise
 
 
+def _finished_training(config: TrainEvalConfig) -> dict[str, Any] | None:
+    """With --resume, the training record of a run whose training finished (its model saved) but whose report was not written."""
+    record = config.output / TRAINED
+    if config.eval_only or not config.train.resume or not record.is_file() or not (config.output / "model").is_dir():
+        return None
+    try:
+        return json.loads(record.read_text())
+    except ValueError:
+        return None  # torn: train again from the checkpoints
+
+
 def _check_merge_options(config: TrainEvalConfig) -> None:
     """--merge-base's needs, before any model loads."""
     if config.merge_base is None:
@@ -188,10 +200,16 @@ def _remove_if_nothing_written(folder: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+TRAINED = "training.json"  # beside model/: training (and any merge) finished; a resumed run only evaluates
+
+
 def _train_eval(config: TrainEvalConfig) -> dict[str, Any]:
     prepared = _prepare_evals(config)
-    model = load_encoder(config.model, pooling=config.pooling, max_length=config.max_length, device=config.device)
     output = config.output
+    finished = _finished_training(config)
+    model = load_encoder(
+        str(output / "model") if finished else config.model, pooling=config.pooling, max_length=config.max_length, device=config.device
+    )
     try:
         output.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -202,7 +220,9 @@ def _train_eval(config: TrainEvalConfig) -> dict[str, Any]:
         "training": None,
         "prefixes": {"query": config.query_prefix, "passage": config.passage_prefix},
     }
-    if not config.eval_only:
+    if finished:  # killed after training, during the final evaluation: the saved model is the result
+        report.update(finished)
+    elif not config.eval_only:
         from ..train.trainer import train
 
         def on_eval(step: int, model) -> dict[str, Any]:
@@ -214,9 +234,9 @@ def _train_eval(config: TrainEvalConfig) -> dict[str, Any]:
         )
         if config.merge_base is not None:
             report["merge"] = _merge_with_base(model, config, output)
+        atomic_write(output / TRAINED, json.dumps({key: report[key] for key in ("training", "merge") if key in report}, indent=2) + "\n")
     report["evals"] = evaluate_model(model, prepared, config, output)
-    write_report(report, output)
-    if report["training"] is not None:
+    if report["training"] is not None:  # the card before the report: report.json, written last, marks the run complete
         base = Path(resolve_model_name(config.model))
         write_model_card(
             output / "model",
@@ -227,4 +247,5 @@ def _train_eval(config: TrainEvalConfig) -> dict[str, Any]:
             report=report,
             command=config.command,
         )
+    write_report(report, output)
     return report

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..card import markdown_table
+from ..faults import crash_point
 from ..output import atomic_write
 from ..plots import heatmap
 from .metrics import BEIR_METRICS
@@ -95,8 +96,10 @@ def write_heatmap(name: str, item: dict[str, Any], path: Path) -> None:
 
 def write_report(report: dict[str, Any], directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    atomic_write(directory / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     atomic_write(directory / "report.md", render_markdown(report))
     for name, item in report["evals"].items():
         if item["kind"] == "lareqa":
             write_heatmap(name, item, directory / f"heatmap-{name}.png")
+    crash_point("report.write")
+    # Last, by rename: a run folder with report.json is complete (recipes skip it), one without is not.
+    atomic_write(directory / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
