@@ -101,3 +101,14 @@ def test_dry_run_cli_prints_the_plan_and_writes_nothing(tmp_path, tiny_ct2, smal
     assert lines[1].split()[0] == "deu_Latn" and lines[3].split()[0] == "total"
     assert "97 examples" in result.stdout and "at 50 output tokens/s (--assume-tokens-per-second)" in result.stdout
     assert list(workdir.iterdir()) == []
+
+
+def test_the_measured_rate_ships_with_the_package():
+    """The estimate's rate comes from package data, so an installed mtqa (no bench/ folder) has it too."""
+    from importlib import resources
+
+    from mtqa.translate.job import RATES_FILE, measured_tokens_per_second
+
+    assert resources.files("mtqa").joinpath(RATES_FILE).is_file()
+    rate, source = measured_tokens_per_second()
+    assert rate > 0 and source.startswith("the full make bench of ")
