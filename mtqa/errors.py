@@ -3,3 +3,9 @@
 
 class MtqaError(Exception):
     """An error caused by the user's input or environment, reported without a traceback."""
+
+
+def first_line(error: BaseException) -> str:
+    """An exception's first line for a one-line message (its type's name when it says nothing)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .card import markdown_table
-from .errors import MtqaError
+from .errors import MtqaError, first_line
 from .evaluate.metrics import HEADLINE_METRICS
 
 COMMANDS = {"translate": "manifest.json", "build-batches": "manifest.json", "train-eval": "report.json"}
@@ -39,7 +39,7 @@ def load_recipe(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise MtqaError(f"recipe not found: {path}") from None
     except yaml.YAMLError as error:
-        raise MtqaError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+        raise MtqaError(f"{path}: not valid YAML ({first_line(error)})") from None
     if not isinstance(recipe, dict) or not isinstance(recipe.get("steps"), list) or not recipe["steps"]:
         raise MtqaError(f"{path}: a recipe needs a non-empty 'steps' list")
     recipe["steps"] = [expanded for step in recipe["steps"] for expanded in expand_step(step, path)]

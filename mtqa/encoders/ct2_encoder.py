@@ -22,7 +22,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..errors import MtqaError
+from ..errors import MtqaError, first_line
 from ..output import atomic_directory
 from ..paths import available_cores, cache_root
 from . import ENGINES  # noqa: F401  (re-exported: the engine choices live with the other encoder choices)
@@ -30,8 +30,7 @@ from . import ENGINES  # noqa: F401  (re-exported: the engine choices live with 
 CT2_MODEL_TYPES = frozenset({"bert", "xlm-roberta", "roberta", "distilbert", "camembert"})
 QUANTIZATION = "int8"
 # Sentences are short: one core per batch, as many batches at once as there are cores, beats
-# every core on one batch (7.4 against 8.7 s for 1,200 segments on 2 cores), and small
-# batches pad little.
+# every core on one batch (measured by the filter benchmark), and small batches pad little.
 BATCH_SIZE = 8
 COMPLETE = "mtqa-encoder.json"  # written last: a folder without it is an interrupted conversion
 TRANSFORMER, POOLING, NORMALIZE = "Transformer", "Pooling", "Normalize"
@@ -131,7 +130,7 @@ def convert(layout: EncoderLayout, target: Path, *, quantization: str | None, fa
         with _absolute_positions():
             TransformersConverter(str(layout.folder), low_cpu_mem_usage=True).convert(str(target), quantization=quantization, force=True)
     except Exception as error:
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        message = first_line(error)
         raise MtqaError(f"cannot convert {layout.folder} to CTranslate2 ({message}); pass {fallback}") from None
     (target / COMPLETE).write_text(json.dumps({"source": str(layout.folder), "quantization": quantization or "float32"}))
 

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import MtqaError
+from ..errors import MtqaError, first_line
 from ..paths import hub_reachable
 from . import ENCODER_HALF_TYPES, POOLINGS
 from .offline_me5 import ALIAS, offline_me5
@@ -130,7 +130,7 @@ def load_encoder(name: str, *, pooling: str = "auto", max_length: int | None = N
             pool = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode=pooling)
             model = SentenceTransformer(modules=[transformer, pool, models.Normalize()], device=device)
     except (OSError, ValueError) as error:
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        message = first_line(error)
         if os.environ.get("HF_HUB_OFFLINE") or not path.exists():
             raise MtqaError(
                 f"cannot load {option} {source!r} ({message}); pass a local folder, or run where the hub is reachable"

@@ -1,7 +1,7 @@
 """The runtime that encodes the evaluation sets (``--eval-engine``): PyTorch, or a float32 CTranslate2 copy.
 
-Evaluating a study run encodes 12,754 texts of the 11-language XQuAD-R test pools; on 2 CPU
-cores CTranslate2 does it 1.6x faster than PyTorch (README). The copy keeps the weights in
+Evaluation encodes every text of every pool, the longest part of a small run; CTranslate2 does
+it faster than PyTorch on a CPU (docs/benchmarks.md has the measured ratio). The copy keeps the weights in
 float32, so its vectors equal PyTorch's to about 1e-7 and the metrics do not move (int8
 would, and is the similarity filter's trade, not evaluation's). What CTranslate2 does not
 run as sentence-transformers does (a Dense layer, an encoder half, a failed conversion)
@@ -21,7 +21,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..encoders.load import encode as torch_encode
-from ..errors import MtqaError
+from ..errors import MtqaError, first_line
 from ..output import remove_stale
 from .config import EVAL_ENGINES
 
@@ -80,5 +80,5 @@ def _ctranslate2_copy(model, workdir: Path):
             convert(layout, Path(scratch) / "ct2", quantization=None, fallback="--eval-engine torch")
             return CT2SentenceEncoder(layout, model=Path(scratch) / "ct2", compute_type="float32")
         except (MtqaError, RuntimeError, ValueError) as error:
-            print(f"mtqa: --eval-engine ctranslate2: {str(error).splitlines()[0]}; evaluating in PyTorch", file=sys.stderr)
+            print(f"mtqa: --eval-engine ctranslate2: {first_line(error)}; evaluating in PyTorch", file=sys.stderr)
             return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from ..errors import MtqaError
+from ..errors import MtqaError, first_line
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -87,4 +87,4 @@ def iter_record_batches(directory: Path, columns: list[str], batch_size: int = 6
         except MtqaError:
             raise
         except Exception as error:
-            raise MtqaError(f"{path}: not a readable Parquet file ({str(error).splitlines()[0]}); rebuild it with mtqa translate") from None
+            raise MtqaError(f"{path}: not a readable Parquet file ({first_line(error)}); rebuild it with mtqa translate") from None

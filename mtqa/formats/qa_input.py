@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..errors import MtqaError
+from ..errors import MtqaError, first_line
 
 ON_BAD_ROW = ("fail", "skip")  # a row that cannot be read: stop with its location, or skip it and count it
 COLUMN_KEYS = ("id", "title", "question", "context", "answers", "answer_text", "answer_start")
@@ -185,7 +185,7 @@ def read_parquet(path: str) -> Iterator[tuple[str, Any]]:
     try:
         table = pq.read_table(path)
     except Exception as error:  # pyarrow raises several types for corrupt files
-        raise MtqaError(f"{path}: not a readable Parquet file ({str(error).splitlines()[0]}); export it again") from None
+        raise MtqaError(f"{path}: not a readable Parquet file ({first_line(error)}); export it again") from None
     for index, row in enumerate(table.to_pylist()):
         yield f"{path}: row {index}", row
 
@@ -200,7 +200,7 @@ def read_hf(spec: str, split: str) -> tuple[Iterator[tuple[str, Any]], str | Non
     try:
         dataset = datasets.load_dataset(name, config or None, split=split)
     except Exception as error:
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        message = first_line(error)
         raise MtqaError(
             f"cannot load Hugging Face dataset {name!r} (split {split!r}): {message}; "
             "check the name, the split, and network access (or use a local file)"

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..errors import MtqaError
+from ..errors import MtqaError, first_line
 from ..output import write_json
 from ..paths import file_sha256
 
@@ -180,7 +180,7 @@ def _read_shard(path: Path, entry: dict[str, Any]) -> dict[str, list]:
             raise MtqaError(f"{path}: no column {', '.join(missing)}; rebuild the shards with mtqa build-batches")
         table = pq.read_table(path, columns=[name for name in REQUIRED_COLUMNS + OPTIONAL_COLUMNS if name in schema.names])
     except (pa.ArrowException, OSError) as error:
-        raise MtqaError(f"{path}: unreadable shard ({str(error).splitlines()[0]}); rebuild the shards") from None
+        raise MtqaError(f"{path}: unreadable shard ({first_line(error)}); rebuild the shards") from None
     if table.num_rows != entry["rows"]:
         raise MtqaError(f"{path}: {table.num_rows} rows, the manifest says {entry['rows']}; rebuild the shards")
     return {name: table.column(name).to_pylist() for name in table.column_names}

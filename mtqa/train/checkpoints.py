@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import MtqaError
+from ..errors import MtqaError, first_line
 from ..faults import crash_point
 from ..output import write_error
 from .rng import host_rng_state, set_host_rng_state, set_torch_rng_state, torch_rng_state
@@ -87,7 +87,7 @@ def save_checkpoint(
                 f"no space left for {target} (a checkpoint needs about {3 * needed / 2**20:.0f} MiB, "
                 f"{usage.free / 2**20:.1f} MiB are free); nothing was kept of it; free space or choose another --output"
             ) from None
-        raise MtqaError(f"cannot write checkpoint {target} ({str(error).splitlines()[0]}); nothing was kept of it") from None
+        raise MtqaError(f"cannot write checkpoint {target} ({first_line(error)}); nothing was kept of it") from None
     for old in complete_checkpoints(directory)[max(keep, 1) :]:
         shutil.rmtree(old, ignore_errors=True)
     return target

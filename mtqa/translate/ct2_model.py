@@ -25,7 +25,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from ..errors import MtqaError
+from ..errors import MtqaError, first_line
 from ..paths import cache_root, hub_reachable
 from .families import COMPLETE_MARKER, model_type_of, require_tokenizer_files, tokenizer_files
 
@@ -150,7 +150,7 @@ def _convert(source: str, revision: str | None, quantization: str, target: Path)
         raise
     except Exception as error:
         shutil.rmtree(staging, ignore_errors=True)
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        message = first_line(error)
         if os.path.isdir(source):
             raise MtqaError(f"cannot convert {source} to CTranslate2: {message}") from None
         raise MtqaError(

@@ -406,9 +406,5 @@ class FilterChain:
         """Segments failed, per filter and language."""
         return {name: dict(sorted(counts.items())) for name, counts in sorted(self.failures.items())}
 
-    def details(self) -> dict[str, dict[str, Any]]:
-        """Each filter's own report, where it has one (the similarity filter's settings and counts)."""
-        return {f.name: detail for f in self.filters if (detail := f.report()) is not None}
-
     def filter(self, name: str) -> Filter | None:
         return next((f for f in self.filters if f.name == name), None)

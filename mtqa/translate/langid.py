@@ -127,12 +127,6 @@ def shared_scripts(name: str) -> frozenset[str]:
     return frozenset(script for script, count in per_script.items() if count > 1)
 
 
-def coverage(name: str) -> int:
-    """How many of NLLB's languages the backend can check (the rest get the script check only)."""
-    chosen = backend(name)
-    return sum(1 for language in all_languages() if chosen.code(language))
-
-
 SOURCE_SAMPLE = 50  # questions sampled to tell the input's language
 
 

@@ -17,7 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from ..errors import MtqaError
+from ..errors import MtqaError, first_line
 from ..faults import crash_point
 from .translator import ChunkWork, DecodingOptions, ModelTranslator
 
@@ -92,7 +92,7 @@ class RayEngine:
                 ray.init(address="local", num_cpus=len(os.sched_getaffinity(0)), **quiet)
         except (ConnectionError, RuntimeError, ValueError) as error:
             where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
-            raise MtqaError(f"cannot start or reach {where} ({str(error).splitlines()[0]}); check --ray-address") from None
+            raise MtqaError(f"cannot start or reach {where} ({first_line(error)}); check --ray-address") from None
         from ray.data import DataContext
 
         context = DataContext.get_current()

@@ -24,8 +24,8 @@ however fluent.
 
 Each unique text is encoded once per model, English sources once for all languages, and its
 vector is cached beside the translations, so a rerun encodes only what is new. A model
-CTranslate2 can run (:mod:`mtqa.encoders.ct2_encoder`) is encoded there in int8, 3.7x
-faster than PyTorch on a CPU; its vectors are cached apart from PyTorch's.
+CTranslate2 can run (:mod:`mtqa.encoders.ct2_encoder`) is encoded there in int8, several
+times faster than PyTorch on a CPU (docs/translate.md has the measurement); its vectors are cached apart from PyTorch's.
 """
 
 from __future__ import annotations

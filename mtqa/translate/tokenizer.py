@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from ..errors import MtqaError
+from ..errors import MtqaError, first_line
 from .families import OPUS_MT, Family, LanguageTokens, family_for, read_vocabulary, require_tokenizer_files, vocabulary_path
 
 EOS = "</s>"
@@ -36,7 +36,7 @@ def tokenizer_vocabulary(model_dir: Path) -> list[str]:
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         except Exception as error:  # missing or broken tokenizer files
-            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            message = first_line(error)
             raise MtqaError(
                 f"{model_dir}: cannot load the model's tokenizer ({message}); the folder needs the tokenizer files "
                 "the hub ships with the model (tokenizer.json or vocab.json, tokenizer_config.json)"
