@@ -394,10 +394,10 @@ def test_vector_folders_of_dead_runs_are_removed(tmp_path):
 def test_ctranslate2_float32_evaluation_gives_pytorchs_figures(tmp_path, tiny_xlmr, xquad_r):
     """--eval-engine ctranslate2 evaluates a float32 copy: PyTorch's vectors and metrics, no copy left behind."""
     from mtqa.encoders.load import load_encoder
-    from mtqa.evaluate.config import TrainEvalConfig
     from mtqa.evaluate.engine import evaluation_encoder
-    from mtqa.evaluate.job import run_train_eval
     from mtqa.train.config import TrainConfig
+    from mtqa.train_eval.config import TrainEvalConfig
+    from mtqa.train_eval.job import run_train_eval
 
     model = load_encoder(str(tiny_xlmr), max_length=24)
     texts = ["Wer schrieb es?", "Ada wrote it, then she left for the coast " * 6, "谁写的？", "a", " Ada wrote it. ", ""]

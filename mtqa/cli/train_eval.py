@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from ..encoders import POOLINGS
-from ..evaluate.config import CANDIDATES, DEVICES, EVAL_ENGINES, TrainEvalConfig
+from ..evaluate.config import CANDIDATES, EVAL_ENGINES
 from ..train.config import PRECISIONS, TrainConfig
+from ..train_eval.config import DEVICES, TrainEvalConfig
 from .group import _invocation, cli, fill, language_codes
 
 TRAIN_EVAL_EXAMPLE = """\b
@@ -117,8 +118,8 @@ def train_eval(**options) -> None:
     Writes report.json, report.md (mAP mono / cross / multi and rank distance, as
     the paper's Tables 1 and 2; nDCG@10, Recall@100 for BEIR sets) and heatmaps.
     """
-    from ..evaluate.job import run_train_eval
     from ..train.merge import parse_lambda
+    from ..train_eval.job import run_train_eval
 
     config = fill(
         TrainEvalConfig,

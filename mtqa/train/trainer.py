@@ -39,14 +39,20 @@ EvalHook = Callable[[int, nn.Module], dict]
 
 
 def train(
-    config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: Path, on_eval: EvalHook | None = None, progress: bool = True
+    config: TrainConfig,
+    model: nn.Module,
+    shards_dir: Path,
+    output_dir: Path,
+    on_eval: EvalHook | None = None,
+    progress: bool = True,
+    manifest: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` (a SentenceTransformer) on the shards; return a summary.
 
     Writes ``output_dir/train_log.jsonl`` (a line per step), ``checkpoints/step-NNNNNN/``
     every ``save_every`` steps, and the final model to ``output_dir/model``.
     """
-    run = _Run(config, model, Path(shards_dir), Path(output_dir))
+    run = _Run(config, model, Path(shards_dir), Path(output_dir), manifest)
     from tqdm.auto import tqdm
 
     bar = tqdm(
@@ -125,10 +131,10 @@ def train(
 class _Run:
     """Everything a training run holds: checked folders, optimizer, schedule, loss, and where it resumes."""
 
-    def __init__(self, config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: Path) -> None:
+    def __init__(self, config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: Path, manifest: dict[str, Any] | None) -> None:
         config.validate()
         self.config, self.model, self.shards_dir, self.output_dir = config, model, shards_dir, output_dir
-        self.manifest = read_manifest(shards_dir)
+        self.manifest = manifest or read_manifest(shards_dir)  # the caller's, where it has read it already
         num_batches = int(self.manifest["num_batches"])
         if num_batches < 1:
             raise MtqaError(f"{shards_dir}: no batches to train on; rebuild the shards with more data or a smaller --batch-size")

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ..card import markdown_table
+from ..evaluate.report import format_value, lareqa_rows
 from ..output import atomic_write
 from ..train.config import TrainConfig
-from .report import format_value, lareqa_rows
 
 
 def base_licence(model_folder: Path | None) -> str | None:

@@ -11,19 +11,20 @@ from typing import Any
 from .. import __version__
 from ..encoders.load import load_encoder, resolve_model_name
 from ..errors import MtqaError
+from ..evaluate.beir import evaluate_beir
+from ..evaluate.config import EvalSpec, parse_eval_spec
+from ..evaluate.engine import evaluation_encoder
+from ..evaluate.lareqa import evaluate_lareqa, load_lareqa
+from ..evaluate.metrics import HEADLINE_METRICS
+from ..evaluate.report import write_report
 from ..formats.beir import load_beir, trec_qrels_lines
 from ..formats.lareqa import parse_articles
 from ..formats.shards import read_manifest
 from ..output import atomic_write, check_writable_parent, output_lock, write_error
 from ..paths import resolve_eval_data
 from ..train.distributed import current_group
-from .beir import evaluate_beir
-from .config import EvalSpec, TrainEvalConfig, parse_eval_spec
-from .engine import evaluation_encoder
-from .lareqa import evaluate_lareqa, load_lareqa
-from .metrics import HEADLINE_METRICS
+from .config import TrainEvalConfig
 from .model_card import write_model_card
-from .report import write_report
 
 
 def _prepare_evals(config: TrainEvalConfig) -> list[tuple[EvalSpec, Any]]:
@@ -42,7 +43,9 @@ def _prepare_evals(config: TrainEvalConfig) -> list[tuple[EvalSpec, Any]]:
     return prepared
 
 
-def evaluate_model(model, prepared: list[tuple[EvalSpec, Any]], config: TrainEvalConfig, output: Path) -> dict[str, Any]:
+def evaluate_model(
+    model, prepared: list[tuple[EvalSpec, Any]], config: TrainEvalConfig, output: Path, *, final: bool = True
+) -> dict[str, Any]:
     """Every evaluation set; each distinct text is encoded once, with its role's prefix."""
 
     if not prepared:
@@ -55,10 +58,12 @@ def evaluate_model(model, prepared: list[tuple[EvalSpec, Any]], config: TrainEva
         batch_size=config.encode_batch_size,
         progress=config.progress,
     ) as (encode, engine):
-        return _evaluate_sets(encode, engine, prepared, config, output)
+        return _evaluate_sets(encode, engine, prepared, config, output, final)
 
 
-def _evaluate_sets(encode, engine: str, prepared: list[tuple[EvalSpec, Any]], config: TrainEvalConfig, output: Path) -> dict[str, Any]:
+def _evaluate_sets(
+    encode, engine: str, prepared: list[tuple[EvalSpec, Any]], config: TrainEvalConfig, output: Path, final: bool
+) -> dict[str, Any]:
     def encoder(texts: list[str], role: str):
         prefix = config.query_prefix if role == "query" else config.passage_prefix
         unique = list(dict.fromkeys(texts))
@@ -75,8 +80,9 @@ def _evaluate_sets(encode, engine: str, prepared: list[tuple[EvalSpec, Any]], co
             item = evaluate_lareqa(data, encoder, candidate=config.candidate).summary()
         else:
             item, run = evaluate_beir(data, encoder, workdir=output)
-            atomic_write(output / f"run-{spec.name}.trec", "\n".join(run) + "\n")
-            atomic_write(output / f"qrels-{spec.name}.trec", "\n".join(trec_qrels_lines(data)) + "\n")
+            if final:  # the TREC files are the final model's; an evaluation during training keeps only its metrics
+                atomic_write(output / f"run-{spec.name}.trec", "\n".join(run) + "\n")
+                atomic_write(output / f"qrels-{spec.name}.trec", "\n".join(trec_qrels_lines(data)) + "\n")
         results[spec.name] = {
             "kind": spec.kind,
             "source": spec.source,
@@ -96,8 +102,9 @@ def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
         raise MtqaError(
             f"--precision {config.train.precision} needs a CUDA device (--device cuda); on {config.device} use --precision fp32"
         )
+    manifest = None
     if config.batches is not None and not config.eval_only:
-        read_manifest(config.batches)  # a wrong folder fails before the model loads
+        manifest = read_manifest(config.batches)  # read once, here: a wrong folder fails before the model loads
     _check_merge_options(config)
     group = current_group()
     if not group.is_main:
@@ -106,7 +113,7 @@ def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
     with output_lock(config.output):
         existed = config.output.exists()
         try:
-            return _train_eval(config)
+            return _train_eval(config, manifest)
         except BaseException:
             if not existed:
                 _remove_if_nothing_written(config.output)
@@ -167,7 +174,7 @@ def _merge_with_base(model, config: TrainEvalConfig, output: Path) -> dict[str, 
         scores = {}
         for lam in AUTO_GRID:
             model.load_state_dict(interpolate(base, tuned, lam))
-            results = evaluate_model(model, dev, config, output)
+            results = evaluate_model(model, dev, config, output, final=False)
             scores[lam] = float(sum(item[f"{s}_map"] for item in results.values() for s in ("mono", "cross", "multi")) / (3 * len(results)))
         lam = max(AUTO_GRID, key=lambda value: (scores[value], -value))  # a tie goes to the smaller step away from the base
     else:
@@ -203,7 +210,7 @@ def _remove_if_nothing_written(folder: Path) -> None:
 TRAINED = "training.json"  # beside model/: training (and any merge) finished; a resumed run only evaluates
 
 
-def _train_eval(config: TrainEvalConfig) -> dict[str, Any]:
+def _train_eval(config: TrainEvalConfig, manifest: dict[str, Any] | None) -> dict[str, Any]:
     prepared = _prepare_evals(config)
     output = config.output
     finished = _finished_training(config)
@@ -226,11 +233,11 @@ def _train_eval(config: TrainEvalConfig) -> dict[str, Any]:
         from ..train.trainer import train
 
         def on_eval(step: int, model) -> dict[str, Any]:
-            results = evaluate_model(model, prepared, config, output)
+            results = evaluate_model(model, prepared, config, output, final=False)
             return {name: {key: item[key] for key in HEADLINE_METRICS if key in item} for name, item in results.items()}
 
         report["training"] = train(
-            config.train, model, config.batches, output, on_eval=on_eval if prepared else None, progress=config.progress
+            config.train, model, config.batches, output, on_eval=on_eval if prepared else None, progress=config.progress, manifest=manifest
         )
         if config.merge_base is not None:
             report["merge"] = _merge_with_base(model, config, output)
@@ -242,7 +249,7 @@ def _train_eval(config: TrainEvalConfig) -> dict[str, Any]:
             output / "model",
             base_model=config.model,
             base_folder=base if base.is_dir() else None,
-            shards=read_manifest(config.batches),
+            shards=manifest,
             train=config.train,
             report=report,
             command=config.command,
