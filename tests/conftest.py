@@ -50,6 +50,18 @@ def xquad_r() -> Path:
     return XQUAD_R
 
 
+def run_cli(*args, capsys) -> tuple[int, str]:
+    """The `mtqa` command line in this process (where the process boundary is not under test): exit code and stderr."""
+    from mtqa.cli import main
+
+    try:
+        main([str(arg) for arg in args])
+        code = 0
+    except SystemExit as done:
+        code = done.code or 0
+    return code, capsys.readouterr().err
+
+
 @pytest.fixture(scope="session")
 def tiny_nllb(tmp_path_factory) -> Path:
     """A random-weight NLLB-architecture model in Hugging Face format."""

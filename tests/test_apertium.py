@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import IN_CI
+from conftest import IN_CI, run_cli
 
-from mtqa.cli import main
 from mtqa.errors import MtqaError
 from mtqa.languages import get_language
 from mtqa.translate import apertium
@@ -28,16 +27,6 @@ def eng_spa() -> ApertiumPair:
             pytest.fail(f"{MISSING}; .ci/run must install it", pytrace=False)
         pytest.skip(MISSING)
     return apertium.resolve_pairs("apertium:eng-spa", [get_language("es")])["spa_Latn"]
-
-
-def run_cli(*args, capsys) -> tuple[int, str]:
-    """The CLI in-process: its exit code and what it printed to stderr."""
-    try:
-        main([str(arg) for arg in args])
-        code = 0
-    except SystemExit as done:
-        code = done.code or 0
-    return code, capsys.readouterr().err
 
 
 def corpus_rows(folder: Path) -> list[dict]:

@@ -6,6 +6,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from conftest import run_cli
 
 from mtqa.errors import MtqaError
 from mtqa.evaluate.beir import evaluate_beir
@@ -216,39 +217,11 @@ def test_public_download_failure_is_one_clear_error(tmp_path, monkeypatch):
     assert list((tmp_path / "mtqa-cache" / "data").iterdir()) == []  # the half-fetched set was removed
 
 
-def run_cli(args: list, capsys) -> tuple[int, str]:
-    """The CLI in-process (the process boundary is not what these tests check): exit code and stderr."""
-    from mtqa.cli import main
-
-    try:
-        main([str(arg) for arg in args])
-        code = 0
-    except SystemExit as done:
-        code = done.code or 0
-    return code, capsys.readouterr().err
-
-
 def test_cli_eval_only_writes_report(tmp_path, xquad_r, capsys):
     out = tmp_path / "run"
     beir = write_beir(tmp_path / "beir")
-    code, err = run_cli(
-        [
-            "train-eval",
-            "--eval-only",
-            "--model",
-            "offline-minilm",
-            "--eval",
-            "lareqa:xquad-r",
-            "--eval-articles",
-            "47",
-            "--eval",
-            f"beir:{beir}",
-            "--output",
-            out,
-            "--quiet",
-        ],
-        capsys,
-    )
+    code, err = run_cli("train-eval", "--eval-only", "--model", "offline-minilm", "--eval", "lareqa:xquad-r", "--eval-articles", "47",
+                        "--eval", f"beir:{beir}", "--output", out, "--quiet", capsys=capsys)  # fmt: skip
     assert code == 0, err
     report = json.loads((out / "report.json").read_text())
     xquad = report["evals"]["xquad-r"]
@@ -269,7 +242,7 @@ def test_cli_eval_only_writes_report(tmp_path, xquad_r, capsys):
     ],
 )
 def test_cli_bad_input_is_one_line(tmp_path, args, message, capsys):
-    code, err = run_cli(["train-eval", "--model", "offline-minilm", "--output", tmp_path / "o", *args], capsys)
+    code, err = run_cli("train-eval", "--model", "offline-minilm", "--output", tmp_path / "o", *args, capsys=capsys)
     assert code == 1 and len(err.strip().splitlines()) == 1 and message in err, err
 
 

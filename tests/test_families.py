@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 from mtqa.errors import MtqaError
 from mtqa.languages import get_language
@@ -228,20 +229,13 @@ def test_an_opus_mt_folder_without_its_pair_says_what_to_add(tiny, tmp_path):
 
 @pytest.mark.parametrize("family", ["m2m100", "madlad", "opus-mt"])
 def test_translate_cli_writes_a_corpus_and_refuses_a_missing_language(tmp_path, tiny, family, small_squad, isolated_cache, capsys):
-    from mtqa.cli import main
-
     source, _ = tiny(family)
     capsys.readouterr()  # building the tiny model prints its own bars
     base = ["translate", "--input", str(small_squad), "--model", str(source), "--beam-size", "1", "--max-decoding-length", "8",
             "--no-filter", "--quiet"]  # fmt: skip
 
     def run(*extra: str) -> tuple[int, str]:
-        try:
-            main([*base, *extra])
-            code = 0
-        except SystemExit as done:
-            code = done.code or 0
-        return code, capsys.readouterr().err
+        return run_cli(*base, *extra, capsys=capsys)
 
     code, err = run("--langs", "de,ace_Arab", "--output", str(tmp_path / "no"))
     assert code == 1 and len(err.strip().splitlines()) == 1 and "not supported by" in err

@@ -9,18 +9,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from conftest import run_cli  # noqa: E402
+
 from mtqa.cli import main  # noqa: E402
 from mtqa.errors import MtqaError  # noqa: E402
 from mtqa.train.merge import interpolate, parse_lambda  # noqa: E402
-
-
-def run(*args, capsys) -> tuple[int, str]:
-    try:
-        main([str(arg) for arg in args])
-        code = 0
-    except SystemExit as done:
-        code = done.code or 0
-    return code, capsys.readouterr().err
 
 
 def test_interpolation_is_per_tensor_and_keeps_integer_buffers():
@@ -55,18 +48,18 @@ def test_mtqa_merge_writes_the_average_of_two_folders(tmp_path, tiny_xlmr, capsy
         for parameter in shifted.parameters():
             parameter.add_(1.0)
     shifted.save(str(tmp_path / "tuned"))
-    code, err = run("merge", tiny_xlmr, tmp_path / "tuned", "--lam", "0.5", "--output", tmp_path / "merged", capsys=capsys)
+    code, err = run_cli("merge", tiny_xlmr, tmp_path / "tuned", "--lam", "0.5", "--output", tmp_path / "merged", capsys=capsys)
     assert code == 0, err
     base, tuned, merged = weights(tiny_xlmr), weights(tmp_path / "tuned"), weights(tmp_path / "merged")
     name = next(name for name, value in base.items() if value.is_floating_point() and value.numel() > 1)
     assert torch.allclose(merged[name], (base[name] + tuned[name]) / 2)
     assert json.loads((tmp_path / "merged" / "mtqa-merge.json").read_text())["lambda"] == 0.5
-    code, err = run("merge", tiny_xlmr, tmp_path / "tuned", "--lam", "0.5", "--output", tmp_path / "merged", capsys=capsys)
+    code, err = run_cli("merge", tiny_xlmr, tmp_path / "tuned", "--lam", "0.5", "--output", tmp_path / "merged", capsys=capsys)
     assert code == 1 and "already exists" in err
 
 
 def test_mtqa_merge_of_two_architectures_is_one_line(tmp_path, tiny_xlmr, capsys):
-    code, err = run("merge", tiny_xlmr, "offline-minilm", "--lam", "0.5", "--output", tmp_path / "merged", capsys=capsys)
+    code, err = run_cli("merge", tiny_xlmr, "offline-minilm", "--lam", "0.5", "--output", tmp_path / "merged", capsys=capsys)
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert err.startswith("mtqa: error: cannot merge") and "tensor '" in err and not (tmp_path / "merged").exists()
 
@@ -98,7 +91,7 @@ def shards(tmp_path_factory, xquad_r) -> Path:
 
 
 def train_eval(tmp_path, tiny_xlmr, shards, xquad_r, *extra, capsys) -> tuple[int, str]:
-    return run(
+    return run_cli(
         "train-eval",
         "--batches",
         shards,
