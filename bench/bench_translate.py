@@ -65,8 +65,8 @@ import mtqa
 from mtqa.card import markdown_table
 from mtqa.languages import get_language
 from mtqa.paths import find_data
+from mtqa.translate.config import TranslateConfig
 from mtqa.translate.families import NLLB
-from mtqa.translate.job import TranslateConfig
 from mtqa.translate.translator import DecodingOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

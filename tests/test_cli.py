@@ -64,8 +64,8 @@ def test_every_option_reaches_a_config_field():
     from mtqa.batches.job import BuildConfig
     from mtqa.train.config import TrainConfig
     from mtqa.train_eval.config import TrainEvalConfig
+    from mtqa.translate.config import TranslateConfig
     from mtqa.translate.filters import FilterOptions
-    from mtqa.translate.job import TranslateConfig
     from mtqa.translate.translator import DecodingOptions
 
     targets = {

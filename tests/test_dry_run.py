@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from mtqa.languages import get_language
-from mtqa.translate.job import TranslateConfig, run_translate
+from mtqa.translate.config import TranslateConfig
+from mtqa.translate.job import run_translate
 from mtqa.translate.translator import DecodingOptions
 
 FAST = DecodingOptions(beam_size=1, max_decoding_length=12)
@@ -107,7 +108,7 @@ def test_the_measured_rate_ships_with_the_package():
     """The estimate's rate comes from package data, so an installed mtqa (no bench/ folder) has it too."""
     from importlib import resources
 
-    from mtqa.translate.job import RATES_FILE, measured_tokens_per_second
+    from mtqa.translate.dry_run import RATES_FILE, measured_tokens_per_second
 
     assert resources.files("mtqa").joinpath(RATES_FILE).is_file()
     rate, source = measured_tokens_per_second()

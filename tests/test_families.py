@@ -248,7 +248,8 @@ def test_translate_cli_writes_a_corpus_and_refuses_a_missing_language(tmp_path, 
 
 @pytest.mark.parametrize("family", ["madlad", "opus-mt-mul"])
 def test_dry_run_counts_the_real_runs_tokens_where_the_target_tag_opens_the_source(tmp_path, tiny, family, small_squad, isolated_cache):
-    from mtqa.translate.job import TranslateConfig, run_translate
+    from mtqa.translate.config import TranslateConfig
+    from mtqa.translate.job import run_translate
 
     source, _ = tiny(family)
 

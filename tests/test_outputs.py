@@ -8,7 +8,7 @@ import os
 import pytest
 
 from mtqa.output import atomic_directory, atomic_write
-from mtqa.translate.job import warn_if_not_english
+from mtqa.translate.inputs import warn_if_not_english
 
 
 @pytest.mark.parametrize("umask, folder_mode, file_mode", [(0o022, 0o755, 0o644), (0o077, 0o700, 0o600)])

@@ -10,7 +10,7 @@ import click
 from ..encoders import ENGINES
 from ..formats.qa_input import ON_BAD_ROW
 from ..languages import PAPER_TARGETS, parse_languages
-from ..translate import job as translate_job
+from ..translate.config import DEVICES, TRANSLATE_ENGINES, TranslateConfig
 from ..translate.ct2_model import DEFAULT_MODEL, QUANTIZATIONS
 from ..translate.filters import FILTER_SCOPES, FilterOptions
 from ..translate.langid import LANGID_BACKENDS
@@ -35,7 +35,7 @@ Example:
 @click.option("--input", "input", required=True, help="SQuAD .json, .jsonl, .parquet, or hf:NAME[:CONFIG].")
 @click.option("--output", type=click.Path(path_type=Path), help="Output directory (created atomically); not needed with --dry-run.")
 @click.option("--langs", default=",".join(PAPER_TARGETS), show_default=True, help="Target languages: ISO 639-1 or FLORES-200 codes.")
-@click.option("--split", default=translate_job.TranslateConfig.split, show_default=True, help="Split for hf: inputs.")
+@click.option("--split", default=TranslateConfig.split, show_default=True, help="Split for hf: inputs.")
 @click.option("--columns", help="Column renames, e.g. question=query,context=passage,answers=ans.")
 @click.option("--on-bad-row", type=click.Choice(ON_BAD_ROW), default=ON_BAD_ROW[0], show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N answerable questions.")
@@ -49,18 +49,18 @@ Example:
 )
 @click.option("--revision", help="Hub revision of --model.")
 @click.option("--quantization", type=click.Choice(QUANTIZATIONS), default=QUANTIZATIONS[0], show_default=True)
-@click.option("--device", type=click.Choice(translate_job.DEVICES), default=translate_job.DEVICES[0], show_default=True)
+@click.option("--device", type=click.Choice(DEVICES), default=DEVICES[0], show_default=True)
 @click.option(
     "--compute-type",
-    default=translate_job.TranslateConfig.compute_type,
+    default=TranslateConfig.compute_type,
     show_default=True,
     help="CTranslate2 compute type (default keeps the model's).",
 )
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: the cores this process may use).")
 @click.option(
     "--engine",
-    type=click.Choice(translate_job.ENGINES),
-    default=translate_job.ENGINES[0],
+    type=click.Choice(TRANSLATE_ENGINES),
+    default=TRANSLATE_ENGINES[0],
     show_default=True,
     help="Where chunks are translated: this process, or a Ray cluster (pip install 'mtqa[ray]').",
 )
@@ -74,7 +74,7 @@ Example:
 @click.option(
     "--max-batch-tokens",
     type=click.IntRange(min=1),
-    default=translate_job.TranslateConfig.max_batch_tokens,
+    default=TranslateConfig.max_batch_tokens,
     show_default=True,
     help="Tokens per CTranslate2 batch.",
 )
@@ -213,7 +213,7 @@ def translate(**options) -> None:
     _refuse_unless(options["engine"] == "ray", ("ray_address", "ray_workers"), "with --engine ray", "add --engine ray, or drop {shown}")
     _refuse_unless(options["input"].startswith("hf:"), ("split",), "to hf: inputs", "drop {shown} (a file is one split)")
     config = fill(
-        translate_job.TranslateConfig,
+        TranslateConfig,
         options,
         langs=languages,
         decoding=fill(DecodingOptions, options),
@@ -225,11 +225,15 @@ def translate(**options) -> None:
         raise click.UsageError("Missing option '--output' (only --dry-run goes without one).")
     if config.assume_tokens_per_second is not None and not config.dry_run:
         raise click.UsageError("--assume-tokens-per-second sets the rate of a --dry-run's estimate; add --dry-run, or drop it.")
-    manifest = translate_job.run_translate(config)
+    from ..translate.dry_run import dry_run_table
+    from ..translate.job import run_translate
+    from ..translate.manifest import summary_table
+
+    manifest = run_translate(config)
     if config.dry_run:
-        click.echo(translate_job.dry_run_table(manifest))
+        click.echo(dry_run_table(manifest))
         return
-    click.echo(translate_job.summary_table(manifest), err=True)
+    click.echo(summary_table(manifest), err=True)
     click.echo(f"wrote {manifest['rows']} rows to {config.output}", err=True)
 
 

@@ -23,6 +23,7 @@ from typing import Iterable, Iterator, Sequence
 from ..errors import MtqaError
 from ..languages import Language, get_language
 from ..paths import available_cores
+from .translator import MAX_BATCH_TOKENS
 
 PREFIX = "apertium"
 BINARY = "apertium"
@@ -157,7 +158,7 @@ class ApertiumTranslator:
     family = PREFIX
     replicas = 1
 
-    def __init__(self, pairs: dict[str, ApertiumPair], *, max_batch_tokens: int = 4096, binary: str | None = None) -> None:
+    def __init__(self, pairs: dict[str, ApertiumPair], *, max_batch_tokens: int = MAX_BATCH_TOKENS, binary: str | None = None) -> None:
         self.pairs = pairs
         self.max_batch_tokens = max_batch_tokens
         self.binary = binary or require_binary()

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Iterator
 
 from ..errors import MtqaError, first_line
 from ..faults import crash_point
-from .translator import ChunkWork, DecodingOptions, ModelTranslator
+from .translator import MAX_BATCH_TOKENS, ChunkWork, DecodingOptions, ModelTranslator
 
 INSTALL_HINT = "--engine ray needs Ray: pip install 'mtqa[ray]' (or pip install 'ray[data]')"
 
@@ -66,7 +66,7 @@ class RayEngine:
         device: str = "auto",
         compute_type: str = "default",
         threads: int | None = None,
-        max_batch_tokens: int = 4096,
+        max_batch_tokens: int = MAX_BATCH_TOKENS,
         address: str | None = None,
         workers: int | None = None,
     ) -> None:

@@ -24,6 +24,7 @@ from .tokenizer import ModelTokenizer
 # How output tokens become text; part of every cache key, so a cache written by an older
 # version (1 kept stray language codes in the text) is never read back.
 TEXT_VERSION = 2
+MAX_BATCH_TOKENS = 4096  # CTranslate2's token batches (batch_type="tokens"), and Apertium's chunks
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class ModelTranslator:
         device: str = "cpu",
         compute_type: str = "default",
         threads: int | None = None,
-        max_batch_tokens: int = 4096,
+        max_batch_tokens: int = MAX_BATCH_TOKENS,
         load_model: bool = True,
         model: str = "",
         tokenizer: ModelTokenizer | None = None,
