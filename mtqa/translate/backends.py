@@ -12,12 +12,13 @@ from typing import Any
 from ..errors import MtqaError
 from ..languages import Language
 from . import apertium
+from .translator import ChunkEngine, Translator
 
 
 @dataclass
 class OpenedModel:
-    translator: Any  # ModelTranslator or ApertiumTranslator
-    engine: Any  # LocalEngine, RayEngine or ApertiumEngine
+    translator: Translator  # ModelTranslator or ApertiumTranslator
+    engine: ChunkEngine | None  # LocalEngine, RayEngine or ApertiumEngine; None in a dry run
     namespace: str | None  # None in a dry run of a model not converted yet: its cache keys are unknown
     report: dict[str, Any]  # the manifest's "model" entry
     described: str  # how the text was translated, for the dataset card

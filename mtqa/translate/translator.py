@@ -11,7 +11,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 from ..errors import MtqaError
 from ..faults import crash_point
@@ -140,6 +140,28 @@ class ModelTranslator:
 ChunkWork = tuple[int, list[str], list[str], str]
 
 
+class Translator(Protocol):
+    """What :func:`translate_segments` needs of a translator: ModelTranslator (CTranslate2) and ApertiumTranslator are two."""
+
+    family: str
+    max_batch_tokens: int
+
+    def tokenize(self, text: str, source_lang: str, target_lang: str) -> list[str]: ...
+
+    def detokenize(self, tokens: Sequence[str]) -> str: ...
+
+
+class ChunkEngine(Protocol):
+    """Where chunks are translated: LocalEngine (this process), RayEngine (a cluster), ApertiumEngine (parallel pipelines).
+
+    ``run`` yields each chunk's output tokens with its number, in any order.
+    """
+
+    name: str
+
+    def run(self, work: Iterable[ChunkWork]) -> Iterator[tuple[int, list[list[str]]]]: ...
+
+
 class LocalEngine:
     """Translates chunks in this process, in order; with several GPUs, one chunk in flight per replica."""
 
@@ -196,7 +218,7 @@ class TranslationStats:
 
 
 def translate_segments(
-    translator: ModelTranslator,
+    translator: Translator,
     cache: TranslationCache,
     namespace: str,
     segments: Sequence[tuple[str, str]],
@@ -205,7 +227,7 @@ def translate_segments(
     *,
     progress: bool = True,
     chunk_tokens: int | None = None,
-    engine: LocalEngine | None = None,
+    engine: ChunkEngine | None = None,
 ) -> tuple[dict[tuple[str, str], str], TranslationStats]:
     """Translate unique ``(text, target_flores)`` segments, reusing and filling the cache.
 
