@@ -19,6 +19,9 @@ def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+TRANSLATIONS = ("machine", "human")  # what a card says its non-English text is
+
+
 def render_card(
     *,
     title: str,
@@ -28,30 +31,29 @@ def render_card(
     source_datasets: list[str],
     task_categories: list[str],
     sections: list[tuple[str, str]],
+    translations: list[str],
+    data_files: str,
 ) -> str:
-    """A dataset card: YAML front matter followed by the given Markdown sections."""
-    front = [
-        "---",
-        "language:",
-        *[f"- {code}" for code in languages],
-        f"license: {license_name or 'unknown'}",
-        "multilinguality: multilingual" if len(languages) > 1 else "multilinguality: monolingual",
-        "size_categories:",
-        f"- {size_category(rows)}",
-        "source_datasets:",
-        *[f"- {name}" for name in source_datasets],
-        "task_categories:",
-        *[f"- {name}" for name in task_categories],
-        "tags:",
-        "- machine-translated",
-        "- mtqa",
-        "---",
-        "",
-        f"# {title}",
-        "",
-    ]
-    body = [f"## {heading}\n\n{text.strip()}\n" for heading, text in sections]
-    return "\n".join(front) + "\n".join(body)
+    """A Hugging Face dataset card (front matter through huggingface_hub's DatasetCardData), then the Markdown sections.
+
+    ``translations`` names what the non-English text is (``machine``, ``human`` or both); ``data_files``
+    is the glob the Hub's viewer loads as the train split.
+    """
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    data = DatasetCardData(
+        language=languages,
+        license=license_name or "unknown",
+        multilinguality="multilingual" if len(languages) > 1 else "monolingual",
+        size_categories=[size_category(rows)],
+        source_datasets=source_datasets,
+        task_categories=task_categories,
+        tags=["mtqa", *[f"{kind}-translated" for kind in TRANSLATIONS if kind in translations]],
+        configs=[{"config_name": "default", "data_files": [{"split": "train", "path": data_files}]}],
+        dataset_info={"splits": [{"name": "train", "num_examples": rows}]},
+    )
+    body = "\n".join(f"## {heading}\n\n{text.strip()}\n" for heading, text in sections)
+    return str(DatasetCard(f"---\n{data.to_yaml()}\n---\n\n# {title}\n\n{body}"))
 
 
 MT_LIMITATIONS = """\

@@ -468,3 +468,14 @@ def test_exact_schedule_is_refused_where_it_means_nothing(tmp_path, xquad_r):
         build(tmp_path, [lareqa(xquad_r)], articles="0-5", mode="hybrid", alpha_schedule="exact", batch_size=16)
     with pytest.raises(MtqaError, match="--mode xy has neither: drop --alpha-schedule"):
         build(tmp_path, [lareqa(xquad_r)], articles="0-5", mode="xy", alpha_schedule="exact", batch_size=16, num_batches=4)
+
+
+def test_the_card_names_only_the_languages_and_the_translation_kind_it_holds(tmp_path, xquad_r):
+    from huggingface_hub import DatasetCard
+
+    manifest, _ = build(tmp_path, [lareqa(xquad_r)], articles="0-5", langs=["en", "de", "zh"], batch_size=8, num_batches=4)
+    card = DatasetCard.load(tmp_path / "out" / "README.md").data
+    assert card.language == ["de", "en", "zh"]  # not the 11 languages of the input
+    assert "human-translated" in card.tags and "machine-translated" not in card.tags  # XQuAD-R is human-translated
+    assert card.configs[0]["data_files"][0]["path"] == "batches-*.parquet"
+    assert card.dataset_info["splits"][0]["num_examples"] == manifest["rows"]

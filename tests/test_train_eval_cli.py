@@ -76,6 +76,11 @@ def test_train_then_evaluate_then_resume_refusal(tmp_path, tiny_xlmr, xquad_r):
     ):
         assert expected in card, (expected, card)
     assert f"| xquad-r | {report['evals']['xquad-r']['mono_map']:.3f} |" in card
+    from huggingface_hub import ModelCard
+
+    metadata = ModelCard.load(run / "model" / "README.md").data  # the results as model-index, which the Hub shows
+    scores = {result.metric_type: result.metric_value for result in metadata.eval_results}
+    assert scores["mono_map"] == round(report["evals"]["xquad-r"]["mono_map"], 4) and set(scores) >= {"cross_map", "rank_distance"}
     again = mtqa(*args)
     assert again.returncode == 1 and "already exists" in again.stderr and len(again.stderr.strip().splitlines()) == 1
 

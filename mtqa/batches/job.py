@@ -271,7 +271,10 @@ def _manifest(
 
 def _card(manifest: dict[str, Any]) -> str:
     config = manifest["config"]
-    langs = sorted({code for item in manifest["inputs"] for code in item["languages"]})
+    # The languages the batches hold (an input may have more than --langs kept), and what their translations are:
+    # a LAReQA set is human-translated, a translate output machine-translated.
+    langs = sorted({code for pair in manifest["pairs"] for code in pair.split("-", 1)})
+    translations = sorted({"human" if spec.startswith("lareqa:") else "machine" for spec in config["inputs"]})
     types = markdown_table(["batch type", "batches"], [[k, v] for k, v in manifest["batches_by_type"].items()])
     inputs = markdown_table(
         ["input", "examples", "rows", "skipped"],
@@ -292,4 +295,6 @@ prefixes such as "query: "."""
         source_datasets=[i["spec"] for i in manifest["inputs"]],
         task_categories=["text-retrieval", "sentence-similarity"],
         sections=[("How it was made", how), ("Epochs", EPOCH_DEFINITION), ("Batch types", types), ("Inputs", inputs)],
+        translations=translations,
+        data_files="batches-*.parquet",
     )

@@ -6,7 +6,6 @@ publishing that folder would publish a false card, so train-eval replaces it.
 
 from __future__ import annotations
 
-import re
 import shlex
 import sys
 from pathlib import Path
@@ -19,13 +18,41 @@ from ..train.config import TrainConfig
 
 
 def base_licence(model_folder: Path | None) -> str | None:
-    """The ``license:`` of a base model's own card front matter, where it has one."""
+    """The ``license`` of a base model's own card (its metadata, read by huggingface_hub), where it has one."""
     if model_folder is None or not (Path(model_folder) / "README.md").is_file():
         return None
-    text = (Path(model_folder) / "README.md").read_text(encoding="utf-8", errors="replace")
-    front = re.match(r"---\n(.*?)\n---", text, re.S)
-    found = re.search(r"^license:\s*(\S+)", front.group(1), re.M) if front else None
-    return found.group(1).strip("'\"") if found else None
+    from huggingface_hub import ModelCard
+
+    try:
+        licence = ModelCard.load(Path(model_folder) / "README.md").data.license
+    except Exception:  # a card whose metadata does not parse names no licence
+        return None
+    return str(licence) if licence else None
+
+
+LAREQA_METRICS = {"mono_map": "mono mAP", "cross_map": "cross mAP", "multi_map": "multi mAP", "rank_distance": "rank distance"}
+
+
+def card_metadata(base_model: str, licence: str, languages: list[str], report: dict[str, Any]):
+    """The card's front matter: the model's lineage, and its LAReQA results as model-index (the Hub shows them)."""
+    from huggingface_hub import EvalResult, ModelCardData
+
+    results = [
+        EvalResult(task_type="text-retrieval", task_name="Language-agnostic answer retrieval (LAReQA)", dataset_type=item.get("source", name),
+                   dataset_name=name, metric_type=metric, metric_name=label, metric_value=round(float(item[metric]), 4))
+        for name, item in report.get("evals", {}).items() if item.get("kind") == "lareqa"
+        for metric, label in LAREQA_METRICS.items() if item.get(metric) is not None
+    ]  # fmt: skip
+    return ModelCardData(
+        library_name="sentence-transformers",
+        pipeline_tag="sentence-similarity",
+        tags=["sentence-transformers", "mtqa", "multilingual", "retrieval"],
+        license=licence,
+        base_model=base_model,
+        language=languages or None,
+        model_name=f"{Path(base_model).name or base_model}-mtqa",
+        eval_results=results or None,
+    )
 
 
 def render_model_card(
@@ -40,17 +67,7 @@ def render_model_card(
     licence = base_licence(base_folder) or "unknown"
     # The languages the batches hold (the inputs may have more than --langs kept).
     languages = sorted({code for pair in (shards or {}).get("pairs", {}) for code in pair.split("-", 1)})
-    front = [
-        "---",
-        "library_name: sentence-transformers",
-        "pipeline_tag: sentence-similarity",
-        "tags: [sentence-transformers, mtqa, multilingual, retrieval]",
-        f"license: {licence}",
-        f"base_model: {base_model}",
-    ]
-    if languages:
-        front += ["language:", *[f"- {code}" for code in languages]]
-    front.append("---")
+    front = ["---", card_metadata(base_model, licence, languages, report).to_yaml(), "---"]
     training = report.get("training") or {}
     config = (shards or {}).get("config", {})
     lines = [

@@ -71,6 +71,8 @@ One row per (example, language), English included:
         source_datasets=[config.input],
         task_categories=["question-answering", "text-retrieval"],
         sections=[("How it was made", how), ("Fields", fields), ("Filters", filters), ("Limitations", MT_LIMITATIONS)],
+        translations=["machine"],
+        data_files="data/*.parquet",
     )
 
 
