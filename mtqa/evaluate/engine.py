@@ -37,9 +37,31 @@ def evaluation_encoder(
     if engine not in EVAL_ENGINES:
         raise MtqaError(f"--eval-engine {engine!r} is not one of {', '.join(EVAL_ENGINES)}")
 
-    def in_torch(texts: list[str], prefix: str) -> np.ndarray:
-        return torch_encode(model, texts, prefix=prefix, batch_size=batch_size, progress=progress)
+    from tqdm.auto import tqdm
 
+    # One bar for the whole evaluation (texts encoded), not one per call.
+    bar = tqdm(unit="text", desc="evaluate", disable=not progress, dynamic_ncols=True)
+
+    def counted(encode: TextEncoder) -> TextEncoder:
+        def run(texts: list[str], prefix: str) -> np.ndarray:
+            vectors = encode(texts, prefix)
+            bar.update(len(texts))
+            return vectors
+
+        return run
+
+    def in_torch(texts: list[str], prefix: str) -> np.ndarray:
+        return torch_encode(model, texts, prefix=prefix, batch_size=batch_size)
+
+    try:
+        with _engine(model, engine, workdir, device, in_torch) as (encode, name):
+            yield counted(encode), name
+    finally:
+        bar.close()
+
+
+@contextlib.contextmanager
+def _engine(model, engine: str, workdir: Path, device: str, in_torch: TextEncoder) -> Iterator[tuple[TextEncoder, str]]:
     if engine == "torch" or device != "cpu":
         yield in_torch, "torch"
         return
@@ -54,7 +76,7 @@ def evaluation_encoder(
         if copy is None:
             yield in_torch, "torch"
         else:
-            yield (lambda texts, prefix: copy.encode(texts, prefix=prefix, progress=progress)), "ctranslate2 float32"
+            yield (lambda texts, prefix: copy.encode(texts, prefix=prefix)), "ctranslate2 float32"
     finally:
         torch.set_num_threads(threads)
 
