@@ -9,7 +9,7 @@ from ..encoders import POOLINGS
 from ..evaluate.config import CANDIDATES, EVAL_ENGINES
 from ..train.config import TrainConfig
 
-DEVICES = ("cpu", "cuda")
+DEVICES = ("auto", "cpu", "cuda")  # auto: CUDA where torch sees a GPU, else the CPU (as translate's --device)
 
 
 @dataclass

@@ -98,6 +98,10 @@ def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
         raise MtqaError("train-eval needs --batches DIR (or --eval-only to evaluate the model as it is)")
     if config.eval_only and not config.evals:
         raise MtqaError("--eval-only needs at least one --eval set")
+    if config.device == "auto":
+        import torch
+
+        config.device = "cuda" if torch.cuda.is_available() else "cpu"
     if config.train.precision != "fp32" and config.device != "cuda" and not config.eval_only:
         raise MtqaError(
             f"--precision {config.train.precision} needs a CUDA device (--device cuda); on {config.device} use --precision fp32"
