@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .errors import MtqaError
 from .output import atomic_write
+from .stages import announced
 
 LAREQA_BASE = os.environ.get("MTQA_LAREQA_URL", "https://raw.githubusercontent.com/google-research-datasets/lareqa/master")
 PUBLIC_SETS = {
@@ -122,11 +123,12 @@ def download_public(name: str, target: Path, timeout: float = 20.0) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
     try:
-        for lang in PUBLIC_SETS[name]:
-            url = f"{LAREQA_BASE}/{name}/{lang}.json"
-            with urllib.request.urlopen(url, timeout=timeout) as response, open(staging / f"{lang}.json", "wb") as out:
-                shutil.copyfileobj(response, out)
-        os.replace(staging, target)
+        with announced(f"downloading {name} from the LAReQA release to {target}", f"downloaded {name} to {target}"):
+            for lang in PUBLIC_SETS[name]:
+                url = f"{LAREQA_BASE}/{name}/{lang}.json"
+                with urllib.request.urlopen(url, timeout=timeout) as response, open(staging / f"{lang}.json", "wb") as out:
+                    shutil.copyfileobj(response, out)
+            os.replace(staging, target)
     except (urllib.error.URLError, OSError) as error:
         shutil.rmtree(staging, ignore_errors=True)
         reason = getattr(error, "reason", error)

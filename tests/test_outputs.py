@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 
@@ -34,3 +35,14 @@ def test_a_german_input_gets_one_warning_naming_its_language(xquad_r, capsys):
     assert err.startswith("mtqa: warning: --input de.json looks like German (de), not English") and err.count("\n") == 1
     warn_if_not_english(questions(xquad_r, "en"), "en.json")
     assert capsys.readouterr().err == ""
+
+
+def test_a_one_off_step_is_one_line_with_its_time_and_a_failure_adds_none(capsys):
+    from mtqa.stages import announced
+
+    with announced("converting a", "converted a"):
+        pass
+    assert re.fullmatch(r"mtqa: converted a in \d+\.\d s\n", capsys.readouterr().err)
+    with pytest.raises(ValueError), announced("converting b", "converted b"):
+        raise ValueError("broken")
+    assert capsys.readouterr().err == ""  # the error's own line stays the only one

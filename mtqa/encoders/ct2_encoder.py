@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 from ..errors import MtqaError, first_line
 from ..output import atomic_directory
 from ..paths import available_cores, cache_root
+from ..stages import announced
 from . import ENGINES  # noqa: F401  (re-exported: the engine choices live with the other encoder choices)
 
 CT2_MODEL_TYPES = frozenset({"bert", "xlm-roberta", "roberta", "distilbert", "camembert"})
@@ -114,8 +114,8 @@ def converted(layout: EncoderLayout) -> Path:
     with FileLock(str(target) + ".lock"):
         if (target / COMPLETE).is_file():
             return target
-        print(f"mtqa: converting {layout.folder} to CTranslate2 {QUANTIZATION} in {target} (once)", file=sys.stderr)
-        with atomic_directory(target, overwrite=True) as staging:
+        doing = f"converting {layout.folder} to CTranslate2 {QUANTIZATION} in {target} (once)"
+        with announced(doing, doing.replace("converting", "converted", 1)), atomic_directory(target, overwrite=True) as staging:
             convert(layout, staging, quantization=QUANTIZATION, fallback="--similarity-engine torch")
     return target
 

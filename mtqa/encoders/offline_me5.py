@@ -25,7 +25,6 @@ import hashlib
 import io
 import json
 import struct
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ import numpy as np
 from ..errors import MtqaError
 from ..output import atomic_directory
 from ..paths import cache_root, file_sha256
+from ..stages import announced
 
 ALIAS = "offline-me5"
 IMAGE_FILE = "e5-small-q4.bin"
@@ -264,13 +264,17 @@ def image_path() -> Path:
 
 
 def convert(source: Path, target: Path) -> Path:
-    """Write the sentence-transformers folder for image ``source`` to ``target``, atomically."""
+    """Write the sentence-transformers folder for image ``source`` to ``target``, atomically (one line with its time)."""
+    image = read_image(source)  # a damaged image fails here, in one line of its own
+    with announced(f"converting {source} to {target} (once)", f"converted {source.name} to {target} (once)"):
+        return _write_folder(source, image, target)
+
+
+def _write_folder(source: Path, image: E5Image, target: Path) -> Path:
     import torch
     from safetensors.torch import save_file
     from transformers import BertConfig
 
-    image = read_image(source)
-    print(f"mtqa: converting {source} to {target} (once)", file=sys.stderr)
     weights = {name: torch.from_numpy(value) for name, value in bert_state_dict(image).items()}
     config = BertConfig(
         vocab_size=image.vocab_rows,

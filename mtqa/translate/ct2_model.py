@@ -27,6 +27,7 @@ from filelock import FileLock
 
 from ..errors import MtqaError, first_line
 from ..paths import cache_root, hub_reachable
+from ..stages import announced
 from .families import COMPLETE_MARKER, model_type_of, require_tokenizer_files, tokenizer_files
 
 DEFAULT_MODEL = "facebook/nllb-200-distilled-600M"
@@ -246,7 +247,9 @@ def resolve_model(source: str, *, quantization: str = "int8", revision: str | No
             if fingerprint is None:
                 shutil.rmtree(target, ignore_errors=True)  # an unmarked folder is an interrupted copy
                 origin = str(path) if path.exists() else _locate_hub_model(source, revision, target)
-                _convert(origin, revision, quantization, target)
+                with announced(f"converting {origin} to CTranslate2 {quantization} in {target} (once)",
+                               f"converted {origin} to CTranslate2 {quantization} (once)"):  # fmt: skip
+                    _convert(origin, revision, quantization, target)
                 fingerprint = _stored_fingerprint(target)
     return ResolvedModel(target, source, fingerprint)
 
