@@ -123,7 +123,7 @@ def download_public(name: str, target: Path, timeout: float = 20.0) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
     try:
-        with announced(f"downloading {name} from the LAReQA release to {target}", f"downloaded {name} to {target}"):
+        with announced(f"downloaded {name} to {target}"):
             for lang in PUBLIC_SETS[name]:
                 url = f"{LAREQA_BASE}/{name}/{lang}.json"
                 with urllib.request.urlopen(url, timeout=timeout) as response, open(staging / f"{lang}.json", "wb") as out:

@@ -35,23 +35,11 @@ class StageTimer:
 
 
 @contextlib.contextmanager
-def announced(doing: str, done: str) -> Iterator[None]:
-    """One line for a slow one-off step (a conversion, a download), with its time: ``mtqa: converted X in 12.3 s``.
+def announced(done: str) -> Iterator[None]:
+    """One line for a slow one-off step (a conversion, a download) once it is done, with its time:
+    ``mtqa: converted X in 12.3 s``. A failed step adds nothing to its own one-line error."""
+    from . import log
 
-    On a terminal the line opens when the step starts and ends when it does; in a log it is written
-    once, at the end, so a failed step adds nothing to its one-line error.
-    """
-    import sys
-
-    live = sys.stderr.isatty()
     started = time.perf_counter()
-    if live:
-        print(f"mtqa: {doing} ...", end="", file=sys.stderr, flush=True)
-    try:
-        yield
-    except BaseException:
-        if live:
-            print(" failed", file=sys.stderr, flush=True)
-        raise
-    seconds = time.perf_counter() - started
-    print(f" {seconds:.1f} s" if live else f"mtqa: {done} in {seconds:.1f} s", file=sys.stderr, flush=True)
+    yield
+    log.info(f"{done} in {time.perf_counter() - started:.1f} s")

@@ -40,9 +40,23 @@ def test_a_german_input_gets_one_warning_naming_its_language(xquad_r, capsys):
 def test_a_one_off_step_is_one_line_with_its_time_and_a_failure_adds_none(capsys):
     from mtqa.stages import announced
 
-    with announced("converting a", "converted a"):
+    with announced("converted a"):
         pass
     assert re.fullmatch(r"mtqa: converted a in \d+\.\d s\n", capsys.readouterr().err)
-    with pytest.raises(ValueError), announced("converting b", "converted b"):
+    with pytest.raises(ValueError), announced("converted b"):
         raise ValueError("broken")
     assert capsys.readouterr().err == ""  # the error's own line stays the only one
+
+
+def test_messages_and_warnings_share_one_setup(capsys):
+    from mtqa import log
+
+    log.setup()
+    log.info("skipped 2 bad rows")
+    log.warning("the cache was damaged")
+    assert capsys.readouterr().err.splitlines() == ["mtqa: skipped 2 bad rows", "mtqa: warning: the cache was damaged"]
+    ours = log.one_line_warning("a warning of mtqa's own", UserWarning, str(log.PACKAGE / "train" / "trainer.py"), 1)
+    theirs = log.one_line_warning("deprecated", FutureWarning, "/site-packages/transformers/x.py", 7)
+    assert (
+        ours == "mtqa: warning: a warning of mtqa's own\n" and theirs == "/site-packages/transformers/x.py:7: FutureWarning: deprecated\n"
+    )

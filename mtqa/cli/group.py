@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import sys
 import traceback
-import warnings
 from dataclasses import fields
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from .. import __version__
+from .. import __version__, log
 from ..errors import MtqaError
 from ..languages import parse_languages
 
@@ -70,16 +68,10 @@ def _invocation() -> list[str]:
     return obj["argv"] if isinstance(obj, dict) and "argv" in obj else ["mtqa", *sys.argv[1:]]
 
 
-def _one_line_warning(message, category, filename, lineno, line=None) -> str:
-    if Path(filename).resolve().is_relative_to(Path(__file__).resolve().parents[1]):  # the mtqa package
-        return f"mtqa: warning: {message}\n"
-    return f"{filename}:{lineno}: {category.__name__}: {message}\n"  # another library's: say whose
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors end in one line and a non-zero exit, never a traceback."""
     args = sys.argv[1:] if argv is None else list(argv)
-    warnings.formatwarning = _one_line_warning
+    log.setup()
     verbose = "--verbose" in args
     if verbose:  # the group's flag, accepted after the subcommand too
         args = ["--verbose", *[arg for arg in args if arg != "--verbose"]]

@@ -114,8 +114,8 @@ def converted(layout: EncoderLayout) -> Path:
     with FileLock(str(target) + ".lock"):
         if (target / COMPLETE).is_file():
             return target
-        doing = f"converting {layout.folder} to CTranslate2 {QUANTIZATION} in {target} (once)"
-        with announced(doing, doing.replace("converting", "converted", 1)), atomic_directory(target, overwrite=True) as staging:
+        done = f"converted {layout.folder} to CTranslate2 {QUANTIZATION} in {target} (once)"
+        with announced(done), atomic_directory(target, overwrite=True) as staging:
             convert(layout, staging, quantization=QUANTIZATION, fallback="--similarity-engine torch")
     return target
 

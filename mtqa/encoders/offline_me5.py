@@ -266,7 +266,7 @@ def image_path() -> Path:
 def convert(source: Path, target: Path) -> Path:
     """Write the sentence-transformers folder for image ``source`` to ``target``, atomically (one line with its time)."""
     image = read_image(source)  # a damaged image fails here, in one line of its own
-    with announced(f"converting {source} to {target} (once)", f"converted {source.name} to {target} (once)"):
+    with announced(f"converted {source.name} to {target} (once)"):
         return _write_folder(source, image, target)
 
 

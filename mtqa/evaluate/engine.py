@@ -13,13 +13,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
+from .. import log
 from ..encoders.load import encode as torch_encode
 from ..errors import MtqaError, first_line
 from ..output import remove_stale
@@ -91,10 +91,7 @@ def _ctranslate2_copy(model, workdir: Path):
         model.save(str(saved), create_model_card=False)
         layout = ct2_layout(str(saved))
         if layout is None:
-            print(
-                "mtqa: --eval-engine ctranslate2: the model is not Transformer → mean or CLS pooling → Normalize; evaluating in PyTorch",
-                file=sys.stderr,
-            )
+            log.info("--eval-engine ctranslate2: the model is not Transformer → mean or CLS pooling → Normalize; evaluating in PyTorch")
             return None
         # sentence-transformers 6 keeps max_seq_length out of the saved config; the model has it.
         layout = dataclasses.replace(layout, max_length=int(model.max_seq_length or layout.max_length))
@@ -102,5 +99,5 @@ def _ctranslate2_copy(model, workdir: Path):
             convert(layout, Path(scratch) / "ct2", quantization=None, fallback="--eval-engine torch")
             return CT2SentenceEncoder(layout, model=Path(scratch) / "ct2", compute_type="float32")
         except (MtqaError, RuntimeError, ValueError) as error:
-            print(f"mtqa: --eval-engine ctranslate2: {first_line(error)}; evaluating in PyTorch", file=sys.stderr)
+            log.info(f"--eval-engine ctranslate2: {first_line(error)}; evaluating in PyTorch")
             return None

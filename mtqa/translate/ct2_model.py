@@ -247,8 +247,7 @@ def resolve_model(source: str, *, quantization: str = "int8", revision: str | No
             if fingerprint is None:
                 shutil.rmtree(target, ignore_errors=True)  # an unmarked folder is an interrupted copy
                 origin = str(path) if path.exists() else _locate_hub_model(source, revision, target)
-                with announced(f"converting {origin} to CTranslate2 {quantization} in {target} (once)",
-                               f"converted {origin} to CTranslate2 {quantization} (once)"):  # fmt: skip
+                with announced(f"converted {origin} to CTranslate2 {quantization} (once)"):  # fmt: skip
                     _convert(origin, revision, quantization, target)
                 fingerprint = _stored_fingerprint(target)
     return ResolvedModel(target, source, fingerprint)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
+from .. import log
 from ..errors import MtqaError
 from ..formats.lareqa import parse_articles
 from ..formats.qa_input import LoadResult, load_records
@@ -27,7 +26,7 @@ def load_and_segment(config: TranslateConfig, timer: StageTimer) -> tuple[LoadRe
         )
     warn_if_not_english([record["question"] for record in loaded.records], config.input)
     if loaded.bad_rows:
-        print(f"mtqa: skipped {len(loaded.bad_rows)} bad rows, e.g. {loaded.bad_rows[0][0]}: {loaded.bad_rows[0][1]}", file=sys.stderr)
+        log.info(f"skipped {len(loaded.bad_rows)} bad rows, e.g. {loaded.bad_rows[0][0]}: {loaded.bad_rows[0][1]}")
     with timer.stage("segment"):
         spans_of = {context: split_sentences(context) for context in dict.fromkeys(r["context"] for r in loaded.records)}
         records = [segment_record(record, spans_of[record["context"]]) for record in loaded.records]
@@ -46,8 +45,7 @@ def warn_if_not_english(questions: list[str], spec: str) -> None:
         name = f"{get_language(code).name} ({code})"
     except MtqaError:
         name = code
-    print(
-        f"mtqa: warning: --input {spec} looks like {name}, not English ({share:.0%} of a sample of its questions); "
-        "mtqa translate reads English sources, so check the file",
-        file=sys.stderr,
+    log.warning(
+        f"--input {spec} looks like {name}, not English ({share:.0%} of a sample of its questions); "
+        "mtqa translate reads English sources, so check the file"
     )
