@@ -128,6 +128,14 @@ def train(
     return summary
 
 
+def check_run_folder(output_dir: Path, resume: bool) -> None:
+    """A run folder may be trained into: not finished, and holding an earlier run only with --resume (checked before any load too)."""
+    if (output_dir / "model").exists():
+        raise MtqaError(f"{output_dir}/model already exists: that run is finished; choose another --output")
+    if not resume and ((output_dir / "train_log.jsonl").exists() or checkpoints.complete_checkpoints(output_dir / "checkpoints")):
+        raise MtqaError(f"{output_dir} holds an earlier run; pass --resume to continue it, or choose another --output")
+
+
 class _Run:
     """Everything a training run holds: checked folders, optimizer, schedule, loss, and where it resumes."""
 
@@ -157,10 +165,7 @@ class _Run:
         self.settings = {**dataclasses.asdict(config), "max_steps": self.max_steps}
         self.checkpoints = output_dir / "checkpoints"
         self.log_path = output_dir / "train_log.jsonl"
-        if (output_dir / "model").exists():
-            raise MtqaError(f"{output_dir}/model already exists: that run is finished; choose another --output")
-        if not config.resume and (self.log_path.exists() or checkpoints.complete_checkpoints(self.checkpoints)):
-            raise MtqaError(f"{output_dir} holds an earlier run; pass --resume to continue it, or choose another --output")
+        check_run_folder(output_dir, config.resume)
         group.barrier()  # every rank has checked the folder before rank 0 writes to it
         if group.is_main:
             self.checkpoints.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ from ..formats.lareqa import parse_articles
 from ..formats.shards import read_manifest
 from ..output import atomic_write, check_writable_parent, output_lock, write_error
 from ..paths import resolve_eval_data
+from ..stages import announced
 from ..train.distributed import current_group
 from .config import TrainEvalConfig
 from .model_card import write_model_card
@@ -110,6 +111,12 @@ def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
     if config.batches is not None and not config.eval_only:
         manifest = read_manifest(config.batches)  # read once, here: a wrong folder fails before the model loads
     _check_merge_options(config)
+    if not config.eval_only:
+        from ..train.trainer import check_run_folder
+
+        config.train.validate()  # conflicting training options fail before the model loads
+        if _finished_training(config) is None:
+            check_run_folder(config.output, config.train.resume)
     group = current_group()
     if not group.is_main:
         return _train_on_other_rank(config)
@@ -218,9 +225,9 @@ def _train_eval(config: TrainEvalConfig, manifest: dict[str, Any] | None) -> dic
     prepared = _prepare_evals(config)
     output = config.output
     finished = _finished_training(config)
-    model = load_encoder(
-        str(output / "model") if finished else config.model, pooling=config.pooling, max_length=config.max_length, device=config.device
-    )
+    source = str(output / "model") if finished else config.model
+    with announced(f"loaded {source} on {config.device}"):
+        model = load_encoder(source, pooling=config.pooling, max_length=config.max_length, device=config.device)
     try:
         output.mkdir(parents=True, exist_ok=True)
     except OSError as error:
