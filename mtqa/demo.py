@@ -27,6 +27,7 @@ from pathlib import Path
 from .card import markdown_table
 from .cli import main as mtqa_main
 from .errors import MtqaError
+from .formats.run_files import REPORT
 from .paths import cache_root, find_data, hub_reachable
 from .translate.ct2_model import DEFAULT_MODEL, is_ctranslate2_dir, is_huggingface_dir
 
@@ -227,8 +228,8 @@ def main() -> None:
             *evaluation,
         ]
     )
-    untrained = json.loads((OUT / "untrained" / "report.json").read_text())
-    trained = json.loads((OUT / "trained" / "report.json").read_text())
+    untrained = json.loads((OUT / "untrained" / REPORT).read_text())
+    trained = json.loads((OUT / "trained" / REPORT).read_text())
     print("\n" + comparison(untrained, trained))
     print(
         f"\ndemo: parallel corpus in {translated}{'' if real else ' (SMOKE RUN: noise, not translations)'}; "

@@ -27,8 +27,9 @@ from typing import Any, Callable
 from .card import markdown_table
 from .errors import MtqaError, first_line
 from .evaluate.metrics import HEADLINE_METRICS
+from .formats.run_files import MANIFEST, REPORT, TRAIN_LOG
 
-COMMANDS = {"translate": "manifest.json", "build-batches": "manifest.json", "train-eval": "report.json"}
+COMMANDS = {"translate": MANIFEST, "build-batches": MANIFEST, "train-eval": REPORT}
 
 
 def load_recipe(path: Path) -> dict[str, Any]:
@@ -122,7 +123,7 @@ def comparison(recipe: dict[str, Any], out: Path) -> tuple[str, list[dict[str, A
     for step in recipe["steps"]:
         if step["name"] not in recipe.get("compare", []):
             continue
-        report = json.loads((step_output(step, out) / "report.json").read_text())
+        report = json.loads((step_output(step, out) / REPORT).read_text())
         for name, item in report["evals"].items():
             paper = published.get(step["name"], {}).get(name, {})
             rows.append(
@@ -189,7 +190,7 @@ def run_recipe(path: Path, out: Path, *, run_command: Callable[[list[str]], None
         output = step_output(step, out)
         if output.exists() and step["command"] != "train-eval":
             argv.append("--overwrite")  # an incomplete output left by an interrupted step
-        elif step["command"] == "train-eval" and (output / "train_log.jsonl").exists() and "--eval-only" not in argv:
+        elif step["command"] == "train-eval" and (output / TRAIN_LOG).exists() and "--eval-only" not in argv:
             argv.append("--resume")  # training was interrupted: continue from its last checkpoint
         started = time.perf_counter()
         try:

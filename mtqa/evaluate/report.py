@@ -11,6 +11,7 @@ import numpy as np
 
 from ..card import markdown_table
 from ..faults import crash_point
+from ..formats.run_files import REPORT
 from ..output import atomic_write
 from ..plots import heatmap
 from .metrics import BEIR_METRICS
@@ -102,4 +103,4 @@ def write_report(report: dict[str, Any], directory: Path) -> None:
             write_heatmap(name, item, directory / f"heatmap-{name}.png")
     crash_point("report.write")
     # Last, by rename: a run folder with report.json is complete (recipes skip it), one without is not.
-    atomic_write(directory / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    atomic_write(directory / REPORT, json.dumps(report, indent=2, ensure_ascii=False) + "\n")

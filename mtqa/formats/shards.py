@@ -23,10 +23,11 @@ import pyarrow.parquet as pq
 from ..errors import MtqaError, first_line
 from ..output import write_json
 from ..paths import file_sha256
+from .run_files import MANIFEST
 
 FORMAT_VERSION = 1
 CREATED_BY = "mtqa build-batches"
-MANIFEST = "manifest.json"
+
 REQUIRED_COLUMNS = ["batch_index", "batch_type", "query", "positive"]
 OPTIONAL_COLUMNS = ["positive_context", "negatives", "sub_batch"]
 DICTIONARY_COLUMNS = ["batch_type", "query_lang", "positive_lang", "dataset", "sub_batch"]

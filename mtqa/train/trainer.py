@@ -26,6 +26,7 @@ from torch import nn
 
 from ..errors import MtqaError
 from ..faults import crash_point
+from ..formats.run_files import TRAIN_LOG
 from ..formats.shards import TrainBatch, iter_batches, read_manifest
 from ..output import atomic_directory, write_error
 from . import checkpoints
@@ -132,7 +133,7 @@ def check_run_folder(output_dir: Path, resume: bool) -> None:
     """A run folder may be trained into: not finished, and holding an earlier run only with --resume (checked before any load too)."""
     if (output_dir / "model").exists():
         raise MtqaError(f"{output_dir}/model already exists: that run is finished; choose another --output")
-    if not resume and ((output_dir / "train_log.jsonl").exists() or checkpoints.complete_checkpoints(output_dir / "checkpoints")):
+    if not resume and ((output_dir / TRAIN_LOG).exists() or checkpoints.complete_checkpoints(output_dir / "checkpoints")):
         raise MtqaError(f"{output_dir} holds an earlier run; pass --resume to continue it, or choose another --output")
 
 
@@ -164,7 +165,7 @@ class _Run:
         self.fingerprint = [shard.get("sha256") for shard in self.manifest["shards"]]
         self.settings = {**dataclasses.asdict(config), "max_steps": self.max_steps}
         self.checkpoints = output_dir / "checkpoints"
-        self.log_path = output_dir / "train_log.jsonl"
+        self.log_path = output_dir / TRAIN_LOG
         check_run_folder(output_dir, config.resume)
         group.barrier()  # every rank has checked the folder before rank 0 writes to it
         if group.is_main:

@@ -19,6 +19,7 @@ from ..evaluate.metrics import HEADLINE_METRICS
 from ..evaluate.report import write_report
 from ..formats.beir import load_beir, trec_qrels_lines
 from ..formats.lareqa import parse_articles
+from ..formats.run_files import TRAINED
 from ..formats.shards import read_manifest
 from ..output import atomic_write, check_writable_parent, output_lock, write_error
 from ..paths import resolve_eval_data
@@ -216,9 +217,6 @@ def _remove_if_nothing_written(folder: Path) -> None:
     """A run that failed before writing a byte leaves no folder behind to be mistaken for a result."""
     if folder.is_dir() and not any(path.is_file() and path.stat().st_size for path in folder.rglob("*")):
         shutil.rmtree(folder, ignore_errors=True)
-
-
-TRAINED = "training.json"  # beside model/: training (and any merge) finished; a resumed run only evaluates
 
 
 def _train_eval(config: TrainEvalConfig, manifest: dict[str, Any] | None) -> dict[str, Any]:

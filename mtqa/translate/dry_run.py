@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..formats.run_files import TRANSLATION_CACHE
 from ..languages import Language
 from ..paths import cache_root
 from ..stages import StageTimer
@@ -24,7 +25,7 @@ def dry_run(config: TranslateConfig, source: Language, targets: list[Language]) 
     opened = open_model(config, source, targets, load=False)
     tokenizer = opened.translator
     requested = [(text, language.flores) for language in targets for record in records for text in segments_to_translate(record)]
-    cache_file = cache_root() / "translations.sqlite"
+    cache_file = cache_root() / TRANSLATION_CACHE
     cache = TranslationCache(cache_file if config.use_cache and cache_file.is_file() else None)  # a dry run creates nothing
     try:
         with timer.stage("plan"):

@@ -12,6 +12,7 @@ from typing import Any
 from ..errors import MtqaError
 from ..faults import crash_point
 from ..formats.parallel_corpus import CORPUS_FILE, CREATED_BY, write_corpus
+from ..formats.run_files import MANIFEST, TRANSLATION_CACHE
 from ..languages import Language, get_language
 from ..output import atomic_directory, claim_output, write_json
 from ..paths import cache_root
@@ -60,7 +61,7 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
         translator = opened.translator
 
     requested = [(text, language.flores) for language in targets for record in records for text in segments_to_translate(record)]
-    cache = TranslationCache(cache_root() / "translations.sqlite" if config.use_cache else None)
+    cache = TranslationCache(cache_root() / TRANSLATION_CACHE if config.use_cache else None)
     try:
         translations, stats = translate_segments(
             translator,
@@ -111,7 +112,7 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
         with atomic_directory(config.output, overwrite=config.overwrite) as staging:
             write_corpus(staging / CORPUS_FILE, rows)
             crash_point("output.write")
-            write_json(staging / "manifest.json", manifest)
+            write_json(staging / MANIFEST, manifest)
             (staging / "README.md").write_text(dataset_card(manifest, config), encoding="utf-8")
     manifest["timings_s"]["write"] = timer.report()["write"]
     return manifest

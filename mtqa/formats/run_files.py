@@ -1,0 +1,11 @@
+"""The names of the files a run leaves in its output folder, owned here so every reader and writer agrees.
+
+The schemas are their writers': the shard manifest :mod:`.shards`, the corpus :mod:`.parallel_corpus`,
+the train-eval report :mod:`mtqa.evaluate.report`, the translation cache :mod:`mtqa.translate.cache`.
+"""
+
+MANIFEST = "manifest.json"  # translate and build-batches outputs: written last, so its presence means complete
+REPORT = "report.json"  # a train-eval run: written last, so its presence means complete
+TRAIN_LOG = "train_log.jsonl"  # a train-eval run: one line per step; its presence means training started
+TRAINED = "training.json"  # beside model/: training (and any merge) finished; a resumed run only evaluates
+TRANSLATION_CACHE = "translations.sqlite"  # in $MTQA_CACHE: translations and similarity vectors
