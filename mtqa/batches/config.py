@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 MODES = ("hybrid", "xx", "xy", "xx-mixed", "en", "multitask")
 POSITIVES = ("passage", "sentence", "sentence+context")
@@ -29,3 +30,15 @@ class SamplerConfig:
     epochs: int = 1
     num_batches: int | None = None
     seed: int = 0
+
+
+@dataclass
+class BuildConfig:
+    inputs: list[str]
+    output: Path
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    articles: str | None = None
+    hard_negatives: int = 0  # other sentences of the positive's passage, per row
+    batches_per_shard: int | None = None
+    overwrite: bool = False
+    progress: bool = True

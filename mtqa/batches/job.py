@@ -19,7 +19,7 @@ from ..formats import shards
 from ..formats.lareqa import parse_articles
 from ..output import atomic_directory, claim_output
 from ..stages import StageTimer
-from .config import SamplerConfig
+from .config import BuildConfig, SamplerConfig
 from .corpus_index import Corpus, TextStores, load_corpus
 from .sampler import Batch, SamplingReport, allowed_languages, iterate_batches, validate
 
@@ -29,18 +29,6 @@ once (in `en` mode, every English example). Each corpus's epoch ends when no
 further full batch can be formed from its unused pairs; those are counted as
 `leftover_units`. `--epochs N` runs N such passes with fresh shuffles;
 `--num-batches N` stops after N batches, starting new epochs as needed."""
-
-
-@dataclass
-class BuildConfig:
-    inputs: list[str]
-    output: Path
-    sampler: SamplerConfig = field(default_factory=SamplerConfig)
-    articles: str | None = None
-    hard_negatives: int = 0
-    batches_per_shard: int | None = None
-    overwrite: bool = False
-    progress: bool = True
 
 
 class _ShardWriter:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..batches.config import ALPHA_SCHEDULES, DATASET_SAMPLINGS, MODES, POSITIVES, XY_SCOPES, SamplerConfig
+from ..batches.config import ALPHA_SCHEDULES, DATASET_SAMPLINGS, MODES, POSITIVES, XY_SCOPES, BuildConfig, SamplerConfig
 from ..errors import MtqaError
 from .group import _refuse_unless, cli, fill, language_codes
 
@@ -65,7 +65,7 @@ def _parse_weights(spec: str | None) -> dict[str, float] | None:
 @click.option(
     "--hard-negatives",
     type=click.IntRange(min=0),
-    default=0,
+    default=BuildConfig.hard_negatives,
     show_default=True,
     help="Other sentences of the positive's passage (sentence positives).",
 )
@@ -145,7 +145,7 @@ def build_batches(**options) -> None:
     sampler = fill(
         SamplerConfig, options, langs=language_codes(options["langs"], "--langs"), lang_weights=_parse_weights(options["lang_weights"])
     )
-    config = fill(batches_job.BuildConfig, options, inputs=list(options["inputs"]), sampler=sampler, progress=not options["quiet"])
+    config = fill(BuildConfig, options, inputs=list(options["inputs"]), sampler=sampler, progress=not options["quiet"])
     manifest = batches_job.run_build_batches(config)
     click.echo(stats_text(manifest), err=True)
     click.echo(

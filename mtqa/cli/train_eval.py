@@ -38,13 +38,13 @@ Examples:
 @click.option("--eval-articles", help="lareqa sets: article indices to evaluate on, e.g. 24-47.")
 @click.option("--eval-langs", help="lareqa sets: evaluate only these languages (ISO 639-1 or FLORES-200 codes), e.g. en,de,zh.")
 @click.option("--candidate", type=click.Choice(CANDIDATES), default=CANDIDATES[0], show_default=True)
-@click.option("--beir-split", default="test", show_default=True)
+@click.option("--beir-split", default=TrainEvalConfig.beir_split, show_default=True)
 @click.option("--pooling", type=click.Choice(POOLINGS), default=POOLINGS[0], show_default=True)
 @click.option("--max-length", type=click.IntRange(min=8), help="Tokens per text (default: the model's).")
 @click.option("--query-prefix", default=TrainConfig.query_prefix, show_default=True)
 @click.option("--passage-prefix", default=TrainConfig.passage_prefix, show_default=True)
 @click.option("--device", type=click.Choice(DEVICES), default=DEVICES[0], show_default=True)
-@click.option("--encode-batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--encode-batch-size", type=click.IntRange(min=1), default=TrainEvalConfig.encode_batch_size, show_default=True)
 @click.option(
     "--eval-engine",
     type=click.Choice(EVAL_ENGINES),
