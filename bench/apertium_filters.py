@@ -66,18 +66,30 @@ def translate_corpus(articles: str, out: Path) -> dict[str, Any]:
     return {"manifest": json.loads((out / "manifest.json").read_text()), "rows": rows}
 
 
+DROPPING = ("question", "answer_sentence")  # the parts whose flags drop a row under the default --filter-scope answer
+
+
+def dropping_flags(row: dict[str, Any]) -> list[str]:
+    return [flag for flag in row["flags"] if flag.split(":", 1)[0] in DROPPING]
+
+
 def corpus_shares(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per filter, the share of Spanish examples with one of its flags (a row may carry several), and any flag at all."""
+    """Per filter, the share of Spanish examples it drops (a row may fail several), and the chain's; flags on the
+    passage's other sentences are counted apart, since the default scope keeps those rows."""
+    from mtqa.translate.align import keeps
+
     spanish = [row for row in rows if row["lang"] == "es"]
     by_filter: dict[str, int] = {}
     for row in spanish:
-        for name in {flag.split(":")[1] for flag in row["flags"]}:
+        for name in {flag.split(":")[1] for flag in dropping_flags(row)}:
             by_filter[name] = by_filter.get(name, 0) + 1
-    flagged = sum(1 for row in spanish if row["flags"])
+    dropped = sum(1 for row in spanish if not keeps(row, "answer"))
+    other = sum(1 for row in spanish if keeps(row, "answer") and row["flags"])
     return {
         "examples": len(spanish),
-        "dropped_by_chain": flagged,
-        "dropped_share": round(flagged / len(spanish), 4),
+        "dropped_by_chain": dropped,
+        "dropped_share": round(dropped / len(spanish), 4),
+        "kept_with_flags_on_other_sentences": other,
         "by_filter": {name: {"dropped": count, "share": round(count / len(spanish), 4)} for name, count in sorted(by_filter.items())},
     }
 
@@ -127,11 +139,11 @@ def side_by_side(articles: str) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 def dropped_examples(rows: list[dict[str, Any]], human_of: dict[str, str], count: int = EXAMPLES) -> list[dict[str, Any]]:
-    """The first dropped questions of distinct filters first, then in order: what a dropped row looks like."""
+    """Dropped rows, one per distinct set of reasons first, then in order: what a dropped row looks like."""
     english = {row["id"]: row for row in rows if row["lang"] == "en"}
-    dropped = [row for row in rows if row["lang"] == "es" and row["flags"]]
+    dropped = [row for row in rows if row["lang"] == "es" and dropping_flags(row)]
     kinds: set[tuple[str, ...]] = set()
-    first_of_kind = [row for row in dropped if tuple(row["flags"]) not in kinds and not kinds.add(tuple(row["flags"]))]
+    first_of_kind = [row for row in dropped if tuple(dropping_flags(row)) not in kinds and not kinds.add(tuple(dropping_flags(row)))]
     chosen = (first_of_kind + [row for row in dropped if row not in first_of_kind])[:count]
 
     def shown(row: dict[str, Any]) -> dict[str, Any]:
@@ -148,9 +160,9 @@ def dropped_examples(rows: list[dict[str, Any]], human_of: dict[str, str], count
             "english": source["sentences"][source["answer_sentence"]],
             "apertium": row["sentences"][row["answer_sentence"]],
             "human": None,
-        }  # human sentences are not aligned to these
+        }  # fmt: skip  (human sentences are not aligned)
 
-    return [{"id": row["id"], "flags": row["flags"], **shown(row)} for row in chosen]
+    return [{"id": row["id"], "flags": dropping_flags(row), **shown(row)} for row in chosen]
 
 
 def markdown(result: dict[str, Any]) -> str:
