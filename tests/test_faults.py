@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -35,8 +36,12 @@ def mtqa(*args, cache: Path, crash_at: str | None = None, wait: bool = True, **k
     return subprocess.run(command, capture_output=True, text=True, env=env, **kwargs)
 
 
+PROGRESS = re.compile(r"mtqa: (loaded|converted|downloaded) .* in \d+\.\d s")  # a finished step's one line, before any error
+
+
 def one_line_error(result) -> str:
-    lines = result.stderr.strip().splitlines()
+    """The error's one line; the progress lines of steps that finished before it may precede it."""
+    lines = [line for line in result.stderr.strip().splitlines() if not PROGRESS.fullmatch(line)]
     assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
     assert len(lines) == 1, result.stderr
     return lines[0]
