@@ -94,49 +94,11 @@ def build_batches(**options) -> None:
     method of arXiv 2408.10536). Same inputs and --seed give byte-identical shards.
     """
     from ..batches import job as batches_job
-    from ..batches.stats import stats_text, write_heatmap
-    from ..formats.shards import read_manifest
+    from ..batches.stats import stats_text
 
-    building = (
-        "inputs",
-        "output",
-        "mode",
-        "mono_prob",
-        "alpha_schedule",
-        "xy_scope",
-        "batch_size",
-        "positive",
-        "hard_negatives",
-        "langs",
-        "lang_weights",
-        "lang_temperature",
-        "dataset_sampling",
-        "dataset_temperature",
-        "epochs",
-        "num_batches",
-        "seed",
-        "articles",
-        "batches_per_shard",
-        "overwrite",
-    )
-    _refuse_unless(
-        not options["stats_dir"], building, "when building (--stats only inspects a shard directory)", "drop {shown}, or drop --stats"
-    )
-    _refuse_unless(bool(options["stats_dir"]), ("plot",), "with --stats DIR", "add --stats DIR, or drop {shown}")
-    _refuse_unless(
-        any(spec.startswith("lareqa:") for spec in options["inputs"]),
-        ("articles",),
-        "to lareqa: inputs",
-        "drop {shown} (a translate output holds the articles it was made from; mtqa translate --articles picks them)",
-    )
-    if options["lang_weights"] and options["lang_temperature"]:
-        raise click.UsageError("--lang-weights and --lang-temperature both weight languages; give one of them")
+    _check_options(options)
     if options["stats_dir"]:
-        manifest = read_manifest(options["stats_dir"], option="--stats")
-        click.echo(stats_text(manifest))
-        plot = options["plot"] or options["stats_dir"] / "pairs.png"
-        write_heatmap(manifest, plot)
-        click.echo(f"heatmap: {plot}")
+        _show_stats(options["stats_dir"], options["plot"])
         return
     if not options["inputs"]:
         raise MtqaError("build-batches needs --input (or --stats DIR to inspect shards)")
@@ -152,3 +114,34 @@ def build_batches(**options) -> None:
         f"wrote {manifest['num_batches']} batches ({manifest['rows']} rows) in {len(manifest['shards'])} shards to {config.output}",
         err=True,
     )
+
+
+def _check_options(options: dict) -> None:
+    """Options that do not apply, or conflict, are refused before any work."""
+    # Every option but these builds shards, which --stats does not.
+    inspecting = ("stats_dir", "plot", "quiet")
+    building = tuple(param.name for param in click.get_current_context().command.params if param.name not in inspecting)
+    _refuse_unless(
+        not options["stats_dir"], building, "when building (--stats only inspects a shard directory)", "drop {shown}, or drop --stats"
+    )
+    _refuse_unless(bool(options["stats_dir"]), ("plot",), "with --stats DIR", "add --stats DIR, or drop {shown}")
+    _refuse_unless(
+        any(spec.startswith("lareqa:") for spec in options["inputs"]),
+        ("articles",),
+        "to lareqa: inputs",
+        "drop {shown} (a translate output holds the articles it was made from; mtqa translate --articles picks them)",
+    )
+    if options["lang_weights"] and options["lang_temperature"]:
+        raise click.UsageError("--lang-weights and --lang-temperature both weight languages; give one of them")
+
+
+def _show_stats(directory: Path, plot: Path | None) -> None:
+    """--stats: a shard directory's mix, and its heatmap."""
+    from ..batches.stats import stats_text, write_heatmap
+    from ..formats.shards import read_manifest
+
+    manifest = read_manifest(directory, option="--stats")
+    click.echo(stats_text(manifest))
+    plot = plot or directory / "pairs.png"
+    write_heatmap(manifest, plot)
+    click.echo(f"heatmap: {plot}")
