@@ -58,29 +58,9 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
 
     with timer.stage("model"):
         opened = open_model(config, source, targets)
-        translator = opened.translator
 
     requested = [(text, language.flores) for language in targets for record in records for text in segments_to_translate(record)]
-    cache = TranslationCache(cache_root() / TRANSLATION_CACHE if config.use_cache else None)
-    try:
-        translations, stats = translate_segments(
-            translator,
-            cache,
-            opened.namespace,
-            requested,
-            source.flores,
-            config.decoding,
-            progress=config.progress,
-            engine=opened.engine,
-            chunk_tokens=opened.chunk_tokens,
-        )
-        timer.add("translate", stats.seconds)
-        chain = FilterChain(default_filters(config.filters, cache=cache, progress=config.progress, threads=config.threads))
-        aligner = Aligner(chain, config.filters, lambda text, language: translations[(text, language.flores)])
-        with timer.stage("filter_prepare"):
-            aligner.prepare(records, targets)  # length calibration; the similarity filter encodes every pair here, in batches
-    finally:
-        cache.close()
+    stats, chain, aligner = _translate_and_prepare_filters(config, opened, requested, records, source, targets, timer)
 
     with timer.stage("filter_align"):
         rows = [row for record in records for row in aligner.rows(record, targets)]
@@ -116,3 +96,29 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
             (staging / "README.md").write_text(dataset_card(manifest, config), encoding="utf-8")
     manifest["timings_s"]["write"] = timer.report()["write"]
     return manifest
+
+
+def _translate_and_prepare_filters(config: TranslateConfig, opened, requested, records, source: Language, targets: list[Language],
+                                   timer: StageTimer):  # fmt: skip
+    """Translate every requested segment through the cache, then let the filters see the whole run (calibration, encoding)."""
+    cache = TranslationCache(cache_root() / TRANSLATION_CACHE if config.use_cache else None)
+    try:
+        translations, stats = translate_segments(
+            opened.translator,
+            cache,
+            opened.namespace,
+            requested,
+            source.flores,
+            config.decoding,
+            progress=config.progress,
+            engine=opened.engine,
+            chunk_tokens=opened.chunk_tokens,
+        )
+        timer.add("translate", stats.seconds)
+        chain = FilterChain(default_filters(config.filters, cache=cache, progress=config.progress, threads=config.threads))
+        aligner = Aligner(chain, config.filters, lambda text, language: translations[(text, language.flores)])
+        with timer.stage("filter_prepare"):
+            aligner.prepare(records, targets)  # length calibration; the similarity filter encodes every pair here, in batches
+    finally:
+        cache.close()
+    return stats, chain, aligner
