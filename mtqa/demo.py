@@ -147,90 +147,49 @@ def comparison(untrained: dict, trained: dict) -> str:
     )
 
 
+def translate_step(sample: Path) -> tuple[Path, bool]:
+    """Step 1: Apertium's Spanish where it is (or installs), else NLLB-200 where reachable, else the labelled smoke run."""
+    rule_based = apertium_ready()
+    model, real = ("apertium:eng-spa", True) if rule_based else choose_model()
+    decoding = [] if real else ["--beam-size", "1", "--max-decoding-length", "24"]
+    translated = OUT / ("translated" if real else "translated-SMOKE-RUN")
+    langs = "es" if rule_based else "de,zh"
+    run(["translate", "--input", str(sample), "--langs", langs, "--model", model, "--output", str(translated), "--overwrite", *decoding])
+    if rule_based:
+        print("\n" + show_examples(translated), file=sys.stderr)
+    return translated, real
+
+
+def batches_step(xquad_r: Path) -> Path:
+    """Step 2: hybrid batches from the human-translated articles 0-23."""
+    batches = OUT / "batches"
+    run(["build-batches", "--input", f"lareqa:{xquad_r}", "--articles", "0-23", "--langs", LANGS, "--mode", "hybrid", "--mono-prob", "0.5",
+         "--batch-size", "32", "--positive", "sentence", "--output", str(batches), "--overwrite", "--quiet"])  # fmt: skip
+    return batches
+
+
+def train_eval_step(xquad_r: Path, batches: Path) -> str:
+    """Step 3: the encoder evaluated untrained, trained, evaluated again; the two side by side."""
+    evaluation = ["--eval", f"lareqa:{xquad_r}", "--eval-articles", EVAL_ARTICLES, "--eval-langs", LANGS, "--max-length", "128", "--quiet",
+                  *ENCODER_OPTIONS.get(ENCODER, [])]  # fmt: skip
+    for folder in ("untrained", "trained"):
+        shutil.rmtree(OUT / folder, ignore_errors=True)
+    run(["train-eval", "--eval-only", "--model", ENCODER, "--output", str(OUT / "untrained"), *evaluation])
+    run(["train-eval", "--batches", str(batches), "--model", ENCODER, "--max-steps", TRAIN_STEPS, *TRAIN_OPTIONS.get(ENCODER, []),
+         "--output", str(OUT / "trained"), *evaluation])  # fmt: skip
+    untrained, trained = (json.loads((OUT / folder / REPORT).read_text()) for folder in ("untrained", "trained"))
+    return comparison(untrained, trained)
+
+
 def main() -> None:
     try:
         xquad_r = find_xquad_r()
         sample = english_sample(xquad_r, OUT / "sample-en.json")
-        rule_based = apertium_ready()
-        model, real = ("apertium:eng-spa", True) if rule_based else choose_model()
+        translated, real = translate_step(sample)
     except MtqaError as error:
         sys.exit(f"demo: error: {error}")
-    decoding = [] if real else ["--beam-size", "1", "--max-decoding-length", "24"]
-    translated = OUT / ("translated" if real else "translated-SMOKE-RUN")
-    run(
-        [
-            "translate",
-            "--input",
-            str(sample),
-            "--langs",
-            "es" if rule_based else "de,zh",
-            "--model",
-            model,
-            "--output",
-            str(translated),
-            "--overwrite",
-            *decoding,
-        ]
-    )
-    if rule_based:
-        print("\n" + show_examples(translated), file=sys.stderr)
-    batches = OUT / "batches"
-    run(
-        [
-            "build-batches",
-            "--input",
-            f"lareqa:{xquad_r}",
-            "--articles",
-            "0-23",
-            "--langs",
-            LANGS,
-            "--mode",
-            "hybrid",
-            "--mono-prob",
-            "0.5",
-            "--batch-size",
-            "32",
-            "--positive",
-            "sentence",
-            "--output",
-            str(batches),
-            "--overwrite",
-            "--quiet",
-        ]
-    )
-    evaluation = [
-        "--eval",
-        f"lareqa:{xquad_r}",
-        "--eval-articles",
-        EVAL_ARTICLES,
-        "--eval-langs",
-        LANGS,
-        "--max-length",
-        "128",
-        "--quiet",
-        *ENCODER_OPTIONS.get(ENCODER, []),
-    ]
-    for folder in ("untrained", "trained"):
-        shutil.rmtree(OUT / folder, ignore_errors=True)
-    run(["train-eval", "--eval-only", "--model", ENCODER, "--output", str(OUT / "untrained"), *evaluation])
-    run(
-        [
-            "train-eval",
-            "--batches",
-            str(batches),
-            "--model",
-            ENCODER,
-            "--max-steps",
-            TRAIN_STEPS,
-            *TRAIN_OPTIONS.get(ENCODER, []),
-            "--output",
-            str(OUT / "trained"),
-            *evaluation,
-        ]
-    )
-    untrained = json.loads((OUT / "untrained" / REPORT).read_text())
-    trained = json.loads((OUT / "trained" / REPORT).read_text())
-    print("\n" + comparison(untrained, trained))
+    batches = batches_step(xquad_r)
+    print("\n" + train_eval_step(xquad_r, batches))
     print(
         f"\ndemo: parallel corpus in {translated}{'' if real else ' (SMOKE RUN: noise, not translations)'}; "
         f"batches in {batches}; reports in {OUT / 'untrained'} and {OUT / 'trained'}."
