@@ -67,83 +67,61 @@ def render_model_card(
     licence = base_licence(base_folder) or "unknown"
     # The languages the batches hold (the inputs may have more than --langs kept).
     languages = sorted({code for pair in (shards or {}).get("pairs", {}) for code in pair.split("-", 1)})
-    front = ["---", card_metadata(base_model, licence, languages, report).to_yaml(), "---"]
-    training = report.get("training") or {}
-    config = (shards or {}).get("config", {})
     lines = [
-        *front,
-        "",
-        f"# {Path(base_model).name or base_model}, fine-tuned by mtqa for multilingual retrieval",
-        "",
+        "---", card_metadata(base_model, licence, languages, report).to_yaml(), "---", "",
+        f"# {Path(base_model).name or base_model}, fine-tuned by mtqa for multilingual retrieval", "",
         f"Base model: `{base_model}`. Fine-tuned with `mtqa train-eval` {report.get('mtqa_version', '')} "
-        "(InfoNCE with in-batch negatives, one stored batch per step; arXiv 2408.10536).",
-        "",
-    ]
-    if shards:
-        batch_rows = [[kind, count] for kind, count in shards.get("batches_by_type", {}).items()]
-        lines += [
-            "## Training data",
-            "",
-            f"Shards from `mtqa build-batches`: mode `{config.get('mode')}`, X-X probability (α) {config.get('mono_prob')}, "
-            f"batch size {config.get('batch_size')}, positives `{config.get('positive')}`, seed {shards.get('seed')}; "
-            f"{shards.get('num_batches')} batches, {shards.get('rows')} rows; languages {', '.join(languages) or '-'}.",
-            "",
-            "Inputs: " + "; ".join(f"`{item['spec']}` ({item['examples']} examples)" for item in shards.get("inputs", [])),
-            "",
-            markdown_table(["batch type", "batches"], batch_rows),
-            "",
-        ]
-    lines += [
-        "## Training",
-        "",
-        markdown_table(
-            ["setting", "value"],
-            [
-                ["steps", training.get("steps")],
-                ["learning rate", train.lr],
-                ["weight decay", train.weight_decay],
-                ["warm-up ratio", train.warmup_ratio],
-                ["temperature", train.temperature],
-                ["seed", train.seed],
-                ["query prefix", f"`{train.query_prefix}`"],
-                ["passage prefix", f"`{train.passage_prefix}`"],
-                ["max length", train.max_length or "the model's"],
-                ["processes", training.get("processes")],
-                ["final loss", format_value(training.get("final_loss"), 4)],
-            ],
-        ),
-        "",
-        "Encode queries and passages with the prefixes above, as in training.",
-        "",
-    ]
-    merge = report.get("merge")
-    if merge:
-        chosen = f", chosen on articles {merge['chosen_on']} from {', '.join(merge['dev_scores'])}" if merge.get("dev_scores") else ""
-        lines += [
-            "## Weight-space ensemble (WiSE-FT)",
-            "",
-            f"These weights are (1 − λ)·base + λ·fine-tuned with λ = {merge['lambda']}{chosen}; the base is `{merge['base']}`.",
-            "",
-        ]
-    rows = lareqa_rows(report)
-    if rows:
-        lines += [
-            "## Evaluation (mAP, LAReQA protocol; rank distance: lower is less language bias)",
-            "",
-            markdown_table(["set", "mono", "cross", "multi", "rank distance"], rows),
-            "",
-        ]
-    lines += [
-        "## How it was made",
-        "",
-        "```",
-        shlex.join(command or ["mtqa", *sys.argv[1:]]),
-        "```",
-        "",
-        f"Licence: {licence}, carried over from the base model" + ("" if licence != "unknown" else " (its card names none)") + ".",
-        "",
-    ]
+        "(InfoNCE with in-batch negatives, one stored batch per step; arXiv 2408.10536).", "",
+    ]  # fmt: skip
+    lines += _data_section(shards, languages) + _training_section(train, report.get("training") or {})
+    lines += _merge_section(report.get("merge")) + _evaluation_section(report)
+    lines += ["## How it was made", "", "```", shlex.join(command or ["mtqa", *sys.argv[1:]]), "```", "",
+              f"Licence: {licence}, carried over from the base model" + ("" if licence != "unknown" else " (its card names none)") + ".",
+              ""]  # fmt: skip
     return "\n".join(lines)
+
+
+def _data_section(shards: dict[str, Any] | None, languages: list[str]) -> list[str]:
+    if not shards:
+        return []
+    config = shards.get("config", {})
+    batch_rows = [[kind, count] for kind, count in shards.get("batches_by_type", {}).items()]
+    return [
+        "## Training data", "",
+        f"Shards from `mtqa build-batches`: mode `{config.get('mode')}`, X-X probability (α) {config.get('mono_prob')}, "
+        f"batch size {config.get('batch_size')}, positives `{config.get('positive')}`, seed {shards.get('seed')}; "
+        f"{shards.get('num_batches')} batches, {shards.get('rows')} rows; languages {', '.join(languages) or '-'}.", "",
+        "Inputs: " + "; ".join(f"`{item['spec']}` ({item['examples']} examples)" for item in shards.get("inputs", [])), "",
+        markdown_table(["batch type", "batches"], batch_rows), "",
+    ]  # fmt: skip
+
+
+def _training_section(train: TrainConfig, training: dict[str, Any]) -> list[str]:
+    settings = [
+        ["steps", training.get("steps")], ["learning rate", train.lr], ["weight decay", train.weight_decay],
+        ["warm-up ratio", train.warmup_ratio], ["temperature", train.temperature], ["seed", train.seed],
+        ["query prefix", f"`{train.query_prefix}`"], ["passage prefix", f"`{train.passage_prefix}`"],
+        ["max length", train.max_length or "the model's"], ["processes", training.get("processes")],
+        ["final loss", format_value(training.get("final_loss"), 4)],
+    ]  # fmt: skip
+    return ["## Training", "", markdown_table(["setting", "value"], settings), "",
+            "Encode queries and passages with the prefixes above, as in training.", ""]  # fmt: skip
+
+
+def _merge_section(merge: dict[str, Any] | None) -> list[str]:
+    if not merge:
+        return []
+    chosen = f", chosen on articles {merge['chosen_on']} from {', '.join(merge['dev_scores'])}" if merge.get("dev_scores") else ""
+    return ["## Weight-space ensemble (WiSE-FT)", "",
+            f"These weights are (1 − λ)·base + λ·fine-tuned with λ = {merge['lambda']}{chosen}; the base is `{merge['base']}`.", ""]  # fmt: skip
+
+
+def _evaluation_section(report: dict[str, Any]) -> list[str]:
+    rows = lareqa_rows(report)
+    if not rows:
+        return []
+    return ["## Evaluation (mAP, LAReQA protocol; rank distance: lower is less language bias)", "",
+            markdown_table(["set", "mono", "cross", "multi", "rank distance"], rows), ""]  # fmt: skip
 
 
 def write_model_card(model_dir: Path, **details: Any) -> None:
