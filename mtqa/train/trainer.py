@@ -72,26 +72,9 @@ def train(
                 loss, grad_norm = run.step(batch)
                 losses.append(loss)
                 samples += len(batch)
-                record = {
-                    "step": step,
-                    "loss": _finite(loss, 6),
-                    "lr": lr,
-                    "grad_norm": _finite(grad_norm, 4),
-                    "samples_per_s": round(len(batch) / (time.perf_counter() - began), 2),
-                    "batch_type": batch.batch_type,
-                    "batch_index": batch.index,
-                }
-                stop = False
-                if config.eval_every and (step % config.eval_every == 0 or step == run.max_steps):
-                    if run.group.is_main:
-                        model.eval()
-                        if on_eval:
-                            evals = record["eval"] = dict(on_eval(step, model))
-                        if config.validation_batches:
-                            record["val_loss"] = validation_loss(config, model, run.loss_fn, run.device)
-                            stop = stopping.update(record["val_loss"], step, model)
-                        model.train()
-                    stop = run.group.agree(stop)
+                record = _step_record(step, loss, lr, grad_norm, batch, began)
+                stop = _evaluate_at(step, record, run, on_eval, stopping)
+                evals = record.get("eval", evals)
                 if run.group.is_main:
                     log.write(json.dumps(record, default=float) + "\n")
                     log.flush()
@@ -109,7 +92,49 @@ def train(
         bar.close()
     seconds = time.perf_counter() - started
     stopping.restore_best(model)
-    summary = {
+    summary = _summary(run, samples, seconds, losses, evals, stopped_at, stopping)
+    if run.group.is_main:
+        _save_model(model, run.output_dir / "model", progress)
+    return summary
+
+
+def _step_record(step: int, loss: float, lr: float, grad_norm: float, batch: TrainBatch, began: float) -> dict[str, Any]:
+    """The train_log.jsonl line of one step."""
+    return {
+        "step": step,
+        "loss": _finite(loss, 6),
+        "lr": lr,
+        "grad_norm": _finite(grad_norm, 4),
+        "samples_per_s": round(len(batch) / (time.perf_counter() - began), 2),
+        "batch_type": batch.batch_type,
+        "batch_index": batch.index,
+    }
+
+
+def _evaluate_at(step: int, record: dict[str, Any], run: "_Run", on_eval: EvalHook | None, stopping: "_EarlyStopping") -> bool:
+    """At every --eval-every steps and the last: the eval hook and the validation loss into ``record``; whether to stop early.
+
+    Rank 0 evaluates; every rank agrees on stopping.
+    """
+    config, model = run.config, run.model
+    if not config.eval_every or (step % config.eval_every and step != run.max_steps):
+        return False
+    stop = False
+    if run.group.is_main:
+        model.eval()
+        if on_eval:
+            record["eval"] = dict(on_eval(step, model))
+        if config.validation_batches:
+            record["val_loss"] = validation_loss(config, model, run.loss_fn, run.device)
+            stop = stopping.update(record["val_loss"], step, model)
+        model.train()
+    return run.group.agree(stop)
+
+
+def _summary(run: "_Run", samples: int, seconds: float, losses: list[float], evals: dict[str, Any], stopped_at: int | None,
+             stopping: "_EarlyStopping") -> dict[str, Any]:  # fmt: skip
+    """What train() returns and the report keeps."""
+    return {
         "steps": run.max_steps,
         "resumed_from": run.start,
         "processes": run.group.world,
@@ -124,9 +149,6 @@ def train(
         "model": str(run.output_dir / "model"),
         "train_log": str(run.log_path),
     }
-    if run.group.is_main:
-        _save_model(model, run.output_dir / "model", progress)
-    return summary
 
 
 def check_run_folder(output_dir: Path, resume: bool) -> None:
@@ -173,8 +195,12 @@ class _Run:
             checkpoints.remove_unfinished(self.checkpoints)
         if config.freeze_word_embeddings:
             freeze_word_embeddings(model)
-        runner = wrap(model, group)
+        self._set_up_optimisation(wrap(model, group))
+        self._resume()
 
+    def _set_up_optimisation(self, runner) -> None:
+        """AdamW (no decay on 1-D tensors), the linear schedule, the loss and the column encoder."""
+        config, model = self.config, self.model
         decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
         no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
         self.optimizer = torch.optim.AdamW(
@@ -188,8 +214,11 @@ class _Run:
         self.loss_fn = InfoNCELoss(config.temperature, config.symmetric)
         dtype = torch.bfloat16 if config.precision == "bf16" else torch.float16
         autocast = (lambda: torch.autocast(self.device.type, dtype=dtype)) if config.precision != "fp32" else contextlib.nullcontext
-        self.encoder = ColumnEncoder(model, runner, group, autocast)
+        self.encoder = ColumnEncoder(model, runner, self.group, autocast)
 
+    def _resume(self) -> None:
+        """Seed, then with --resume continue from the newest readable checkpoint; the validation shards are checked now."""
+        config, model, group, output_dir = self.config, self.model, self.group, self.output_dir
         self.start = 0
         seed_everything(config.seed)
         if config.resume:
