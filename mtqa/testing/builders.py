@@ -46,32 +46,13 @@ def train_sentencepiece(model_type: str, vocab_size: int, **options) -> io.Bytes
     return proto
 
 
-def build_tiny_nllb(
-    directory: Path,
-    *,
-    vocab_size: int = 400,
-    d_model: int = 64,
-    layers: int = 2,
-    heads: int = 4,
-    ffn_dim: int = 128,
-    max_positions: int = 1024,
-    model_vocab_size: int | None = None,
-    seed: int = 0,
-) -> Path:
-    """Write a random-weight NLLB-architecture model with a working tokenizer to ``directory``.
-
-    ``model_vocab_size`` larger than the tokenizer pads the embedding matrix, as
-    NLLB-200's own 256,206 rows do (used by the benchmark for the real shape).
-    """
+def _nllb_tokenizer(directory: Path, vocab_size: int):
+    """An NllbTokenizer over a SentencePiece BPE model trained on a few lines, written as ``sentencepiece.bpe.model``."""
     import sentencepiece as spm
-    import torch
     from tokenizers.models import BPE
-    from transformers import M2M100Config, M2M100ForConditionalGeneration
     from transformers.convert_slow_tokenizer import SentencePieceExtractor
     from transformers.models.nllb.tokenization_nllb import NllbTokenizer
 
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     proto = train_sentencepiece("bpe", vocab_size)
     spm_path = directory / "sentencepiece.bpe.model"
     spm_path.write_bytes(proto.getvalue())
@@ -91,6 +72,32 @@ def build_tiny_nllb(
         _spm_precompiled_charsmap=extracted["_spm_precompiled_charsmap"],
         src_lang="eng_Latn",
     )
+    return tokenizer
+
+
+def build_tiny_nllb(
+    directory: Path,
+    *,
+    vocab_size: int = 400,
+    d_model: int = 64,
+    layers: int = 2,
+    heads: int = 4,
+    ffn_dim: int = 128,
+    max_positions: int = 1024,
+    model_vocab_size: int | None = None,
+    seed: int = 0,
+) -> Path:
+    """Write a random-weight NLLB-architecture model with a working tokenizer to ``directory``.
+
+    ``model_vocab_size`` larger than the tokenizer pads the embedding matrix, as
+    NLLB-200's own 256,206 rows do (used by the benchmark for the real shape).
+    """
+    import torch
+    from transformers import M2M100Config, M2M100ForConditionalGeneration
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tokenizer = _nllb_tokenizer(directory, vocab_size)
 
     torch.manual_seed(seed)
     config = M2M100Config(

@@ -8,24 +8,14 @@ from pathlib import Path
 from .builders import TRAINING_LINES, train_sentencepiece
 
 
-def build_tiny_madlad(
-    directory: Path, *, tags_in_spm: bool = True, d_model: int = 32, layers: int = 2, heads: int = 2, ffn: int = 64, seed: int = 0
-) -> Path:
-    """A random-weight MADLAD-400 (T5) model laid out as the hub's: ``spiece.model`` holding a ``<2xx>`` piece per language.
-
-    Ids as MADLAD's: ``<unk>`` 0 (also the decoder's start), ``<pad>`` 1, ``</s>`` 2; the tags are
-    SentencePiece user-defined pieces, so ``"<2de> text"`` encodes the tag whole. ``tags_in_spm=False``
-    makes them the tokenizer's added tokens instead, after the pieces.
-    """
+def _madlad_tokenizer(directory: Path, tags_in_spm: bool):
+    """MADLAD's ``spiece.model`` with a ``<2xx>`` tag per language (as pieces, or as added tokens), saved with its T5Tokenizer."""
     import sentencepiece as spm
-    import torch
     from sentencepiece import sentencepiece_model_pb2
-    from transformers import T5Config, T5ForConditionalGeneration, T5Tokenizer
+    from transformers import T5Tokenizer
 
     from ..languages import all_languages
 
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     tags = sorted({f"<2{language.code}>" for language in all_languages() if "_" not in language.code})
     proto = io.BytesIO()
     spm.SentencePieceTrainer.train(
@@ -59,6 +49,24 @@ def build_tiny_madlad(
     if not tags_in_spm:
         tokenizer.add_tokens(tags)
     tokenizer.save_pretrained(directory)
+    return tokenizer
+
+
+def build_tiny_madlad(
+    directory: Path, *, tags_in_spm: bool = True, d_model: int = 32, layers: int = 2, heads: int = 2, ffn: int = 64, seed: int = 0
+) -> Path:
+    """A random-weight MADLAD-400 (T5) model laid out as the hub's: ``spiece.model`` holding a ``<2xx>`` piece per language.
+
+    Ids as MADLAD's: ``<unk>`` 0 (also the decoder's start), ``<pad>`` 1, ``</s>`` 2; the tags are
+    SentencePiece user-defined pieces, so ``"<2de> text"`` encodes the tag whole. ``tags_in_spm=False``
+    makes them the tokenizer's added tokens instead, after the pieces.
+    """
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tokenizer = _madlad_tokenizer(directory, tags_in_spm)
     torch.manual_seed(seed)
     config = T5Config(
         vocab_size=len(tokenizer),

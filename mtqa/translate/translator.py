@@ -252,15 +252,7 @@ def translate_segments(
     plan = sorted(pieces.values(), key=lambda p: (p.length, p.text, p.target))
     missing = [piece for piece in plan if piece.key not in cached]
 
-    chunk_tokens = chunk_tokens or translator.max_batch_tokens * 4
-    chunks: list[list[Piece]] = [[]]
-    size = 0
-    for piece in plan:
-        if chunks[-1] and size + piece.length > chunk_tokens:
-            chunks.append([])
-            size = 0
-        chunks[-1].append(piece)
-        size += piece.length
+    chunks = chunked(plan, chunk_tokens or translator.max_batch_tokens * 4)
 
     engine = engine or LocalEngine(translator, options)
     todo_of = {index: [piece for piece in chunk if piece.key not in cached] for index, chunk in enumerate(chunks)}
@@ -288,3 +280,16 @@ def translate_segments(
         joined[(text, target)] = ("" if joins_without_spaces(target) else " ").join(outputs)
     stats.seconds = time.perf_counter() - started
     return joined, stats
+
+
+def chunked(plan: list[Piece], chunk_tokens: int) -> list[list[Piece]]:
+    """The planned pieces in order, cut into chunks of at most ``chunk_tokens`` source tokens (a longer piece alone)."""
+    chunks: list[list[Piece]] = [[]]
+    size = 0
+    for piece in plan:
+        if chunks[-1] and size + piece.length > chunk_tokens:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(piece)
+        size += piece.length
+    return chunks
