@@ -27,9 +27,11 @@ from typing import Any, Callable
 from .card import markdown_table
 from .errors import MtqaError, first_line
 from .evaluate.metrics import HEADLINE_METRICS
-from .formats.run_files import MANIFEST, REPORT, TRAIN_LOG
+from .formats.run_files import MANIFEST, MERGE_RECORD, REPORT, TRAIN_LOG
 
-COMMANDS = {"translate": MANIFEST, "build-batches": MANIFEST, "train-eval": REPORT}
+# Each command a step may run, and the file whose presence means its output is complete.
+COMMANDS = {"translate": MANIFEST, "build-batches": MANIFEST, "train-eval": REPORT, "merge": MERGE_RECORD}
+POSITIONAL = {"merge": ("base", "tuned")}  # args given as the command's arguments, in this order, not as --options
 
 
 def load_recipe(path: Path) -> dict[str, Any]:
@@ -48,8 +50,10 @@ def load_recipe(path: Path) -> dict[str, Any]:
     for number, step in enumerate(recipe["steps"], start=1):
         if not isinstance(step, dict) or step.get("command") not in COMMANDS or not isinstance(step.get("args"), dict):
             raise MtqaError(f"{path}: step {number} needs 'command' (one of {', '.join(COMMANDS)}) and an 'args' mapping")
-        if "output" not in step["args"]:
-            raise MtqaError(f"{path}: step {number} ({step['command']}) needs args.output")
+        needed = ("output", *POSITIONAL.get(step["command"], ()))
+        missing = [key for key in needed if key not in step["args"]]
+        if missing:
+            raise MtqaError(f"{path}: step {number} ({step['command']}) needs args.{missing[0]}")
         step.setdefault("name", f"step-{number}")
         if step["name"] in names:
             raise MtqaError(f"{path}: two steps are named {step['name']!r}")
@@ -92,7 +96,11 @@ def expand_step(step: Any, path: Path) -> list[Any]:
 def step_arguments(step: dict[str, Any], out: Path) -> list[str]:
     """The command line of a step: {key: value} -> --key value (lists repeat the option, true flags stand alone)."""
     argv = [step["command"]]
+    positional = POSITIONAL.get(step["command"], ())
+    argv += [str(step["args"].get(key, "")).replace("{out}", str(out)) for key in positional]
     for key, value in step["args"].items():
+        if key in positional:
+            continue
         option = f"--{key}"
         for item in value if isinstance(value, list) else [value]:
             if item is True:

@@ -509,6 +509,11 @@ CASES: dict[str, Case] = {
     ),
     "half-precision-on-cpu": lambda c: (c.train("--precision", "bf16"), ["--precision bf16 needs a CUDA device", "use --precision fp32"]),
     "patience-without-validation": lambda c: (c.train("--patience", "2", "--eval-every", "1"), ["--patience needs --validation-batches"]),
+    "distill-weight-negative": lambda c: (c.train("--distill-weight", "-1"), ["--distill-weight", "-1", ">=0"]),
+    "distill-weight-with-eval-only": lambda c: (
+        ["train-eval", "--eval-only", "--model", c.tiny_xlmr, "--eval", f"lareqa:{c.xquad_r}", "--distill-weight", "1", "--output", c.out],
+        ["--distill-weight", "--eval-only trains none"],
+    ),
 }
 
 

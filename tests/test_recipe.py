@@ -26,6 +26,7 @@ def write(tmp_path, recipe) -> Path:
         ({"name": "x"}, "non-empty 'steps'"),
         ({"steps": [{"command": "fly", "args": {"output": "o"}}]}, "needs 'command'"),
         ({"steps": [{"command": "translate", "args": {"input": "x"}}]}, "needs args.output"),
+        ({"steps": [{"command": "merge", "args": {"base": "b", "lam": 0.5, "output": "o"}}]}, "needs args.tuned"),
         ({"steps": [{"name": "a", "command": "translate", "args": {"output": "o"}}], "compare": ["b"]}, "not a step"),
     ],
 )
@@ -51,10 +52,12 @@ def test_arguments_from_a_step():
         "--output",
         "/o/run",
     ]
+    merge = {"command": "merge", "args": {"lam": 0.5, "tuned": "{out}/run/model", "base": "offline-me5", "output": "{out}/merged"}}
+    assert step_arguments(merge, Path("/o")) == ["merge", "offline-me5", "/o/run/model", "--lam", "0.5", "--output", "/o/merged"]
 
 
 @pytest.mark.parametrize(
-    "name", ["paper-xlmr", "paper-labse", "minilm-xquad-split", "study-dev", "study-main-a", "study-main-b", "study-sweeps"]
+    "name", ["paper-xlmr", "paper-labse", "minilm-xquad-split", "study-dev", "study-main-a", "study-main-b", "study-sweeps", "study-v2-dev"]
 )
 def test_shipped_recipes_are_valid_commands(name):
     """Each step's command line parses with the real CLI: names, types and choices are right."""

@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 from mtqa.errors import MtqaError  # noqa: E402
 from mtqa.formats.shards import iter_batches  # noqa: E402
 from mtqa.train.config import TrainConfig  # noqa: E402
-from mtqa.train.losses import InfoNCELoss  # noqa: E402
+from mtqa.train.losses import InfoNCELoss, ScoreDistillationLoss  # noqa: E402
 from mtqa.train.trainer import train  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*stored batches")
@@ -122,6 +122,45 @@ def test_infonce_known_values():
     forward = InfoNCELoss(temperature=1.0)(queries, positives).item()
     backward = InfoNCELoss(temperature=1.0)(positives, queries).item()
     assert InfoNCELoss(temperature=1.0, symmetric=True)(queries, positives).item() == pytest.approx((forward + backward) / 2, abs=1e-6)
+
+
+def test_score_distillation_adds_the_kl_to_the_teachers_scores():
+    queries, positives = torch.tensor([[1.0, 0.0], [0.6, 0.8]]), torch.eye(2)
+    infonce = InfoNCELoss(temperature=1.0)
+    distilled = ScoreDistillationLoss(infonce, weight=2.0, temperature=1.0)
+    distilled.set_teacher([queries, positives])  # the teacher scores as the student does: no KL
+    assert distilled(queries, positives).item() == pytest.approx(infonce(queries, positives).item(), abs=1e-6)
+    teacher_queries = torch.eye(2)  # scores (1, 0) and (0, 1), against the student's (1, 0) and (0.6, 0.8)
+    distilled.set_teacher([teacher_queries, positives])
+    p = torch.softmax(torch.eye(2), dim=-1)
+    q = torch.softmax(queries @ positives.T, dim=-1)
+    kl = float((p * (p.log() - q.log())).sum() / 2)
+    assert distilled(queries, positives).item() == pytest.approx(infonce(queries, positives).item() + 2.0 * kl, abs=1e-6)
+    with pytest.raises(MtqaError, match="positive"):
+        ScoreDistillationLoss(infonce, weight=0.0)
+
+
+def test_distillation_keeps_the_base_models_scores(tmp_path, tiny_xlmr):
+    """Trained hard on the same batches, the distilled model's in-batch scores stay nearer the base model's."""
+    shards = write_shards(tmp_path / "shards", synthetic_batches(count=4))
+    held_out = synthetic_batches(count=1, size=12, seed=9)[0]
+    queries, passages = [row["query"] for row in held_out], [row["positive"] for row in held_out]
+    base = load(tiny_xlmr, dropout=False)
+
+    def scores(model):
+        with torch.no_grad():
+            q, p = (torch.nn.functional.normalize(model.encode(t, convert_to_tensor=True), dim=-1) for t in (queries, passages))
+        return torch.log_softmax(q @ p.T / 0.05, dim=-1)
+
+    def drift(model) -> float:
+        return float(torch.nn.functional.kl_div(scores(model), scores(base), log_target=True, reduction="batchmean"))
+
+    plain, distilled, cached = load(tiny_xlmr), load(tiny_xlmr), load(tiny_xlmr)
+    train(config(max_steps=5), plain, shards, tmp_path / "plain", progress=False)
+    train(config(max_steps=5, distill_weight=20.0), distilled, shards, tmp_path / "distilled", progress=False)
+    train(config(max_steps=5, distill_weight=20.0, grad_cache=3), cached, shards, tmp_path / "cached", progress=False)
+    assert drift(distilled) < 0.5 * drift(plain), (drift(distilled), drift(plain))
+    assert drift(cached) < 0.5 * drift(plain), (drift(cached), drift(plain))
 
 
 # --- reading shards -----------------------------------------------------------------------------

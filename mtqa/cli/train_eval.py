@@ -75,6 +75,13 @@ Examples:
     help="Train everything but the token embedding matrix (faster; keeps unseen languages' tokens where they were).",
 )
 @click.option(
+    "--distill-weight",
+    type=click.FloatRange(min=0),
+    default=TrainConfig.distill_weight,
+    show_default=True,
+    help="Keep the base model's scores: add W · KL(base ‖ trained) over each query's in-batch scores (0: off).",
+)
+@click.option(
     "--xx-weight",
     type=click.FloatRange(min=0),
     default=TrainConfig.xx_weight,

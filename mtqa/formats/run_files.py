@@ -9,3 +9,4 @@ REPORT = "report.json"  # a train-eval run: written last, so its presence means 
 TRAIN_LOG = "train_log.jsonl"  # a train-eval run: one line per step; its presence means training started
 TRAINED = "training.json"  # beside model/: training (and any merge) finished; a resumed run only evaluates
 TRANSLATION_CACHE = "translations.sqlite"  # in $MTQA_CACHE: translations and similarity vectors
+MERGE_RECORD = "mtqa-merge.json"  # beside a merged model (mtqa merge, --merge-base): λ and the two models; written last

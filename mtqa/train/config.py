@@ -26,6 +26,7 @@ class TrainConfig:
     temperature: float = 0.05
     symmetric: bool = False
     freeze_word_embeddings: bool = False  # train everything but the token embedding matrix
+    distill_weight: float = 0.0  # KL(base model's in-batch scores ‖ the trained model's); 0: off
     xx_weight: float = 1.0  # multitask steps: the weight of the X-X sub-batch's loss
     xy_weight: float = 1.0  # ... and of the X-Y sub-batch's
     seed: int = 0
@@ -55,9 +56,17 @@ class TrainConfig:
             raise MtqaError("learning rate and temperature must be positive")
         if self.xx_weight < 0 or self.xy_weight < 0 or self.xx_weight + self.xy_weight == 0:
             raise MtqaError(f"--xx-weight {self.xx_weight} and --xy-weight {self.xy_weight}: weights must be >= 0 and not both 0")
+        if self.distill_weight < 0:
+            raise MtqaError(f"--distill-weight must be >= 0 (0: off), got {self.distill_weight}")
         if self.keep_checkpoints < 1:
             raise MtqaError("keep-checkpoints must be at least 1")
         if (self.validation_batches or self.patience) and not self.eval_every:
             raise MtqaError("--validation-batches and --patience need --eval-every N (how often to measure)")
         if self.patience and not self.validation_batches:
             raise MtqaError("--patience needs --validation-batches DIR (held-out shards to measure the loss on)")
+
+
+def check_shards_fit(config: TrainConfig, manifest: dict, shards_dir: object) -> None:
+    """Options the shards rule out, refused before any model loads."""
+    if config.distill_weight and manifest.get("config", {}).get("mode") == "multitask":
+        raise MtqaError(f"--distill-weight scores whole batches; {shards_dir} holds multitask batches: drop one of them")

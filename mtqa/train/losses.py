@@ -54,6 +54,37 @@ class InfoNCELoss(nn.Module):
         return loss
 
 
+class ScoreDistillationLoss(nn.Module):
+    """``loss`` plus ``weight`` · KL(teacher ‖ student) over each query's scores against the batch's candidates.
+
+    The teacher is the frozen base model: keeping the student's in-batch score distribution near
+    the base model's holds on to what the base knew (its monolingual ranking) while InfoNCE teaches
+    the new task. :meth:`set_teacher` receives the teacher's embeddings of the step's columns
+    before the objective runs; both sides score with the same temperature.
+    """
+
+    def __init__(self, loss: nn.Module, weight: float, temperature: float = 0.05) -> None:
+        super().__init__()
+        if weight <= 0 or temperature <= 0:
+            raise MtqaError(f"distillation weight and temperature must be positive, got {weight} and {temperature}")
+        self.loss, self.weight, self.temperature = loss, weight, temperature
+        self.teacher: list[Tensor] | None = None
+
+    def set_teacher(self, embeddings: list[Tensor]) -> None:
+        self.teacher = [column.detach().float() for column in embeddings]
+
+    def _logits(self, queries: Tensor, positives: Tensor, negatives: Tensor | None = None) -> Tensor:
+        candidates = positives if negatives is None or len(negatives) == 0 else torch.cat([positives, negatives])
+        return F.normalize(queries.float(), dim=-1) @ F.normalize(candidates.float(), dim=-1).T / self.temperature
+
+    def forward(self, *embeddings: Tensor) -> Tensor:
+        if self.teacher is None or len(self.teacher) != len(embeddings):
+            raise MtqaError("score distillation needs the teacher's embeddings of the same columns; call set_teacher first")
+        student = F.log_softmax(self._logits(*embeddings), dim=-1)
+        teacher = F.log_softmax(self._logits(*self.teacher), dim=-1)
+        return self.loss(*embeddings) + self.weight * F.kl_div(student, teacher, log_target=True, reduction="batchmean")
+
+
 class SubBatchLoss(nn.Module):
     """Multitask steps: a weighted sum of ``loss`` over sub-batches, each scored against its own rows only.
 

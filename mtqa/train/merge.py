@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import MtqaError
+from ..formats.run_files import MERGE_RECORD
 
 # λ values `--merge-base auto` tries on the dev articles (1.0: the fine-tuned model as it is).
 AUTO_GRID = (0.25, 0.5, 0.75, 1.0)
-MERGE_RECORD = "mtqa-merge.json"  # beside a merged model: λ and the two models it came from
 
 
 def parse_lambda(value: str | None) -> float | str | None:

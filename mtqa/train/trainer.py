@@ -30,10 +30,10 @@ from ..formats.run_files import TRAIN_LOG
 from ..formats.shards import TrainBatch, iter_batches, read_manifest
 from ..output import atomic_directory, write_error
 from . import checkpoints
-from .config import TrainConfig
+from .config import TrainConfig, check_shards_fit
 from .distributed import Group, current_group, wrap
-from .encode import ColumnEncoder, default_sub_batch, step_columns
-from .losses import CachedEmbeddingLoss, EmbeddingLoss, InfoNCELoss, SubBatchLoss
+from .encode import ColumnEncoder, default_sub_batch, embed, step_columns
+from .losses import CachedEmbeddingLoss, EmbeddingLoss, InfoNCELoss, ScoreDistillationLoss, SubBatchLoss
 from .rng import seed_everything
 
 EvalHook = Callable[[int, nn.Module], dict]
@@ -125,7 +125,7 @@ def _evaluate_at(step: int, record: dict[str, Any], run: "_Run", on_eval: EvalHo
         if on_eval:
             record["eval"] = dict(on_eval(step, model))
         if config.validation_batches:
-            record["val_loss"] = validation_loss(config, model, run.loss_fn, run.device)
+            record["val_loss"] = validation_loss(config, model, run.score_loss, run.device)
             stop = stopping.update(record["val_loss"], step, model)
         model.train()
     return run.group.agree(stop)
@@ -175,6 +175,7 @@ class _Run:
         self.device = next(model.parameters()).device
         if config.precision != "fp32" and self.device.type != "cuda":
             raise MtqaError(f"--precision {config.precision} needs a CUDA device; on {self.device.type} use --precision fp32")
+        check_shards_fit(config, self.manifest, shards_dir)
         self.max_steps = config.max_steps or num_batches
         if self.max_steps > num_batches:
             warnings.warn(
@@ -211,7 +212,11 @@ class _Run:
         warmup = config.warmup_steps if config.warmup_steps is not None else round(config.warmup_ratio * self.max_steps)
         self.scheduler = get_linear_schedule_with_warmup(self.optimizer, warmup, self.max_steps)
         self.scaler = torch.amp.GradScaler("cuda") if config.precision == "fp16" else None
-        self.loss_fn = InfoNCELoss(config.temperature, config.symmetric)
+        self.score_loss = self.loss_fn = InfoNCELoss(config.temperature, config.symmetric)
+        self.teacher = None
+        if config.distill_weight:
+            self.teacher = frozen_copy(self.model)  # the base, before any checkpoint is loaded into the model
+            self.loss_fn = ScoreDistillationLoss(self.score_loss, config.distill_weight, config.temperature)
         dtype = torch.bfloat16 if config.precision == "bf16" else torch.float16
         autocast = (lambda: torch.autocast(self.device.type, dtype=dtype)) if config.precision != "fp32" else contextlib.nullcontext
         self.encoder = ColumnEncoder(model, runner, self.group, autocast)
@@ -236,6 +241,10 @@ class _Run:
         """One optimizer step on ``batch``; in distributed training this rank encodes its rows only."""
         config, scaler = self.config, self.scaler
         columns, objective = step_objective(config, batch, self.loss_fn, self.device, self.group)
+        if self.teacher is not None:
+            with torch.no_grad():
+                sub_batch = default_sub_batch(config.sub_batch, self.device)
+                self.loss_fn.set_teacher([self.group.gather(embed(self.teacher, texts, sub_batch)) for texts in columns])
         self.optimizer.zero_grad(set_to_none=True)
         loss = objective(self.encoder, columns)
         # x world size: DDP averages the ranks' gradients, and each rank holds the gradient through its rows only.
@@ -285,6 +294,13 @@ class _EarlyStopping:
 
     def summary(self) -> dict[str, Any] | None:
         return {"loss": self.best[0], "step": self.best[1]} if self.best is not None else None
+
+
+def frozen_copy(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` that never trains: no gradients, dropout off."""
+    teacher = copy.deepcopy(model)
+    teacher.requires_grad_(False)
+    return teacher.eval()
 
 
 def freeze_word_embeddings(model: nn.Module) -> None:

@@ -24,6 +24,7 @@ from ..formats.shards import read_manifest
 from ..output import atomic_write, check_writable_parent, output_lock, write_error
 from ..paths import resolve_eval_data
 from ..stages import announced
+from ..train.config import check_shards_fit
 from ..train.distributed import current_group
 from .config import TrainEvalConfig
 from .model_card import write_model_card
@@ -111,6 +112,9 @@ def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
     manifest = None
     if config.batches is not None and not config.eval_only:
         manifest = read_manifest(config.batches)  # read once, here: a wrong folder fails before the model loads
+        check_shards_fit(config.train, manifest, config.batches)
+    if config.eval_only and config.train.distill_weight:
+        raise MtqaError("--distill-weight keeps the base model's scores while training; --eval-only trains none: drop one of them")
     _check_merge_options(config)
     if not config.eval_only:
         from ..train.trainer import check_run_folder
