@@ -235,7 +235,12 @@ def write_study(recipe: dict[str, Any], out: Path) -> str:
     if "selection" in spec:
         table, record["selection"] = selection(Path(out), spec["selection"], spec.get("set", "xquad-r"))
         lines += ["## Dev-split selection", "", table, ""]
-    if "claims" in spec:
+    if "claims" in spec and "margin" in spec["claims"]:
+        from .study_claims import interval_table_and_verdicts
+
+        table, claim_lines, record["claims"] = interval_table_and_verdicts(groups, spec["claims"])
+        lines += ["## Claims: paired differences over seeds", "", table, "", *claim_lines, ""]
+    elif "claims" in spec:
         table, record["paired"] = paired(groups, spec["claims"])
         lines += [table, "", *verdicts(groups, spec["claims"]), ""]
     for name, sweep_spec in spec.get("sweeps", {}).items():

@@ -330,3 +330,38 @@ def test_comparison_sets_the_papers_numbers_beside_ours(tmp_path):
     assert lines[2] == "| xx | xquad-r | 7 | 0.810 |  | 0.700 |  | 0.600 |  | 250.2 |  |"
     assert lines[3] == "| hybrid | xquad-r | 7 | 0.800 | 0.798 | 0.700 | 0.705 | 0.600 | 0.593 | 250.2 | 287.0 |"
     assert rows[1]["paper_rank_distance"] == 287 and "paper_mono_map" not in rows[0]
+
+
+def test_claims_with_a_margin_are_judged_by_paired_t_intervals(tmp_path):
+    from scipy import stats
+
+    from mtqa.study import write_study
+    from mtqa.study_claims import judge, t_interval
+
+    mean, low, high = t_interval([1.0, 2.0, 3.0])  # std 1, n 3: half-width t(0.975, 2) / sqrt(3)
+    half = stats.t.ppf(0.975, 2) / 3**0.5
+    assert (mean, low, high) == (pytest.approx(2.0), pytest.approx(2.0 - half), pytest.approx(2.0 + half))
+    assert judge(0.1, 0.2, 0.0, above=True) == "shown" and judge(-0.1, 0.2, 0.0, above=True) == "not shown"
+    assert judge(-0.3, -0.2, 0.0, above=True) == "refuted" and judge(-0.3, -0.2, 0.0, above=False) == "shown"
+
+    out = tmp_path / "out"
+    for seed, shift in enumerate((0.0, 0.004, -0.004)):
+        fake_report(out / f"xx-s{seed}", 0.80, 0.60, 0.30, 50.0)
+        fake_report(out / f"xy-s{seed}", 0.75, 0.70, 0.35, 30.0)
+        fake_report(out / f"hybrid-s{seed}", 0.795 + shift / 4, 0.65 + 10 * shift, 0.36, 40.0 + seed)
+        fake_report(out / f"final-s{seed}", 0.82 + shift, 0.71, 0.37, 45.0 + seed)
+    fake_report(out / "untrained", 0.80, 0.5, 0.2, 90.0)
+    claims = {"hybrid": "hybrid", "xx": "xx", "xy": "xy", "baselines": ["xx", "xy"], "final": "final", "untrained": "untrained"}
+    recipe = {"name": "v2", "steps": [], "study": {"set": "xquad-r", "table": ["untrained", "xx"], "claims": {**claims, "margin": 0.01}}}
+    text = write_study(recipe, out)
+    record = {part["what"]: part for part in json.loads((out / "study.json").read_text())["claims"]}
+    # mono: hybrid - xx = -0.005, -0.004, -0.006: interval [-0.0075, -0.0025], inside the margin of 0.01
+    assert record["mono mAP: hybrid − max(xx, xy)"]["verdict"] == "shown"
+    # cross: hybrid - xy = -0.05, -0.01, -0.09: mean -0.05, the interval [-0.149, +0.049] crosses -0.01
+    assert record["cross mAP: hybrid − max(xx, xy)"]["diffs"] == pytest.approx([-0.05, -0.01, -0.09])
+    assert record["cross mAP: hybrid − max(xx, xy)"]["verdict"] == "not shown"
+    assert record["rank distance: hybrid − xx"]["verdict"] == "shown"  # -10, -9, -8
+    assert "1. hybrid ≥ max(xx, xy) − 0.01 on mono, cross and multi: **not shown**" in text
+    # claim 4: final - untrained on mono is +0.020, +0.024, +0.016: shown; rank distance 45-47 against 90: shown
+    assert record["mono mAP: final − untrained"]["verdict"] == "shown"
+    assert "4. the final model beats the untrained one on mono, cross, multi and rank distance: **shown**" in text
