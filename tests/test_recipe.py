@@ -57,7 +57,19 @@ def test_arguments_from_a_step():
 
 
 @pytest.mark.parametrize(
-    "name", ["paper-xlmr", "paper-labse", "minilm-xquad-split", "study-dev", "study-main-a", "study-main-b", "study-sweeps", "study-v2-dev"]
+    "name",
+    [
+        "paper-xlmr",
+        "paper-labse",
+        "minilm-xquad-split",
+        "study-dev",
+        "study-main-a",
+        "study-main-b",
+        "study-sweeps",
+        "study-v2-dev",
+        "study-v2-main-a",
+        "study-v2-main-b",
+    ],
 )
 def test_shipped_recipes_are_valid_commands(name):
     """Each step's command line parses with the real CLI: names, types and choices are right."""
@@ -365,3 +377,20 @@ def test_claims_with_a_margin_are_judged_by_paired_t_intervals(tmp_path):
     # claim 4: final - untrained on mono is +0.020, +0.024, +0.016: shown; rank distance 45-47 against 90: shown
     assert record["mono mAP: final − untrained"]["verdict"] == "shown"
     assert "4. the final model beats the untrained one on mono, cross, multi and rank distance: **shown**" in text
+
+
+def test_study_v2_design_is_fixed_in_its_recipes():
+    """Five seeds per trained mode, the exact schedule where it applies, one protocol, the claims with their margin."""
+    recipes = [load_recipe(RECIPES / f"study-v2-main-{part}.yaml") for part in ("a", "b")]
+    steps = [step for recipe in recipes for step in recipe["steps"]]
+    trains = {step["name"]: step["args"] for step in steps if step["command"] == "train-eval"}
+    for mode in ("xx", "xy", "hybrid", "hybrid-kl", "multitask"):
+        assert sorted(int(name.rsplit("-s", 1)[1]) for name in trains if name.rsplit("-s", 1)[0] == mode) == [0, 1, 2, 3, 4]
+    batches = {step["name"]: step["args"] for step in steps if step["command"] == "build-batches"}
+    assert all(args.get("alpha-schedule") == "exact" for name, args in batches.items() if name.split("-")[1] in ("xx", "hybrid"))
+    protocol = {(a["lr"], a["max-steps"], a["eval-articles"], a["max-length"]) for name, a in trains.items() if name != "untrained"}
+    assert protocol == {("1e-4", 40, "24-47", 128)}  # YAML reads 1e-4 as a string; the CLI parses it
+    assert all(a.get("distill-weight") == 1 for name, a in trains.items() if name.startswith("hybrid-kl"))
+    claims = recipes[0]["study"]["claims"]
+    assert claims["margin"] == 0.01 and claims["final"] == "hybrid-kl" and claims["untrained"] == "untrained"
+    assert recipes[0]["study"] == recipes[1]["study"]
