@@ -235,8 +235,6 @@ def translate_segments(
     chunk is committed to the cache at once: a rerun after a crash sees the same
     chunks and translates exactly the ones that were missing.
     """
-    from tqdm.auto import tqdm
-
     stats = TranslationStats()
     started = time.perf_counter()
     unique = list(dict.fromkeys(segments))
@@ -250,15 +248,37 @@ def translate_segments(
     pieces_of, pieces, cached = planned.pieces_of, planned.pieces, planned.cached
     stats.split_long, stats.pieces, stats.cache_hits = planned.split_long, len(pieces), planned.cache_hits
     plan = sorted(pieces.values(), key=lambda p: (p.length, p.text, p.target))
-    missing = [piece for piece in plan if piece.key not in cached]
-
     chunks = chunked(plan, chunk_tokens or translator.max_batch_tokens * 4)
 
     engine = engine or LocalEngine(translator, options)
     todo_of = {index: [piece for piece in chunk if piece.key not in cached] for index, chunk in enumerate(chunks)}
+    _translate_chunks(translator, cache, engine, todo_of, source_lang, cached, stats, progress=progress)
+    joined = {
+        (text, target): ("" if joins_without_spaces(target) else " ").join(cached[pieces[(part, target)].key] for part in parts)
+        for (text, target), parts in pieces_of.items()
+    }
+    stats.seconds = time.perf_counter() - started
+    return joined, stats
+
+
+def _translate_chunks(
+    translator: Translator,
+    cache: TranslationCache,
+    engine: ChunkEngine,
+    todo_of: dict[int, list[Piece]],
+    source_lang: str,
+    cached: dict[str, str],
+    stats: TranslationStats,
+    *,
+    progress: bool,
+) -> None:
+    """Translate each chunk's uncached pieces through ``engine``, committing every chunk to the cache as it arrives."""
+    from tqdm.auto import tqdm
+
     work = ((index, [p.text for p in todo], [p.target for p in todo], source_lang) for index, todo in todo_of.items() if todo)
-    bar = tqdm(total=len(missing), unit="seg", desc=f"translate ({engine.name})", disable=not progress or not missing, dynamic_ncols=True)
-    translate_started = time.perf_counter()
+    total = sum(len(todo) for todo in todo_of.values())
+    bar = tqdm(total=total, unit="seg", desc=f"translate ({engine.name})", disable=not progress or not total, dynamic_ncols=True)
+    started = time.perf_counter()
     # Chunks may finish in any order (Ray); each is committed to the cache the moment it arrives.
     for index, outputs in engine.run(work):
         todo = todo_of[index]
@@ -270,16 +290,8 @@ def translate_segments(
         stats.source_tokens += sum(p.length for p in todo)
         stats.output_tokens += sum(len(tokens) for tokens in outputs)
         bar.update(len(todo))
-        elapsed = time.perf_counter() - translate_started
-        bar.set_postfix_str(f"{stats.output_tokens / elapsed:.0f} tok/s")
+        bar.set_postfix_str(f"{stats.output_tokens / (time.perf_counter() - started):.0f} tok/s")
     bar.close()
-
-    joined: dict[tuple[str, str], str] = {}
-    for (text, target), parts in pieces_of.items():
-        outputs = [cached[pieces[(part, target)].key] for part in parts]
-        joined[(text, target)] = ("" if joins_without_spaces(target) else " ").join(outputs)
-    stats.seconds = time.perf_counter() - started
-    return joined, stats
 
 
 def chunked(plan: list[Piece], chunk_tokens: int) -> list[list[Piece]]:
