@@ -97,7 +97,7 @@ def step_arguments(step: dict[str, Any], out: Path) -> list[str]:
     """The command line of a step: {key: value} -> --key value (lists repeat the option, true flags stand alone)."""
     argv = [step["command"]]
     positional = POSITIONAL.get(step["command"], ())
-    argv += [str(step["args"].get(key, "")).replace("{out}", str(out)) for key in positional]
+    argv += [str(step["args"][key]).replace("{out}", str(out)) for key in positional]
     for key, value in step["args"].items():
         if key in positional:
             continue

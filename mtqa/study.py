@@ -26,9 +26,9 @@ import numpy as np
 
 from .card import markdown_table
 from .output import atomic_write
+from .study_claims import SETTINGS, by_seed, interval_table_and_verdicts
 
 METRICS = ("mono_map", "cross_map", "multi_map", "mono_r@1", "cross_r@1", "multi_r@1", "rank_distance")
-SETTINGS = ("mono", "cross", "multi")
 
 
 def collect(recipe: dict[str, Any], out: Path) -> dict[str, list[dict[str, Any]]]:
@@ -69,10 +69,6 @@ def _cell(values: list[float], digits: int = 3) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}" if len(values) > 1 else f"{mean:.{digits}f}"
 
 
-def _by_seed(runs: list[dict[str, Any]]) -> dict[Any, dict[str, Any]]:
-    return {run["seed"]: run for run in runs}
-
-
 def main_table(groups: dict[str, list[dict]], order: list[str]) -> str:
     rows = [
         [group, len(groups[group]), *[_cell([run[m] for run in groups[group]], 1 if m == "rank_distance" else 3) for m in METRICS]]
@@ -86,7 +82,7 @@ def main_table(groups: dict[str, list[dict]], order: list[str]) -> str:
 
 def paired(groups: dict[str, list[dict]], claims: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """Per seed: hybrid minus the better of xx and xy in each setting; and hybrid minus xx in rank distance."""
-    hybrid, xx, xy = (_by_seed(groups.get(claims[key], [])) for key in ("hybrid", "xx", "xy"))
+    hybrid, xx, xy = (by_seed(groups.get(claims[key], [])) for key in ("hybrid", "xx", "xy"))
     seeds = sorted(set(hybrid) & set(xx) & set(xy), key=str)
     if not seeds:
         return "", {}
@@ -236,8 +232,6 @@ def write_study(recipe: dict[str, Any], out: Path) -> str:
         table, record["selection"] = selection(Path(out), spec["selection"], spec.get("set", "xquad-r"))
         lines += ["## Dev-split selection", "", table, ""]
     if "claims" in spec and "margin" in spec["claims"]:
-        from .study_claims import interval_table_and_verdicts
-
         table, claim_lines, record["claims"] = interval_table_and_verdicts(groups, spec["claims"])
         lines += ["## Claims: paired differences over seeds", "", table, "", *claim_lines, ""]
     elif "claims" in spec:

@@ -2,7 +2,7 @@
 
 A recipe's ``study.claims`` with a ``margin`` asks for this judgement instead of the means-only one::
 
-    claims: {hybrid: hybrid, xx: xx, xy: xy, baselines: [xx, xy, multitask], final: hybrid-wise, untrained: untrained,
+    claims: {hybrid: hybrid, xx: xx, xy: xy, baselines: [xx, xy, multitask], final: hybrid-kl, untrained: untrained,
              margin: 0.01}
 
 Each claim is a set of per-seed differences (same seed, same batches where the modes share them). A
@@ -24,12 +24,12 @@ CONFIDENCE = 0.95
 
 
 def t_interval(values: list[float]) -> tuple[float, float, float]:
-    """Mean and the two-sided 95% Student-t interval of ``values`` (the mean twice for one value)."""
+    """Mean and the two-sided 95% Student-t interval of ``values`` (unbounded for one value: nothing is shown)."""
     from scipy import stats
 
     mean = float(np.mean(values))
     if len(values) < 2:
-        return mean, mean, mean
+        return mean, -np.inf, np.inf
     half = float(stats.t.ppf((1 + CONFIDENCE) / 2, len(values) - 1) * np.std(values, ddof=1) / np.sqrt(len(values)))
     return mean, mean - half, mean + half
 
@@ -41,8 +41,12 @@ def judge(low: float, high: float, bound: float, above: bool) -> str:
     return "shown" if high < bound else "refuted" if low > bound else "not shown"
 
 
+def by_seed(runs: list[dict[str, Any]]) -> dict[Any, dict[str, Any]]:
+    return {run["seed"]: run for run in runs}
+
+
 def _seeded(groups: dict[str, list[dict]], name: str) -> dict[Any, dict[str, Any]]:
-    return {run["seed"]: run for run in groups.get(name, [])}
+    return by_seed(groups.get(name, []))
 
 
 def claim_differences(groups: dict[str, list[dict]], claims: dict[str, Any]) -> list[dict[str, Any]]:
@@ -82,19 +86,19 @@ def interval_table_and_verdicts(groups: dict[str, list[dict]], claims: dict[str,
             record.append({**part, "verdict": "not run yet"})
             continue
         mean, low, high = t_interval(part["diffs"])
-        verdict = judge(low, high, part["bound"], part["above"]) if len(part["diffs"]) > 1 else "not shown"
+        verdict = judge(low, high, part["bound"], part["above"])
         side = ">" if part["above"] else "<"
         rows.append(
             [
                 part["claim"],
                 f"{part['what']} {side} {part['bound']:g}",
                 len(part["diffs"]),
-                f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]",
+                f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]" if np.isfinite(low) else f"{mean:+.{digits}f} (one seed)",
                 ", ".join(f"{d:+.{digits}f}" for d in part["diffs"]),
                 verdict,
             ]
         )
-        record.append({**part, "mean": mean, "ci95": [low, high], "verdict": verdict})
+        record.append({**part, "mean": mean, "ci95": [low, high] if np.isfinite(low) else None, "verdict": verdict})
     table = markdown_table(["claim", "paired difference", "seeds", "mean [95% t-interval]", "per seed", "verdict"], rows)
     return table, _verdict_lines(record, claims), record
 

@@ -355,6 +355,8 @@ def test_claims_with_a_margin_are_judged_by_paired_t_intervals(tmp_path):
     assert (mean, low, high) == (pytest.approx(2.0), pytest.approx(2.0 - half), pytest.approx(2.0 + half))
     assert judge(0.1, 0.2, 0.0, above=True) == "shown" and judge(-0.1, 0.2, 0.0, above=True) == "not shown"
     assert judge(-0.3, -0.2, 0.0, above=True) == "refuted" and judge(-0.3, -0.2, 0.0, above=False) == "shown"
+    one = t_interval([0.5])  # one seed gives no interval: nothing can be shown
+    assert one[0] == 0.5 and judge(one[1], one[2], 0.0, above=True) == "not shown"
 
     out = tmp_path / "out"
     for seed, shift in enumerate((0.0, 0.004, -0.004)):

@@ -43,15 +43,18 @@ class InfoNCELoss(nn.Module):
         self.temperature, self.symmetric = temperature, symmetric
 
     def forward(self, queries: Tensor, positives: Tensor, negatives: Tensor | None = None) -> Tensor:
-        # Similarities in fp32 even under autocast: 1/0.05 scales bf16 rounding error 20-fold.
-        q = F.normalize(queries.float(), dim=-1)
-        p = F.normalize(positives.float(), dim=-1)
-        candidates = p if negatives is None or len(negatives) == 0 else torch.cat([p, F.normalize(negatives.float(), dim=-1)])
-        target = torch.arange(len(q), device=q.device)
-        loss = F.cross_entropy(q @ candidates.T / self.temperature, target)
+        target = torch.arange(len(queries), device=queries.device)
+        loss = F.cross_entropy(in_batch_scores(queries, positives, negatives, temperature=self.temperature), target)
         if self.symmetric:
-            loss = (loss + F.cross_entropy(p @ q.T / self.temperature, target)) / 2
+            loss = (loss + F.cross_entropy(in_batch_scores(positives, queries, temperature=self.temperature), target)) / 2
         return loss
+
+
+def in_batch_scores(queries: Tensor, positives: Tensor, negatives: Tensor | None = None, *, temperature: float) -> Tensor:
+    """Cosine similarity / temperature of every query against the batch's positives, then its hard negatives."""
+    # fp32 even under autocast: 1/0.05 scales bf16 rounding error 20-fold.
+    candidates = positives if negatives is None or len(negatives) == 0 else torch.cat([positives, negatives])
+    return F.normalize(queries.float(), dim=-1) @ F.normalize(candidates.float(), dim=-1).T / temperature
 
 
 class ScoreDistillationLoss(nn.Module):
@@ -73,15 +76,11 @@ class ScoreDistillationLoss(nn.Module):
     def set_teacher(self, embeddings: list[Tensor]) -> None:
         self.teacher = [column.detach().float() for column in embeddings]
 
-    def _logits(self, queries: Tensor, positives: Tensor, negatives: Tensor | None = None) -> Tensor:
-        candidates = positives if negatives is None or len(negatives) == 0 else torch.cat([positives, negatives])
-        return F.normalize(queries.float(), dim=-1) @ F.normalize(candidates.float(), dim=-1).T / self.temperature
-
     def forward(self, *embeddings: Tensor) -> Tensor:
         if self.teacher is None or len(self.teacher) != len(embeddings):
             raise MtqaError("score distillation needs the teacher's embeddings of the same columns; call set_teacher first")
-        student = F.log_softmax(self._logits(*embeddings), dim=-1)
-        teacher = F.log_softmax(self._logits(*self.teacher), dim=-1)
+        student = F.log_softmax(in_batch_scores(*embeddings, temperature=self.temperature), dim=-1)
+        teacher = F.log_softmax(in_batch_scores(*self.teacher, temperature=self.temperature), dim=-1)
         return self.loss(*embeddings) + self.weight * F.kl_div(student, teacher, log_target=True, reduction="batchmean")
 
 
