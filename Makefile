@@ -10,7 +10,7 @@ TORCH_VERSION ?= 2.13.0
 # The real data beside the clone (CI and the tests read it there unless MTQA_DATA says otherwise).
 export MTQA_DATA ?= $(abspath ../shared/data)
 
-.PHONY: venv test demo bench bench-translate bench-batches bench-train bench-eval bench-filters clean
+.PHONY: venv test demo bench bench-translate bench-translate-memory bench-batches bench-train bench-eval bench-filters clean
 
 venv: $(STAMP)
 
@@ -36,6 +36,9 @@ bench: $(STAMP)
 
 bench-translate: $(STAMP)
 	$(PY) bench/bench_translate.py $(if $(QUICK),--quick,)
+
+bench-translate-memory: $(STAMP)
+	$(PY) bench/scorecard.py --only translate-memory $(if $(QUICK),--quick,)
 
 bench-batches: $(STAMP)
 	$(PY) bench/bench_batches.py $(if $(QUICK),--quick,)

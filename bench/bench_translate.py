@@ -206,6 +206,47 @@ def child_ctranslate2(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def child_phases(spec: dict[str, Any]) -> dict[str, Any]:
+    """Where bare CTranslate2's memory goes (bench_translate_memory.py): resident set and peak after each phase, in a fresh process.
+
+    Phases: the interpreter; importing ctranslate2 and sentencepiece; the tokenizer; the model
+    (``ctranslate2.Translator``); the first batch of ``max_batch_tokens`` source tokens; the rest.
+    """
+    from mtqa.stages import memory_now
+
+    marks = [{"phase": "interpreter", **memory_now()}]
+    mark = lambda phase: marks.append({"phase": phase, **memory_now()})  # noqa: E731
+    import ctranslate2
+    import sentencepiece
+
+    mark("import ctranslate2, sentencepiece")
+    model_dir = Path(spec["ct2_dir"])
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(model_dir / NLLB.source_spm))
+    mark("tokenizer")
+    translator = ctranslate2.Translator(str(model_dir), device="cpu", inter_threads=1, intra_threads=spec["threads"])
+    mark("model")
+    sources = [[SOURCE_LANG, *sp.encode(text, out_type=str), "</s>"] for text in spec["segments"]]
+    first, tokens = 0, 0
+    while first < len(sources) and tokens + len(sources[first]) <= spec["max_batch_tokens"]:
+        tokens, first = tokens + len(sources[first]), first + 1
+    options = dict(
+        max_batch_size=spec["max_batch_tokens"], batch_type="tokens", beam_size=spec["beam_size"],
+        min_decoding_length=spec["length"], max_decoding_length=spec["length"],
+    )  # fmt: skip
+    started = time.perf_counter()
+    for phase, part in (("first batch", sources[:first]), ("all batches", sources[first:])):
+        list(translator.translate_iterable(part, target_prefix=[[spec["target"]]] * len(part), **options))
+        mark(phase)
+    seconds = time.perf_counter() - started
+    output_tokens = len(sources) * (spec["length"] - 1)  # fixed-length decoding: the first step is the language code
+    return {
+        "max_batch_tokens": spec["max_batch_tokens"],
+        "first_batch_segments": first,
+        "marks": marks,
+        "tokens_per_s": output_tokens / seconds,
+    }
+
+
 def child_transformers(spec: dict[str, Any]) -> dict[str, Any]:
     """(c): transformers float32 generate on the mtqa segment list, batches sorted by length."""
     import torch
@@ -292,7 +333,13 @@ def child_similarity(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-CHILDREN = {"prepare": child_prepare, "ctranslate2": child_ctranslate2, "transformers": child_transformers, "similarity": child_similarity}
+CHILDREN = {
+    "prepare": child_prepare,
+    "ctranslate2": child_ctranslate2,
+    "phases": child_phases,
+    "transformers": child_transformers,
+    "similarity": child_similarity,
+}
 
 
 def run_child(role: str, spec_path: Path) -> None:
@@ -308,6 +355,7 @@ def run_child(role: str, spec_path: Path) -> None:
 class ProcessRun:
     seconds: float
     peak_rss_mib: float
+    peak_anon_mib: float = 0.0
 
 
 def run_measured(command: list[str], log: Path, env: dict[str, str]) -> ProcessRun:

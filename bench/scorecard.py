@@ -115,7 +115,7 @@ def translate_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
 def batches_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
     targets = result["targets"]
     detail = f"{result['rows']:,} rows, {result['positive']} positives"
-    return [
+    figures = [
         _figure(
             "build-batches: time / plain pyarrow read+write",
             result["time_ratio"],
@@ -130,9 +130,71 @@ def batches_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
             "<=",
             1.0,
             "a 2 GiB memory budget",
-            f"{result['build_batches']['peak_rss_mib']:.0f} MiB",
+            f"{result['build_batches']['peak_rss_mib']:.0f} MiB at {result['rows']:,} rows",
         ),
     ]
+    if "scaling" not in result:
+        return figures
+    largest, first = result["sizes"][-1], result["sizes"][0]
+    rows = f"{largest['rows']:,} rows"
+    return figures + [
+        _figure(
+            f"build-batches at {rows}: heap peak / 4 GiB budget",
+            largest["build_batches"]["peak_anon_mib"] / targets["largest_peak_anon_mib_max"],
+            "<=",
+            1.0,
+            "a 4 GiB memory budget",
+            f"{largest['build_batches']['peak_anon_mib']:.0f} MiB anonymous; RSS with the memory-mapped texts "
+            f"{largest['build_batches']['peak_rss_mib']:.0f} MiB; {largest['build_batches']['seconds']:.0f} s",
+        ),
+        _figure(
+            f"build-batches: time per row at {rows} / at {first['rows']:,}",
+            result["scaling"]["time_per_row"],
+            "<=",
+            targets["per_row_ratio_max"],
+            f"the same at {first['rows']:,} rows, same run",
+            f"{largest['build_batches']['us_per_row']:.2f} vs {first['build_batches']['us_per_row']:.2f} µs per row; "
+            "bench/results/batches-scaling.png",
+        ),
+        _figure(
+            f"build-batches: heap per row at {rows} / at {first['rows']:,}",
+            result["scaling"]["memory_per_row"],
+            "<=",
+            targets["per_row_ratio_max"],
+            f"the same at {first['rows']:,} rows, same run",
+            f"{largest['build_batches']['anon_bytes_per_row']:.0f} vs {first['build_batches']['anon_bytes_per_row']:.0f} bytes per row",
+        ),
+    ]
+
+
+def translate_memory_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
+    ratios, targets, transformers = result["ratios"], result["targets"], result["transformers"]["peak_rss_mib"]
+    floor = {run["max_batch_tokens"]: run for run in result["plain_ctranslate2"]}
+    figures = []
+    for run in result["mtqa"]:
+        tokens = run["max_batch_tokens"]
+        figures.append(
+            _figure(
+                f"translate: mtqa --max-batch-tokens {tokens} / transformers fp32, peak RSS",
+                ratios[f"mtqa_{tokens}_vs_transformers_rss"],
+                "<=",
+                targets["mtqa_vs_transformers_rss"],
+                "transformers generate, float32, same segments",
+                f"{run['peak_rss_mib']:.0f} vs {transformers:.0f} MiB; plain CTranslate2 at {tokens} tokens: "
+                f"{floor[tokens]['peak_rss_mib']:.0f} MiB; {run['tokens_per_s']:.1f} tok/s",
+            )
+        )
+        figures.append(
+            _figure(
+                f"translate: mtqa / plain CTranslate2 at {tokens} tokens a batch, peak RSS",
+                ratios[f"mtqa_{tokens}_vs_plain_ctranslate2_rss"],
+                "<=",
+                targets["mtqa_vs_plain_ctranslate2_rss"],
+                "a plain ctranslate2.Translator on the same folder, fresh process",
+                f"{run['peak_rss_mib']:.0f} vs {floor[tokens]['peak_rss_mib']:.0f} MiB",
+            )
+        )
+    return figures
 
 
 def train_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -211,6 +273,7 @@ def filters_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 BENCHES: dict[str, tuple[str, Callable[[dict[str, Any]], list[dict[str, Any]]]]] = {
     "translate": ("bench_translate.py", translate_figures),
+    "translate-memory": ("bench_translate_memory.py", translate_memory_figures),
     "batches": ("bench_batches.py", batches_figures),
     "train": ("bench_train.py", train_figures),
     "eval": ("bench_eval.py", eval_figures),
@@ -366,6 +429,11 @@ def main() -> None:
         update_readme(table)
     if not card["quick"] and "translate" in card["raw"]:
         ship_translate_rate(card)
+    if "scaling" in card["raw"].get("batches", {}) and not card["quick"]:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from bench_batches import plot_scaling
+
+        plot_scaling(card["raw"]["batches"], ROOT / "bench" / "results" / "batches-scaling.png")
     print("\n" + table)
     print(f"wrote {out} and {out.with_suffix('.md')} in {sum(card['seconds'][name] for name in chosen) / 60:.1f} min")
     sys.exit(1 if any(name in card["failed"] for name in chosen) else 0)

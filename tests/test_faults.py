@@ -167,7 +167,7 @@ def _batches_args(xquad_r: Path, out: Path) -> list:
 def _shard_set(folder: Path) -> dict[str, bytes]:
     files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     manifest = json.loads(files.pop("manifest.json"))
-    manifest.pop("timings_s")
+    manifest.pop("timings_s"), manifest.pop("memory_mib")  # how long and how much memory: the machine's, not the output's
     files["manifest.json"] = json.dumps(manifest, sort_keys=True).encode()
     files.pop("README.md")  # the card shows timings too; everything it says is in the manifest
     return files

@@ -14,13 +14,27 @@ FAST = ["--beam-size", "1", "--max-decoding-length", "12", "--quiet"]
 
 
 def mtqa(*args, env_cache: Path, **kwargs) -> subprocess.CompletedProcess:
+    """``python -m mtqa ARGS``; ``-c CODE ARGS`` runs CODE with ARGS instead of the module."""
     env = {**os.environ, "MTQA_CACHE": str(env_cache)}
-    return subprocess.run([sys.executable, "-m", "mtqa", *map(str, args)], capture_output=True, text=True, env=env, **kwargs)
+    entry = ["-m", "mtqa"] if args[0] != "-c" else list(args[:2])
+    args = args if args[0] != "-c" else args[2:]
+    return subprocess.run([sys.executable, *entry, *map(str, args)], capture_output=True, text=True, env=env, **kwargs)
+
+
+# Runs the CLI as `python -m mtqa` does, then names the heavy modules the process ended up holding.
+REPORT_MODULES = (
+    "import atexit, sys; "
+    "atexit.register(lambda: print('heavy modules:', sorted(m for m in ('torch', 'transformers') if m in sys.modules), file=sys.stderr)); "
+    "sys.argv[0] = 'mtqa'; from mtqa.cli import main; main()"
+)
 
 
 def test_translate_writes_an_aligned_corpus(tmp_path, tiny_nllb, small_squad, isolated_cache):
+    """From a Hugging Face folder not yet converted: the conversion runs in a child, so torch never enters the translating process."""
     out = tmp_path / "out"
     result = mtqa(
+        "-c",
+        REPORT_MODULES,
         "translate",
         "--input",
         small_squad,
@@ -35,7 +49,11 @@ def test_translate_writes_an_aligned_corpus(tmp_path, tiny_nllb, small_squad, is
         env_cache=isolated_cache,
     )
     assert result.returncode == 0, result.stderr
+    assert "converted" in result.stderr and "heavy modules: []" in result.stderr, result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "data", "manifest.json"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["memory_mib"]) <= set(manifest["timings_s"]) and "translate" in manifest["memory_mib"]
+    assert all(0 < stage["rss_mib"] <= stage["peak_rss_mib"] for stage in manifest["memory_mib"].values())
 
     import datasets
 

@@ -1,9 +1,10 @@
-"""Index parallel corpora for batch building without holding texts as Python objects.
+"""Index parallel corpora for batch building with texts on disk and ids in memory.
 
-Texts live in Arrow arrays (:class:`TextStore`), deduplicated by a 64-bit hash,
-and everything the sampler needs is a NumPy array of ids. A 2-million-row corpus
-where ~5 questions share each passage thus costs its questions, its unique
-passages and their sentences once, plus a few integers per row.
+Texts go to an unlinked spill file as they are read (:class:`TextStore`), equal
+ones deduplicated by a 64-bit hash, and come back through a memory map only for
+the rows a shard writes. Everything the sampler needs is a NumPy array of ids,
+so the memory a build holds grows with its rows by a few integers each, not with
+the length of its texts.
 
 Two inputs share one code path: a directory written by ``mtqa translate`` and
 ``lareqa:PATH`` (one SQuAD-style JSON per language with ``sentences`` and
@@ -12,7 +13,9 @@ Two inputs share one code path: a directory written by ``mtqa translate`` and
 
 from __future__ import annotations
 
+import mmap
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -31,30 +34,44 @@ def text_key(text: str) -> int:
 
 
 class TextStore:
-    """Append-only strings in Arrow chunks, addressed by integer id.
+    """Append-only strings in a spill file, addressed by integer id.
 
-    ``add_many`` stores each distinct string of a column once, with a 64-bit hash.
-    Equal strings added by different calls get different ids until :meth:`seal`
-    maps every id to the first id holding the same text (``canonical``): 8 bytes
-    per text, where a dict of every text seen would cost a hundred.
+    Memory holds one byte offset per text and, for texts added with ``add_many``,
+    one 64-bit hash. The UTF-8 bytes are appended to an unlinked temporary file in
+    ``spill_dir`` (nothing is left behind, even after a kill) and read back through
+    a read-only memory map after :meth:`seal`: those pages belong to the kernel's
+    file cache, which it may drop and reread at will, not to the process's heap.
+
+    ``add_many`` stores each distinct string of a column once. Equal strings added
+    by different calls get different ids until :meth:`seal` maps every id to the
+    first id holding the same text (``canonical``).
     """
 
-    def __init__(self) -> None:
-        self._chunks: list[pa.Array] = []
-        self._starts: list[int] = []
-        self._hashes: list[np.ndarray] = []
+    def __init__(self, spill_dir: Path | None = None) -> None:
+        self._file = tempfile.TemporaryFile(dir=spill_dir, prefix=".mtqa-texts-")
+        self._offsets: list[np.ndarray] = [np.zeros(1, np.int64)]
+        self._hashes: list[np.ndarray | int] = []  # an int: that many texts added with ``extend`` (never deduplicated)
         self._size = 0
+        self._bytes = 0
+        self._texts: pa.LargeStringArray | None = None
+        self._map: mmap.mmap | None = None
         self.canonical: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self._size
 
     def _append(self, texts: pa.Array) -> int:
+        if self._texts is not None:
+            raise RuntimeError("TextStore is sealed: add every text before seal()")
+        texts = texts.cast(pa.large_string())
+        offsets = np.frombuffer(texts.buffers()[1], np.int64, count=len(texts) + 1, offset=texts.offset * 8)
+        data = texts.buffers()[2]
+        if data is not None and offsets[-1] > offsets[0]:
+            self._file.write(memoryview(data)[offsets[0] : offsets[-1]])
+        self._offsets.append(offsets[1:] - offsets[0] + self._bytes)
+        self._bytes += int(offsets[-1] - offsets[0])
         start = self._size
-        self._chunks.append(texts.cast(pa.large_string()))
-        self._starts.append(start)
         self._size += len(texts)
-        self.canonical = None
         return start
 
     def add_many(self, texts: pa.Array) -> np.ndarray:
@@ -68,42 +85,53 @@ class TextStore:
     def extend(self, texts: pa.Array) -> np.ndarray:
         """Add a column of strings as they are (for texts that rarely repeat, such as questions)."""
         start = self._append(texts)
-        self._hashes.append(np.arange(start, self._size, dtype=np.uint64) | np.uint64(1 << 63))  # never equal to another text
+        self._hashes.append(len(texts))
         return np.arange(start, self._size, dtype=np.int64)
 
     def seal(self) -> None:
-        """Compute ``canonical``; call once all texts are in, before reading from several threads."""
-        if self.canonical is None:
-            hashes = np.concatenate(self._hashes) if self._hashes else np.empty(0, np.uint64)
-            _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
-            self.canonical = first[inverse].astype(np.int64)
-            self._hashes = [hashes]
+        """Map the spill file and compute ``canonical``; call once all texts are in, before reading from several threads."""
+        if self._texts is not None:
+            return
+        self._file.flush()
+        offsets = pa.py_buffer(np.concatenate(self._offsets))
+        self._offsets = []
+        if self._bytes:
+            self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+            data = pa.py_buffer(self._map)
+        else:  # mmap refuses an empty file
+            data = pa.py_buffer(b"")
+        self._texts = pa.LargeStringArray.from_buffers(self._size, offsets, data)
+        if any(isinstance(part, np.ndarray) for part in self._hashes):
+            self.canonical = self._canonical_ids()
+        self._hashes = []
+
+    def _canonical_ids(self) -> np.ndarray:
+        start, parts = 0, []
+        for part in self._hashes:  # texts added with ``extend`` get keys no hash can equal
+            keys = part if isinstance(part, np.ndarray) else np.arange(start, start + part, dtype=np.uint64) | np.uint64(1 << 63)
+            parts.append(keys)
+            start += len(keys)
+        _, first, inverse = np.unique(np.concatenate(parts), return_index=True, return_inverse=True)
+        return first[inverse].astype(np.int64)
 
     def take(self, ids: np.ndarray) -> pa.Array:
-        """The texts with these ids, in order, gathered chunk by chunk.
-
-        Concatenating the chunks first (what a chunked-array take does) would
-        briefly double the store's memory.
-        """
-        ids = np.asarray(ids, dtype=np.int64)
-        if not len(ids):
-            return pa.array([], pa.large_string())
-        chunk_of = np.searchsorted(self._starts, ids, side="right") - 1
-        order = np.argsort(chunk_of, kind="stable")
-        boundaries = np.flatnonzero(np.diff(chunk_of[order])) + 1
-        parts = []
-        for group in np.split(order, boundaries):
-            chunk = int(chunk_of[group[0]])
-            parts.append(self._chunks[chunk].take(pa.array(ids[group] - self._starts[chunk])))
-        gathered = pa.concat_arrays(parts)
-        return gathered.take(pa.array(np.argsort(order, kind="stable")))
+        """The texts with these ids, in order (after :meth:`seal`)."""
+        if self._texts is None:
+            raise RuntimeError("TextStore.take before seal()")
+        return self._texts.take(pa.array(np.asarray(ids, dtype=np.int64)))
 
 
 @dataclass
 class TextStores:
-    questions: TextStore = field(default_factory=TextStore)
-    passages: TextStore = field(default_factory=TextStore)
-    sentences: TextStore = field(default_factory=TextStore)
+    """The three stores of a build; their spill files go to ``spill_dir`` (the system's temporary folder if None)."""
+
+    spill_dir: Path | None = None
+    questions: TextStore = field(init=False)
+    passages: TextStore = field(init=False)
+    sentences: TextStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.questions, self.passages, self.sentences = (TextStore(self.spill_dir) for _ in range(3))
 
     def seal(self) -> None:
         for store in (self.questions, self.passages, self.sentences):
@@ -140,14 +168,45 @@ class Corpus:
             self.answer_sentence = stores.sentences.canonical[self.answer_sentence]
 
 
+class RowColumns:
+    """Per-row integer columns, filled in place when the row count is known beforehand.
+
+    Appending record-batch-sized chunks and joining them at the end would hold each column
+    twice, and the allocator keeps the freed chunks; with ``expected`` rows nothing is copied.
+    """
+
+    def __init__(self, names: tuple[str, ...], expected: int | None = None) -> None:
+        self.filled = 0
+        self.arrays = {name: np.empty(expected, np.int64) for name in names} if expected else None
+        self.chunks: dict[str, list[np.ndarray]] = {name: [] for name in names}
+
+    def append(self, values: dict[str, np.ndarray]) -> None:
+        count = len(next(iter(values.values())))
+        if self.arrays is not None and self.filled + count > len(next(iter(self.arrays.values()))):
+            for name, array in self.arrays.items():  # more rows than announced: carry on in chunks
+                self.chunks[name].append(array[: self.filled])
+            self.arrays = None
+        for name, array in values.items():
+            if self.arrays is not None:
+                self.arrays[name][self.filled : self.filled + count] = array
+            else:
+                self.chunks[name].append(array)
+        self.filled += count
+
+    def joined(self) -> dict[str, np.ndarray]:
+        if self.arrays is not None:
+            return {name: array[: self.filled] for name, array in self.arrays.items()}
+        return {name: np.concatenate(self.chunks.pop(name)) if self.chunks[name] else np.empty(0, np.int64) for name in list(self.chunks)}
+
+
 class _Builder:
-    def __init__(self, name: str, stores: TextStores, with_sentences: bool) -> None:
+    def __init__(self, name: str, stores: TextStores, with_sentences: bool, expected_rows: int | None = None) -> None:
         self.name = name
         self.stores = stores
         self.with_sentences = with_sentences
         self.ids: list[pa.Array] = []
         self.langs: list[pa.Array] = []
-        self.columns: dict[str, list[np.ndarray]] = {key: [] for key in ("question", "context", "answer", "answer_index", "start", "count")}
+        self.columns = RowColumns(("question", "context", "answer", "answer_index", "start", "count"), expected_rows)
         self.sentence_chunks: list[np.ndarray] = []
         self.sentence_total = 0
 
@@ -173,33 +232,42 @@ class _Builder:
             starts = counts = answer_ids = np.full(len(answer), -1, dtype=np.int64)
         self.ids.append(batch.column("id").cast(pa.string()))
         self.langs.append(batch.column("lang").cast(pa.string()))
-        self.columns["question"].append(self.stores.questions.extend(batch.column("question")))
-        self.columns["context"].append(self.stores.passages.add_many(batch.column("context")))
-        self.columns["answer"].append(answer_ids)
-        self.columns["answer_index"].append(answer)
-        self.columns["start"].append(starts + self.sentence_total)
-        self.columns["count"].append(counts)
+        self.columns.append(
+            {
+                "question": self.stores.questions.extend(batch.column("question")),
+                "context": self.stores.passages.add_many(batch.column("context")),
+                "answer": answer_ids,
+                "answer_index": answer,
+                "start": starts + self.sentence_total,
+                "count": counts,
+            }
+        )
         self.sentence_chunks.append(sentence_ids)
         self.sentence_total += len(sentence_ids)
 
     def build(self) -> Corpus:
-        column = {name: np.concatenate(chunks) for name, chunks in self.columns.items()}
-        # Example and language indices in order of first appearance, computed by Arrow.
-        ids = pa.chunked_array(self.ids).combine_chunks().dictionary_encode()
-        codes = pa.chunked_array(self.langs).combine_chunks().dictionary_encode()
-        column["example"] = ids.indices.to_numpy().astype(np.int64)
-        column["lang"] = codes.indices.to_numpy().astype(np.int64)
-        example_ids = ids.dictionary.to_pylist()
-        langs = codes.dictionary.to_pylist()
-        # A repeated (id, lang) keeps its first row.
-        flat = column["example"] * len(langs) + column["lang"]
-        _, first = np.unique(flat, return_index=True)
-        keep = np.zeros(len(flat), dtype=bool)
-        keep[first] = True
-        skipped = {"duplicate (id, lang) row": int((~keep).sum())} if not keep.all() else {}
-        column = {name: values[keep] for name, values in column.items()}
+        column = self.columns.joined()
+        sentence_ids = np.concatenate(self.sentence_chunks)
+        self.sentence_chunks = []
+        # Example and language indices in order of first appearance: Arrow encodes the chunks with one dictionary.
+        ids = pa.chunked_array(self.ids, pa.string()).dictionary_encode()
+        codes = pa.chunked_array(self.langs, pa.string()).dictionary_encode()
+        self.ids, self.langs = [], []
+        column["example"] = _indices(ids)
+        column["lang"] = _indices(codes)
+        example_ids = ids.chunk(0).dictionary.to_pylist()
+        langs = codes.chunk(0).dictionary.to_pylist()
+        del ids, codes
         row_of = np.full((len(example_ids), len(langs)), -1, dtype=np.int64)
         row_of[column["example"], column["lang"]] = np.arange(len(column["example"]))
+        skipped = {}
+        if int((row_of >= 0).sum()) < len(column["example"]):  # a repeated (id, lang): keep its first row
+            _, first = np.unique(column["example"] * len(langs) + column["lang"], return_index=True)
+            keep = np.zeros(len(column["example"]), dtype=bool)
+            keep[first] = True
+            skipped = {"duplicate (id, lang) row": int((~keep).sum())}
+            column = {name: values[keep] for name, values in column.items()}
+            row_of[column["example"], column["lang"]] = np.arange(len(column["example"]))
         return Corpus(
             name=self.name,
             langs=langs,
@@ -212,9 +280,18 @@ class _Builder:
             answer_index=column["answer_index"],
             sentences_start=column["start"],
             sentences_count=column["count"],
-            sentence_ids=np.concatenate(self.sentence_chunks),
+            sentence_ids=sentence_ids,
             skipped=skipped,
         )
+
+
+def _indices(encoded: pa.ChunkedArray) -> np.ndarray:
+    indices = np.empty(len(encoded), np.int64)
+    start = 0
+    for chunk in encoded.chunks:
+        indices[start : start + len(chunk)] = chunk.indices.to_numpy()
+        start += len(chunk)
+    return indices
 
 
 def _lareqa_batches(directory: Path, articles: set[int] | None) -> Iterator[tuple[pa.RecordBatch, str]]:
@@ -239,13 +316,15 @@ def load_corpus(
     if spec.startswith("lareqa:"):
         directory = resolve_eval_data(spec[len("lareqa:") :], option="--input")  # a folder, or a set name such as xquad-r
         batches = _lareqa_batches(directory, articles)
+        expected = None
     else:
         directory = Path(spec).expanduser()
         if not directory.is_dir():
             raise MtqaError(f"input {spec} not found; give a directory written by mtqa translate, or lareqa:PATH")
         columns = [c for c in parallel_corpus.INDEX_COLUMNS if with_sentences or c != "sentences"]
         batches = parallel_corpus.iter_record_batches(directory, columns)
-    builder = _Builder(name or directory.resolve().name or os.path.basename(spec), stores, with_sentences)
+        expected = parallel_corpus.count_rows(directory)
+    builder = _Builder(name or directory.resolve().name or os.path.basename(spec), stores, with_sentences, expected)
     for batch, where in batches:
         builder.add_batch(batch, where)
     if not builder.ids:

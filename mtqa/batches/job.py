@@ -18,7 +18,7 @@ from ..faults import crash_point
 from ..formats import shards
 from ..formats.lareqa import parse_articles
 from ..output import atomic_directory, claim_output
-from ..stages import StageTimer
+from ..stages import StageTimer, release_free_memory
 from .config import BuildConfig, SamplerConfig
 from .corpus_index import Corpus, TextStores, load_corpus
 from .sampler import Batch, SamplingReport, allowed_languages, iterate_batches, validate
@@ -32,16 +32,22 @@ further full batch can be formed from its unused pairs; those are counted as
 
 
 class _ShardWriter:
-    """Collects whole batches and writes them as numbered Parquet shards."""
+    """Collects whole batches and writes them as numbered Parquet shards.
+
+    A batch is kept as id arrays; names and texts are gathered by Arrow when its shard is written.
+    """
 
     def __init__(self, directory: Path, corpora: list[Corpus], stores: TextStores, config: BuildConfig) -> None:
         self.directory, self.corpora, self.stores, self.config = directory, corpora, stores, config
         self.positive = config.sampler.positive
         self.rng = np.random.default_rng([config.sampler.seed, 1])
-        self.lang_names = [np.array(corpus.langs, dtype=object) for corpus in corpora]
-        self.example_names = [np.array(corpus.example_ids, dtype=object) for corpus in corpora]
+        # Every corpus's languages and example ids in one Arrow array each; a row's code is its corpus's offset plus its index.
+        self.lang_names = pa.array([code for corpus in corpora for code in corpus.langs], pa.string())
+        self.lang_offsets = np.cumsum([0] + [len(corpus.langs) for corpus in corpora])
+        self.example_names = pa.array([name for corpus in corpora for name in corpus.example_ids], pa.string())
+        self.example_offsets = np.cumsum([0] + [corpus.num_examples for corpus in corpora])
         self.shards: list[dict[str, Any]] = []
-        self.parts: list[dict[str, np.ndarray]] = []
+        self.parts: list[dict[str, Any]] = []
         self.negatives: list[list[int]] = []
         # Gathering texts and compressing a shard runs in Arrow with the GIL released,
         # so one writer thread overlaps it with sampling the next shard.
@@ -56,30 +62,34 @@ class _ShardWriter:
         corpus = self.corpora[batch.corpus]
         query_rows = corpus.row_of[batch.examples, batch.query_langs]
         positive_rows = corpus.row_of[batch.examples, batch.positive_langs]
-        size = len(batch)
         self.parts.append(
             {
-                "batch_index": np.full(size, batch_index, np.int64),
-                "batch_type": np.full(size, batch.batch_type, dtype=object),
-                "query_lang": self.lang_names[batch.corpus][batch.query_langs],
-                "positive_lang": self.lang_names[batch.corpus][batch.positive_langs],
-                "dataset": np.full(size, corpus.name, dtype=object),
-                "example_id": self.example_names[batch.corpus][batch.examples],
+                "batch_index": batch_index,
+                "batch_type": batch.batch_type,
+                "corpus": batch.corpus,
+                "query_lang": batch.query_langs + self.lang_offsets[batch.corpus],
+                "positive_lang": batch.positive_langs + self.lang_offsets[batch.corpus],
+                "example": batch.examples + self.example_offsets[batch.corpus],
                 "query": corpus.question[query_rows],
                 "positive": corpus.context[positive_rows] if self.positive == "passage" else corpus.answer_sentence[positive_rows],
                 "context": corpus.context[positive_rows],
-                **({"sub_batch": batch.sub_batches} if batch.sub_batches is not None else {}),
+                "sub_batch": batch.sub_batches,
             }
         )
         if self.config.hard_negatives:
-            # Never a positive of the batch, nor a translation of one: the answer sentence of any of its examples in any language.
-            rows = corpus.row_of[batch.examples]
-            forbidden = set(corpus.answer_sentence[rows[rows >= 0]].tolist())
-            for row in positive_rows:
-                start, count = corpus.sentences_start[row], corpus.sentences_count[row]
-                others = [i for i in corpus.sentence_ids[start : start + count] if i not in forbidden]
-                pick = self.rng.permutation(len(others))[: self.config.hard_negatives]
-                self.negatives.append([int(others[i]) for i in sorted(pick)])
+            self.negatives += self._hard_negatives(corpus, batch, positive_rows)
+
+    def _hard_negatives(self, corpus: Corpus, batch: Batch, positive_rows: np.ndarray) -> list[list[int]]:
+        # Never a positive of the batch, nor a translation of one: the answer sentence of any of its examples in any language.
+        rows = corpus.row_of[batch.examples]
+        forbidden = set(corpus.answer_sentence[rows[rows >= 0]].tolist())
+        negatives = []
+        for row in positive_rows:
+            start, count = corpus.sentences_start[row], corpus.sentences_count[row]
+            others = [i for i in corpus.sentence_ids[start : start + count] if i not in forbidden]
+            pick = self.rng.permutation(len(others))[: self.config.hard_negatives]
+            negatives.append([int(others[i]) for i in sorted(pick)])
+        return negatives
 
     def flush(self) -> None:
         """Hand the collected batches to the writer thread (at most one shard waits in memory)."""
@@ -103,24 +113,30 @@ class _ShardWriter:
             self.shards[number] = entry
             self._pending = None
 
-    def _write(self, parts: list[dict[str, np.ndarray]], negatives: list[list[int]], number: int) -> tuple[int, dict[str, Any]]:
-        column = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
-        positive_store = self.stores.passages if self.positive == "passage" else self.stores.sentences
+    def _write(self, parts: list[dict[str, Any]], negatives: list[list[int]], number: int) -> tuple[int, dict[str, Any]]:
+        sizes = [len(part["example"]) for part in parts]
+        per_batch = lambda name: np.repeat([part[name] for part in parts], sizes)  # noqa: E731
+        column = lambda name: pa.array(np.concatenate([part[name] for part in parts]))  # noqa: E731
         arrays = {
-            name: pa.array(column[name], pa.int64() if name == "batch_index" else pa.string())
-            for name in ("batch_index", "batch_type", "query_lang", "positive_lang", "dataset", "example_id")
+            "batch_index": pa.array(per_batch("batch_index"), pa.int64()),
+            "batch_type": pa.array(per_batch("batch_type"), pa.string()),
+            "query_lang": self.lang_names.take(column("query_lang")),
+            "positive_lang": self.lang_names.take(column("positive_lang")),
+            "dataset": pa.array(np.array([corpus.name for corpus in self.corpora], dtype=object)[per_batch("corpus")], pa.string()),
+            "example_id": self.example_names.take(column("example")),
         }
-        arrays["query"] = self.stores.questions.take(column["query"]).cast(pa.string())
-        arrays["positive"] = positive_store.take(column["positive"]).cast(pa.string())
+        positive_store = self.stores.passages if self.positive == "passage" else self.stores.sentences
+        arrays["query"] = self.stores.questions.take(np.concatenate([part["query"] for part in parts])).cast(pa.string())
+        arrays["positive"] = positive_store.take(np.concatenate([part["positive"] for part in parts])).cast(pa.string())
         if self.positive == "sentence+context":
-            arrays["positive_context"] = self.stores.passages.take(column["context"]).cast(pa.string())
+            arrays["positive_context"] = self.stores.passages.take(np.concatenate([part["context"] for part in parts])).cast(pa.string())
         if self.config.hard_negatives:
             lengths = np.array([len(ids) for ids in negatives], np.int64)
             offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
             flat = np.array([i for ids in negatives for i in ids], np.int64)
             arrays["negatives"] = pa.ListArray.from_arrays(offsets, self.stores.sentences.take(flat).cast(pa.string()))
-        if "sub_batch" in column:
-            arrays["sub_batch"] = pa.array(column["sub_batch"], pa.string())
+        if parts[0]["sub_batch"] is not None:
+            arrays["sub_batch"] = pa.array(np.concatenate([part["sub_batch"] for part in parts]), pa.string())
         entry = shards.write_shard(
             self.directory, number, pa.table(arrays), batches=len(parts), row_group_size=max(1, self.config.sampler.batch_size) * 64
         )
@@ -139,30 +155,22 @@ def run_build_batches(config: BuildConfig) -> dict[str, Any]:
 
 def _build_batches(config: BuildConfig) -> dict[str, Any]:
     timer = StageTimer()
-    stores = TextStores()
-    articles = parse_articles(config.articles)
-    corpora: list[Corpus] = []
-    names: Counter[str] = Counter()
-    with timer.stage("index"):
-        for spec in config.inputs:
-            corpus = load_corpus(
-                spec, stores, articles=articles, with_sentences=config.sampler.positive != "passage" or config.hard_negatives > 0
-            )
-            names[corpus.name] += 1
-            if names[corpus.name] > 1:
-                corpus.name = f"{corpus.name}-{names[corpus.name]}"
-            corpora.append(corpus)
-    validate(corpora, config.sampler)
-    stores.seal()
-    for corpus in corpora:
-        corpus.use_canonical_ids(stores)
-
-    from tqdm.auto import tqdm
-
-    sampler = config.sampler
-    per_shard = config.batches_per_shard or max(1, 100_000 // sampler.batch_size)
-    report = SamplingReport()
     with atomic_directory(config.output, overwrite=config.overwrite) as staging:
+        # The texts' spill files live beside the output (unlinked at once): the disk the user chose for it.
+        stores = TextStores(spill_dir=staging)
+        with timer.stage("index"):
+            corpora = _index(config, stores)
+            release_free_memory()
+        validate(corpora, config.sampler)
+        stores.seal()
+        for corpus in corpora:
+            corpus.use_canonical_ids(stores)
+
+        from tqdm.auto import tqdm
+
+        sampler = config.sampler
+        per_shard = config.batches_per_shard or max(1, 100_000 // sampler.batch_size)
+        report = SamplingReport()
         writer = _ShardWriter(staging, corpora, stores, config)
         bar = tqdm(unit="batch", desc="build-batches", disable=not config.progress, dynamic_ncols=True)
         with timer.stage("sample_and_write"):
@@ -173,9 +181,25 @@ def _build_batches(config: BuildConfig) -> dict[str, Any]:
                 bar.close()
         manifest = _manifest(config, corpora, report, writer.shards, tally)
         manifest["timings_s"] = timer.report()
+        manifest["memory_mib"] = timer.memory_report()
         manifest = shards.write_manifest(staging, manifest)
         (staging / "README.md").write_text(_card(manifest), encoding="utf-8")
     return manifest
+
+
+def _index(config: BuildConfig, stores: TextStores) -> list[Corpus]:
+    articles = parse_articles(config.articles)
+    corpora: list[Corpus] = []
+    names: Counter[str] = Counter()
+    for spec in config.inputs:
+        corpus = load_corpus(
+            spec, stores, articles=articles, with_sentences=config.sampler.positive != "passage" or config.hard_negatives > 0
+        )
+        names[corpus.name] += 1
+        if names[corpus.name] > 1:
+            corpus.name = f"{corpus.name}-{names[corpus.name]}"
+        corpora.append(corpus)
+    return corpora
 
 
 @dataclass
@@ -184,8 +208,9 @@ class _Tally:
 
     by_type: Counter = field(default_factory=Counter)
     by_dataset: Counter = field(default_factory=Counter)
-    pairs: Counter = field(default_factory=Counter)
     xx_by_language: Counter = field(default_factory=Counter)
+    pair_counts: dict[int, np.ndarray] = field(default_factory=dict)  # per corpus: rows by (query language, positive language)
+    langs: dict[int, list[str]] = field(default_factory=dict)
 
     def count(self, corpus: Corpus, batch: Batch) -> None:
         self.by_type[batch.batch_type] += 1
@@ -193,9 +218,19 @@ class _Tally:
             self.xx_by_language[corpus.langs[int(batch.positive_langs[0])]] += 1
         self.by_dataset[corpus.name] += 1
         width = len(corpus.langs)
-        pair_counts = np.bincount(batch.query_langs * width + batch.positive_langs, minlength=width * width)
-        for flat in np.flatnonzero(pair_counts):
-            self.pairs[f"{corpus.langs[flat // width]}-{corpus.langs[flat % width]}"] += int(pair_counts[flat])
+        if batch.corpus not in self.pair_counts:
+            self.pair_counts[batch.corpus], self.langs[batch.corpus] = np.zeros(width * width, np.int64), corpus.langs
+        self.pair_counts[batch.corpus] += np.bincount(batch.query_langs * width + batch.positive_langs, minlength=width * width)
+
+    @property
+    def pairs(self) -> Counter:
+        """Rows by ``"X-Y"`` language pair, over every corpus."""
+        pairs: Counter[str] = Counter()
+        for index, counts in self.pair_counts.items():
+            langs = self.langs[index]
+            for flat in np.flatnonzero(counts):
+                pairs[f"{langs[flat // len(langs)]}-{langs[flat % len(langs)]}"] += int(counts[flat])
+        return pairs
 
 
 def _compose(corpora: list[Corpus], sampler: SamplerConfig, report: SamplingReport, writer: "_ShardWriter", per_shard: int, bar) -> _Tally:

@@ -150,7 +150,7 @@ class CorpusSampler:
         active = [lang for lang in self.langs if self.queues.remaining(lang) > 0]
         while state.size < size and active:
             weights = self.weight[active]
-            draws = self.rng.choice(len(active), size=size - state.size, p=weights / weights.sum())
+            draws = weighted_choice(self.rng, weights, size - state.size)
             counts = {
                 lang: int(min(count, self.queues.remaining(lang))) for lang, count in zip(active, np.bincount(draws, minlength=len(active)))
             }
@@ -194,6 +194,17 @@ class CorpusSampler:
         if self.rng.random() < self.config.mono_prob:
             return self.monolingual() or self.cross_lingual()
         return self.cross_lingual() or self.monolingual()
+
+
+def weighted_choice(rng: np.random.Generator, weights: np.ndarray, size: int | None = None) -> np.ndarray | int:
+    """``rng.choice(len(weights), size, p=weights / weights.sum())`` without its checks of ``p``.
+
+    It draws the same uniforms and maps them through the same cumulative sums, so a seed gives
+    the same picks; the checks cost more than the draw on the sampler's small per-batch calls.
+    """
+    cdf = np.cumsum(weights / weights.sum())
+    cdf /= cdf[-1]
+    return cdf.searchsorted(rng.random(size), side="right")
 
 
 @dataclass(frozen=True)
@@ -358,8 +369,7 @@ def iterate_batches(corpora: list[Corpus], config: SamplerConfig, report: Sampli
         active = [index for index in range(len(corpora)) if corpus_weights[index] > 0]
         in_epoch = 0
         while active:
-            weights = corpus_weights[active] / corpus_weights[active].sum()
-            chosen = active[int(rng.choice(len(active), p=weights))]
+            chosen = active[int(weighted_choice(rng, corpus_weights[active]))]
             batch = samplers[chosen].next_batch(schedule[produced] if schedule else None)
             if batch is None:
                 active.remove(chosen)

@@ -46,16 +46,18 @@ class BatchState:
         self.size = 0
 
     def admit(self, keys: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
-        """Mask of candidates that clash with no row so far and are each key's first occurrence."""
+        """Mask of candidates that clash with no row so far and are each key's first occurrence.
+
+        One stable ``np.unique`` per key over the rows so far followed by the candidates still in the
+        running: a candidate survives where its value first occurs at its own place.
+        """
         ok = np.ones(len(keys[0]), dtype=bool)
         for values, used in zip(keys, self.used):
-            if len(used):
-                ok &= ~np.isin(values, used)
             candidates = np.flatnonzero(ok)
-            _, positions = np.unique(values[candidates], return_index=True)
-            first = np.zeros(len(values), dtype=bool)
-            first[candidates[positions]] = True
-            ok &= first
+            _, first = np.unique(np.concatenate([used, values[candidates]]), return_index=True)
+            first = first[first >= len(used)] - len(used)
+            ok[:] = False
+            ok[candidates[first]] = True
         return ok
 
     def add(self, examples: np.ndarray, query_langs: np.ndarray, positive_langs: np.ndarray, keys: tuple[np.ndarray, ...]) -> None:

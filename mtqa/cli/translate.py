@@ -76,7 +76,9 @@ Example:
     type=click.IntRange(min=1),
     default=TranslateConfig.max_batch_tokens,
     show_default=True,
-    help="Tokens per CTranslate2 batch.",
+    help="Source tokens per CTranslate2 batch. CTranslate2's working memory grows with it (per-layer cross-attention keys "
+    "and values, per-step logits over the vocabulary); smaller batches use less memory and translate more slowly "
+    "(docs/translate.md, Memory).",
 )
 @click.option(
     "--max-input-tokens",

@@ -20,6 +20,8 @@ CREATED_BY = "mtqa translate"
 # What build-batches reads; `sentences` only where sentence texts are needed.
 INDEX_COLUMNS = ["id", "lang", "question", "context", "sentences", "answer_sentence"]
 
+ROW_GROUP_ROWS = 50_000  # rows per Parquet row group: readers hold one group's texts at a time
+
 
 def corpus_schema():
     import pyarrow as pa
@@ -60,7 +62,7 @@ def write_corpus(path: Path, rows: list[dict[str, Any]]) -> None:
             parse_options=pa_json.ParseOptions(explicit_schema=corpus_schema(), unexpected_field_behavior="error"),
         )
     )
-    pq.write_table(table, path, compression="zstd", row_group_size=50_000)
+    pq.write_table(table, path, compression="zstd", row_group_size=ROW_GROUP_ROWS)
 
 
 def corpus_files(directory: Path) -> list[Path]:
@@ -70,6 +72,16 @@ def corpus_files(directory: Path) -> list[Path]:
     if not files:
         raise MtqaError(f"{directory}: no Parquet files (expected data/*.parquet written by mtqa translate)")
     return files
+
+
+def count_rows(directory: Path) -> int | None:
+    """Rows in a translate output folder, from the Parquet footers (None if a file cannot say)."""
+    import pyarrow.parquet as pq
+
+    try:
+        return sum(pq.ParquetFile(path).metadata.num_rows for path in corpus_files(directory))
+    except Exception:  # damaged or missing files: reading them says which, in one line
+        return None
 
 
 def iter_record_batches(directory: Path, columns: list[str], batch_size: int = 65_536) -> Iterator[tuple["pa.RecordBatch", str]]:

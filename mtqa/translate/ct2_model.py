@@ -18,6 +18,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -161,6 +163,33 @@ def _convert(source: str, revision: str | None, quantization: str, target: Path)
         ) from None
 
 
+def _convert_in_child(source: str, revision: str | None, quantization: str, target: Path) -> None:
+    """:func:`_convert` in a fresh interpreter: torch and transformers, which only the conversion needs,
+    and the float weights it loads never enter the process that goes on to translate."""
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    code = "import sys, json; from mtqa.translate.ct2_model import _convert_main; _convert_main(json.loads(sys.argv[1]))"
+    arguments = json.dumps([source, revision, quantization, str(target)])
+    done = subprocess.run([sys.executable, "-c", code, arguments], env=env, capture_output=True, text=True)
+    if done.returncode == CONVERT_REFUSED:
+        raise MtqaError(done.stderr.strip().splitlines()[-1])
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        raise MtqaError(f"cannot convert {source} to CTranslate2: {last}")
+
+
+CONVERT_REFUSED = 3  # the child's exit status when _convert ended in an MtqaError (its one line is the last of stderr)
+
+
+def _convert_main(arguments: list) -> None:
+    source, revision, quantization, target = arguments
+    try:
+        _convert(source, revision, quantization, Path(target))
+    except MtqaError as error:
+        print(str(error), file=sys.stderr)
+        raise SystemExit(CONVERT_REFUSED) from None
+
+
 @contextlib.contextmanager
 def _m2m100_language_codes():
     """Convert M2M-100 with its language codes in the vocabulary.
@@ -248,7 +277,7 @@ def resolve_model(source: str, *, quantization: str = "int8", revision: str | No
                 shutil.rmtree(target, ignore_errors=True)  # an unmarked folder is an interrupted copy
                 origin = str(path) if path.exists() else _locate_hub_model(source, revision, target)
                 with announced(f"converted {origin} to CTranslate2 {quantization} (once)"):  # fmt: skip
-                    _convert(origin, revision, quantization, target)
+                    _convert_in_child(origin, revision, quantization, target)
                 fingerprint = _stored_fingerprint(target)
     return ResolvedModel(target, source, fingerprint)
 

@@ -85,6 +85,7 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
         "filters": aligner.report(),
         "similarity": similarity_report(chain),
         "timings_s": timer.report(),
+        "memory_mib": timer.memory_report(),
         "throughput": {"output_tokens_per_s": round(stats.tokens_per_second, 1)},
     }
 
@@ -95,6 +96,7 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
             write_json(staging / MANIFEST, manifest)
             (staging / "README.md").write_text(dataset_card(manifest, config), encoding="utf-8")
     manifest["timings_s"]["write"] = timer.report()["write"]
+    manifest["memory_mib"] = timer.memory_report()  # after the write: the manifest on disk has the stages before it
     return manifest
 
 

@@ -27,6 +27,9 @@ def tokenizer_vocabulary(model_dir: Path) -> list[str]:
     """
     if vocabulary_path(model_dir):
         return read_vocabulary(model_dir)
+    from_file = _fast_tokenizer_vocabulary(model_dir)
+    if from_file is not None:
+        return from_file
     import warnings
 
     from transformers import AutoTokenizer
@@ -42,6 +45,24 @@ def tokenizer_vocabulary(model_dir: Path) -> list[str]:
                 "the hub ships with the model (tokenizer.json or vocab.json, tokenizer_config.json)"
             ) from None
     return [*tokenizer.get_vocab(), *getattr(tokenizer, "lang_token_to_id", {}), *tokenizer.all_special_tokens]
+
+
+def _fast_tokenizer_vocabulary(model_dir: Path) -> list[str] | None:
+    """The vocabulary a fast tokenizer's ``tokenizer.json`` holds (its model's, then its added tokens), or None.
+
+    What ``get_vocab()`` returns, read without importing transformers, and with it torch: a translate
+    run then never holds them, whether or not the model still needs converting (that runs in a child).
+    Families whose language codes live in transformers' code (M2M-100) ship no tokenizer.json.
+    """
+    import json
+
+    try:
+        document = json.loads((model_dir / "tokenizer.json").read_text(encoding="utf-8"))
+        vocabulary = document["model"]["vocab"]
+        tokens = list(vocabulary) if isinstance(vocabulary, dict) else [entry[0] for entry in vocabulary]
+        return [*tokens, *(added["content"] for added in document.get("added_tokens", []))]
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
 
 
 class ModelTokenizer:

@@ -17,6 +17,7 @@ from ..errors import MtqaError
 from ..faults import crash_point
 from ..languages import joins_without_spaces
 from ..paths import available_cores
+from ..stages import release_free_memory
 from .cache import TranslationCache
 from .plan import Piece, plan_pieces
 from .tokenizer import ModelTokenizer
@@ -90,6 +91,7 @@ class ModelTranslator:
             )
         except (RuntimeError, ValueError) as error:
             raise MtqaError(f"cannot load CTranslate2 model {model_dir}: {error}") from None
+        release_free_memory()  # loading reads and frees the weights in blocks the allocator would otherwise keep
 
     @property
     def family(self) -> str:
