@@ -69,6 +69,7 @@ def test_arguments_from_a_step():
         "study-v2-dev",
         "study-v2-main-a",
         "study-v2-main-b",
+        "study-v2-sweeps",
     ],
 )
 def test_shipped_recipes_are_valid_commands(name):
