@@ -152,11 +152,11 @@ def plot_scaling(result: dict, path: Path) -> None:
     figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
     left.plot(rows, [s["build_batches"]["us_per_row"] for s in sizes], "o-", label="mtqa build-batches")
     left.plot(rows, [1e6 * s["plain_read_write"]["seconds"] / s["rows"] for s in sizes], "s--", label="plain pyarrow read+write")
-    left.set(xlabel="input rows (millions)", ylabel="µs per row", title="time per row", xscale="log", ylim=(0, None))
+    left.set(xlabel="input rows (millions)", ylabel="µs per row", title="time per row", ylim=(0, None))
     right.plot(rows, [s["build_batches"]["peak_anon_mib"] / 1024 for s in sizes], "o-", label="anonymous (heap) peak")
     right.plot(rows, [s["build_batches"]["peak_rss_mib"] / 1024 for s in sizes], "^:", label="RSS peak, with mapped file pages")
     right.axhline(result["targets"]["largest_peak_anon_mib_max"] / 1024, color="grey", linewidth=0.8, label="4 GiB target")
-    right.set(xlabel="input rows (millions)", ylabel="GiB", title="build-batches peak memory", xscale="log", ylim=(0, None))
+    right.set(xlabel="input rows (millions)", ylabel="GiB", title="build-batches peak memory", ylim=(0, None))
     for axes in (left, right):
         axes.set_xticks(rows, [f"{value:g}" for value in rows])
         axes.legend(fontsize=7)

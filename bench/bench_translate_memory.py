@@ -104,7 +104,8 @@ def benchmark(settings: bt.Settings) -> dict[str, Any]:
 def report(results: dict[str, Any]) -> str:
     plain = results["plain_ctranslate2"]
     lines = [
-        f"translate memory, {results['segments']} segments, model.bin {results['model']['model_bin_mib']} MiB, {results['machine']['cpu']}",
+        f"{results['segments']} segments, NLLB-200-distilled-600M shape, int8 model.bin {results['model']['model_bin_mib']} MiB, "
+        f"{results['machine']['cpu']}, {results['date']}.",
         "",
     ]
     lines += ["| phase (plain CTranslate2) | " + " | ".join(f"{run['max_batch_tokens']} tokens" for run in plain) + " |"]
@@ -123,9 +124,8 @@ def report(results: dict[str, Any]) -> str:
     lines.append("| tokens/s (translate step) | " + " | ".join(f"{run['tokens_per_s']:.1f}" for run in mtqa) + " |")
     lines += [
         "",
-        f"transformers float32 peak: {results['transformers']['peak_rss_mib']:.0f} MiB",
-        "",
-        "ratios: " + json.dumps(results["ratios"]),
+        f"transformers float32, the same segments: peak {results['transformers']['peak_rss_mib']:.0f} MiB. Throughput at "
+        f"{mtqa[1]['max_batch_tokens']} tokens a batch / at {mtqa[0]['max_batch_tokens']}: {results['ratios']['small_vs_default_tokens_per_s']:.2f}.",
     ]
     return "\n".join(lines)
 

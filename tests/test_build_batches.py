@@ -521,3 +521,23 @@ def test_a_repeated_id_and_language_keeps_its_first_row(tmp_path, xquad_r):
     assert manifest["inputs"][0]["skipped"]["duplicate (id, lang) row"] == 1
     assert manifest["inputs"][0]["rows"] == len(rows) - 1
     assert "A repeated row that must never be used?" not in {row["query"] for row in written}
+
+
+def test_the_text_store_keeps_texts_on_disk_and_leaves_no_file(tmp_path):
+    import pyarrow as pa
+
+    from mtqa.batches.corpus_index import TextStore
+
+    store = TextStore(tmp_path)
+    held = pa.total_allocated_bytes()
+    questions = [f"question {i} " * 40 for i in range(20_000)]  # about 10 MB of text
+    ids = store.extend(pa.array(questions))
+    passages = store.add_many(pa.array(["same", "other", "same", ""]))
+    assert pa.total_allocated_bytes() - held < 2**20, "the texts went to the spill file, not into Arrow memory"
+    assert list(tmp_path.iterdir()) == [], "the spill file is unlinked from the start"
+    store.seal()
+    assert store.take(ids[[19_999, 0, 7]]).to_pylist() == [questions[19_999], questions[0], questions[7]]
+    assert store.take(passages).to_pylist() == ["same", "other", "same", ""]
+    canonical = store.canonical[passages]
+    assert canonical[0] == canonical[2] and len(set(canonical.tolist())) == 3
+    assert store.canonical[ids[:3]].tolist() == ids[:3].tolist()  # texts added as they are are never merged

@@ -13,7 +13,7 @@ from mtqa.translate.config import TranslateConfig
 from mtqa.translate.job import run_translate
 from mtqa.translate.translator import DecodingOptions
 
-FAST = DecodingOptions(beam_size=1, max_decoding_length=12)
+FAST_DECODING = DecodingOptions(beam_size=1, max_decoding_length=12)
 
 
 def config(small_squad, model, output=None, **extra) -> TranslateConfig:
@@ -22,7 +22,7 @@ def config(small_squad, model, output=None, **extra) -> TranslateConfig:
         output=output,
         langs=[get_language("de"), get_language("zh")],
         model=str(model),
-        decoding=FAST,
+        decoding=FAST_DECODING,
         progress=False,
         **extra,
     )

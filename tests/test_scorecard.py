@@ -33,3 +33,21 @@ def test_an_only_run_replaces_its_rows_and_keeps_the_others_in_bench_order():
     assert card["raw"] == {"translate": {"a": 1}, "filters": {"b": 2}}
     assert card["dates"] == {"filters": "2026-11-23"} and card["date"] == "2026-11-01"
     assert card["machine"] == {"cpu": "old"} and card["machines"] == {"filters": {"cpu": "new"}}
+
+
+def test_kept_benchmarks_figures_are_computed_again_from_their_raw_results():
+    raw = {
+        "rows": 10,
+        "positive": "passage",
+        "time_ratio": 1.5,
+        "build_batches": {"peak_rss_mib": 1024.0},
+        "targets": {"time_ratio_max": 2.0, "peak_rss_mib_max": 2048},
+    }
+    previous = {"figures": [{"bench": "batches", "figure": "a row since renamed"}], "raw": {"batches": raw}}
+    fresh = {"date": "2026-12-03", "machine": {}, "figures": [], "failed": {}, "seconds": {}, "raw": {}}
+    card = merge(previous, fresh, ["filters"])
+    assert [item["figure"] for item in card["figures"]] == [
+        "build-batches: time / plain pyarrow read+write",
+        "build-batches: peak RSS / 2 GiB budget",
+    ]
+    assert card["figures"][1]["value"] == 0.5
