@@ -402,3 +402,19 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_pat
     again = mtqa(*_batches_args(xquad_r, out), cache=tmp_path / "c")
     assert again.returncode == 0, again.stderr
     assert not lock.exists()
+
+
+def test_sigterm_leaves_no_staging_folder_or_lock_and_says_so_in_one_line(tmp_path, tiny_ct2, small_squad):
+    out = tmp_path / "out"
+    slow = [*TRANSLATE[:-3], "--max-decoding-length", "64", "--max-batch-tokens", "32", "--quiet"]
+    run = mtqa("translate", "--input", small_squad, "--model", tiny_ct2, *slow, "--output", out, cache=tmp_path / "c", wait=False)
+    lock = tmp_path / ".mtqa-lock-out"
+    deadline = time.time() + 60
+    while not (lock.exists() and lock.read_text().strip()) and run.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert run.poll() is None, run.stderr.read()
+    run.send_signal(signal.SIGTERM)
+    stderr = run.communicate(timeout=60)[1]
+    assert run.returncode == 143, stderr
+    assert "mtqa: terminated; nothing half-written was left" in stderr and "Traceback" not in stderr, stderr
+    assert leftovers(tmp_path) == [] and not out.exists()

@@ -6,10 +6,13 @@ their constants); options are copied into those typed configs by field name.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 import traceback
 from dataclasses import fields
-from typing import Any, TypeVar
+from typing import Any, Iterator, TypeVar
 
 import click
 
@@ -68,6 +71,27 @@ def _invocation() -> list[str]:
     return obj["argv"] if isinstance(obj, dict) and "argv" in obj else ["mtqa", *sys.argv[1:]]
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the run is, so its staging folders and locks are removed on the way out (as Ctrl-C does)."""
+
+
+@contextlib.contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """SIGTERM raises Terminated for the block (the previous handler comes back after: main() also runs in-process)."""
+
+    def raise_terminated(signum, frame):
+        raise Terminated
+
+    if threading.current_thread() is not threading.main_thread():  # signal handlers can only be set there
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors end in one line and a non-zero exit, never a traceback."""
     args = sys.argv[1:] if argv is None else list(argv)
@@ -76,7 +100,8 @@ def main(argv: list[str] | None = None) -> None:
     if verbose:  # the group's flag, accepted after the subcommand too
         args = ["--verbose", *[arg for arg in args if arg != "--verbose"]]
     try:
-        cli.main(args=args, prog_name="mtqa", standalone_mode=False, obj={"argv": ["mtqa", *args]})
+        with _terminate_cleanly():
+            cli.main(args=args, prog_name="mtqa", standalone_mode=False, obj={"argv": ["mtqa", *args]})
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.ClickException as error:
@@ -89,6 +114,9 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         click.echo(f"mtqa: error: {error}", err=True)
         sys.exit(1)
+    except Terminated:
+        click.echo("mtqa: terminated; nothing half-written was left; rerun the same command to resume (finished work is cached)", err=True)
+        sys.exit(143)
     except (KeyboardInterrupt, click.Abort):
         click.echo("mtqa: interrupted; rerun the same command to resume (finished work is cached)", err=True)
         sys.exit(130)
