@@ -26,6 +26,7 @@ from pathlib import Path
 
 from .card import markdown_table
 from .cli import main as mtqa_main
+from .encoders.offline_me5 import PASSAGE_PREFIX, QUERY_PREFIX
 from .errors import MtqaError
 from .formats.run_files import REPORT
 from .paths import cache_root, find_data, hub_reachable
@@ -40,7 +41,7 @@ TRAIN_STEPS = "2" if FAST else os.environ.get("MTQA_DEMO_STEPS", "40")
 ENCODER = os.environ.get("MTQA_DEMO_ENCODER", "offline-me5")
 ENCODER_NAMES = {"offline-me5": "multilingual-e5-small (offline-me5)", "offline-minilm": "all-MiniLM-L6-v2 (offline-minilm)"}
 # e5 was trained with these prefixes; the study's settings: the paper's learning rate, word embeddings frozen.
-ENCODER_OPTIONS = {"offline-me5": ["--query-prefix", "query: ", "--passage-prefix", "passage: "]}
+ENCODER_OPTIONS = {"offline-me5": ["--query-prefix", QUERY_PREFIX, "--passage-prefix", PASSAGE_PREFIX]}
 TRAIN_OPTIONS = {"offline-me5": ["--lr", "3e-5", "--freeze-word-embeddings"]}
 
 

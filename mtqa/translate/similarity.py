@@ -40,6 +40,7 @@ import numpy as np
 from ..encoders import ENGINES
 from ..encoders.ct2_encoder import QUANTIZATION, ct2_layout
 from ..encoders.offline_me5 import ALIAS as OFFLINE_ME5
+from ..encoders.offline_me5 import QUERY_PREFIX
 from ..errors import MtqaError
 from ..languages import Language
 from ..paths import remembered_file_sha256
@@ -55,7 +56,7 @@ Pair = tuple[str, str, str]  # (English source, translation, language code)
 def symmetric_prefix(model: str) -> str:
     """The prefix both sides get: e5 models were trained with ``query: `` for symmetric tasks such as bitext mining."""
     name = Path(model).name.lower() if model != OFFLINE_ME5 else model
-    return "query: " if name == OFFLINE_ME5 or "-e5-" in f"-{name}-" or "e5-" in name else ""
+    return QUERY_PREFIX if name == OFFLINE_ME5 or "-e5-" in f"-{name}-" or "e5-" in name else ""
 
 
 def model_fingerprint(source: str) -> str:
