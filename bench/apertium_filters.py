@@ -98,7 +98,7 @@ def judge_questions(pairs: list[tuple[str, str]], groups: dict[str, str]) -> tup
     """Each filter's verdict on (English, Spanish) question pairs, judged in one run; and the similarity scores."""
     from mtqa.languages import get_language
     from mtqa.translate.cache import TranslationCache
-    from mtqa.translate.filters import FilterOptions, SimilarityFilter, default_filters
+    from mtqa.translate.filters.chain import FilterOptions, SimilarityFilter, default_filters
 
     spanish = get_language("es")
     segments = [(english, output, spanish) for english, output in pairs]
@@ -115,7 +115,7 @@ def judge_questions(pairs: list[tuple[str, str]], groups: dict[str, str]) -> tup
 def side_by_side(articles: str) -> tuple[dict[str, Any], dict[str, str]]:
     from mtqa.languages import get_language
     from mtqa.translate import apertium
-    from mtqa.translate.similarity import distribution
+    from mtqa.translate.filters.similarity import distribution
 
     questions, passages = load_questions("lareqa:xquad-r", articles)
     ids = [qid for qid in questions["en"] if qid in questions["es"]]

@@ -168,7 +168,7 @@ def run_filters(
     """
     from mtqa.languages import get_language
     from mtqa.translate.cache import TranslationCache
-    from mtqa.translate.filters import FilterOptions, SimilarityFilter, default_filters
+    from mtqa.translate.filters.chain import FilterOptions, SimilarityFilter, default_filters
 
     # The whole chain, the opt-in similarity filter included. Its vectors are kept in memory only, so its time includes encoding.
     vectors = TranslationCache(None)
@@ -211,8 +211,8 @@ def similarity_in_runs(
     question's passage beside it. Questions' vectors come from the cache the timed pass filled.
     """
     context = context or []
-    from mtqa.translate.filters import SimilarityFilter
-    from mtqa.translate.similarity import PairScores
+    from mtqa.translate.filters.chain import SimilarityFilter
+    from mtqa.translate.filters.similarity import PairScores
 
     failed = [False] * len(examples)
     judged = PairScores()  # each example's scores, from the run it was judged in
@@ -251,7 +251,7 @@ def compare_engines(texts: list[str], sample: int = ENGINE_SAMPLE) -> dict[str, 
     from mtqa.encoders.ct2_encoder import CT2SentenceEncoder, converted, ct2_layout
     from mtqa.encoders.load import encode, load_encoder
     from mtqa.encoders.offline_me5 import offline_me5
-    from mtqa.translate.similarity import symmetric_prefix
+    from mtqa.translate.filters.similarity import symmetric_prefix
 
     texts = random.Random(0).sample(texts, min(sample, len(texts)))
     folder = str(offline_me5())
@@ -277,7 +277,7 @@ def compare_engines(texts: list[str], sample: int = ENGINE_SAMPLE) -> dict[str, 
 
 def similarity_distributions(examples: list[dict[str, Any]], segments: list, judged) -> dict[str, Any]:
     """Cosine and margin quantiles per language for good pairs and the two mismatched kinds, as judged in their runs."""
-    from mtqa.translate.similarity import distribution
+    from mtqa.translate.filters.similarity import distribution
 
     found: dict[str, dict[str, dict[str, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for example, (source, output, language) in zip(examples, segments):

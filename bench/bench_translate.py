@@ -66,8 +66,8 @@ from mtqa.card import markdown_table
 from mtqa.languages import get_language
 from mtqa.paths import find_data
 from mtqa.translate.config import TranslateConfig
-from mtqa.translate.families import NLLB
-from mtqa.translate.translator import DecodingOptions
+from mtqa.translate.model.families import NLLB
+from mtqa.translate.model.translator import DecodingOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from measure import available_cores, cpu_name, measure  # noqa: E402
@@ -136,7 +136,7 @@ class Settings:
 def child_prepare(spec: dict[str, Any]) -> dict[str, Any]:
     """Build the random models (once) and convert the benchmark one to CTranslate2 int8 via mtqa."""
     from mtqa.testing import build_tiny_nllb
-    from mtqa.translate.ct2_model import resolve_model
+    from mtqa.translate.model.ct2_model import resolve_model
 
     def cached_build(directory: Path, shape: dict[str, Any] | None) -> tuple[Path, float]:
         marker = directory / "bench-model.json"
@@ -307,7 +307,7 @@ def child_similarity(spec: dict[str, Any]) -> dict[str, Any]:
     from mtqa.encoders.ct2_encoder import converted, ct2_layout
     from mtqa.encoders.offline_me5 import offline_me5
     from mtqa.languages import get_language
-    from mtqa.translate.filters import SimilarityFilter
+    from mtqa.translate.filters.chain import SimilarityFilter
 
     converted(ct2_layout(str(offline_me5())))
     document = json.loads(Path(spec["german"]).read_text(encoding="utf-8"))

@@ -30,7 +30,7 @@ from .encoders.offline_me5 import PASSAGE_PREFIX, QUERY_PREFIX
 from .errors import MtqaError
 from .formats.run_files import REPORT
 from .paths import cache_root, find_data, hub_reachable
-from .translate.ct2_model import DEFAULT_MODEL, is_ctranslate2_dir, is_huggingface_dir
+from .translate.model.ct2_model import DEFAULT_MODEL, is_ctranslate2_dir, is_huggingface_dir
 
 OUT = Path(os.environ.get("MTQA_DEMO_OUT", "demo-out"))
 LANGS = "en,de,es,ar,zh"

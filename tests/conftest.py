@@ -109,7 +109,7 @@ def isolated_cache(tmp_path, monkeypatch) -> Path:
 @pytest.fixture(scope="session")
 def tiny_ct2(tiny_nllb, tmp_path_factory) -> Path:
     """The tiny model converted through mtqa's own conversion path."""
-    from mtqa.translate.ct2_model import resolve_model
+    from mtqa.translate.model.ct2_model import resolve_model
 
     with pytest.MonkeyPatch.context() as patch:  # a session cache, not the test's own
         patch.setenv("MTQA_CACHE", str(tmp_path_factory.mktemp("model-cache")))

@@ -65,8 +65,8 @@ def test_every_option_reaches_a_config_field():
     from mtqa.train.config import TrainConfig
     from mtqa.train_eval.config import TrainEvalConfig
     from mtqa.translate.config import TranslateConfig
-    from mtqa.translate.filters import FilterOptions
-    from mtqa.translate.translator import DecodingOptions
+    from mtqa.translate.filters.chain import FilterOptions
+    from mtqa.translate.model.translator import DecodingOptions
 
     targets = {
         "translate": ((TranslateConfig, DecodingOptions, FilterOptions), {"no_filter", "no_cache", "quiet"}),

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mtqa.encoders.ct2_encoder import CT2SentenceEncoder, converted, ct2_layout
-from mtqa.translate.similarity import SimilarityScorer
+from mtqa.translate.filters.similarity import SimilarityScorer
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from mtqa.languages import get_language
 from mtqa.translate.config import TranslateConfig
 from mtqa.translate.job import run_translate
-from mtqa.translate.translator import DecodingOptions
+from mtqa.translate.model.translator import DecodingOptions
 
 FAST_DECODING = DecodingOptions(beam_size=1, max_decoding_length=12)
 

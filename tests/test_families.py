@@ -16,9 +16,9 @@ from conftest import run_cli
 
 from mtqa.errors import MtqaError
 from mtqa.languages import get_language
-from mtqa.translate.families import family_for, model_type_of, read_vocabulary
-from mtqa.translate.tokenizer import ModelTokenizer
-from mtqa.translate.translator import DecodingOptions, ModelTranslator
+from mtqa.translate.model.families import family_for, model_type_of, read_vocabulary
+from mtqa.translate.model.tokenizer import ModelTokenizer
+from mtqa.translate.model.translator import DecodingOptions, ModelTranslator
 
 SENTENCES = ["Where is the library?", "The Panthers defense gave up just 308 points, ranking sixth in the league."]
 FAMILIES = ["nllb", "m2m100", "madlad", "madlad-added-tags", "opus-mt", "opus-mt-mul"]
@@ -28,7 +28,7 @@ FAMILIES = ["nllb", "m2m100", "madlad", "madlad-added-tags", "opus-mt", "opus-mt
 def tiny(tmp_path_factory, tiny_nllb):
     """family -> (Hugging Face folder, CTranslate2 folder converted as `mtqa translate --model` converts it)."""
     from mtqa import testing
-    from mtqa.translate.ct2_model import resolve_model
+    from mtqa.translate.model.ct2_model import resolve_model
 
     built: dict[str, tuple[Path, Path]] = {}
 
@@ -110,13 +110,13 @@ def test_nllb_conversion_and_cache_keys_are_as_before_families(tiny):
     ],
 )
 def test_language_tokens_follow_each_familys_codes(family, code, vocabulary, token):
-    from mtqa.translate.families import FAMILIES
+    from mtqa.translate.model.families import FAMILIES
 
     assert FAMILIES[family].token(get_language(code), vocabulary) == token
 
 
 def test_an_opus_mt_pair_is_read_off_the_model_name_when_its_config_lacks_it():
-    from mtqa.translate.families import OPUS_MT, LanguageTokens
+    from mtqa.translate.model.families import OPUS_MT, LanguageTokens
 
     languages = LanguageTokens({"</s>", "<unk>"}, OPUS_MT, model="Helsinki-NLP/opus-mt-tc-big-en-tr")
     assert languages.source_only == get_language("en") and languages.targets() == [get_language("tr")]

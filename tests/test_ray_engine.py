@@ -70,8 +70,8 @@ def test_a_worker_killed_mid_chunk_is_retried_and_nothing_is_lost(tmp_path, tiny
 
 def test_without_ray_the_engine_says_how_to_install_it(monkeypatch, tiny_ct2):
     from mtqa.errors import MtqaError
-    from mtqa.translate.ray_engine import INSTALL_HINT, RayEngine
-    from mtqa.translate.translator import DecodingOptions
+    from mtqa.translate.model.ray_engine import INSTALL_HINT, RayEngine
+    from mtqa.translate.model.translator import DecodingOptions
 
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(MtqaError) as error:

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from mtqa.languages import get_language
-from mtqa.translate.filters import LengthRatioFilter, MixedScriptFilter, RepetitionFilter, SimilarityFilter
-from mtqa.translate.similarity import best_rival_cosine, best_rival_translation_cosine, symmetric_prefix
+from mtqa.translate.filters.chain import LengthRatioFilter, MixedScriptFilter, RepetitionFilter, SimilarityFilter
+from mtqa.translate.filters.similarity import best_rival_cosine, best_rival_translation_cosine, symmetric_prefix
 
 GERMAN, CHINESE, GREEK, THAI = get_language("de"), get_language("zh"), get_language("el"), get_language("th")
 

@@ -5,7 +5,7 @@ import json
 import pytest
 from transformers import AutoTokenizer
 
-from mtqa.translate.translator import ModelTranslator
+from mtqa.translate.model.translator import ModelTranslator
 
 TEXTS = [
     "Where is the library?",
@@ -62,7 +62,7 @@ def test_output_text_equals_transformers_decode_skipping_special_tokens(tiny_nll
     assert "nno_Latn" not in translator.detokenize(hypotheses[0])
     # What the tiny model really emits (random weights: codes and all) decodes the same way too.
     sources = [translator.tokenize(text, "eng_Latn", "deu_Latn") for text in TEXTS]
-    from mtqa.translate.translator import DecodingOptions
+    from mtqa.translate.model.translator import DecodingOptions
 
     for tokens in translator.translate_tokens(sources, ["deu_Latn"] * len(sources), DecodingOptions(beam_size=1, max_decoding_length=24)):
         assert translator.detokenize(tokens) == hf.decode([ids_of[token] for token in tokens], skip_special_tokens=True).strip()
@@ -70,7 +70,7 @@ def test_output_text_equals_transformers_decode_skipping_special_tokens(tiny_nll
 
 def test_a_cache_written_before_the_special_token_fix_is_never_read(tmp_path, translator):
     from mtqa.translate.cache import TranslationCache, translation_key
-    from mtqa.translate.translator import DecodingOptions, translate_segments
+    from mtqa.translate.model.translator import DecodingOptions, translate_segments
 
     options = DecodingOptions(beam_size=1, max_decoding_length=16)
     old_namespace = json.dumps({"model": "m", **options.__dict__}, sort_keys=True)  # version 1 had no text_version

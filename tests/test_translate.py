@@ -4,8 +4,8 @@ import ctranslate2
 import pytest
 
 from mtqa.translate.cache import TranslationCache
+from mtqa.translate.model.translator import DecodingOptions, ModelTranslator, translate_segments
 from mtqa.translate.plan import split_to_fit
-from mtqa.translate.translator import DecodingOptions, ModelTranslator, translate_segments
 
 GREEDY = DecodingOptions(beam_size=1, max_decoding_length=12)
 
@@ -131,7 +131,7 @@ def test_answer_text_is_null_unless_found_verbatim_in_the_answer_sentence():
 def test_filter_scope_passage_also_drops_rows_with_a_bad_other_sentence():
     from mtqa.languages import get_language
     from mtqa.translate.align import Aligner
-    from mtqa.translate.filters import Filter, FilterChain, FilterOptions
+    from mtqa.translate.filters.chain import Filter, FilterChain, FilterOptions
 
     class Shouting(Filter):
         name = "shouting"
@@ -158,7 +158,7 @@ def test_filter_scope_passage_also_drops_rows_with_a_bad_other_sentence():
 
 
 def test_conversion_cache_is_keyed_by_quantization_and_revision(tiny_nllb):
-    from mtqa.translate.ct2_model import _source_key, resolve_model
+    from mtqa.translate.model.ct2_model import _source_key, resolve_model
 
     first = resolve_model(str(tiny_nllb), quantization="int8")
     again = resolve_model(str(tiny_nllb), quantization="int8")

@@ -11,10 +11,10 @@ from ..encoders import ENGINES
 from ..formats.qa_input import ON_BAD_ROW
 from ..languages import PAPER_TARGETS, parse_languages
 from ..translate.config import DEVICES, TRANSLATE_ENGINES, TranslateConfig
-from ..translate.ct2_model import DEFAULT_MODEL, QUANTIZATIONS
-from ..translate.filters import FILTER_SCOPES, FilterOptions
-from ..translate.langid import LANGID_BACKENDS
-from ..translate.translator import DecodingOptions
+from ..translate.filters.chain import FILTER_SCOPES, FilterOptions
+from ..translate.filters.langid import LANGID_BACKENDS
+from ..translate.model.ct2_model import DEFAULT_MODEL, QUANTIZATIONS
+from ..translate.model.translator import DecodingOptions
 from .group import _given, _refuse_unless, cli, fill
 
 TRANSLATE_EXAMPLE = """\b

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from ..formats.lareqa import answer_sentence_index
 from ..languages import Language
-from .filters import FilterChain, FilterOptions
+from .filters.chain import FilterChain, FilterOptions
 from .segment import Span
 
 Translations = Callable[[str, Language], str]

@@ -23,7 +23,7 @@ from typing import Iterable, Iterator, Sequence
 from ..errors import MtqaError
 from ..languages import Language, get_language
 from ..paths import available_cores
-from .translator import MAX_BATCH_TOKENS
+from .model.translator import MAX_BATCH_TOKENS
 
 PREFIX = "apertium"
 BINARY = "apertium"
@@ -150,7 +150,7 @@ def namespace(pairs: dict[str, ApertiumPair], max_input_tokens: int) -> str:
 
 
 class ApertiumTranslator:
-    """What :func:`~mtqa.translate.translator.translate_segments` needs of a translator, over apertium subprocesses.
+    """What :func:`~mtqa.translate.model.translator.translate_segments` needs of a translator, over apertium subprocesses.
 
     Tokens are the text split on single spaces, so joining them again gives the text back exactly.
     """

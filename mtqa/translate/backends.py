@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import MtqaError
 from ..languages import Language
 from . import apertium
-from .translator import ChunkEngine, Translator
+from .model.translator import ChunkEngine, Translator
 
 
 @dataclass
@@ -64,9 +64,9 @@ def _open_apertium(config, targets: list[Language]) -> OpenedModel:
 
 
 def _open_ctranslate2(config, source: Language, targets: list[Language], *, load: bool) -> OpenedModel:
-    from .ct2_model import resolve_model, resolve_tokenizer
-    from .tokenizer import ModelTokenizer
-    from .translator import LocalEngine, ModelTranslator
+    from .model.ct2_model import resolve_model, resolve_tokenizer
+    from .model.tokenizer import ModelTokenizer
+    from .model.translator import LocalEngine, ModelTranslator
 
     # Languages are checked on the tokenizer first: a pair the model lacks fails before a download or conversion.
     folder, fingerprint = resolve_tokenizer(config.model, quantization=config.quantization, revision=config.revision)
@@ -79,7 +79,7 @@ def _open_ctranslate2(config, source: Language, targets: list[Language], *, load
     resolved = resolve_model(config.model, quantization=config.quantization, revision=config.revision)
     engine = None
     if config.engine == "ray":
-        from .ray_engine import RayEngine
+        from .model.ray_engine import RayEngine
 
         engine = RayEngine(
             resolved.path,

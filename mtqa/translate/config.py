@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..languages import Language
-from .ct2_model import DEFAULT_MODEL, QUANTIZATIONS
-from .filters import FilterOptions
-from .translator import MAX_BATCH_TOKENS, DecodingOptions
+from .filters.chain import FilterOptions
+from .model.ct2_model import DEFAULT_MODEL, QUANTIZATIONS
+from .model.translator import MAX_BATCH_TOKENS, DecodingOptions
 
 # Where chunks are translated (--engine): this process, or a Ray cluster; not what encodes (encoders.ENGINES).
 TRANSLATE_ENGINES = ("local", "ray")

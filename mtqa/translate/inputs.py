@@ -35,7 +35,7 @@ def load_and_segment(config: TranslateConfig, timer: StageTimer) -> tuple[LoadRe
 
 def warn_if_not_english(questions: list[str], spec: str) -> None:
     """One warning line when the input's questions are clearly in another language: mtqa translates from English."""
-    from .langid import likely_language
+    from .filters.langid import likely_language
 
     found = likely_language(questions)
     if found is None or found[0] == "en" or found[1] < 0.6:

@@ -22,10 +22,10 @@ from .backends import open_model
 from .cache import TranslationCache
 from .config import TranslateConfig
 from .dry_run import dry_run
-from .filters import FilterChain, default_filters
+from .filters.chain import FilterChain, default_filters
 from .inputs import load_and_segment
 from .manifest import dataset_card, similarity_report, versions
-from .translator import translate_segments
+from .model.translator import translate_segments
 
 
 def run_translate(config: TranslateConfig) -> dict[str, Any]:
@@ -35,7 +35,7 @@ def run_translate(config: TranslateConfig) -> dict[str, Any]:
     if not targets:
         raise MtqaError("--langs names no target language besides English (the source)")
     if config.engine == "ray":
-        from .ray_engine import require_ray
+        from .model.ray_engine import require_ray
 
         require_ray()  # before the model is fetched and converted
     if config.dry_run:
@@ -43,7 +43,7 @@ def run_translate(config: TranslateConfig) -> dict[str, Any]:
     if config.filters.similarity:
         from ..encoders.ct2_encoder import converted, ct2_layout
         from ..encoders.load import check_model_source
-        from .similarity import OPTION
+        from .filters.similarity import OPTION
 
         encoder = check_model_source(config.filters.similarity_model, option=OPTION)  # a wrong path fails now, not after translating
         if config.filters.similarity_engine == "ctranslate2" and (layout := ct2_layout(encoder)) is not None:

@@ -8,7 +8,7 @@ from typing import Any
 from .. import __version__
 from ..card import MT_LIMITATIONS, markdown_table, render_card
 from .config import TranslateConfig
-from .filters import FilterChain
+from .filters.chain import FilterChain
 
 
 def versions() -> dict[str, str]:
@@ -28,7 +28,7 @@ def similarity_report(chain: FilterChain) -> dict[str, Any] | None:
     similarity = chain.filter("similarity")
     if similarity is None or similarity.scores is None:
         return None
-    from .similarity import report
+    from .filters.similarity import report
 
     return {**similarity.report(), "languages": report(similarity.scores, chain.report().get("similarity", {}))}
 

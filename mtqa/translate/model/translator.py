@@ -13,13 +13,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Protocol, Sequence
 
-from ..errors import MtqaError
-from ..faults import crash_point
-from ..languages import joins_without_spaces
-from ..paths import available_cores
-from ..stages import release_free_memory
-from .cache import TranslationCache
-from .plan import Piece, plan_pieces
+from ...errors import MtqaError
+from ...faults import crash_point
+from ...languages import joins_without_spaces
+from ...paths import available_cores
+from ...stages import release_free_memory
+from ..cache import TranslationCache
+from ..plan import Piece, plan_pieces
 from .tokenizer import ModelTokenizer
 
 # How output tokens become text; part of every cache key, so a cache written by an older

@@ -17,8 +17,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from ..errors import MtqaError, first_line
-from ..faults import crash_point
+from ...errors import MtqaError, first_line
+from ...faults import crash_point
 from .translator import MAX_BATCH_TOKENS, ChunkWork, DecodingOptions, ModelTranslator
 
 INSTALL_HINT = "--engine ray needs Ray: pip install 'mtqa[ray]' (or pip install 'ray[data]')"

@@ -37,14 +37,14 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..encoders import ENGINES
-from ..encoders.ct2_encoder import QUANTIZATION, ct2_layout
-from ..encoders.offline_me5 import ALIAS as OFFLINE_ME5
-from ..encoders.offline_me5 import QUERY_PREFIX
-from ..errors import MtqaError
-from ..languages import Language
-from ..paths import remembered_file_sha256
-from .cache import TranslationCache, translation_key
+from ...encoders import ENGINES
+from ...encoders.ct2_encoder import QUANTIZATION, ct2_layout
+from ...encoders.offline_me5 import ALIAS as OFFLINE_ME5
+from ...encoders.offline_me5 import QUERY_PREFIX
+from ...errors import MtqaError
+from ...languages import Language
+from ...paths import remembered_file_sha256
+from ..cache import TranslationCache, translation_key
 
 MIN_MARGIN_POOL = 2  # a source and at least one rival
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -109,7 +109,7 @@ class SimilarityScorer:
 
     def _fingerprint_of_model(self) -> str:
         if self._fingerprint is None:
-            from ..encoders.load import check_model_source
+            from ...encoders.load import check_model_source
 
             self._source = check_model_source(self.model_name, option=OPTION)
             self._layout = ct2_layout(self._source) if self.engine == "ctranslate2" else None
@@ -126,12 +126,12 @@ class SimilarityScorer:
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if self._layout is not None:
-            from ..encoders.ct2_encoder import CT2SentenceEncoder
+            from ...encoders.ct2_encoder import CT2SentenceEncoder
 
             if self._model is None:
                 self._model = CT2SentenceEncoder(self._layout, threads=self.threads)
             return self._model.encode(texts, prefix=self.prefix, progress=self.progress)  # its own batch size
-        from ..encoders.load import encode, load_encoder
+        from ...encoders.load import encode, load_encoder
 
         if self._model is None:
             self._model = load_encoder(self._source, option=OPTION)

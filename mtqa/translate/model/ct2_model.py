@@ -27,9 +27,9 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from ..errors import MtqaError, first_line
-from ..paths import cache_root, hub_reachable
-from ..stages import announced
+from ...errors import MtqaError, first_line
+from ...paths import cache_root, hub_reachable
+from ...stages import announced
 from .families import COMPLETE_MARKER, model_type_of, require_tokenizer_files, tokenizer_files
 
 DEFAULT_MODEL = "facebook/nllb-200-distilled-600M"
@@ -168,7 +168,7 @@ def _convert_in_child(source: str, revision: str | None, quantization: str, targ
     and the float weights it loads never enter the process that goes on to translate."""
     package_root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-    code = "import sys, json; from mtqa.translate.ct2_model import _convert_main; _convert_main(json.loads(sys.argv[1]))"
+    code = "import sys, json; from mtqa.translate.model.ct2_model import _convert_main; _convert_main(json.loads(sys.argv[1]))"
     arguments = json.dumps([source, revision, quantization, str(target)])
     done = subprocess.run([sys.executable, "-c", code, arguments], env=env, capture_output=True, text=True)
     if done.returncode == CONVERT_REFUSED:
