@@ -83,8 +83,8 @@ def corpus_shares(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for row in spanish:
         for name in {flag.split(":")[1] for flag in dropping_flags(row)}:
             by_filter[name] = by_filter.get(name, 0) + 1
-    dropped = sum(1 for row in spanish if not keeps(row, "answer"))
-    other = sum(1 for row in spanish if keeps(row, "answer") and row["flags"])
+    dropped = sum(1 for row in spanish if not keeps(row["flags"], "answer"))
+    other = sum(1 for row in spanish if keeps(row["flags"], "answer") and row["flags"])
     return {
         "examples": len(spanish),
         "dropped_by_chain": dropped,

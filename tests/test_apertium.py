@@ -158,7 +158,7 @@ def test_filters_on_real_apertium_output_drop_exactly_the_flagged_rows(eng_spa, 
     kept = {row["id"] for row in corpus_rows(tmp_path / "filtered") if row["lang"] == "es"}
     from mtqa.translate.align import keeps
 
-    flagged = {row["id"] for row in every if not keeps(row, "answer")}  # the default scope: question and answer sentence
+    flagged = {row["id"] for row in every if not keeps(row["flags"], "answer")}  # the default scope: question and answer sentence
     assert len(every) == 97 and kept == {row["id"] for row in every} - flagged
     assert 0 < len(flagged) < 0.2 * len(every)  # Apertium leaves some questions half English; most pass
     reasons = {flag.split(":")[1] for row in every for flag in row["flags"]}

@@ -119,13 +119,13 @@ def test_answer_text_is_null_unless_found_verbatim_in_the_answer_sentence():
     no_flags = lambda source, output, language: []  # noqa: E731
     keeps_number = {"It flows through 7 countries.": "Er fließt durch 7 Länder.", "7": "sieben"}
     row = translated_row(record, german, lambda text, language: keeps_number.get(text, f"[{text}]"), no_flags)
-    assert row["answer_sentence"] == 1 and row["answer_text"] == "7"  # the English span itself occurs
+    assert row.answer_sentence == 1 and row.answer_text == "7"  # the English span itself occurs
     spelled = {"It flows through 7 countries.": "Er fließt durch sieben Länder.", "7": "sieben"}
     row = translated_row(record, german, lambda text, language: spelled.get(text, f"[{text}]"), no_flags)
-    assert row["answer_text"] == "sieben"  # its own translation occurs
+    assert row.answer_text == "sieben"  # its own translation occurs
     lost = {"It flows through 7 countries.": "Er fließt durch viele Länder.", "7": "sieben"}
     row = translated_row(record, german, lambda text, language: lost.get(text, f"[{text}]"), no_flags)
-    assert row["answer_text"] is None  # neither: left empty, not guessed
+    assert row.answer_text is None  # neither: left empty, not guessed
 
 
 def test_filter_scope_passage_also_drops_rows_with_a_bad_other_sentence():
@@ -147,14 +147,14 @@ def test_filter_scope_passage_also_drops_rows_with_a_bad_other_sentence():
         aligner = Aligner(FilterChain([Shouting()]), FilterOptions(scope=scope), translate)
         by_scope[scope] = aligner, aligner.rows(record, [german])
     answer, passage = by_scope["answer"], by_scope["passage"]
-    assert [row["lang"] for row in answer[1]] == ["en", "de"] and answer[1][1]["flags"] == ["sentence:shouting"]
-    assert [row["lang"] for row in passage[1]] == ["en"]
+    assert [row.lang for row in answer[1]] == ["en", "de"] and answer[1][1].flags == ["sentence:shouting"]
+    assert [row.lang for row in passage[1]] == ["en"]
     assert passage[0].counts(["en", "de"]) == {"en": {"kept": 1, "dropped": 0}, "de": {"kept": 0, "dropped": 1}}
     assert passage[0].report()["dropped_examples_by_reason"] == {"shouting": {"de": 1}}
     assert passage[0].report()["segment_failures"] == {"shouting": {"de": 1}}
     # With filtering off the row stays, its flags still set.
     aligner = Aligner(FilterChain([Shouting()]), FilterOptions(scope="passage", enabled=False), translate)
-    assert [row["flags"] for row in aligner.rows(record, [german])] == [[], ["sentence:shouting"]]
+    assert [row.flags for row in aligner.rows(record, [german])] == [[], ["sentence:shouting"]]
 
 
 def test_conversion_cache_is_keyed_by_quantization_and_revision(tiny_nllb):

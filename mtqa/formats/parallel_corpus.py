@@ -7,6 +7,7 @@ flags`` (see data_cards/parallel-corpus.md). The file sits where the Hub's
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -23,25 +24,33 @@ INDEX_COLUMNS = ["id", "lang", "question", "context", "sentences", "answer_sente
 ROW_GROUP_ROWS = 50_000  # rows per Parquet row group: readers hold one group's texts at a time
 
 
+@dataclass
+class CorpusRow:
+    """One example in one language: the corpus's columns, in order (the Arrow schema is built from these fields)."""
+
+    id: str
+    lang: str
+    title: str
+    question: str
+    context: str
+    sentences: list[str]
+    answer_sentence: int  # index into sentences
+    answer_text: str | None  # the answer span where it occurs in the answer sentence, else None
+    flags: list[str] = field(default_factory=list)  # "part:filter" for every check the row failed
+
+
+_ARROW_TYPES = {"str": "string", "str | None": "string", "int": "int32", "list[str]": "list<string>"}
+
+
 def corpus_schema():
     import pyarrow as pa
 
-    return pa.schema(
-        [
-            ("id", pa.string()),
-            ("lang", pa.string()),
-            ("title", pa.string()),
-            ("question", pa.string()),
-            ("context", pa.string()),
-            ("sentences", pa.list_(pa.string())),
-            ("answer_sentence", pa.int32()),
-            ("answer_text", pa.string()),
-            ("flags", pa.list_(pa.string())),
-        ]
-    )
+    arrow = {"string": pa.string(), "int32": pa.int32(), "list<string>": pa.list_(pa.string())}
+    return pa.schema([(column.name, arrow[_ARROW_TYPES[column.type]]) for column in fields(CorpusRow)])
 
 
-def write_corpus(path: Path, rows: list[dict[str, Any]]) -> None:
+def write_corpus(path: Path, rows: list[CorpusRow] | list[dict[str, Any]]) -> None:
+    """Write rows (``CorpusRow``, or dicts with its fields) as the corpus's Parquet file."""
     import io
     import json
 
@@ -51,7 +60,7 @@ def write_corpus(path: Path, rows: list[dict[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     # Rows reach Arrow as JSON lines: building arrays from Python lists makes pyarrow import pandas (a third of a
     # second, a fixed cost on every run), and Arrow's JSON reader, held to the schema, builds the same table without it.
-    lines = [json.dumps(row, ensure_ascii=False) for row in rows]
+    lines = [json.dumps(row if isinstance(row, dict) else vars(row), ensure_ascii=False) for row in rows]
     block = max(1 << 20, 2 * max(map(len, lines), default=0))  # a row never straddles a block
     table = (
         corpus_schema().empty_table()

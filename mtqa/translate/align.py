@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from typing import Any, Callable
 
 from ..formats.lareqa import answer_sentence_index
+from ..formats.parallel_corpus import CorpusRow
 from ..languages import Language
 from .filters.chain import FilterChain, FilterOptions
 from .segment import Span
@@ -42,18 +43,17 @@ def locate_answer(answer_sentence: str, english_answer: str, translated_answer: 
     return None
 
 
-def english_row(record: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": record["id"],
-        "lang": "en",
-        "title": record["title"],
-        "question": record["question"],
-        "context": record["context"],
-        "sentences": record["sentences"],
-        "answer_sentence": record["answer_sentence"],
-        "answer_text": record["answer_text"],
-        "flags": [],
-    }
+def english_row(record: dict[str, Any]) -> CorpusRow:
+    return CorpusRow(
+        id=record["id"],
+        lang="en",
+        title=record["title"],
+        question=record["question"],
+        context=record["context"],
+        sentences=record["sentences"],
+        answer_sentence=record["answer_sentence"],
+        answer_text=record["answer_text"],
+    )
 
 
 def translated_row(
@@ -61,7 +61,7 @@ def translated_row(
     language: Language,
     translate: Translations,
     flags_of: Callable[[str, str, Language], list[str]],
-) -> dict[str, Any]:
+) -> CorpusRow:
     """Build the row for ``language``; ``flags`` lists ``part:filter`` for every failed check."""
     question = translate(record["question"], language)
     sentences = [translate(sentence, language) for sentence in record["sentences"]]
@@ -71,17 +71,17 @@ def translated_row(
         part = "answer_sentence" if index == answer_index else "sentence"
         flags += [f"{part}:{name}" for name in flags_of(source, output, language)]
     separator = "" if language.joins_without_spaces else " "
-    return {
-        "id": record["id"],
-        "lang": language.code,
-        "title": record["title"],
-        "question": question,
-        "context": separator.join(sentences),
-        "sentences": sentences,
-        "answer_sentence": answer_index,
-        "answer_text": locate_answer(sentences[answer_index], record["answer_text"], translate(record["answer_text"], language)),
-        "flags": sorted(set(flags)),
-    }
+    return CorpusRow(
+        id=record["id"],
+        lang=language.code,
+        title=record["title"],
+        question=question,
+        context=separator.join(sentences),
+        sentences=sentences,
+        answer_sentence=answer_index,
+        answer_text=locate_answer(sentences[answer_index], record["answer_text"], translate(record["answer_text"], language)),
+        flags=sorted(set(flags)),
+    )
 
 
 class Aligner:
@@ -109,18 +109,18 @@ class Aligner:
         groups = {source: record["context"] for record in records for source in (record["question"], *record["sentences"])}
         self.chain.prepare([(source, self.translate(source, language), language) for source, language in unique], groups)
 
-    def rows(self, record: dict[str, Any], targets: list[Language]) -> list[dict[str, Any]]:
+    def rows(self, record: dict[str, Any], targets: list[Language]) -> list[CorpusRow]:
         """The English row and every kept translated row of one example."""
         rows = [english_row(record)]
         self.kept["en"] += 1
         for language in targets:
             row = translated_row(record, language, self.translate, self.flags_of)
-            if not self.options.enabled or keeps(row, self.options.scope):
+            if not self.options.enabled or keeps(row.flags, self.options.scope):
                 rows.append(row)
                 self.kept[language.code] += 1
             else:
                 self.dropped[language.code] += 1
-                for reason in sorted({flag.split(":", 1)[1] for flag in row["flags"]}):
+                for reason in sorted({flag.split(":", 1)[1] for flag in row.flags}):
                     self.dropped_by_reason[reason][language.code] += 1
         return rows
 
@@ -135,10 +135,10 @@ class Aligner:
         }
 
 
-def keeps(row: dict[str, Any], scope: str) -> bool:
-    """Whether a translated row passes: ``answer`` checks question and answer sentence, ``passage`` all."""
+def keeps(flags: list[str], scope: str) -> bool:
+    """Whether a translated row with these ``flags`` passes: ``answer`` checks question and answer sentence, ``passage`` all."""
     parts = ("question", "answer_sentence") if scope == "answer" else ("question", "answer_sentence", "sentence")
-    return not any(flag.split(":", 1)[0] in parts for flag in row["flags"])
+    return not any(flag.split(":", 1)[0] in parts for flag in flags)
 
 
 def memoised_flags(chain: FilterChain) -> Callable[[str, str, Language], list[str]]:
