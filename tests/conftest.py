@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,35 @@ os.environ.setdefault("MTQA_DATA", str(Path(__file__).resolve().parents[2] / "sh
 from mtqa.paths import data_roots, find_data  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def run_mtqa(
+    *args,
+    cache: Path | None = None,
+    env: dict | None = None,
+    crash_at: str | None = None,
+    code: str | None = None,
+    wait: bool = True,
+    **kwargs,
+):
+    """``python -m mtqa ARGS`` in its own process, as a user runs it: the tests' one way to do so.
+
+    ``cache`` sets MTQA_CACHE; ``crash_at`` sets MTQA_CRASH_AT (a SIGKILL at that point, mtqa/faults.py), which is
+    never inherited otherwise; ``code`` runs ``python -c CODE ARGS`` instead of the module; ``wait=False`` returns the
+    running Popen (stdout dropped, stderr piped).
+    """
+    environment = {**os.environ, **(env or {})}
+    environment.pop("MTQA_CRASH_AT", None)
+    if cache is not None:
+        environment["MTQA_CACHE"] = str(cache)
+    if crash_at:
+        environment["MTQA_CRASH_AT"] = crash_at
+    command = [sys.executable, *(["-c", code] if code else ["-m", "mtqa"]), *map(str, args)]
+    if not wait:
+        return subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(command, capture_output=True, text=True, env=environment, **kwargs)
+
+
 XQUAD_R = find_data("xquad-r")
 MISSING_DATA = f"XQuAD-R not found in {', '.join(str(root) for root in data_roots())} (set MTQA_DATA to the folder holding xquad-r/)"
 

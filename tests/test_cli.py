@@ -1,14 +1,8 @@
-import subprocess
-import sys
-
 from click.testing import CliRunner
+from conftest import run_mtqa
 
 from mtqa import __version__
 from mtqa.cli import cli
-
-
-def run_mtqa(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mtqa", *args], capture_output=True, text=True, **kwargs)
 
 
 def test_help_lists_the_three_commands():

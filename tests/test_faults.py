@@ -13,7 +13,6 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -25,16 +24,7 @@ KILLED = -signal.SIGKILL
 CORPUS = "data/train-00000-of-00001.parquet"
 
 
-def mtqa(*args, cache: Path, crash_at: str | None = None, wait: bool = True, **kwargs):
-    env = {**os.environ, "MTQA_CACHE": str(cache)}
-    env.pop("MTQA_CRASH_AT", None)
-    if crash_at:
-        env["MTQA_CRASH_AT"] = crash_at
-    command = [sys.executable, "-m", "mtqa", *map(str, args)]
-    if not wait:
-        return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    return subprocess.run(command, capture_output=True, text=True, env=env, **kwargs)
-
+from conftest import run_mtqa as mtqa  # noqa: E402
 
 PROGRESS = re.compile(r"mtqa: (loaded|converted|downloaded) .* in \d+\.\d s")  # a finished step's one line, before any error
 

@@ -1,15 +1,8 @@
 """`mtqa train-eval` end to end: shards -> training -> evaluation -> report."""
 
 import json
-import os
-import subprocess
-import sys
 
-
-def mtqa(*args, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "mtqa", *map(str, args)], capture_output=True, text=True, env={**os.environ, **(env or {})}
-    )
+from conftest import run_mtqa as mtqa
 
 
 def test_train_then_evaluate_then_resume_refusal(tmp_path, tiny_xlmr, xquad_r):

@@ -3,8 +3,6 @@
 import json
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -13,13 +11,7 @@ import pytest
 FAST = ["--beam-size", "1", "--max-decoding-length", "12", "--quiet"]
 
 
-def mtqa(*args, env_cache: Path, **kwargs) -> subprocess.CompletedProcess:
-    """``python -m mtqa ARGS``; ``-c CODE ARGS`` runs CODE with ARGS instead of the module."""
-    env = {**os.environ, "MTQA_CACHE": str(env_cache)}
-    entry = ["-m", "mtqa"] if args[0] != "-c" else list(args[:2])
-    args = args if args[0] != "-c" else args[2:]
-    return subprocess.run([sys.executable, *entry, *map(str, args)], capture_output=True, text=True, env=env, **kwargs)
-
+from conftest import run_mtqa as mtqa  # noqa: E402
 
 # Runs the CLI as `python -m mtqa` does, then names the heavy modules the process ended up holding.
 REPORT_MODULES = (
@@ -33,8 +25,6 @@ def test_translate_writes_an_aligned_corpus(tmp_path, tiny_nllb, small_squad, is
     """From a Hugging Face folder not yet converted: the conversion runs in a child, so torch never enters the translating process."""
     out = tmp_path / "out"
     result = mtqa(
-        "-c",
-        REPORT_MODULES,
         "translate",
         "--input",
         small_squad,
@@ -46,7 +36,8 @@ def test_translate_writes_an_aligned_corpus(tmp_path, tiny_nllb, small_squad, is
         out,
         "--no-filter",
         *FAST,
-        env_cache=isolated_cache,
+        cache=isolated_cache,
+        code=REPORT_MODULES,
     )
     assert result.returncode == 0, result.stderr
     assert "converted" in result.stderr and "heavy modules: []" in result.stderr, result.stderr
@@ -98,7 +89,7 @@ def test_translate_writes_an_aligned_corpus(tmp_path, tiny_nllb, small_squad, is
         tmp_path / "again",
         "--no-filter",
         *FAST,
-        env_cache=isolated_cache,
+        cache=isolated_cache,
     )
     assert again.returncode == 0, again.stderr
     second = json.loads((tmp_path / "again" / "manifest.json").read_text())["segments"]
@@ -110,9 +101,7 @@ def test_translate_writes_an_aligned_corpus(tmp_path, tiny_nllb, small_squad, is
 
 def test_filters_drop_noise_and_report_why(tmp_path, tiny_ct2, small_squad, isolated_cache):
     out = tmp_path / "out"
-    result = mtqa(
-        "translate", "--input", small_squad, "--langs", "ru", "--model", tiny_ct2, "--output", out, *FAST, env_cache=isolated_cache
-    )
+    result = mtqa("translate", "--input", small_squad, "--langs", "ru", "--model", tiny_ct2, "--output", out, *FAST, cache=isolated_cache)
     assert result.returncode == 0, result.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     ru = manifest["counts"]["ru"]
@@ -158,7 +147,7 @@ def test_bad_input_is_one_line_and_leaves_nothing(tmp_path, tiny_nllb, small_squ
         path.write_text(content)
     out = tmp_path / "out"
     args = ["translate", "--input", path, "--model", tiny_nllb, "--output", out, *FAST, *extra]
-    result = mtqa(*args, env_cache=tmp_path / "cache")
+    result = mtqa(*args, cache=tmp_path / "cache")
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
@@ -173,7 +162,7 @@ def test_unwritable_output_fails_before_work(tmp_path, tiny_nllb, small_squad):
     # root may write anywhere on disk, but not into /proc
     target = locked / "out" if os.geteuid() != 0 else Path("/proc/mtqa-test-output")
     try:
-        result = mtqa("translate", "--input", small_squad, "--model", tiny_nllb, "--output", target, *FAST, env_cache=tmp_path / "c")
+        result = mtqa("translate", "--input", small_squad, "--model", tiny_nllb, "--output", target, *FAST, cache=tmp_path / "c")
     finally:
         locked.chmod(0o700)
     lines = result.stderr.strip().splitlines()
@@ -185,9 +174,7 @@ def test_unwritable_output_fails_before_work(tmp_path, tiny_nllb, small_squad):
 def test_output_that_is_a_file_is_refused(tmp_path, tiny_nllb, small_squad):
     target = tmp_path / "taken"
     target.write_text("keep me")
-    result = mtqa(
-        "translate", "--input", small_squad, "--model", tiny_nllb, "--output", target, "--overwrite", *FAST, env_cache=tmp_path / "c"
-    )
+    result = mtqa("translate", "--input", small_squad, "--model", tiny_nllb, "--output", target, "--overwrite", *FAST, cache=tmp_path / "c")
     assert result.returncode == 1 and "not a directory" in result.stderr
     assert target.read_text() == "keep me"
 
@@ -202,7 +189,7 @@ def test_unreachable_hub_model_says_how_to_provide_one(tmp_path, small_squad):
         "--output",
         tmp_path / "o",
         *FAST,
-        env_cache=tmp_path / "c",
+        cache=tmp_path / "c",
     )
     assert result.returncode == 1
     line = result.stderr.strip().splitlines()
