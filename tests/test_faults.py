@@ -371,14 +371,20 @@ def test_read_only_output_is_refused_before_any_work(tmp_path, read_only_disk, t
 # --- two runs, one output --------------------------------------------------------------------------
 
 
+def _slow_translate_holding_its_lock(tmp_path: Path, tiny_ct2: Path, small_squad: Path, out: Path):
+    """A translate run started in the background, once it holds the lock on ``out``: (the process, the lock file)."""
+    slow = [*TRANSLATE[:-3], "--max-decoding-length", "64", "--max-batch-tokens", "32", "--quiet"]
+    run = mtqa("translate", "--input", small_squad, "--model", tiny_ct2, *slow, "--output", out, cache=tmp_path / "c", wait=False)
+    lock = tmp_path / f".mtqa-lock-{out.name}"
+    deadline = time.time() + 60
+    while not (lock.exists() and lock.read_text().strip()) and run.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    return run, lock
+
+
 def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_path, tiny_ct2, small_squad, xquad_r):
     out = tmp_path / "out"
-    slow = [*TRANSLATE[:-3], "--max-decoding-length", "64", "--max-batch-tokens", "32", "--quiet"]
-    first = mtqa("translate", "--input", small_squad, "--model", tiny_ct2, *slow, "--output", out, cache=tmp_path / "c", wait=False)
-    lock = tmp_path / ".mtqa-lock-out"
-    deadline = time.time() + 60
-    while not (lock.exists() and lock.read_text().strip()) and first.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
+    first, lock = _slow_translate_holding_its_lock(tmp_path, tiny_ct2, small_squad, out)
     try:
         assert first.poll() is None, first.stderr.read()
         for args in (["translate", "--input", small_squad, "--model", tiny_ct2, *TRANSLATE], _batches_args(xquad_r, out)[:-3]):
@@ -396,12 +402,7 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_pat
 
 def test_sigterm_leaves_no_staging_folder_or_lock_and_says_so_in_one_line(tmp_path, tiny_ct2, small_squad):
     out = tmp_path / "out"
-    slow = [*TRANSLATE[:-3], "--max-decoding-length", "64", "--max-batch-tokens", "32", "--quiet"]
-    run = mtqa("translate", "--input", small_squad, "--model", tiny_ct2, *slow, "--output", out, cache=tmp_path / "c", wait=False)
-    lock = tmp_path / ".mtqa-lock-out"
-    deadline = time.time() + 60
-    while not (lock.exists() and lock.read_text().strip()) and run.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
+    run, _ = _slow_translate_holding_its_lock(tmp_path, tiny_ct2, small_squad, out)
     assert run.poll() is None, run.stderr.read()
     run.send_signal(signal.SIGTERM)
     stderr = run.communicate(timeout=60)[1]
