@@ -541,3 +541,21 @@ def test_the_text_store_keeps_texts_on_disk_and_leaves_no_file(tmp_path):
     canonical = store.canonical[passages]
     assert canonical[0] == canonical[2] and len(set(canonical.tolist())) == 3
     assert store.canonical[ids[:3]].tolist() == ids[:3].tolist()  # texts added as they are are never merged
+
+
+def test_row_columns_fill_in_place_and_carry_on_past_the_announced_rows():
+    import numpy as np
+
+    from mtqa.batches.corpus_index import RowColumns
+
+    chunks = [np.arange(0, 3), np.arange(3, 5), np.arange(5, 9)]
+    for expected in (9, 12, 4, None):  # exact, more than needed, fewer than the rows that come, unknown
+        columns = RowColumns(("a", "b"), expected)
+        for chunk in chunks:
+            columns.append({"a": chunk, "b": -chunk})
+        joined = columns.joined()
+        assert joined["a"].tolist() == list(range(9)) and joined["b"].tolist() == [-i for i in range(9)], expected
+    columns = RowColumns(("a",), 9)
+    for chunk in chunks:
+        columns.append({"a": chunk})
+    assert columns.chunks["a"] == [], "with the count known, no chunk is kept to be joined later"

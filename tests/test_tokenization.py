@@ -82,3 +82,16 @@ def test_a_cache_written_before_the_special_token_fix_is_never_read(tmp_path, tr
     cache.close()
     assert stats.cache_hits == 0 and stats.translated == 1
     assert translations[("Where is the library?", "deu_Latn")] != "stale nno_Latn text"
+
+
+@pytest.mark.parametrize("family", ["nllb", "madlad"])
+def test_tokenizer_json_gives_the_vocabulary_transformers_gives(tmp_path, family):
+    """The language check reads tokenizer.json without transformers: it must see what transformers' tokenizer sees."""
+    from mtqa.testing import build_tiny_madlad, build_tiny_nllb
+    from mtqa.translate.model.tokenizer import _fast_tokenizer_vocabulary
+
+    folder = (build_tiny_nllb if family == "nllb" else build_tiny_madlad)(tmp_path / family)
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    expected = {*tokenizer.get_vocab(), *getattr(tokenizer, "lang_token_to_id", {}), *tokenizer.all_special_tokens}
+    assert set(_fast_tokenizer_vocabulary(folder)) == expected
+    assert _fast_tokenizer_vocabulary(tmp_path) is None  # no tokenizer.json: the caller falls back to transformers

@@ -46,6 +46,7 @@ class _ShardWriter:
         self.lang_offsets = np.cumsum([0] + [len(corpus.langs) for corpus in corpora])
         self.example_names = pa.array([name for corpus in corpora for name in corpus.example_ids], pa.string())
         self.example_offsets = np.cumsum([0] + [corpus.num_examples for corpus in corpora])
+        self.dataset_names = pa.array([corpus.name for corpus in corpora], pa.string())
         self.shards: list[dict[str, Any]] = []
         self.parts: list[dict[str, Any]] = []
         self.negatives: list[list[int]] = []
@@ -72,7 +73,7 @@ class _ShardWriter:
                 "example": batch.examples + self.example_offsets[batch.corpus],
                 "query": corpus.question[query_rows],
                 "positive": corpus.context[positive_rows] if self.positive == "passage" else corpus.answer_sentence[positive_rows],
-                "context": corpus.context[positive_rows],
+                "context": corpus.context[positive_rows] if self.positive == "sentence+context" else None,
                 "sub_batch": batch.sub_batches,
             }
         )
@@ -122,7 +123,7 @@ class _ShardWriter:
             "batch_type": pa.array(per_batch("batch_type"), pa.string()),
             "query_lang": self.lang_names.take(column("query_lang")),
             "positive_lang": self.lang_names.take(column("positive_lang")),
-            "dataset": pa.array(np.array([corpus.name for corpus in self.corpora], dtype=object)[per_batch("corpus")], pa.string()),
+            "dataset": self.dataset_names.take(pa.array(per_batch("corpus"))),
             "example_id": self.example_names.take(column("example")),
         }
         positive_store = self.stores.passages if self.positive == "passage" else self.stores.sentences
@@ -209,8 +210,7 @@ class _Tally:
     by_type: Counter = field(default_factory=Counter)
     by_dataset: Counter = field(default_factory=Counter)
     xx_by_language: Counter = field(default_factory=Counter)
-    pair_counts: dict[int, np.ndarray] = field(default_factory=dict)  # per corpus: rows by (query language, positive language)
-    langs: dict[int, list[str]] = field(default_factory=dict)
+    pair_counts: dict[int, np.ndarray] = field(default_factory=dict)  # per corpus index: rows by (query language, positive language)
 
     def count(self, corpus: Corpus, batch: Batch) -> None:
         self.by_type[batch.batch_type] += 1
@@ -219,15 +219,14 @@ class _Tally:
         self.by_dataset[corpus.name] += 1
         width = len(corpus.langs)
         if batch.corpus not in self.pair_counts:
-            self.pair_counts[batch.corpus], self.langs[batch.corpus] = np.zeros(width * width, np.int64), corpus.langs
+            self.pair_counts[batch.corpus] = np.zeros(width * width, np.int64)
         self.pair_counts[batch.corpus] += np.bincount(batch.query_langs * width + batch.positive_langs, minlength=width * width)
 
-    @property
-    def pairs(self) -> Counter:
+    def pairs(self, corpora: list[Corpus]) -> Counter:
         """Rows by ``"X-Y"`` language pair, over every corpus."""
         pairs: Counter[str] = Counter()
         for index, counts in self.pair_counts.items():
-            langs = self.langs[index]
+            langs = corpora[index].langs
             for flat in np.flatnonzero(counts):
                 pairs[f"{langs[flat // len(langs)]}-{langs[flat % len(langs)]}"] += int(counts[flat])
         return pairs
@@ -285,7 +284,7 @@ def _manifest(
         "xx_share": round(tally.by_type.get("xx", 0) / max(1, sum(tally.by_type.values())), 4),
         "xx_batches_by_language": dict(sorted(tally.xx_by_language.items())),
         "batches_by_dataset": dict(sorted(tally.by_dataset.items())),
-        "pairs": dict(sorted(tally.pairs.items())),
+        "pairs": dict(sorted(tally.pairs(corpora).items())),
         "epochs": report.epochs,
         "leftover_units": report.leftover_units,
         "shards": shards,

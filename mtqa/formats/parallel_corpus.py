@@ -39,14 +39,12 @@ class CorpusRow:
     flags: list[str] = field(default_factory=list)  # "part:filter" for every check the row failed
 
 
-_ARROW_TYPES = {"str": "string", "str | None": "string", "int": "int32", "list[str]": "list<string>"}
-
-
 def corpus_schema():
     import pyarrow as pa
 
-    arrow = {"string": pa.string(), "int32": pa.int32(), "list<string>": pa.list_(pa.string())}
-    return pa.schema([(column.name, arrow[_ARROW_TYPES[column.type]]) for column in fields(CorpusRow)])
+    # CorpusRow's annotations (strings, under `from __future__ import annotations`) and their Arrow types.
+    arrow = {"str": pa.string(), "str | None": pa.string(), "int": pa.int32(), "list[str]": pa.list_(pa.string())}
+    return pa.schema([(column.name, arrow[column.type]) for column in fields(CorpusRow)])
 
 
 def write_corpus(path: Path, rows: list[CorpusRow] | list[dict[str, Any]]) -> None:

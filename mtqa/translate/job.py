@@ -96,7 +96,7 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
             write_json(staging / MANIFEST, manifest)
             (staging / "README.md").write_text(dataset_card(manifest, config), encoding="utf-8")
     manifest["timings_s"]["write"] = timer.report()["write"]
-    manifest["memory_mib"] = timer.memory_report()  # after the write: the manifest on disk has the stages before it
+    manifest["memory_mib"]["write"] = timer.memory_report()["write"]
     return manifest
 
 

@@ -163,6 +163,9 @@ def _convert(source: str, revision: str | None, quantization: str, target: Path)
         ) from None
 
 
+CONVERT_REFUSED = 3  # the child's exit status when _convert ended in an MtqaError (its one line is the last of stderr)
+
+
 def _convert_in_child(source: str, revision: str | None, quantization: str, target: Path) -> None:
     """:func:`_convert` in a fresh interpreter: torch and transformers, which only the conversion needs,
     and the float weights it loads never enter the process that goes on to translate."""
@@ -176,9 +179,6 @@ def _convert_in_child(source: str, revision: str | None, quantization: str, targ
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
         raise MtqaError(f"cannot convert {source} to CTranslate2: {last}")
-
-
-CONVERT_REFUSED = 3  # the child's exit status when _convert ended in an MtqaError (its one line is the last of stderr)
 
 
 def _convert_main(arguments: list) -> None:
