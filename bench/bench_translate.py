@@ -594,12 +594,12 @@ def benchmark(settings: Settings) -> dict[str, Any]:
 
     ray_result = None
     if importlib.util.find_spec("ray") is not None:
-        log("(a) again with --engine ray: a local Ray instance, one actor with the same threads")
+        log("(a) again with --executor ray: a local Ray instance, one actor with the same threads")
         ray_output = workdir / "runs" / "bench-mtqa-ray"
         ray_command = mtqa_command(
             settings, bench_input, ray_output, prepared["hf_dir"], settings.target,
             min_length=settings.length, max_length=settings.length, beam_size=settings.beam_size,
-        ) + ["--engine", "ray"]  # fmt: skip
+        ) + ["--executor", "ray"]  # fmt: skip
         ray_run = run_measured(ray_command, workdir / "logs" / "mtqa-ray.log", env)
         ray_manifest = json.loads((ray_output / "manifest.json").read_text())
         local_output = workdir / "runs" / "bench-mtqa-1"

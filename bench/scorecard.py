@@ -92,11 +92,11 @@ def translate_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
     ] + (
         [
             _figure(
-                "translate: engine ray / engine local, wall time",
+                "translate: executor ray / executor local, wall time",
                 result["ray"]["time_ratio"],
                 "<=",
                 result["ray"]["target"],
-                "mtqa translate --engine local, same input",
+                "mtqa translate --executor local, same input",
                 result["ray"]["detail"],
             )
         ]

@@ -177,7 +177,31 @@ CASES: dict[str, Case] = {
     "lareqa-input-not-found": lambda c: (c.translate("lareqa:./nowhere"), ["--input lareqa:./nowhere", "check the --input path"]),
     "ray-workers-without-ray": lambda c: (
         c.translate(c.file("a.json", squad([qa()])), "--ray-workers", "3"),
-        ["--ray-workers applies only with --engine ray", "add --engine ray, or drop --ray-workers"],
+        ["--ray-workers applies only with --executor ray", "add --executor ray, or drop --ray-workers"],
+    ),
+    "executor-and-its-old-name-disagree": lambda c: (
+        c.translate(c.file("a.json", squad([qa()])), "--executor", "local", "--engine", "ray"),
+        ["--engine is the old name of --executor, and they disagree (ray against local)", "give --executor once"],
+    ),
+    "ray-workers-with-the-old-name-local": lambda c: (
+        c.translate(c.file("a.json", squad([qa()])), "--engine", "local", "--ray-workers", "3"),
+        ["--ray-workers applies only with --executor ray"],
+    ),
+    "apertium-with-executor-ray": lambda c: (
+        [
+            "translate",
+            "--input",
+            c.file("c.json", squad([qa()])),
+            "--model",
+            "apertium",
+            "--langs",
+            "es",
+            "--executor",
+            "ray",
+            "--output",
+            c.out,
+        ],
+        ["--executor: CTranslate2 options", "drop --executor"],
     ),
     "split-on-a-file": lambda c: (c.translate(c.file("b.json", squad([qa()])), "--split", "test"), ["--split applies only to hf: inputs"]),
     "apertium-with-beam-size": lambda c: (

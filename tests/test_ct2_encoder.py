@@ -93,11 +93,11 @@ def test_only_the_plain_sentence_transformers_shape_takes_the_ctranslate2_path(m
 def test_each_engine_keeps_its_own_vectors(me5, monkeypatch):
     folder, cache = me5
     monkeypatch.setenv("MTQA_CACHE", str(cache))
-    fast, plain = SimilarityScorer(str(folder)), SimilarityScorer(str(folder), engine="torch")
+    fast, plain = SimilarityScorer(str(folder), engine="ctranslate2"), SimilarityScorer(str(folder), engine="torch")
     assert fast.engine_used == "ctranslate2-int8" and plain.engine_used == "torch"
     assert json.loads(plain._fingerprint_of_model())[0] == "similarity" and len(json.loads(plain._fingerprint_of_model())) == 3
     assert fast._fingerprint_of_model() != plain._fingerprint_of_model()
     from mtqa.errors import MtqaError
 
-    with pytest.raises(MtqaError, match="--similarity-engine 'onnx' is not one of ctranslate2, torch"):
+    with pytest.raises(MtqaError, match="--similarity-engine 'onnx' is not one of torch, ctranslate2"):
         SimilarityScorer(str(folder), engine="onnx")

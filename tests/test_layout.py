@@ -118,7 +118,7 @@ def test_translates_model_side_and_its_filters_are_separate_sub_packages():
         if target.startswith(other)
     ]
     assert not crossing, crossing
-    assert {"ct2_model", "families", "tokenizer", "translator", "ray_engine"} <= {
+    assert {"ct2_model", "families", "tokenizer", "translator", "ray_executor"} <= {
         p.stem for p in (PACKAGE / "translate" / "model").glob("*.py")
     }
     assert {"chain", "langid", "scripts", "similarity"} <= {p.stem for p in (PACKAGE / "translate" / "filters").glob("*.py")}

@@ -65,6 +65,17 @@ def _refuse_unless(condition: bool, names: tuple[str, ...], needs: str, fix: str
         raise click.UsageError(f"{shown} {'applies' if len(given) == 1 else 'apply'} only {needs}; {fix.format(shown=shown)}")
 
 
+def _take_alias(options: dict[str, Any], alias: str, name: str) -> None:
+    """A hidden old spelling's value becomes ``name``'s; both typed with different values is refused (exit 2)."""
+    value = options.pop(alias)
+    if value is None:
+        return
+    if _given(name) and options[name] != value:
+        old, new = _given(alias, name)
+        raise click.UsageError(f"{old} is the old name of {new}, and they disagree ({value} against {options[name]}); give {new} once")
+    options[name] = value
+
+
 def _invocation() -> list[str]:
     """The command line as typed (``main``'s arguments; ``sys.argv`` when click was driven another way)."""
     obj = click.get_current_context().obj

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from ..encoders import POOLINGS
-from ..evaluate.config import CANDIDATES, EVAL_ENGINES
+from ..devices import DEVICES
+from ..encoders import ENCODER_ENGINES, POOLINGS
+from ..evaluate.config import CANDIDATES
 from ..train.config import PRECISIONS, TrainConfig
-from ..train_eval.config import DEVICES, TrainEvalConfig
+from ..train_eval.config import TrainEvalConfig
 from .group import _invocation, cli, fill, language_codes
 
 TRAIN_EVAL_EXAMPLE = """\b
@@ -43,11 +44,17 @@ Examples:
 @click.option("--max-length", type=click.IntRange(min=8), help="Tokens per text (default: the model's).")
 @click.option("--query-prefix", default=TrainConfig.query_prefix, show_default=True)
 @click.option("--passage-prefix", default=TrainConfig.passage_prefix, show_default=True)
-@click.option("--device", type=click.Choice(DEVICES), default=DEVICES[0], show_default=True)
+@click.option(
+    "--device",
+    type=click.Choice(DEVICES),
+    default=DEVICES[0],
+    show_default=True,
+    help="auto: CUDA where PyTorch sees a GPU, else the CPU.",
+)
 @click.option("--encode-batch-size", type=click.IntRange(min=1), default=TrainEvalConfig.encode_batch_size, show_default=True)
 @click.option(
     "--eval-engine",
-    type=click.Choice(EVAL_ENGINES),
+    type=click.Choice(ENCODER_ENGINES),
     default=TrainEvalConfig.eval_engine,
     show_default=True,
     help="ctranslate2: on CPU, evaluate on a float32 CTranslate2 copy of the model (the same vectors to about 1e-7, faster) where the model allows; else PyTorch.",

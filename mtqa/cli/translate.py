@@ -7,22 +7,23 @@ from typing import Any
 
 import click
 
-from ..encoders import ENGINES
+from ..devices import DEVICES
+from ..encoders import ENCODER_ENGINES
 from ..formats.qa_input import ON_BAD_ROW
 from ..languages import PAPER_TARGETS, parse_languages
-from ..translate.config import DEVICES, TRANSLATE_ENGINES, TranslateConfig
+from ..translate.config import EXECUTORS, TranslateConfig
 from ..translate.filters.chain import FILTER_SCOPES, FilterOptions
 from ..translate.filters.langid import LANGID_BACKENDS
 from ..translate.model.ct2_model import DEFAULT_MODEL, QUANTIZATIONS
 from ..translate.model.translator import DecodingOptions
-from .group import _given, _refuse_unless, cli, fill
+from .group import _given, _refuse_unless, _take_alias, cli, fill
 
 TRANSLATE_EXAMPLE = """\b
 Example:
   mtqa translate --input train-v1.1.json --langs de,es,zh --output out/squad-mt
   mtqa translate --input hf:rajpurkar/squad --split train --langs deu_Latn,tha_Thai \\
       --model ./nllb-ct2 --output out/squad-mt
-  mtqa translate --input nq.jsonl --langs de,zh --engine ray --ray-address auto --output out/nq-mt
+  mtqa translate --input nq.jsonl --langs de,zh --executor ray --ray-address auto --output out/nq-mt
   mtqa translate --input squad.json --langs de --model Helsinki-NLP/opus-mt-en-de --output out/squad-de
   mtqa translate --input squad.json --langs de,zh --model facebook/m2m100_418M --output out/squad-m2m
   mtqa translate --input squad.json --langs de,zh --model google/madlad400-3b-mt --output out/squad-madlad
@@ -49,7 +50,13 @@ Example:
 )
 @click.option("--revision", help="Hub revision of --model.")
 @click.option("--quantization", type=click.Choice(QUANTIZATIONS), default=QUANTIZATIONS[0], show_default=True)
-@click.option("--device", type=click.Choice(DEVICES), default=DEVICES[0], show_default=True)
+@click.option(
+    "--device",
+    type=click.Choice(DEVICES),
+    default=DEVICES[0],
+    show_default=True,
+    help="auto: CUDA where CTranslate2 sees a GPU, else the CPU.",
+)
 @click.option(
     "--compute-type",
     default=TranslateConfig.compute_type,
@@ -58,17 +65,18 @@ Example:
 )
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: the cores this process may use).")
 @click.option(
-    "--engine",
-    type=click.Choice(TRANSLATE_ENGINES),
-    default=TRANSLATE_ENGINES[0],
+    "--executor",
+    type=click.Choice(EXECUTORS),
+    default=EXECUTORS[0],
     show_default=True,
     help="Where chunks are translated: this process, or a Ray cluster (pip install 'mtqa[ray]').",
 )
-@click.option("--ray-address", help="With --engine ray: the cluster to join (auto, or HEAD_IP:6379); default a new local instance.")
+@click.option("--engine", "executor_alias", type=click.Choice(EXECUTORS), hidden=True, help="The old name of --executor.")
+@click.option("--ray-address", help="With --executor ray: the cluster to join (auto, or HEAD_IP:6379); default a new local instance.")
 @click.option(
     "--ray-workers",
     type=click.IntRange(min=1),
-    help="With --engine ray: translator actors (default: one per GPU, or per --threads CPU cores).",
+    help="With --executor ray: translator actors (default: one per GPU, or per --threads CPU cores).",
 )
 @click.option("--beam-size", type=click.IntRange(min=1), default=DecodingOptions.beam_size, show_default=True)
 @click.option(
@@ -183,7 +191,7 @@ Example:
 )
 @click.option(
     "--similarity-engine",
-    type=click.Choice(ENGINES),
+    type=click.Choice(ENCODER_ENGINES),
     default=FilterOptions.similarity_engine,
     show_default=True,
     help="Run the similarity encoder in CTranslate2 (int8, where the model allows) or PyTorch.",
@@ -211,8 +219,11 @@ def translate(**options) -> None:
     after a crash to resume. --dry-run plans the work without loading the model.
     """
     languages = parse_languages(options["langs"])
+    _take_alias(options, "executor_alias", "executor")
     _refuse_neural_options(options)
-    _refuse_unless(options["engine"] == "ray", ("ray_address", "ray_workers"), "with --engine ray", "add --engine ray, or drop {shown}")
+    _refuse_unless(
+        options["executor"] == "ray", ("ray_address", "ray_workers"), "with --executor ray", "add --executor ray, or drop {shown}"
+    )
     _refuse_unless(options["input"].startswith("hf:"), ("split",), "to hf: inputs", "drop {shown} (a file is one split)")
     config = fill(
         TranslateConfig,
@@ -244,7 +255,8 @@ NEURAL_ONLY = (
     "revision",
     "quantization",
     "compute_type",
-    "engine",
+    "executor",
+    "executor_alias",
     "ray_address",
     "ray_workers",
     "beam_size",

@@ -25,7 +25,6 @@ from ..errors import MtqaError, first_line
 from ..output import atomic_directory
 from ..paths import available_cores, cache_root
 from ..stages import announced
-from . import ENGINES  # noqa: F401  (re-exported: the engine choices live with the other encoder choices)
 
 CT2_MODEL_TYPES = frozenset({"bert", "xlm-roberta", "roberta", "distilbert", "camembert"})
 QUANTIZATION = "int8"

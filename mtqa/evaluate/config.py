@@ -9,9 +9,9 @@ from ..errors import MtqaError
 
 CANDIDATES = ("sentence", "sentence+context")  # a LAReQA candidate's text: its sentence, or the sentence then its passage
 EVAL_KINDS = ("lareqa", "beir")
-# What encodes the evaluation sets (mtqa.evaluate.engine): PyTorch, or on CPU a float32 CTranslate2 copy
-# of the model (the same vectors to about 1e-7); the first is the default.
-EVAL_ENGINES = ("torch", "ctranslate2")
+# What encodes the evaluation sets (mtqa.evaluate.engine), one of encoders.ENCODER_ENGINES: PyTorch by default,
+# the model exactly as trained; on CPU a float32 CTranslate2 copy gives the same vectors to rounding.
+DEFAULT_EVAL_ENGINE = "torch"
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .. import log
+from ..encoders import ENCODER_ENGINES
 from ..encoders.load import encode as torch_encode
 from ..errors import MtqaError, first_line
 from ..output import remove_stale
-from .config import EVAL_ENGINES
 
 TextEncoder = Callable[[list[str], str], np.ndarray]  # (texts, prefix) -> L2-normalised float32 vectors
 SCRATCH_PREFIX = ".mtqa-eval-ct2-"  # + pid: a killed run's copies are recognised and removed by the next
@@ -34,8 +34,8 @@ def evaluation_encoder(
     model, *, engine: str, workdir: Path, device: str = "cpu", batch_size: int = 64, progress: bool = False
 ) -> Iterator[tuple[TextEncoder, str]]:
     """An encoder of the model as it is now, and the name of the runtime that runs it."""
-    if engine not in EVAL_ENGINES:
-        raise MtqaError(f"--eval-engine {engine!r} is not one of {', '.join(EVAL_ENGINES)}")
+    if engine not in ENCODER_ENGINES:
+        raise MtqaError(f"--eval-engine {engine!r} is not one of {', '.join(ENCODER_ENGINES)}")
 
     from tqdm.auto import tqdm
 

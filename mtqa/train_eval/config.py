@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..devices import DEVICES
 from ..encoders import POOLINGS
-from ..evaluate.config import CANDIDATES, EVAL_ENGINES
+from ..evaluate.config import CANDIDATES, DEFAULT_EVAL_ENGINE
 from ..train.config import TrainConfig
-
-DEVICES = ("auto", "cpu", "cuda")  # auto: CUDA where torch sees a GPU, else the CPU (as translate's --device)
 
 
 @dataclass
@@ -26,7 +25,7 @@ class TrainEvalConfig:
     pooling: str = POOLINGS[0]
     encode_batch_size: int = 64
     device: str = DEVICES[0]
-    eval_engine: str = EVAL_ENGINES[0]
+    eval_engine: str = DEFAULT_EVAL_ENGINE
     train: TrainConfig = field(default_factory=TrainConfig)  # also holds the prefixes and max_length evaluation uses
     merge_base: float | str | None = None  # WiSE-FT: λ in [0, 1] or "auto"; None: the fine-tuned model as it is
     merge_dev_articles: str | None = None  # with merge_base "auto": the lareqa articles that choose λ

@@ -228,7 +228,7 @@ class ApertiumTranslator:
 Work = tuple[int, list[str], list[str], str]
 
 
-class ApertiumEngine:
+class ApertiumExecutor:
     """Runs chunks in parallel apertium pipelines, one per worker, so every core is busy."""
 
     name = "apertium"

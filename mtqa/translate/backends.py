@@ -1,6 +1,6 @@
 """Opening what `mtqa translate` translates with: a CTranslate2 model of one of the neural families, or Apertium.
 
-Both give a translator (tokenise, translate a chunk, detokenise), an engine that runs chunks, the
+Both give a translator (tokenise, translate a chunk, detokenise), an executor that runs chunks, the
 cache namespace and the manifest's ``model`` entry; everything after that is one shared path.
 """
 
@@ -12,17 +12,17 @@ from typing import Any
 from ..errors import MtqaError
 from ..languages import Language
 from . import apertium
-from .model.translator import ChunkEngine, Translator
+from .model.translator import ChunkExecutor, Translator
 
 
 @dataclass
 class OpenedModel:
     translator: Translator  # ModelTranslator or ApertiumTranslator
-    engine: ChunkEngine | None  # LocalEngine, RayEngine or ApertiumEngine; None in a dry run
+    executor: ChunkExecutor | None  # LocalExecutor, RayExecutor or ApertiumExecutor; None in a dry run
     namespace: str | None  # None in a dry run of a model not converted yet: its cache keys are unknown
     report: dict[str, Any]  # the manifest's "model" entry
     described: str  # how the text was translated, for the dataset card
-    chunk_tokens: int | None = None  # tokens per chunk handed to the engine (None: the translator's default)
+    chunk_tokens: int | None = None  # tokens per chunk handed to the executor (None: the translator's default)
 
 
 def open_model(config, source: Language, targets: list[Language], *, load: bool = True) -> OpenedModel:
@@ -33,29 +33,29 @@ def open_model(config, source: Language, targets: list[Language], *, load: bool 
 
 
 def _open_apertium(config, targets: list[Language]) -> OpenedModel:
-    if config.engine != "local":
+    if config.executor != "local":
         raise MtqaError(
-            f"--engine {config.engine}: Apertium runs in this process's own subprocesses; drop --engine, or use a CTranslate2 --model"
+            f"--executor {config.executor}: Apertium runs in this process's own subprocesses; drop --executor, or use a CTranslate2 --model"
         )
     if config.device == "cuda":
         raise MtqaError("--device cuda: Apertium runs on the CPU; drop --device")
     pairs = apertium.resolve_pairs(config.model, targets)
     translator = apertium.ApertiumTranslator(pairs, max_batch_tokens=config.max_batch_tokens)
-    engine = apertium.ApertiumEngine(translator, workers=config.threads)
+    executor = apertium.ApertiumExecutor(translator, workers=config.threads)
     shown = ", ".join(pair.describe() for pair in pairs.values())
     report = {
         "source": config.model,
         "family": apertium.PREFIX,
         "pairs": {flores: {"mode": p.mode, "package": p.package, "version": p.version} for flores, p in pairs.items()},
         "device": "cpu",
-        "engine": "local",
-        "workers": engine.workers,
+        "executor": "local",
+        "workers": executor.workers,
     }
     described = f"Apertium, the rule-based translator, pair {shown}, with unknown words left as they are (`apertium -u -f line`)"
     # Small chunks keep every worker's pipeline busy; a pipeline's start-up is a fraction of a chunk's work.
     return OpenedModel(
         translator,
-        engine,
+        executor,
         apertium.namespace(pairs, config.decoding.max_input_tokens),
         report,
         described,
@@ -66,7 +66,7 @@ def _open_apertium(config, targets: list[Language]) -> OpenedModel:
 def _open_ctranslate2(config, source: Language, targets: list[Language], *, load: bool) -> OpenedModel:
     from .model.ct2_model import resolve_model, resolve_tokenizer
     from .model.tokenizer import ModelTokenizer
-    from .model.translator import LocalEngine, ModelTranslator
+    from .model.translator import LocalExecutor, ModelTranslator
 
     # Languages are checked on the tokenizer first: a pair the model lacks fails before a download or conversion.
     folder, fingerprint = resolve_tokenizer(config.model, quantization=config.quantization, revision=config.revision)
@@ -77,11 +77,11 @@ def _open_ctranslate2(config, source: Language, targets: list[Language], *, load
         namespace = config.decoding.namespace(fingerprint, translator.family) if fingerprint else None
         return OpenedModel(translator, None, namespace, {"source": config.model, "family": translator.family}, "")
     resolved = resolve_model(config.model, quantization=config.quantization, revision=config.revision)
-    engine = None
-    if config.engine == "ray":
-        from .model.ray_engine import RayEngine
+    executor = None
+    if config.executor == "ray":
+        from .model.ray_executor import RayExecutor
 
-        engine = RayEngine(
+        executor = RayExecutor(
             resolved.path,
             config.decoding,
             device=config.device,
@@ -97,20 +97,20 @@ def _open_ctranslate2(config, source: Language, targets: list[Language], *, load
         compute_type=config.compute_type,
         threads=config.threads,
         max_batch_tokens=config.max_batch_tokens,
-        load_model=engine is None,
+        load_model=executor is None,
         model=config.model,  # with Ray the driver only tokenises
         tokenizer=tokenizer if folder == resolved.path else None,  # a converted model's own folder: loaded once
     )
-    engine = engine or LocalEngine(translator, config.decoding)
+    executor = executor or LocalExecutor(translator, config.decoding)
     report = {
         "source": resolved.source,
         "path": str(resolved.path),
         "fingerprint": resolved.fingerprint,
         "family": translator.family,
         "quantization": config.quantization,
-        "device": getattr(engine, "device_used", translator.device),
-        "engine": config.engine,
+        "device": getattr(executor, "device_used", translator.device),
+        "executor": config.executor,
         "compute_type": config.compute_type,
     }
     described = f"`{resolved.source}` through CTranslate2 ({config.quantization}, beam size {config.decoding.beam_size})"
-    return OpenedModel(translator, engine, config.decoding.namespace(resolved.fingerprint, translator.family), report, described)
+    return OpenedModel(translator, executor, config.decoding.namespace(resolved.fingerprint, translator.family), report, described)

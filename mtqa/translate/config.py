@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..devices import DEVICES
 from ..languages import Language
 from .filters.chain import FilterOptions
 from .model.ct2_model import DEFAULT_MODEL, QUANTIZATIONS
 from .model.translator import MAX_BATCH_TOKENS, DecodingOptions
 
-# Where chunks are translated (--engine): this process, or a Ray cluster; not what encodes (encoders.ENGINES).
-TRANSLATE_ENGINES = ("local", "ray")
-DEVICES = ("auto", "cpu", "cuda")
+# Where chunks are translated (--executor): this process, or a Ray cluster.
+EXECUTORS = ("local", "ray")
 
 
 @dataclass
@@ -32,7 +32,7 @@ class TranslateConfig:
     compute_type: str = "default"
     threads: int | None = None
     max_batch_tokens: int = MAX_BATCH_TOKENS
-    engine: str = TRANSLATE_ENGINES[0]
+    executor: str = EXECUTORS[0]
     ray_address: str | None = None
     ray_workers: int | None = None
     decoding: DecodingOptions = field(default_factory=DecodingOptions)

@@ -34,8 +34,8 @@ def run_translate(config: TranslateConfig) -> dict[str, Any]:
     targets = [language for language in config.langs if language != source]
     if not targets:
         raise MtqaError("--langs names no target language besides English (the source)")
-    if config.engine == "ray":
-        from .model.ray_engine import require_ray
+    if config.executor == "ray":
+        from .model.ray_executor import require_ray
 
         require_ray()  # before the model is fetched and converted
     if config.dry_run:
@@ -113,7 +113,7 @@ def _translate_and_prepare_filters(config: TranslateConfig, opened, requested, r
             source.flores,
             config.decoding,
             progress=config.progress,
-            engine=opened.engine,
+            executor=opened.executor,
             chunk_tokens=opened.chunk_tokens,
         )
         timer.add("translate", stats.seconds)

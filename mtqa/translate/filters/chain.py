@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
-from ...encoders import ENGINES
 from ...languages import Language
 from . import langid
 from .langid import LANGID_BACKENDS
@@ -205,6 +204,7 @@ class RepetitionFilter(Filter):
 
 
 SIMILARITY_MODEL = "offline-me5"
+DEFAULT_SIMILARITY_ENGINE = "ctranslate2"  # one of encoders.ENCODER_ENGINES: int8 speed, ample for a threshold
 
 
 @dataclass
@@ -224,7 +224,7 @@ class SimilarityFilter(Filter):
     min_similarity: float = 0.72
     min_margin: float = -0.04
     min_source_margin: float = -0.04
-    engine: str = ENGINES[0]
+    engine: str = DEFAULT_SIMILARITY_ENGINE
     threads: int | None = None  # CTranslate2's, like the translator's (default: the cores this process may use)
     cache: Any = None  # a TranslationCache: vectors are kept beside the translations
     progress: bool = False

@@ -37,7 +37,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ...encoders import ENGINES
+from ...encoders import ENCODER_ENGINES
 from ...encoders.ct2_encoder import QUANTIZATION, ct2_layout
 from ...encoders.offline_me5 import ALIAS as OFFLINE_ME5
 from ...encoders.offline_me5 import QUERY_PREFIX
@@ -91,13 +91,13 @@ class SimilarityScorer:
         model: str,
         cache: TranslationCache | None = None,
         *,
-        engine: str = ENGINES[0],
+        engine: str,
         threads: int | None = None,
         batch_size: int = 64,
         progress: bool = False,
     ) -> None:
-        if engine not in ENGINES:
-            raise MtqaError(f"--similarity-engine {engine!r} is not one of {', '.join(ENGINES)}")
+        if engine not in ENCODER_ENGINES:
+            raise MtqaError(f"--similarity-engine {engine!r} is not one of {', '.join(ENCODER_ENGINES)}")
         self.model_name, self.cache, self.engine, self.batch_size, self.progress = model, cache, engine, batch_size, progress
         self.threads = threads
         self.prefix = symmetric_prefix(model)

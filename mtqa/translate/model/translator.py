@@ -49,7 +49,7 @@ class ModelTranslator:
     """A CTranslate2 translation model with its tokenizer.
 
     ``load_model=False`` gives the tokenizer alone, for a dry run or for a driver whose
-    translation runs elsewhere (the Ray engine). With ``device="cuda"`` every visible GPU holds a replica.
+    translation runs elsewhere (the Ray executor). With ``device="cuda"`` every visible GPU holds a replica.
     """
 
     def __init__(
@@ -132,12 +132,12 @@ class ModelTranslator:
     def translate_chunk(
         self, texts: list[str], target_langs: list[str], source_lang: str, options: DecodingOptions, *, asynchronous: bool = False
     ) -> list:
-        """Tokenise and translate one chunk of texts (what every engine runs)."""
+        """Tokenise and translate one chunk of texts (what every executor runs)."""
         sources = [self.tokenize(text, source_lang, target) for text, target in zip(texts, target_langs)]
         return self.translate_tokens(sources, target_langs, options, asynchronous=asynchronous)
 
 
-# chunk number, source texts, target languages, source language: engines tokenise a chunk when they run it,
+# chunk number, source texts, target languages, source language: executors tokenise a chunk when they run it,
 # so the driver never holds every text's tokens at once.
 ChunkWork = tuple[int, list[str], list[str], str]
 
@@ -153,8 +153,8 @@ class Translator(Protocol):
     def detokenize(self, tokens: Sequence[str]) -> str: ...
 
 
-class ChunkEngine(Protocol):
-    """Where chunks are translated: LocalEngine (this process), RayEngine (a cluster), ApertiumEngine (parallel pipelines).
+class ChunkExecutor(Protocol):
+    """Where chunks are translated: LocalExecutor (this process), RayExecutor (a cluster), ApertiumExecutor (parallel pipelines).
 
     ``run`` yields each chunk's output tokens with its number, in any order.
     """
@@ -164,7 +164,7 @@ class ChunkEngine(Protocol):
     def run(self, work: Iterable[ChunkWork]) -> Iterator[tuple[int, list[list[str]]]]: ...
 
 
-class LocalEngine:
+class LocalExecutor:
     """Translates chunks in this process, in order; with several GPUs, one chunk in flight per replica."""
 
     name = "local"
@@ -229,7 +229,7 @@ def translate_segments(
     *,
     progress: bool = True,
     chunk_tokens: int | None = None,
-    engine: ChunkEngine | None = None,
+    executor: ChunkExecutor | None = None,
 ) -> tuple[dict[tuple[str, str], str], TranslationStats]:
     """Translate unique ``(text, target_flores)`` segments, reusing and filling the cache.
 
@@ -252,9 +252,9 @@ def translate_segments(
     plan = sorted(pieces.values(), key=lambda p: (p.length, p.text, p.target))
     chunks = chunked(plan, chunk_tokens or translator.max_batch_tokens * 4)
 
-    engine = engine or LocalEngine(translator, options)
+    executor = executor or LocalExecutor(translator, options)
     todo_of = {index: [piece for piece in chunk if piece.key not in cached] for index, chunk in enumerate(chunks)}
-    _translate_chunks(translator, cache, engine, todo_of, source_lang, cached, stats, progress=progress)
+    _translate_chunks(translator, cache, executor, todo_of, source_lang, cached, stats, progress=progress)
     joined = {
         (text, target): ("" if joins_without_spaces(target) else " ").join(cached[pieces[(part, target)].key] for part in parts)
         for (text, target), parts in pieces_of.items()
@@ -266,7 +266,7 @@ def translate_segments(
 def _translate_chunks(
     translator: Translator,
     cache: TranslationCache,
-    engine: ChunkEngine,
+    executor: ChunkExecutor,
     todo_of: dict[int, list[Piece]],
     source_lang: str,
     cached: dict[str, str],
@@ -274,15 +274,15 @@ def _translate_chunks(
     *,
     progress: bool,
 ) -> None:
-    """Translate each chunk's uncached pieces through ``engine``, committing every chunk to the cache as it arrives."""
+    """Translate each chunk's uncached pieces through ``executor``, committing every chunk to the cache as it arrives."""
     from tqdm.auto import tqdm
 
     work = ((index, [p.text for p in todo], [p.target for p in todo], source_lang) for index, todo in todo_of.items() if todo)
     total = sum(len(todo) for todo in todo_of.values())
-    bar = tqdm(total=total, unit="seg", desc=f"translate ({engine.name})", disable=not progress or not total, dynamic_ncols=True)
+    bar = tqdm(total=total, unit="seg", desc=f"translate ({executor.name})", disable=not progress or not total, dynamic_ncols=True)
     started = time.perf_counter()
     # Chunks may finish in any order (Ray); each is committed to the cache the moment it arrives.
-    for index, outputs in engine.run(work):
+    for index, outputs in executor.run(work):
         todo = todo_of[index]
         texts = [translator.detokenize(tokens) for tokens in outputs]
         cache.put_many((piece.key, text) for piece, text in zip(todo, texts))

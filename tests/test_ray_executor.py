@@ -1,4 +1,4 @@
-"""`mtqa translate --engine ray` on a local Ray instance (2 CPUs): the same bytes as the local engine,
+"""`mtqa translate --executor ray` on a local Ray instance (2 CPUs): the same bytes as the local executor,
 the cache as the source of truth, and a worker killed mid-chunk retried by Ray."""
 
 from __future__ import annotations
@@ -37,12 +37,12 @@ def test_ray_output_is_byte_identical_and_resumes_from_the_cache(tmp_path, tiny_
     cache = tmp_path / "c-ray"
     crashed = translate(small_squad, tiny_ct2, tmp_path / "ray", cache, env={"MTQA_CRASH_AT": "translate.chunk:3"})
     assert crashed.returncode == -signal.SIGKILL
-    ray_run = translate(small_squad, tiny_ct2, tmp_path / "ray", cache, "--engine", "ray")
+    ray_run = translate(small_squad, tiny_ct2, tmp_path / "ray", cache, "--executor", "ray")
     assert ray_run.returncode == 0, ray_run.stderr
     assert (tmp_path / "ray" / CORPUS).read_bytes() == (tmp_path / "local" / CORPUS).read_bytes()
     done = segments(tmp_path / "ray")
     assert done["cache_hits"] > 0 and done["translated"] == done["pieces"] - done["cache_hits"]
-    assert json.loads((tmp_path / "ray" / "manifest.json").read_text())["model"]["engine"] == "ray"
+    assert json.loads((tmp_path / "ray" / "manifest.json").read_text())["model"]["executor"] == "ray"
     assert "Traceback" not in ray_run.stderr
 
 
@@ -56,7 +56,7 @@ def test_a_worker_killed_mid_chunk_is_retried_and_nothing_is_lost(tmp_path, tiny
         tiny_ct2,
         tmp_path / "ray",
         tmp_path / "c-ray",
-        "--engine",
+        "--executor",
         "ray",
         "--ray-workers",
         "2",
@@ -70,10 +70,10 @@ def test_a_worker_killed_mid_chunk_is_retried_and_nothing_is_lost(tmp_path, tiny
 
 def test_without_ray_the_engine_says_how_to_install_it(monkeypatch, tiny_ct2):
     from mtqa.errors import MtqaError
-    from mtqa.translate.model.ray_engine import INSTALL_HINT, RayEngine
+    from mtqa.translate.model.ray_executor import INSTALL_HINT, RayExecutor
     from mtqa.translate.model.translator import DecodingOptions
 
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(MtqaError) as error:
-        RayEngine(tiny_ct2, DecodingOptions())
+        RayExecutor(tiny_ct2, DecodingOptions())
     assert str(error.value) == INSTALL_HINT and "pip install 'mtqa[ray]'" in INSTALL_HINT

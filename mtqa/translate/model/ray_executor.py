@@ -1,4 +1,4 @@
-"""Translation on a Ray cluster: the same chunks, tokens and decoding as the local engine.
+"""Translation on a Ray cluster: the same chunks, tokens and decoding as the local executor.
 
 The driver plans the chunks and owns the cache. The chunks still missing become a Ray
 Dataset; ``map_batches`` runs them through a pool of actors, each holding one CTranslate2
@@ -21,7 +21,7 @@ from ...errors import MtqaError, first_line
 from ...faults import crash_point
 from .translator import MAX_BATCH_TOKENS, ChunkWork, DecodingOptions, ModelTranslator
 
-INSTALL_HINT = "--engine ray needs Ray: pip install 'mtqa[ray]' (or pip install 'ray[data]')"
+INSTALL_HINT = "--executor ray needs Ray: pip install 'mtqa[ray]' (or pip install 'ray[data]')"
 
 
 def require_ray() -> None:
@@ -53,7 +53,7 @@ class ChunkTranslator:
         return pa.Table.from_pylist(rows)
 
 
-class RayEngine:
+class RayExecutor:
     """Runs the chunks on Ray: a local instance by default, or the cluster at ``address``."""
 
     name = "ray"
