@@ -59,7 +59,9 @@ def benchmark(settings: bt.Settings) -> dict[str, Any]:
     shape = {**asdict(settings.shape), "name": settings.shape.name}
     prepared, _ = bt.run_role(settings, "prepare", {"models_dir": str(settings.workdir / "models"), "shape": shape}, env)
     inputs = settings.workdir / f"inputs-memory-{settings.segments}"
-    bench_input, _, segments, _, _ = bt.make_inputs(settings, Path(prepared["ct2_dir"]) / bt.NLLB.source_spm, inputs)
+    bench_input, _, segments, _, _ = bt.make_inputs(
+        settings.xquad, settings.segments, Path(prepared["ct2_dir"]) / bt.NLLB.source_spm, inputs
+    )
     spec = {"segments": segments, "target": settings.target, "length": settings.length, "beam_size": settings.beam_size,
             "threads": settings.threads, "ct2_dir": prepared["ct2_dir"], "hf_dir": prepared["hf_dir"], "hf_batch_size": settings.hf_batch_size}  # fmt: skip
     mtqa = []

@@ -151,15 +151,35 @@ def squad_document(articles: list[dict]) -> dict:
     return {"version": "1.1", "data": articles}
 
 
-@pytest.fixture
-def small_squad(tmp_path, xquad_r) -> Path:
-    """Two real XQuAD articles (English) as a plain SQuAD v1.1 file: 97 questions."""
+@pytest.fixture(scope="session")
+def small_squad(tmp_path_factory, xquad_r) -> Path:
+    """Two real XQuAD articles (English) as a plain SQuAD v1.1 file: 97 questions (read-only: tests never change it)."""
     document = json.loads((xquad_r / "en.json").read_text())
     articles = document["data"][:2]
     for article in articles:
         for paragraph in article["paragraphs"]:
             paragraph.pop("sentences", None)
             paragraph.pop("sentence_breaks", None)
-    path = tmp_path / "small.json"
+    path = tmp_path_factory.mktemp("small-squad") / "small.json"
     path.write_text(json.dumps(squad_document(articles)))
     return path
+
+
+@pytest.fixture(scope="session")
+def reference_translation(tmp_path_factory, tiny_ct2, small_squad):
+    """``reference_translation(*ARGS)``: the output folder of ``mtqa translate`` of small_squad by tiny_ct2 with ARGS,
+    run uninterrupted in its own cache, once per test run for each ARGS (the faults and Ray tests compare against it)."""
+    made: dict[tuple[str, ...], Path] = {}
+
+    def translated(*args) -> Path:
+        key = tuple(map(str, args))
+        if key not in made:
+            folder = tmp_path_factory.mktemp("reference-translation")
+            result = run_mtqa(
+                "translate", "--input", small_squad, "--model", tiny_ct2, *args, "--output", folder / "out", cache=folder / "cache"
+            )
+            assert result.returncode == 0, result.stderr
+            made[key] = folder / "out"
+        return made[key]
+
+    return translated

@@ -63,7 +63,7 @@ def test_every_option_reaches_a_config_field():
     from mtqa.translate.model.translator import DecodingOptions
 
     targets = {
-        "translate": ((TranslateConfig, DecodingOptions, FilterOptions), {"no_filter", "no_cache", "quiet"}),
+        "translate": ((TranslateConfig, DecodingOptions, FilterOptions), {"no_filter", "no_cache", "quiet", "executor_alias"}),
         "build-batches": ((BuildConfig, SamplerConfig), {"quiet", "stats_dir", "plot"}),
         "train-eval": ((TrainEvalConfig, TrainConfig), {"quiet"}),
     }

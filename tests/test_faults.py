@@ -55,11 +55,12 @@ def cache_rows(cache: Path) -> int:
 TRANSLATE = ["--langs", "de,es", "--beam-size", "1", "--max-decoding-length", "24", "--max-batch-tokens", "64", "--quiet"]
 
 
-def test_translate_killed_while_translating_and_writing_loses_and_duplicates_nothing(tmp_path, tiny_ct2, small_squad):
+def test_translate_killed_while_translating_and_writing_loses_and_duplicates_nothing(
+    tmp_path, tiny_ct2, small_squad, reference_translation
+):
     args = ["translate", "--input", small_squad, "--model", tiny_ct2, *TRANSLATE]
-    reference = mtqa(*args, "--output", tmp_path / "ref", cache=tmp_path / "ref-cache")
-    assert reference.returncode == 0, reference.stderr
-    expected = json.loads((tmp_path / "ref" / "manifest.json").read_text())
+    reference = reference_translation(*TRANSLATE)
+    expected = json.loads((reference / "manifest.json").read_text())
 
     rng = random.Random(FAULT_SEED)
     cache, out = tmp_path / "cache", tmp_path / "out"
@@ -78,17 +79,16 @@ def test_translate_killed_while_translating_and_writing_loses_and_duplicates_not
     assert final.returncode == 0, final.stderr
     segments = json.loads((out / "manifest.json").read_text())["segments"]
     assert segments["cache_hits"] == expected["segments"]["pieces"] and segments["translated"] == 0
-    assert (out / CORPUS).read_bytes() == (tmp_path / "ref" / CORPUS).read_bytes()
+    assert (out / CORPUS).read_bytes() == (reference / CORPUS).read_bytes()
     rows = pq.read_table(out / CORPUS, columns=["id", "lang"]).to_pylist()
     assert len(rows) == len({(row["id"], row["lang"]) for row in rows}) == expected["rows"]
     assert cache_rows(cache) == expected["segments"]["pieces"]  # one entry per piece, none twice
     assert leftovers(tmp_path) == []  # the dead runs' staging folders were cleared
 
 
-def test_torn_and_damaged_cache_is_detected_and_recovered(tmp_path, tiny_ct2, small_squad):
+def test_torn_and_damaged_cache_is_detected_and_recovered(tmp_path, tiny_ct2, small_squad, reference_translation):
     args = ["translate", "--input", small_squad, "--model", tiny_ct2, *TRANSLATE]
-    reference = mtqa(*args, "--output", tmp_path / "ref", cache=tmp_path / "ref-cache")
-    assert reference.returncode == 0, reference.stderr
+    reference = reference_translation(*TRANSLATE)
     cache, out = tmp_path / "cache", tmp_path / "out"
     database, wal = cache / "translations.sqlite", cache / "translations.sqlite-wal"
 
@@ -113,7 +113,7 @@ def test_torn_and_damaged_cache_is_detected_and_recovered(tmp_path, tiny_ct2, sm
     assert final.returncode == 0, final.stderr
     assert "mtqa: warning: translation cache" in final.stderr and "was damaged" in final.stderr
     assert list(cache.glob("translations.sqlite.damaged-*"))  # kept for inspection, out of the way
-    assert (out / CORPUS).read_bytes() == (tmp_path / "ref" / CORPUS).read_bytes()
+    assert (out / CORPUS).read_bytes() == (reference / CORPUS).read_bytes()
 
 
 def test_a_full_cache_is_reported_not_mistaken_for_damage(tmp_path):

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_mtqa
 
 needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is an optional extra (pip install 'mtqa[ray]')")
 
@@ -19,9 +18,10 @@ CORPUS = "data/train-00000-of-00001.parquet"
 ARGS = ["--langs", "de,es", "--limit", "30", "--beam-size", "1", "--max-decoding-length", "24", "--max-batch-tokens", "64", "--quiet"]
 
 
-def translate(squad: Path, model: Path, out: Path, cache: Path, *extra: str, env: dict | None = None):
-    command = [sys.executable, "-m", "mtqa", "translate", "--input", str(squad), "--model", str(model), *ARGS, "--output", str(out), *extra]
-    return subprocess.run(command, capture_output=True, text=True, env={**os.environ, "MTQA_CACHE": str(cache), **(env or {})})
+def translate(squad: Path, model: Path, out: Path, cache: Path, *extra: str, crash_at: str | None = None, env: dict | None = None):
+    return run_mtqa(
+        "translate", "--input", squad, "--model", model, *ARGS, "--output", out, *extra, cache=cache, crash_at=crash_at, env=env
+    )
 
 
 def segments(out: Path) -> dict:
@@ -29,17 +29,16 @@ def segments(out: Path) -> dict:
 
 
 @needs_ray
-def test_ray_output_is_byte_identical_and_resumes_from_the_cache(tmp_path, tiny_ct2, small_squad):
-    local = translate(small_squad, tiny_ct2, tmp_path / "local", tmp_path / "c-local")
-    assert local.returncode == 0, local.stderr
+def test_ray_output_is_byte_identical_and_resumes_from_the_cache(tmp_path, tiny_ct2, small_squad, reference_translation):
+    local = reference_translation(*ARGS)
 
     # A local run killed part-way leaves chunks in the cache; Ray translates only the rest.
     cache = tmp_path / "c-ray"
-    crashed = translate(small_squad, tiny_ct2, tmp_path / "ray", cache, env={"MTQA_CRASH_AT": "translate.chunk:3"})
+    crashed = translate(small_squad, tiny_ct2, tmp_path / "ray", cache, crash_at="translate.chunk:3")
     assert crashed.returncode == -signal.SIGKILL
     ray_run = translate(small_squad, tiny_ct2, tmp_path / "ray", cache, "--executor", "ray")
     assert ray_run.returncode == 0, ray_run.stderr
-    assert (tmp_path / "ray" / CORPUS).read_bytes() == (tmp_path / "local" / CORPUS).read_bytes()
+    assert (tmp_path / "ray" / CORPUS).read_bytes() == (local / CORPUS).read_bytes()
     done = segments(tmp_path / "ray")
     assert done["cache_hits"] > 0 and done["translated"] == done["pieces"] - done["cache_hits"]
     assert json.loads((tmp_path / "ray" / "manifest.json").read_text())["model"]["executor"] == "ray"
@@ -47,9 +46,8 @@ def test_ray_output_is_byte_identical_and_resumes_from_the_cache(tmp_path, tiny_
 
 
 @needs_ray
-def test_a_worker_killed_mid_chunk_is_retried_and_nothing_is_lost(tmp_path, tiny_ct2, small_squad):
-    local = translate(small_squad, tiny_ct2, tmp_path / "local", tmp_path / "c-local")
-    assert local.returncode == 0, local.stderr
+def test_a_worker_killed_mid_chunk_is_retried_and_nothing_is_lost(tmp_path, tiny_ct2, small_squad, reference_translation):
+    local = reference_translation(*ARGS)
     marker = tmp_path / "crashed-once"
     ray_run = translate(
         small_squad,
@@ -60,15 +58,16 @@ def test_a_worker_killed_mid_chunk_is_retried_and_nothing_is_lost(tmp_path, tiny
         "ray",
         "--ray-workers",
         "2",
-        env={"MTQA_CRASH_AT": "ray.chunk:2", "MTQA_CRASH_MARKER": str(marker)},
+        crash_at="ray.chunk:2",
+        env={"MTQA_CRASH_MARKER": str(marker)},
     )
     assert ray_run.returncode == 0, ray_run.stderr
     assert marker.exists(), "the worker should have been killed once"
-    assert (tmp_path / "ray" / CORPUS).read_bytes() == (tmp_path / "local" / CORPUS).read_bytes()
-    assert segments(tmp_path / "ray")["translated"] == segments(tmp_path / "local")["translated"]
+    assert (tmp_path / "ray" / CORPUS).read_bytes() == (local / CORPUS).read_bytes()
+    assert segments(tmp_path / "ray")["translated"] == segments(local)["translated"]
 
 
-def test_without_ray_the_engine_says_how_to_install_it(monkeypatch, tiny_ct2):
+def test_without_ray_the_executor_says_how_to_install_it(monkeypatch, tiny_ct2):
     from mtqa.errors import MtqaError
     from mtqa.translate.model.ray_executor import INSTALL_HINT, RayExecutor
     from mtqa.translate.model.translator import DecodingOptions
