@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from measure import machine, measure  # noqa: E402
@@ -131,6 +132,30 @@ def run_sentence_transformers(shards: Path, steps: int, max_length: int, result:
     result.write_text(json.dumps({"samples": samples, "train_seconds": seconds, "first_loss": losses[0], "final_loss": losses[-1]}))
 
 
+def run_side(side: str, shards: Path, steps: int, max_length: int, result: Path, env: dict[str, str]) -> dict[str, Any]:
+    """One trainer in its own process: its wall time and peak memory, and what it reported."""
+    command = [sys.executable, __file__, "--side", side, "--shards", str(shards), "--result", str(result)]
+    process = measure([*command, "--steps", str(steps), "--max-length", str(max_length)], env=env)
+    inner = json.loads(result.read_text())
+    return {**process, **inner, "samples_per_s": inner["samples"] / inner["train_seconds"]}
+
+
+def print_results(results: dict[str, Any]) -> None:
+    mtqa, st = results["mtqa"], results["sentence-transformers"]
+    print(
+        f"bench-train on {results['machine']}: {results['steps']} steps of {results['batch_size']} ({results['data']}), "
+        f"max_length {results['max_length']}"
+    )
+    print("| trainer | train s | samples/s | wall s | peak RSS MiB | loss first -> last |")
+    print("| --- | ---: | ---: | ---: | ---: | --- |")
+    for name, item in (("mtqa.train (InfoNCE)", mtqa), ("sentence-transformers MNRL loop", st)):
+        print(
+            f"| {name} | {item['train_seconds']:.1f} | {item['samples_per_s']:.1f} | {item['seconds']:.1f} | "
+            f"{item['peak_rss_mib']:.0f} | {item['first_loss']:.3f} -> {item['final_loss']:.3f} |"
+        )
+    print(f"speed ratio mtqa/st: {results['speed_ratio']:.2f} (target >= 1.0); memory ratio: {results['memory_ratio']:.2f} (target <= 1.0)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
@@ -169,26 +194,7 @@ def main() -> None:
         "model": "all-MiniLM-L6-v2 (offline)",
     }
     for side in ("mtqa", "sentence-transformers"):
-        result = args.workdir / f"result-{side}.json"
-        process = measure(
-            [
-                sys.executable,
-                __file__,
-                "--side",
-                side,
-                "--shards",
-                str(shards),
-                "--result",
-                str(result),
-                "--steps",
-                str(steps),
-                "--max-length",
-                str(args.max_length),
-            ],
-            env=env,
-        )
-        inner = json.loads(result.read_text())
-        results[side] = {**process, **inner, "samples_per_s": inner["samples"] / inner["train_seconds"]}
+        results[side] = run_side(side, shards, steps, args.max_length, args.workdir / f"result-{side}.json", env)
     mtqa, st = results["mtqa"], results["sentence-transformers"]
     results["speed_ratio"] = mtqa["samples_per_s"] / st["samples_per_s"]
     results["memory_ratio"] = mtqa["peak_rss_mib"] / st["peak_rss_mib"]
@@ -196,15 +202,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
 
-    print(f"bench-train on {results['machine']}: {steps} steps of {args.batch_size} ({source}), max_length {args.max_length}")
-    print("| trainer | train s | samples/s | wall s | peak RSS MiB | loss first -> last |")
-    print("| --- | ---: | ---: | ---: | ---: | --- |")
-    for name, item in (("mtqa.train (InfoNCE)", mtqa), ("sentence-transformers MNRL loop", st)):
-        print(
-            f"| {name} | {item['train_seconds']:.1f} | {item['samples_per_s']:.1f} | {item['seconds']:.1f} | "
-            f"{item['peak_rss_mib']:.0f} | {item['first_loss']:.3f} -> {item['final_loss']:.3f} |"
-        )
-    print(f"speed ratio mtqa/st: {results['speed_ratio']:.2f} (target >= 1.0); memory ratio: {results['memory_ratio']:.2f} (target <= 1.0)")
+    print_results(results)
 
 
 if __name__ == "__main__":

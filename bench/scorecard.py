@@ -30,56 +30,58 @@ def _figure(name: str, value: float, op: str, target: float, baseline: str, deta
     return {"figure": name, "value": round(value, 3), "op": op, "target": target, "met": met, "baseline": baseline, "detail": detail}
 
 
+def translate_filter_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The filter stage against the translation step: without the similarity filter, and (full runs) with it."""
+    ratios, targets = result["ratios"], result["targets"]
+    figures = []
+    if "filter_vs_translate_s" in ratios:
+        figures.append(
+            _figure(
+                "translate: filter stage / translation step, time",
+                ratios["filter_vs_translate_s"],
+                "<=",
+                targets["filter_vs_translate_s"],
+                "mtqa's own translation step, same run",
+                "median over the mtqa runs; similarity filter off (the default)",
+            )
+        )
+    # quick runs leave it out: the encoder's load dominates
+    if "filter_with_similarity_vs_translate_s" in ratios and result.get("mode") == "full":
+        run = ratios["similarity_run"]
+        figures.append(
+            _figure(
+                "translate: filter stage with --similarity / translation step, time",
+                ratios["filter_with_similarity_vs_translate_s"],
+                "<=",
+                targets["filter_vs_translate_s"],
+                "mtqa's own translation step, same run",
+                f"(a)'s filter stage + the similarity filter ({run['engine']}, {run['texts_encoded']} "
+                f"texts: the same English segments and as many German XQuAD-R ones): {run['filter_s']} s vs "
+                f"{run['translate_s']} s translating",
+            )
+        )
+    return figures
+
+
 def translate_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
     ratios, targets, methods = result["ratios"], result["targets"], result["methods"]
 
     def rate(key: str) -> str:
         return f"{methods[key]['tokens_per_s']:.1f} tok/s"
 
-    return [
+    paired = (
+        f"median of paired runs {', '.join(f'{r:.3f}' for r in ratios['paired_runs']['end_to_end'])}; " if "paired_runs" in ratios else ""
+    )
+    figures = [
         _figure(
             "translate: mtqa / plain CTranslate2, tokens/s",
             ratios["mtqa_vs_ctranslate2_tokens_per_s"],
             ">=",
             targets["mtqa_vs_ctranslate2_tokens_per_s"],
             "plain CTranslate2 translate_batch, same model and input",
-            (
-                f"median of paired runs {', '.join(f'{r:.3f}' for r in ratios['paired_runs']['end_to_end'])}; "
-                if "paired_runs" in ratios
-                else ""
-            )
-            + f"fastest {rate('mtqa')} vs {rate('ctranslate2')}",
+            paired + f"fastest {rate('mtqa')} vs {rate('ctranslate2')}",
         ),
-        *(
-            [
-                _figure(
-                    "translate: filter stage / translation step, time",
-                    ratios["filter_vs_translate_s"],
-                    "<=",
-                    targets["filter_vs_translate_s"],
-                    "mtqa's own translation step, same run",
-                    "median over the mtqa runs; similarity filter off (the default)",
-                )
-            ]
-            if "filter_vs_translate_s" in ratios
-            else []
-        ),
-        *(
-            [
-                _figure(
-                    "translate: filter stage with --similarity / translation step, time",
-                    ratios["filter_with_similarity_vs_translate_s"],
-                    "<=",
-                    targets["filter_vs_translate_s"],
-                    "mtqa's own translation step, same run",
-                    f"(a)'s filter stage + the similarity filter ({ratios['similarity_run']['engine']}, {ratios['similarity_run']['texts_encoded']} "
-                    f"texts: the same English segments and as many German XQuAD-R ones): {ratios['similarity_run']['filter_s']} s vs "
-                    f"{ratios['similarity_run']['translate_s']} s translating",
-                )
-            ]
-            if "filter_with_similarity_vs_translate_s" in ratios and result.get("mode") == "full"
-            else []
-        ),  # quick: the encoder's load dominates
+        *translate_filter_figures(result),
         _figure(
             "translate: mtqa / transformers fp32, tokens/s",
             ratios["mtqa_vs_transformers_tokens_per_s"],
@@ -89,20 +91,20 @@ def translate_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
             f"{rate('mtqa')} vs {rate('transformers')}",
         ),
         # Peak memory has its own benchmark (translate-memory): mtqa and plain CTranslate2 by phase and batch size.
-    ] + (
-        [
+    ]
+    if "ray" in result:
+        ray = result["ray"]
+        figures.append(
             _figure(
                 "translate: executor ray / executor local, wall time",
-                result["ray"]["time_ratio"],
+                ray["time_ratio"],
                 "<=",
-                result["ray"]["target"],
+                ray["target"],
                 "mtqa translate --executor local, same input",
-                result["ray"]["detail"],
+                ray["detail"],
             )
-        ]
-        if "ray" in result
-        else []
-    )
+        )
+    return figures
 
 
 def batches_figures(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -389,6 +391,38 @@ def update_readme(table: str, readme: Path = ROOT / "docs" / "benchmarks.md") ->
     readme.write_text(f"{head}{start}\n{table}{end}{tail}", encoding="utf-8")
 
 
+def run_benches(chosen: list[str], workdir: Path, quick: bool) -> dict[str, Any]:
+    """Run each chosen benchmark in its own process; the card of their figures, times, failures and raw results."""
+    card: dict[str, Any] = {
+        "date": date.today().isoformat(),
+        "quick": quick,
+        "machine": machine(),
+        "figures": [],
+        "failed": {},
+        "seconds": {},
+        "raw": {},
+    }
+    for name in chosen:
+        script, to_figures = BENCHES[name]
+        result_path = workdir / f"results-{name}.json"
+        result_path.unlink(missing_ok=True)
+        command = [sys.executable, str(ROOT / "bench" / script), "--out", str(result_path)] + (["--quick"] if quick else [])
+        print(f"== bench {name}: {' '.join(command[1:])}", flush=True)
+        started = time.perf_counter()
+        finished = subprocess.run(command, cwd=ROOT)
+        card["seconds"][name] = round(time.perf_counter() - started, 1)
+        if finished.returncode != 0 or not result_path.exists():
+            card["failed"][name] = f"exit status {finished.returncode}"
+            continue
+        result = json.loads(result_path.read_text())
+        card["raw"][name] = result
+        try:
+            card["figures"] += [{"bench": name, **item} for item in to_figures(result)]
+        except (KeyError, TypeError, ZeroDivisionError) as error:
+            card["failed"][name] = f"result file lacks {error!r}"
+    return card
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small inputs: the whole card in under 10 minutes on 2 cores")
@@ -403,34 +437,7 @@ def main() -> None:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHES)}")
     args.workdir.mkdir(parents=True, exist_ok=True)
 
-    card: dict[str, Any] = {
-        "date": date.today().isoformat(),
-        "quick": args.quick,
-        "machine": machine(),
-        "figures": [],
-        "failed": {},
-        "seconds": {},
-        "raw": {},
-    }
-    for name in chosen:
-        script, to_figures = BENCHES[name]
-        result_path = args.workdir / f"results-{name}.json"
-        result_path.unlink(missing_ok=True)
-        command = [sys.executable, str(ROOT / "bench" / script), "--out", str(result_path)] + (["--quick"] if args.quick else [])
-        print(f"== bench {name}: {' '.join(command[1:])}", flush=True)
-        started = time.perf_counter()
-        finished = subprocess.run(command, cwd=ROOT)
-        card["seconds"][name] = round(time.perf_counter() - started, 1)
-        if finished.returncode != 0 or not result_path.exists():
-            card["failed"][name] = f"exit status {finished.returncode}"
-            continue
-        result = json.loads(result_path.read_text())
-        card["raw"][name] = result
-        try:
-            card["figures"] += [{"bench": name, **item} for item in to_figures(result)]
-        except (KeyError, TypeError, ZeroDivisionError) as error:
-            card["failed"][name] = f"result file lacks {error!r}"
-
+    card = run_benches(chosen, args.workdir, args.quick)
     out, readme = args.out, not args.no_readme
     if args.only and args.out.exists():
         previous = json.loads(args.out.read_text())

@@ -40,9 +40,10 @@ def test_verbose_shows_the_traceback_behind_the_one_line_error(tmp_path, capsys)
     from mtqa.cli import main
 
     args = ["build-batches", "--input", str(tmp_path / "missing"), "--output", str(tmp_path / "out")]
-    for verbose in (False, True):
+    # --verbose goes before the subcommand or among its options
+    for command_line, verbose in ((args, False), (["--verbose", *args], True), ([*args, "--verbose"], True)):
         with pytest.raises(SystemExit) as done:
-            main((["--verbose"] if verbose else []) + args)
+            main(command_line)
         assert done.value.code == 1
         err = capsys.readouterr().err
         assert "mtqa: error: input" in err and "not found" in err

@@ -171,6 +171,15 @@ def test_complete_steps_are_skipped(tmp_path):
     assert run_recipe(recipe, out, run_command=main, dry_run=True, echo=lambda _: None) == ["t"]
 
 
+@pytest.mark.parametrize("option", ["--output", "--out"])
+def test_recipe_run_takes_output_like_every_command_and_out_as_its_alias(tmp_path, capsys, option):
+    from conftest import run_cli
+
+    recipe = write(tmp_path, {"steps": [{"name": "b", "command": "build-batches", "args": {"input": "x", "output": "{out}/b"}}]})
+    code, err = run_cli("recipe", "run", recipe, option, tmp_path / "here", "--dry-run", capsys=capsys)
+    assert code == 0 and f"recipe: b: mtqa build-batches --input x --output {tmp_path / 'here' / 'b'}" in err, err
+
+
 def test_chain_on_tiny_models_then_resume_skips_everything(tmp_path, tiny_nllb, tiny_xlmr, small_squad, xquad_r):
     recipe = write(
         tmp_path,
