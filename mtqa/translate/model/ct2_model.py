@@ -259,7 +259,7 @@ def _local_model(source: str) -> tuple[Path, ResolvedModel | None]:
     return path, None
 
 
-def resolve_model(source: str, *, quantization: str = "int8", revision: str | None = None) -> ResolvedModel:
+def resolve_model(source: str, *, quantization: str = QUANTIZATIONS[0], revision: str | None = None) -> ResolvedModel:
     """Return a ready CTranslate2 directory for ``source``, converting it first if needed."""
     if quantization not in QUANTIZATIONS:
         raise MtqaError(f"--quantization {quantization!r} is not one of {', '.join(QUANTIZATIONS)}")
@@ -282,7 +282,7 @@ def resolve_model(source: str, *, quantization: str = "int8", revision: str | No
     return ResolvedModel(target, source, fingerprint)
 
 
-def resolve_tokenizer(source: str, *, quantization: str = "int8", revision: str | None = None) -> tuple[Path, str | None]:
+def resolve_tokenizer(source: str, *, quantization: str = QUANTIZATIONS[0], revision: str | None = None) -> tuple[Path, str | None]:
     """The folder holding ``source``'s tokenizer files, and the model fingerprint where one is known, without converting.
 
     A CTranslate2 folder, or a converted copy already in the cache, has a fingerprint (so the
