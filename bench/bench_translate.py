@@ -345,8 +345,8 @@ def run_dedup(settings: Settings, prepared: Prepared, env: dict[str, str]) -> di
     }
 
 
-def paired_ratios(settings: Settings, runs: dict[str, list[Run]], ratios: dict[str, Any], passed: dict[str, bool]) -> dict[str, float]:
-    """The (a)/(b) figures from paired runs, and the filter's share of (a)'s time; returns the targets."""
+def paired_ratios(runs: dict[str, list[Run]], targets: dict[str, float], ratios: dict[str, Any], passed: dict[str, bool]) -> None:
+    """Add the (a)/(b) figures from paired runs, and the filter's share of (a)'s time, to ``ratios`` and ``passed``."""
     # The figure judged to 5% is the median of the paired runs' ratios: one fastest run of each
     # compared two draws of a step whose time varies by several per cent from run to run.
     paired = [bm.seconds / am.seconds for (_, am), (_, bm) in zip(runs["mtqa"], runs["ctranslate2"])]
@@ -355,16 +355,14 @@ def paired_ratios(settings: Settings, runs: dict[str, list[Run]], ratios: dict[s
     ratios["mtqa_vs_ctranslate2_tokens_per_s"] = round(statistics.median(paired), 3)
     ratios["translate_only"]["mtqa_vs_ctranslate2_tokens_per_s"] = round(statistics.median(paired_step), 3)
     ratios["paired_runs"] = {"end_to_end": [round(r, 3) for r in paired], "translate_step": [round(r, 3) for r in paired_step]}
-    targets = {**TARGETS, **(QUICK_TARGETS if settings.quick else {})}
     passed["mtqa_vs_ctranslate2_tokens_per_s"] = ratios["mtqa_vs_ctranslate2_tokens_per_s"] >= targets["mtqa_vs_ctranslate2_tokens_per_s"]
     ratios["filter_vs_translate_s"] = round(statistics.median(r["filter_s"] / r["translate_s"] for r, _ in runs["mtqa"]), 4)
-    passed["filter_vs_translate_s"] = ratios["filter_vs_translate_s"] <= TARGETS["filter_vs_translate_s"]
+    passed["filter_vs_translate_s"] = ratios["filter_vs_translate_s"] <= targets["filter_vs_translate_s"]
     # Where the wall time outside the translation step goes (imports, model load, filtering, writing), per paired run.
     ratios["outside_step_s"] = {
         "mtqa": [round(m.seconds - r["translate_s"], 2) for r, m in runs["mtqa"]],
         "ctranslate2": [round(m.seconds - r["translate_s"], 2) for r, m in runs["ctranslate2"]],
     }
-    return targets
 
 
 def similarity_ratios(runs: dict[str, list[Run]], similarity_run: Run, ratios: dict[str, Any], passed: dict[str, bool]) -> None:
@@ -419,7 +417,8 @@ def benchmark(settings: Settings) -> dict[str, Any]:
 
     methods = {name: {"label": LABELS[name], **summarise(method_runs)} for name, method_runs in runs.items()}
     ratios, passed = compare(methods["mtqa"], methods["ctranslate2"], methods["transformers"])
-    targets = paired_ratios(settings, runs, ratios, passed)
+    targets = {**TARGETS, **(QUICK_TARGETS if settings.quick else {})}
+    paired_ratios(runs, targets, ratios, passed)
     similarity_ratios(runs, similarity_run, ratios, passed)
     return {
         "mode": "quick" if settings.quick else "full",
@@ -473,6 +472,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--repeats", type=int, default=3, help="runs of (a) and (b), in turn; the median of the paired ratios counts (default: %(default)s)"
     )
     args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1 (the (a)/(b) figure is a median over paired runs)")
     if args.length < 2:
         parser.error("--length must be at least 2 (the first step is the language code)")
     return args

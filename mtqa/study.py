@@ -64,14 +64,14 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
-def _cell(values: list[float], digits: int = 3) -> str:
+def mean_std_cell(values: list[float], digits: int = 3) -> str:
     mean, std = mean_std(values)
     return f"{mean:.{digits}f} ± {std:.{digits}f}" if len(values) > 1 else f"{mean:.{digits}f}"
 
 
 def main_table(groups: dict[str, list[dict]], order: list[str]) -> str:
     rows = [
-        [group, len(groups[group]), *[_cell([run[m] for run in groups[group]], 1 if m == "rank_distance" else 3) for m in METRICS]]
+        [group, len(groups[group]), *[mean_std_cell([run[m] for run in groups[group]], 1 if m == "rank_distance" else 3) for m in METRICS]]
         for group in order
         if group in groups
     ]
@@ -88,9 +88,15 @@ def paired(groups: dict[str, list[dict]], claims: dict[str, Any]) -> tuple[str, 
         return "", {}
     differences = {s: [hybrid[seed][f"{s}_map"] - max(xx[seed][f"{s}_map"], xy[seed][f"{s}_map"]) for seed in seeds] for s in SETTINGS}
     differences["rank_distance"] = [hybrid[seed]["rank_distance"] - xx[seed]["rank_distance"] for seed in seeds]
-    rows = [[f"{s} mAP: hybrid − max(xx, xy)", _cell(differences[s]), ", ".join(f"{d:+.3f}" for d in differences[s])] for s in SETTINGS]
+    rows = [
+        [f"{s} mAP: hybrid − max(xx, xy)", mean_std_cell(differences[s]), ", ".join(f"{d:+.3f}" for d in differences[s])] for s in SETTINGS
+    ]
     rows.append(
-        ["rank distance: hybrid − xx", _cell(differences["rank_distance"], 1), ", ".join(f"{d:+.1f}" for d in differences["rank_distance"])]
+        [
+            "rank distance: hybrid − xx",
+            mean_std_cell(differences["rank_distance"], 1),
+            ", ".join(f"{d:+.1f}" for d in differences["rank_distance"]),
+        ]
     )
     return markdown_table([f"paired by seed ({len(seeds)} seed{'' if len(seeds) == 1 else 's'})", "mean ± std", "per seed"], rows), {
         "seeds": seeds,

@@ -26,7 +26,7 @@ import numpy as np
 
 from .card import markdown_table
 from .output import atomic_write
-from .study import seen_unseen
+from .study import mean_std_cell, seen_unseen
 
 SPANISH = {
     "es_mono": "Spanish mono mAP",
@@ -99,8 +99,7 @@ def _digits(measure: str) -> int:
 
 
 def _cell(values: list[float], measure: str) -> str:
-    d = _digits(measure)
-    return f"{np.mean(values):.{d}f} ± {np.std(values, ddof=1):.{d}f}" if len(values) > 1 else f"{values[0]:.{d}f}"
+    return mean_std_cell(values, _digits(measure))
 
 
 def table(arms: dict[str, dict[int, dict[str, float]]], measures: dict[str, str]) -> str:

@@ -88,6 +88,21 @@ class Context:
             *extra,
         ]
 
+    def translate_with_apertium(self, *extra) -> list:
+        """A valid one-question translate into Spanish by Apertium, plus ``extra`` (no CTranslate2 options of its own)."""
+        return [
+            "translate",
+            "--input",
+            self.file("c.json", squad([qa()])),
+            "--model",
+            "apertium",
+            "--langs",
+            "es",
+            "--output",
+            self.out,
+            *extra,
+        ]
+
     def batches(self, *inputs, extra=()) -> list:
         args = ["build-batches"]
         for spec in inputs:
@@ -188,36 +203,12 @@ CASES: dict[str, Case] = {
         ["--ray-workers applies only with --executor ray"],
     ),
     "apertium-with-executor-ray": lambda c: (
-        [
-            "translate",
-            "--input",
-            c.file("c.json", squad([qa()])),
-            "--model",
-            "apertium",
-            "--langs",
-            "es",
-            "--executor",
-            "ray",
-            "--output",
-            c.out,
-        ],
+        c.translate_with_apertium("--executor", "ray"),
         ["--executor: CTranslate2 options", "drop --executor"],
     ),
     "split-on-a-file": lambda c: (c.translate(c.file("b.json", squad([qa()])), "--split", "test"), ["--split applies only to hf: inputs"]),
     "apertium-with-beam-size": lambda c: (
-        [
-            "translate",
-            "--input",
-            c.file("c.json", squad([qa()])),
-            "--model",
-            "apertium",
-            "--langs",
-            "es",
-            "--beam-size",
-            "2",
-            "--output",
-            c.out,
-        ],
+        c.translate_with_apertium("--beam-size", "2"),
         ["--beam-size: CTranslate2 options", "drop --beam-size"],
     ),
     "squad-all-unanswerable": lambda c: (

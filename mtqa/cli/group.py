@@ -17,6 +17,7 @@ from typing import Any, Iterator, TypeVar
 import click
 
 from .. import __version__, log
+from ..devices import DEVICES
 from ..errors import MtqaError
 from ..languages import parse_languages
 
@@ -63,6 +64,17 @@ def _refuse_unless(condition: bool, names: tuple[str, ...], needs: str, fix: str
     if given and not condition:
         shown = ", ".join(given)
         raise click.UsageError(f"{shown} {'applies' if len(given) == 1 else 'apply'} only {needs}; {fix.format(shown=shown)}")
+
+
+def device_option(runtime: str):
+    """The ``--device`` option every command shares; ``auto`` resolves with the runtime that does the command's work."""
+    return click.option(
+        "--device",
+        type=click.Choice(DEVICES),
+        default=DEVICES[0],
+        show_default=True,
+        help=f"auto: CUDA where {runtime} sees a GPU, else the CPU.",
+    )
 
 
 def _take_alias(options: dict[str, Any], alias: str, name: str) -> None:

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import click
 
-from ..devices import DEVICES
 from ..encoders import ENCODER_ENGINES, POOLINGS
 from ..evaluate.config import CANDIDATES
 from ..train.config import PRECISIONS, TrainConfig
 from ..train_eval.config import TrainEvalConfig
-from .group import _invocation, cli, fill, language_codes
+from .group import _invocation, cli, device_option, fill, language_codes
 
 TRAIN_EVAL_EXAMPLE = """\b
 Examples:
@@ -44,13 +43,7 @@ Examples:
 @click.option("--max-length", type=click.IntRange(min=8), help="Tokens per text (default: the model's).")
 @click.option("--query-prefix", default=TrainConfig.query_prefix, show_default=True)
 @click.option("--passage-prefix", default=TrainConfig.passage_prefix, show_default=True)
-@click.option(
-    "--device",
-    type=click.Choice(DEVICES),
-    default=DEVICES[0],
-    show_default=True,
-    help="auto: CUDA where PyTorch sees a GPU, else the CPU.",
-)
+@device_option("PyTorch")
 @click.option("--encode-batch-size", type=click.IntRange(min=1), default=TrainEvalConfig.encode_batch_size, show_default=True)
 @click.option(
     "--eval-engine",

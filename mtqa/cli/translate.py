@@ -7,7 +7,6 @@ from typing import Any
 
 import click
 
-from ..devices import DEVICES
 from ..encoders import ENCODER_ENGINES
 from ..formats.qa_input import ON_BAD_ROW
 from ..languages import PAPER_TARGETS, parse_languages
@@ -16,7 +15,7 @@ from ..translate.filters.chain import FILTER_SCOPES, FilterOptions
 from ..translate.filters.langid import LANGID_BACKENDS
 from ..translate.model.ct2_model import DEFAULT_MODEL, QUANTIZATIONS
 from ..translate.model.translator import DecodingOptions
-from .group import _given, _refuse_unless, _take_alias, cli, fill
+from .group import _given, _refuse_unless, _take_alias, cli, device_option, fill
 
 TRANSLATE_EXAMPLE = """\b
 Example:
@@ -50,13 +49,7 @@ Example:
 )
 @click.option("--revision", help="Hub revision of --model.")
 @click.option("--quantization", type=click.Choice(QUANTIZATIONS), default=QUANTIZATIONS[0], show_default=True)
-@click.option(
-    "--device",
-    type=click.Choice(DEVICES),
-    default=DEVICES[0],
-    show_default=True,
-    help="auto: CUDA where CTranslate2 sees a GPU, else the CPU.",
-)
+@device_option("CTranslate2")
 @click.option(
     "--compute-type",
     default=TranslateConfig.compute_type,
