@@ -11,6 +11,10 @@ folders under ``--out``) and the verdicts fixed before the runs::
       recovered: {min_share: 0.8, measures: [es_mono, enes_cross]}
       filtering: {margin: 0.01, measures: [es_mono, enes_cross, enes_multi]}
 
+Optional: ``recovered.needs_shown_gain`` (a share is given only where human − en's interval clears
+zero: a ratio over a gain not shown is no finding) and ``filtering.filtered_arms`` (the arms judged
+against ``unfiltered``; default ``[mt]``; the round-trip arm is ``round_trip``).
+
 Each figure is the mean ± sample standard deviation over seeds; each comparison the paired
 difference by seed with its 95% t-interval.
 """
@@ -120,7 +124,15 @@ def paired(arms: dict[str, dict[int, dict[str, float]]], left: str, right: str, 
     return {"seeds": seeds, "differences": differences, "mean": mean, "low": low, "high": high}
 
 
-COMPARISONS = (("human", "en"), ("mt", "en"), ("mt", "human"), ("mt", "unfiltered"), ("mt", "untrained"))
+COMPARISONS = (
+    ("human", "en"),
+    ("mt", "en"),
+    ("mt", "human"),
+    ("mt", "unfiltered"),
+    ("round_trip", "unfiltered"),
+    ("round_trip", "mt"),
+    ("mt", "untrained"),
+)
 
 
 def paired_table(arms: dict[str, dict[int, dict[str, float]]], measures: dict[str, str]) -> tuple[str, dict[str, Any]]:
@@ -144,11 +156,22 @@ def paired_table(arms: dict[str, dict[int, dict[str, float]]], measures: dict[st
     return markdown_table(["comparison", "measure", "mean", "95% t-interval", "per seed"], rows), record
 
 
-def recovered(arms: dict[str, dict[int, dict[str, float]]], measures: list[str]) -> dict[str, float | None]:
+def _gain_shown(arms: dict[str, dict[int, dict[str, float]]], measure: str) -> bool:
+    """Human − en's paired 95% interval clears zero in the better direction (lower is better for rank distance)."""
+    gain = paired(arms, "human", "en", measure)
+    if gain is None:
+        return False
+    return gain["high"] < 0 if "rank_distance" in measure else gain["low"] > 0
+
+
+def recovered(
+    arms: dict[str, dict[int, dict[str, float]]], measures: list[str], *, needs_shown_gain: bool = False
+) -> dict[str, float | None]:
     """(mt − en) / (human − en) on the means: the share of the human-translation gain that MT brings.
 
     None where human translations bring no gain (human − en ≤ 0; for rank distance, lower is better):
-    there is nothing to recover, and the ratio of two losses would read as a recovery.
+    there is nothing to recover, and the ratio of two losses would read as a recovery. With
+    ``needs_shown_gain``, None also where the gain's own interval does not clear zero.
     """
     if not all(arm in arms for arm in ("en", "human", "mt")):
         return {}
@@ -157,41 +180,60 @@ def recovered(arms: dict[str, dict[int, dict[str, float]]], measures: list[str])
     for m in measures:
         sign = -1.0 if "rank_distance" in m else 1.0
         gap = sign * (mean["human"][m] - mean["en"][m])
-        shares[m] = sign * (mean["mt"][m] - mean["en"][m]) / gap if gap > 1e-9 else None
+        usable = gap > 1e-9 and (not needs_shown_gain or _gain_shown(arms, m))
+        shares[m] = sign * (mean["mt"][m] - mean["en"][m]) / gap if usable else None
     return shares
 
 
 def verdicts(spec: dict[str, Any], arms: dict[str, dict[int, dict[str, float]]]) -> list[str]:
     """The two verdicts the recipe fixed before the runs, in words, with the numbers they rest on."""
-    if not all(arm in arms for arm in ("en", "human", "mt", "unfiltered")):
-        return [
-            "Verdicts not judged yet: " + ", ".join(arm for arm in ("en", "human", "mt", "unfiltered") if arm not in arms) + " not run."
-        ]
-    rule = spec["recovered"]
-    shares = recovered(arms, list(rule["measures"]))
+    filtered = list(spec["filtering"].get("filtered_arms", ["mt"]))
+    needed = list(dict.fromkeys(["en", "human", "mt", "unfiltered", *filtered]))
+    if not all(arm in arms for arm in needed):
+        return ["Verdicts not judged yet: " + ", ".join(arm for arm in needed if arm not in arms) + " not run."]
+    return [_recovered_verdict(spec["recovered"], arms), *(_filtering_verdict(spec["filtering"], arms, arm) for arm in filtered)]
+
+
+def _recovered_verdict(rule: dict[str, Any], arms: dict[str, dict[int, dict[str, float]]]) -> str:
+    needs_shown = bool(rule.get("needs_shown_gain", False))
+    shares = recovered(arms, list(rule["measures"]), needs_shown_gain=needs_shown)
     gains = {m: paired(arms, "human", "en", m) for m in rule["measures"]}
     no_gain = [m for m, share in shares.items() if share is None]
     holds = not no_gain and all(share >= rule["min_share"] for share in shares.values())
+    why = "no human gain shown" if needs_shown else "no human gain to recover"
     shown = ", ".join(
-        f"{SPANISH[m]} {share:.0%}" if share is not None else f"{SPANISH[m]}: no human gain to recover (human − en {gains[m]['mean']:+.3f})"
+        f"{SPANISH[m]} {share:.0%}"
+        if share is not None
+        else f"{SPANISH[m]}: {why} (human − en {gains[m]['mean']:+.3f} [{gains[m]['low']:+.3f}, {gains[m]['high']:+.3f}])"
+        if needs_shown
+        else f"{SPANISH[m]}: {why} (human − en {gains[m]['mean']:+.3f})"
         for m, share in shares.items()
     )
-    word = "not applicable: human Spanish does not beat English-only training there" if no_gain else ("holds" if holds else "fails")
-    lines = [
+    if no_gain:
+        word = (
+            "not applicable: the human-translation gain is not shown there"
+            if needs_shown
+            else "not applicable: human Spanish does not beat English-only training there"
+        )
+    else:
+        word = "holds" if holds else "fails"
+    return (
         f"1. MT recovers ≥ {rule['min_share']:.0%} of the human gain on {' and '.join(SPANISH[m] for m in rule['measures'])}: "
         f"**{word}** ({shown})."
-    ]
-    rule = spec["filtering"]
-    found = {m: paired(arms, "mt", "unfiltered", m) for m in rule["measures"]}
+    )
+
+
+def _filtering_verdict(rule: dict[str, Any], arms: dict[str, dict[int, dict[str, float]]], arm: str) -> str:
+    found = {m: paired(arms, arm, "unfiltered", m) for m in rule["measures"]}
     holds = all(item["mean"] >= -rule["margin"] for item in found.values())
     sure = all(item["low"] >= -rule["margin"] for item in found.values())
     word = ("holds, and is shown" if sure else "holds on the means, not shown") if holds else "fails"
-    lines.append(
-        f"2. Filtering does not hurt (mt − unfiltered ≥ −{rule['margin']} on every measure): **{word}** ("
+    number = "2." if arm == "mt" else f"2 ({arm})."
+    return (
+        f"{number} Filtering does not hurt ({arm} − unfiltered ≥ −{rule['margin']} on every measure): **{word}** ("
         + ", ".join(f"{SPANISH[m]} {item['mean']:+.3f} [{item['low']:+.3f}, {item['high']:+.3f}]" for m, item in found.items())
         + '; "shown" needs each 95% interval\'s lower end above the margin).'
     )
-    return lines
 
 
 def write_translate_train(recipe: dict[str, Any], out: Path) -> str:
@@ -201,7 +243,7 @@ def write_translate_train(recipe: dict[str, Any], out: Path) -> str:
     missing = [arm for arm in spec["arms"] if arm not in arms]
     spanish_table, spanish_pairs = paired_table(arms, SPANISH)
     all_table, all_pairs = paired_table(arms, {key: ALL[key] for key in ("mono_map", "cross_map", "multi_map", "rank_distance")})
-    shares = recovered(arms, list(MEASURES))
+    shares = recovered(arms, list(MEASURES), needs_shown_gain=bool(spec["recovered"].get("needs_shown_gain", False)))
     lines = [
         f"# {recipe.get('name', 'translate-train')}",
         "",
@@ -225,6 +267,7 @@ def write_translate_train(recipe: dict[str, Any], out: Path) -> str:
         "",
         "## Recovered share: (mt − en) / (human − en)",
         "",
+        *(["Given only where the human gain's paired interval clears zero.", ""] if spec["recovered"].get("needs_shown_gain") else []),
         markdown_table(
             ["measure", "recovered"],
             [[label, "—" if shares.get(m) is None else f"{shares[m]:.0%}"] for m, label in MEASURES.items() if m in shares],

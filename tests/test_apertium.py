@@ -11,11 +11,14 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from conftest import IN_CI, run_cli
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mtqa.errors import MtqaError
 from mtqa.languages import get_language
 from mtqa.translate import apertium
 from mtqa.translate.apertium import ApertiumPair, ApertiumTranslator
+from mtqa.translate.apertium_pipeline import PipelineFailure
 
 MISSING = "Apertium's eng-spa pair is not installed (apt-get install apertium-eng-spa)"
 
@@ -99,28 +102,89 @@ def test_neural_options_are_refused_with_apertium(small_squad, tmp_path, capsys)
     assert code == 2 and "--beam-size: CTranslate2 options" in err and "drop --beam-size" in err
 
 
-def fake_apertium(folder: Path) -> str:
-    """A stand-in that echoes lines, crashes on BOOM and answers DOUBLE with two lines."""
-    script = folder / "apertium"
-    script.write_text(
-        "#!/bin/sh\nwhile IFS= read -r line; do\n  case \"$line\" in\n    *BOOM*) echo 'segfault in transfer' >&2; exit 139;;\n"
-        '    *DOUBLE*) echo one; echo two;;\n    *) echo "$line";;\n  esac\ndone\n'
-    )
-    script.chmod(0o755)
-    return str(script)
+class FakePipeline:
+    """A stand-in pipeline that echoes segments, crashes on BOOM and answers DOUBLE with two segments."""
+
+    def translate(self, segments: list[str]) -> list[str]:
+        if any("BOOM" in segment for segment in segments):
+            raise PipelineFailure("transfer exited with status 139 (segfault in transfer)")
+        out = [piece for segment in segments for piece in (["one", "two"] if "DOUBLE" in segment else [segment])]
+        if len(out) != len(segments):
+            raise PipelineFailure(f"returned {len(out)} lines for {len(segments)}")
+        return out
 
 
 @pytest.mark.parametrize(
-    "bad, why", [("BOOM goes the pair", "exited with status 139 (segfault in transfer)"), ("a DOUBLE answer", "returned 11 lines for 10")]
+    "bad, why",
+    [("BOOM goes the pair", "transfer exited with status 139 (segfault in transfer)"), ("a DOUBLE answer", "returned 11 lines for 10")],
 )
-def test_a_crashing_or_miscounting_pair_names_the_pair_and_segment(tmp_path, bad, why):
+def test_a_crashing_or_miscounting_pair_names_the_pair_and_segment(bad, why):
     pair = ApertiumPair("eng-spa", get_language("es"), None, "test")
-    translator = ApertiumTranslator({"spa_Latn": pair}, binary=fake_apertium(tmp_path))
+    translator = ApertiumTranslator({"spa_Latn": pair}, binary="apertium", pipeline_of=lambda pair: FakePipeline())
     texts = [f"fine {i}" for i in range(9)]
     assert translator.translate_texts(texts, pair) == texts
     with pytest.raises(MtqaError) as error:
         translator.translate_texts(texts[:6] + [bad] + texts[6:], pair)
     assert str(error.value).startswith(f"apertium eng-spa {why} while translating the segment {bad!r}")
+
+
+def xquad_segments(xquad_r: Path, count: int) -> list[str]:
+    """English XQuAD-R questions and sentences, spread over every article, single lines."""
+    data = json.loads((xquad_r / "en.json").read_text(encoding="utf-8"))["data"]
+    segments = [
+        text
+        for article in data
+        for paragraph in article["paragraphs"]
+        for text in [*paragraph["sentences"], *(qa["question"] for qa in paragraph["qas"])]
+    ]
+    unique = [text.strip() for text in dict.fromkeys(segments) if text.strip() and "\n" not in text]
+    return unique[:: max(1, len(unique) // count)][:count]
+
+
+# Apertium's tagger once tagged "speak" differently after this question: a new ambiguity class ('known') grew its table.
+LEAKY = ["Southern Californian communities are well known to be large, spread - out, and what other characteristic?"]
+VICTIM = "Who went to Wittenberg to hear Luther speak?"
+
+
+@pytest.fixture(scope="module")
+def alone(eng_spa, xquad_r) -> dict[str, str]:
+    """Each segment as the apertium command translates it in a process of its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    segments = [*LEAKY, VICTIM, *xquad_segments(xquad_r, 40)]
+
+    def one(segment: str) -> str:
+        return subprocess.run(
+            ["apertium", "-u", "eng-spa"], input=segment + "\n", capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    with ThreadPoolExecutor(4) as pool:
+        return dict(zip(segments, pool.map(one, segments)))
+
+
+def test_a_leaking_neighbour_does_not_change_a_segment(eng_spa, alone):
+    translator = ApertiumTranslator({"spa_Latn": eng_spa})
+    assert translator.translate_texts([*LEAKY, VICTIM], eng_spa) == [alone[LEAKY[0]], alone[VICTIM]]
+    assert alone[VICTIM].endswith("hablar?")
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order=st.randoms(use_true_random=False), chunk=st.integers(min_value=1, max_value=45))
+def test_each_segment_gets_its_translation_alone_whatever_shares_its_chunk(eng_spa, alone, order, chunk):
+    segments = list(alone)
+    order.shuffle(segments)
+    translator = ApertiumTranslator({"spa_Latn": eng_spa})
+    got = [
+        text for start in range(0, len(segments), chunk) for text in translator.translate_texts(segments[start : start + chunk], eng_spa)
+    ]
+    assert got == [alone[segment] for segment in segments]
+    ends = [alone[segment] for segment in segments if segment.endswith(".")]
+    assert ends and all(text.endswith(".") for text in ends)  # full stops survive
+
+
+def test_lines_of_a_segment_are_translated_alone_and_joined(eng_spa, alone):
+    translator = ApertiumTranslator({"spa_Latn": eng_spa})
+    assert translator.translate_texts([f"{LEAKY[0]}\n{VICTIM}", "", "  "], eng_spa) == [f"{alone[LEAKY[0]]}\n{alone[VICTIM]}", "", ""]
 
 
 def test_the_cache_key_carries_the_pair_and_its_package_version(eng_spa):
@@ -165,3 +229,33 @@ def test_filters_on_real_apertium_output_drop_exactly_the_flagged_rows(eng_spa, 
     assert reasons <= {"langid", "length", "copy", "script", "repeats", "empty", "similarity"}, reasons
     manifest = json.loads((tmp_path / "filtered" / "manifest.json").read_text())
     assert manifest["counts"]["es"] == {"kept": len(kept), "dropped": len(flagged)}
+
+
+def test_round_trip_flags_exactly_the_outputs_whose_back_translation_drifts(eng_spa, small_squad, tmp_path, isolated_cache, capsys):
+    from mtqa.translate.filters.round_trip import sentence_chrf
+
+    args = ["translate", "--input", small_squad, "--langs", "es", "--model", "apertium:eng-spa", "--round-trip", "--no-filter", "--quiet"]
+    assert run_cli(*args, "--output", tmp_path / "a", capsys=capsys)[0] == 0
+    rows = [row for row in corpus_rows(tmp_path / "a") if row["lang"] == "es"]
+    english = {row["id"]: row for row in corpus_rows(tmp_path / "a") if row["lang"] == "en"}
+    back = ApertiumTranslator({"eng_Latn": apertium.resolve_reverse_pair(get_language("es"))})
+    questions = [row["question"] for row in rows]
+    scores = [
+        sentence_chrf(b, english[row["id"]]["question"]) for b, row in zip(back.translate_texts(questions, back.pairs["eng_Latn"]), rows)
+    ]
+    flagged = ["question:round_trip" in row["flags"] for row in rows]
+    assert flagged == [score < 49.0 for score in scores] and 0 < sum(flagged) < len(rows)
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["round_trip"]["min_chrf"] == 49.0 and manifest["round_trip"]["back_translated"] > len(rows)
+    # A rerun finds every back-translation in the cache: nothing is translated again, and the verdicts are the same.
+    code, err = run_cli(*args[:-1], "--output", tmp_path / "b", capsys=capsys)
+    assert code == 0 and "0 translated now" in err
+    assert [row["flags"] for row in corpus_rows(tmp_path / "b")] == [row["flags"] for row in corpus_rows(tmp_path / "a")]
+
+
+def test_round_trip_without_a_reverse_pair_is_one_line(eng_spa, tmp_path):
+    (tmp_path / "eng-spa.mode").write_text(eng_spa.mode_file.read_text())
+    with pytest.raises(MtqaError) as error:
+        apertium.resolve_reverse_pair(get_language("es"), tmp_path)
+    assert str(error.value).startswith("--round-trip: no installed Apertium pair translates es (Spanish) back into English")
+    assert apertium.resolve_reverse_pair(get_language("es")).mode == "spa-eng"  # the plain pair, not spa-eng_US

@@ -288,6 +288,10 @@ CASES: dict[str, Case] = {
         c.translate(c.file("ok.jsonl", json.dumps(GOOD_ROW)), "--min-similarity", "1.5"),
         ["--min-similarity", "1.5", "--help"],
     ),
+    "min-round-trip-chrf-out-of-range": lambda c: (
+        c.translate(c.file("ok.jsonl", json.dumps(GOOD_ROW)), "--round-trip", "--min-round-trip-chrf", "101"),
+        ["--min-round-trip-chrf", "101", "--help"],
+    ),
     "min-source-margin-out-of-range": lambda c: (
         c.translate(c.file("ok.jsonl", json.dumps(GOOD_ROW)), "--min-source-margin", "3"),
         ["--min-source-margin", "3", "--help"],

@@ -113,3 +113,14 @@ def test_the_measured_rate_ships_with_the_package():
     assert resources.files("mtqa").joinpath(RATES_FILE).is_file()
     rate, source = measured_tokens_per_second()
     assert rate > 0 and source.startswith("the full make bench of ")
+
+
+def test_dry_run_counts_the_round_trip_back_translations(small_squad, tiny_ct2, isolated_cache):
+    plain = run_translate(config(small_squad, tiny_ct2, dry_run=True, assume_tokens_per_second=100.0))
+    with_round_trip = config(small_squad, tiny_ct2, dry_run=True, assume_tokens_per_second=100.0)
+    with_round_trip.filters.round_trip = True
+    planned = run_translate(with_round_trip)
+    assert "round_trip" not in plain
+    cost = planned["round_trip"]
+    assert cost["segments"] == plain["total"]["segments"] and cost["tokens_to_translate"] == plain["total"]["source_tokens"]
+    assert cost["hours"] == pytest.approx(plain["total"]["source_tokens"] / 100.0 / 3600)

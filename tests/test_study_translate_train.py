@@ -87,3 +87,25 @@ def test_runs_still_missing_are_named_not_judged(tmp_path):
     text = write_study_report(recipe, tmp_path)
     assert "Not run yet: untrained, human, mt, unfiltered." in text
     assert "Verdicts not judged yet: human, mt, unfiltered not run." in text
+
+
+RECIPE_V2 = RECIPE.with_name("translate-train-v2.yaml")
+
+
+def test_v2_gives_a_recovered_share_only_where_the_human_gain_is_shown_and_judges_the_round_trip_arm(tmp_path):
+    recipe = load_recipe(RECIPE_V2)
+    write_run(tmp_path, "untrained", 0.70, 0.60, 0.40)
+    for seed, noise in enumerate((0.0, 0.002, -0.002)):
+        write_run(tmp_path, f"en-s{seed}", 0.70, 0.60 + noise, 0.40)
+        write_run(tmp_path, f"human-s{seed}", 0.80 + noise, 0.60 + 3 * noise + 0.001, 0.50)  # mono gain shown; cross gain not
+        write_run(tmp_path, f"mt-s{seed}", 0.79 + noise, 0.60, 0.45)
+        write_run(tmp_path, f"mt-unfiltered-s{seed}", 0.79 + noise, 0.60, 0.45)
+        write_run(tmp_path, f"mt-round-trip-s{seed}", 0.79 + noise, 0.60, 0.45 - 0.03)
+    text = write_study_report(recipe, tmp_path)
+    record = json.loads((tmp_path / "translate-train.json").read_text())
+    assert record["recovered"]["es_mono"] == pytest.approx(0.9)
+    assert record["recovered"]["enes_cross"] is None  # human − en on cross: +0.001 ± noise, its interval straddles zero
+    assert "**not applicable: the human-translation gain is not shown there**" in text and "en↔es cross mAP: no human gain shown" in text
+    assert "2. Filtering does not hurt (mt − unfiltered ≥ −0.01 on every measure): **holds, and is shown**" in text
+    assert "2 (round_trip). Filtering does not hurt (round_trip − unfiltered ≥ −0.01 on every measure): **fails**" in text
+    assert record["paired"]["round_trip-mt:enes_multi"]["mean"] == pytest.approx(-0.03)

@@ -194,3 +194,16 @@ def test_unreachable_hub_model_says_how_to_provide_one(tmp_path, small_squad):
     assert result.returncode == 1
     line = result.stderr.strip().splitlines()
     assert len(line) == 1 and "--model PATH" in line[0]
+
+
+def test_round_trip_back_translates_with_the_same_neural_model(tmp_path, tiny_ct2, small_squad, isolated_cache):
+    """NLLB translates both ways: the back-translation goes through the same model and cache, and random weights fail the round trip."""
+    out = tmp_path / "out"
+    args = ["translate", "--input", small_squad, "--langs", "ru", "--model", tiny_ct2, "--round-trip", "--no-filter", *FAST]
+    result = mtqa(*args, "--output", out, cache=isolated_cache)
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["round_trip"]["back_translated"] > 0
+    assert manifest["filters"]["segment_failures"]["round_trip"]["ru"] > 0
+    again = mtqa(*args, "--output", tmp_path / "again", cache=isolated_cache)
+    assert again.returncode == 0 and "0 translated now" in again.stderr

@@ -189,6 +189,20 @@ Example:
     show_default=True,
     help="Run the similarity encoder in CTranslate2 (int8, where the model allows) or PyTorch.",
 )
+@click.option(
+    "--round-trip/--no-round-trip",
+    default=FilterOptions.round_trip,
+    show_default=True,
+    help="Translate each output back to English with the same translator the other way and fail it when the back-translation "
+    "drifts from the source (Apertium: the reverse pair, e.g. spa-eng; NLLB, M2M-100, MADLAD-400: the model itself).",
+)
+@click.option(
+    "--min-round-trip-chrf",
+    type=click.FloatRange(0, 100),
+    default=FilterOptions.min_round_trip_chrf,
+    show_default=True,
+    help="Lowest chrF (0-100) of the back-translation against the English source; chosen on XQuAD-R questions (docs/translate.md).",
+)
 @click.option("--no-cache", is_flag=True, help="Do not read or write the translation cache ($MTQA_CACHE).")
 @click.option("--license", "license", help="License of the source data, for the dataset card.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output.")

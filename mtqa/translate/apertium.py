@@ -1,11 +1,11 @@
 """Apertium, the rule-based translator: ``--model apertium:eng-spa`` (one pair) or ``--model apertium`` (each target's installed pair).
 
 Apertium installs from Debian's packages (``apt-get install apertium-eng-spa``) and runs as a
-pipeline of processes, ``apertium -u -f line PAIR``: one segment per line in, one per line out,
-``-u`` dropping the ``*`` marks of unknown words. mtqa drives it like the CTranslate2 families:
-the same planning, cache, filters and alignment; only the chunk translation differs. A segment's
-own newlines would break the one-line-per-segment contract, so each line of a segment is sent
-as a line of its own and the translated lines are joined again.
+pipeline of processes. mtqa drives it like the CTranslate2 families (the same planning, cache,
+filters and alignment); only the chunk translation differs. Each segment gets the translation
+it gets alone, whatever else shares its chunk: :mod:`.apertium_pipeline` says how, and why
+``apertium -f line`` does not. A segment's own newlines are kept: each of its lines is
+translated as a segment of its own and the translated lines are joined again.
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ import json
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from ..errors import MtqaError
 from ..languages import Language, get_language
 from ..paths import available_cores
+from .apertium_pipeline import IsolatedPipeline, PipelineFailure, stages_of
 from .model.translator import MAX_BATCH_TOKENS
 
 PREFIX = "apertium"
@@ -32,7 +33,7 @@ SOURCE_CODES = ("en", "eng")  # how pairs from English name their source side
 # The Debian package of each target's English pair, for the line that says what to install.
 PACKAGES = {"spa_Latn": "apertium-eng-spa", "cat_Latn": "apertium-eng-cat", "glg_Latn": "apertium-en-gl"}
 # Output normalisation version: part of every cache key, so changing how lines are joined never serves old text.
-TEXT_VERSION = 1
+TEXT_VERSION = 2  # 2: each segment translated alone (1 was apertium -f line, whose lines saw each other)
 
 
 def is_apertium(model: str) -> bool:
@@ -45,6 +46,11 @@ class ApertiumPair:
     target: Language
     package: str | None  # the Debian package that installed the mode, where dpkg knows it
     version: str  # that package's version, else a hash of the mode file
+    modes_dir: Path = field(default=MODES_DIR, compare=False)
+
+    @property
+    def mode_file(self) -> Path:
+        return Path(self.modes_dir) / f"{self.mode}.mode"
 
     def describe(self) -> str:
         return f"{self.mode} ({self.package} {self.version})" if self.package else f"{self.mode} (mode file {self.version})"
@@ -104,7 +110,7 @@ def _pair(mode: str, modes_dir: Path) -> ApertiumPair:
     if target is None:
         raise MtqaError(f"--model apertium:{mode}: not an English pair; mtqa translates from English (e.g. apertium:eng-spa)")
     package, version = _package_of(Path(modes_dir) / f"{mode}.mode")
-    return ApertiumPair(mode, target, package, version)
+    return ApertiumPair(mode, target, package, version, Path(modes_dir))
 
 
 def resolve_pairs(model: str, targets: Sequence[Language], modes_dir: Path = MODES_DIR) -> dict[str, ApertiumPair]:
@@ -141,12 +147,41 @@ def resolve_pairs(model: str, targets: Sequence[Language], modes_dir: Path = MOD
     return pairs
 
 
+def _source_of(mode: str) -> Language | None:
+    """The source language of a pair into English (spa-eng, spa-eng_US), None for other pairs."""
+    source, sep, target = mode.partition("-")
+    if not sep or target.split("_")[0] not in SOURCE_CODES:
+        return None
+    try:
+        return get_language(source)
+    except MtqaError:
+        return None
+
+
+def resolve_reverse_pair(language: Language, modes_dir: Path = MODES_DIR) -> ApertiumPair:
+    """The installed pair that translates ``language`` back into English (the round-trip filter's); one line when none is."""
+    require_binary()
+    into_english = [mode for mode in sorted(installed_modes(Path(modes_dir)), key=len) if _source_of(mode) == language]
+    if not into_english:
+        raise MtqaError(
+            f"--round-trip: no installed Apertium pair translates {language.code} ({language.name}) back into English; "
+            f"install one with {_install_hint(language)}, or drop --round-trip"
+        )
+    mode = into_english[0]
+    package, version = _package_of(Path(modes_dir) / f"{mode}.mode")
+    return ApertiumPair(mode, get_language("en"), package, version, Path(modes_dir))
+
+
 def namespace(pairs: dict[str, ApertiumPair], max_input_tokens: int) -> str:
     """The cache namespace: the family, each pair and its package version, so an upgraded pair never serves old text."""
     described = {flores: [pair.mode, pair.package, pair.version] for flores, pair in sorted(pairs.items())}
     return json.dumps(
         {"family": PREFIX, "pairs": described, "max_input_tokens": max_input_tokens, "text_version": TEXT_VERSION}, sort_keys=True
     )
+
+
+def isolated_pipeline(pair: ApertiumPair) -> IsolatedPipeline:
+    return IsolatedPipeline(stages_of(pair.mode_file))
 
 
 class ApertiumTranslator:
@@ -158,11 +193,20 @@ class ApertiumTranslator:
     family = PREFIX
     replicas = 1
 
-    def __init__(self, pairs: dict[str, ApertiumPair], *, max_batch_tokens: int = MAX_BATCH_TOKENS, binary: str | None = None) -> None:
+    def __init__(
+        self,
+        pairs: dict[str, ApertiumPair],
+        *,
+        max_batch_tokens: int = MAX_BATCH_TOKENS,
+        binary: str | None = None,
+        pipeline_of: Callable[[ApertiumPair], IsolatedPipeline] = isolated_pipeline,
+    ) -> None:
         self.pairs = pairs
         self.max_batch_tokens = max_batch_tokens
         self.binary = binary or require_binary()
         self.device = "cpu"
+        self._pipeline_of = pipeline_of
+        self._pipelines: dict[str, IsolatedPipeline] = {}
 
     def tokenize(self, text: str, source_lang: str, target_lang: str) -> list[str]:
         return text.split(" ")
@@ -179,30 +223,25 @@ class ApertiumTranslator:
         return outputs
 
     def translate_texts(self, texts: list[str], pair: ApertiumPair) -> list[str]:
-        """Each text's translation; a text's newlines are kept, each of its lines translated as a line."""
+        """Each text's translation, as it is translated alone; a text's newlines are kept, each of its lines translated alone."""
         lines_of = [text.replace("\r\n", "\n").replace("\r", "\n").split("\n") for text in texts]
         flat = [line for lines in lines_of for line in lines]
         translated = iter(self._run_checked(flat, pair))
         return ["\n".join(next(translated) for _ in lines) for lines in lines_of]
 
+    def _pipeline(self, pair: ApertiumPair) -> IsolatedPipeline:
+        if pair.mode not in self._pipelines:  # a dict write under the GIL: two threads at worst build it twice
+            self._pipelines[pair.mode] = self._pipeline_of(pair)
+        return self._pipelines[pair.mode]
+
     def _run(self, lines: list[str], pair: ApertiumPair) -> tuple[list[str] | None, str]:
         """The translated lines, or None and why, when the pair crashed or answered with the wrong number of lines."""
-        payload = "".join(line + "\n" for line in lines)
         try:
-            done = subprocess.run(
-                [self.binary, "-u", "-f", "line", pair.mode], input=payload, capture_output=True, text=True, encoding="utf-8"
-            )
+            return self._pipeline(pair).translate(lines), ""
+        except PipelineFailure as failure:
+            return None, str(failure)
         except OSError as error:
             return None, f"could not start apertium ({error.strerror or error})"
-        if done.returncode != 0:
-            message = (done.stderr.strip().splitlines() or [""])[-1][:200]
-            return None, f"exited with status {done.returncode}" + (f" ({message})" if message else "")
-        output = done.stdout.split("\n")
-        if output and output[-1] == "":
-            output.pop()
-        if len(output) != len(lines):
-            return None, f"returned {len(output)} lines for {len(lines)}"
-        return [line.rstrip(" ") for line in output], ""
 
     def _run_checked(self, lines: list[str], pair: ApertiumPair) -> list[str]:
         if not lines:
@@ -213,7 +252,7 @@ class ApertiumTranslator:
         culprit = self._culprit(lines, pair) or lines[0]
         raise MtqaError(
             f"apertium {pair.mode} {why} while translating the segment {culprit[:120]!r}; "
-            "check the pair with: echo 'Hello.' | apertium -u -f line " + pair.mode
+            "check the pair with: echo 'Hello.' | apertium -u " + pair.mode
         )
 
     def _culprit(self, lines: list[str], pair: ApertiumPair) -> str | None:

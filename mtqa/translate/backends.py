@@ -7,12 +7,13 @@ cache namespace and the manifest's ``model`` entry; everything after that is one
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import MtqaError
-from ..languages import Language
+from ..languages import Language, get_language
 from . import apertium
-from .model.translator import ChunkExecutor, Translator
+from .filters.round_trip import BackTranslate
+from .model.translator import ChunkExecutor, Translator, translate_segments
 
 
 @dataclass
@@ -51,7 +52,7 @@ def _open_apertium(config, targets: list[Language]) -> OpenedModel:
         "executor": "local",
         "workers": executor.workers,
     }
-    described = f"Apertium, the rule-based translator, pair {shown}, with unknown words left as they are (`apertium -u -f line`)"
+    described = f"Apertium, the rule-based translator, pair {shown}, each segment translated alone, with unknown words left as they are (`apertium -u`)"
     # Small chunks keep every worker's pipeline busy; a pipeline's start-up is a fraction of a chunk's work.
     return OpenedModel(
         translator,
@@ -114,3 +115,45 @@ def _open_ctranslate2(config, source: Language, targets: list[Language], *, load
     }
     described = f"`{resolved.source}` through CTranslate2 ({config.quantization}, beam size {config.decoding.beam_size})"
     return OpenedModel(translator, executor, config.decoding.namespace(resolved.fingerprint, translator.family), report, described)
+
+
+def back_translator(config, opened: OpenedModel, targets: list[Language]) -> Callable[[Any], BackTranslate]:
+    """For the round-trip filter: the run's translator the other way, each target back into English, checked now.
+
+    Returns a function of the translation cache giving the back-translator, so back-translations are cached like every other.
+    """
+    english = get_language("en")
+    if apertium.is_apertium(config.model):
+        reverse = {language: apertium.resolve_reverse_pair(language) for language in targets}
+
+        def opened_for(language: Language) -> tuple[Translator, ChunkExecutor, str, int | None]:
+            translator = apertium.ApertiumTranslator({english.flores: reverse[language]}, max_batch_tokens=config.max_batch_tokens)
+            space = apertium.namespace({english.flores: reverse[language]}, config.decoding.max_input_tokens)
+            return translator, apertium.ApertiumExecutor(translator, workers=config.threads), space, config.max_batch_tokens
+    else:
+        languages = getattr(opened.translator, "languages", None)
+        for language in targets:
+            try:
+                if languages is not None:
+                    languages.require(language, [english])
+            except MtqaError as error:
+                raise MtqaError(
+                    f"--round-trip: {opened.report.get('source', config.model)} cannot translate back into English ({error})"
+                ) from None
+
+        def opened_for(language: Language) -> tuple[Translator, ChunkExecutor, str, int | None]:
+            return opened.translator, opened.executor, opened.namespace, opened.chunk_tokens
+
+    def bind(cache) -> BackTranslate:
+        def back_translate(texts: list[str], language: Language) -> list[str]:
+            translator, executor, space, chunk_tokens = opened_for(language)
+            wanted = [(text, english.flores) for text in texts]
+            translations, _ = translate_segments(
+                translator, cache, space, wanted, language.flores, config.decoding,
+                progress=config.progress, executor=executor, chunk_tokens=chunk_tokens,
+            )  # fmt: skip
+            return [translations[key] for key in wanted]
+
+        return back_translate
+
+    return bind

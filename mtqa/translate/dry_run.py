@@ -54,6 +54,8 @@ def dry_run(config: TranslateConfig, source: Language, targets: list[Language]) 
     if rate_source and rate_source != "--assume-tokens-per-second" and tokenizer.family != "nllb":
         label = tokenizer.tokenizer.family.label if hasattr(tokenizer, "tokenizer") else "Apertium"
         rate_source += f"; measured for NLLB, not {label}: pass --assume-tokens-per-second for this model's rate"
+    if config.filters.round_trip:
+        summary["round_trip"] = round_trip_cost(summary, rate)
     return {
         "dry_run": True,
         "examples": len(records),
@@ -66,6 +68,15 @@ def dry_run(config: TranslateConfig, source: Language, targets: list[Language]) 
         **summary,
         "timings_s": timer.report(),
     }
+
+
+def round_trip_cost(summary: dict[str, Any], rate: float | None) -> dict[str, Any]:
+    """--round-trip translates every output back: as many segments again, and (taken as) as many tokens as the outputs have.
+
+    Back-translations already in the cache cannot be counted before the outputs exist, so none is counted as cached.
+    """
+    tokens = summary["total"].get("source_tokens", 0)
+    return {"segments": summary["total"].get("segments", 0), "tokens_to_translate": tokens, "hours": tokens / rate / 3600 if rate else None}
 
 
 RATES_FILE = "data/measured_rates.json"  # shipped with the package; bench/scorecard.py rewrites it after a full make bench
@@ -115,4 +126,10 @@ def dry_run_table(plan: dict[str, Any]) -> str:
         )
     else:
         lines.append("expected time: pass --assume-tokens-per-second N (output tokens/s), or run make bench first")
+    if (round_trip := plan.get("round_trip")) is not None:
+        extra = f", about {duration(round_trip['hours'] * 3600)} more" if round_trip["hours"] is not None else ""
+        lines.append(
+            f"--round-trip: {round_trip['segments']} outputs translated back to English, "
+            f"about {round_trip['tokens_to_translate']:,} tokens{extra} (back-translations are not counted as cached)"
+        )
     return "\n".join(lines)

@@ -18,7 +18,7 @@ from ..output import atomic_directory, claim_output, write_json
 from ..paths import cache_root
 from ..stages import StageTimer
 from .align import Aligner, segments_to_translate
-from .backends import open_model
+from .backends import back_translator, open_model
 from .cache import TranslationCache
 from .config import TranslateConfig
 from .dry_run import dry_run
@@ -58,9 +58,10 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
 
     with timer.stage("model"):
         opened = open_model(config, source, targets)
+        back = back_translator(config, opened, targets) if config.filters.round_trip else None
 
     requested = [(text, language.flores) for language in targets for record in records for text in segments_to_translate(record)]
-    stats, chain, aligner = _translate_and_prepare_filters(config, opened, requested, records, source, targets, timer)
+    stats, chain, aligner = _translate_and_prepare_filters(config, opened, requested, records, source, targets, timer, back)
 
     with timer.stage("filter_align"):
         rows = [row for record in records for row in aligner.rows(record, targets)]
@@ -84,6 +85,7 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
         "segments": stats.report(len(requested)),
         "filters": aligner.report(),
         "similarity": similarity_report(chain),
+        "round_trip": (round_trip := chain.filter("round_trip")) and round_trip.report(),
         "timings_s": timer.report(),
         "memory_mib": timer.memory_report(),
         "throughput": {"output_tokens_per_s": round(stats.tokens_per_second, 1)},
@@ -101,7 +103,7 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
 
 
 def _translate_and_prepare_filters(config: TranslateConfig, opened, requested, records, source: Language, targets: list[Language],
-                                   timer: StageTimer):  # fmt: skip
+                                   timer: StageTimer, back=None):  # fmt: skip
     """Translate every requested segment through the cache, then let the filters see the whole run (calibration, encoding)."""
     cache = TranslationCache(cache_root() / TRANSLATION_CACHE if config.use_cache else None)
     try:
@@ -117,7 +119,10 @@ def _translate_and_prepare_filters(config: TranslateConfig, opened, requested, r
             chunk_tokens=opened.chunk_tokens,
         )
         timer.add("translate", stats.seconds)
-        chain = FilterChain(default_filters(config.filters, cache=cache, progress=config.progress, threads=config.threads))
+        back_translate = back(cache) if back is not None else None
+        chain = FilterChain(
+            default_filters(config.filters, cache=cache, progress=config.progress, threads=config.threads, back_translate=back_translate)
+        )
         aligner = Aligner(chain, config.filters, lambda text, language: translations[(text, language.flores)])
         with timer.stage("filter_prepare"):
             aligner.prepare(records, targets)  # length calibration; the similarity filter encodes every pair here, in batches

@@ -17,30 +17,15 @@ from typing import Any
 
 from ...languages import Language
 from . import langid
+from .base import Filter
 from .langid import LANGID_BACKENDS
 from .loops import WORD, LoopUnits
+from .round_trip import BackTranslate, RoundTripFilter
 from .scripts import DENSE_SCRIPT_WEIGHT, EXPECTED_LENGTH_RATIO, SCRIPT_NAMES, char_script, script_share
 
 
 def _normalise(text: str) -> str:
     return re.sub(r"[\W_]+", " ", text.casefold()).strip()
-
-
-class Filter:
-    name = "filter"
-
-    def prepare(self, segments: list[tuple[str, str, Language]], groups: dict[str, str] | None = None) -> None:
-        """See every (source, output, language) of the run before the first ``passes``: for filters that score in batches.
-
-        ``groups`` maps each English source to its passage, for filters that compare within one.
-        """
-
-    def passes(self, source: str, output: str, language: Language) -> bool:
-        raise NotImplementedError
-
-    def report(self) -> dict[str, Any] | None:
-        """What the filter measured, for the manifest (None: nothing beyond the failure counts)."""
-        return None
 
 
 class EmptyFilter(Filter):
@@ -288,12 +273,22 @@ class FilterOptions:
     min_similarity: float = SimilarityFilter.min_similarity
     min_margin: float = SimilarityFilter.min_margin
     min_source_margin: float = SimilarityFilter.min_source_margin
+    round_trip: bool = False  # opt-in: it translates every output back to English
+    min_round_trip_chrf: float = RoundTripFilter.min_chrf
 
 
 def default_filters(
-    options: FilterOptions | None = None, *, cache: Any = None, progress: bool = False, threads: int | None = None
+    options: FilterOptions | None = None,
+    *,
+    cache: Any = None,
+    progress: bool = False,
+    threads: int | None = None,
+    back_translate: BackTranslate | None = None,
 ) -> list[Filter]:
-    """The chain `mtqa translate` runs; ``cache`` (a TranslationCache) keeps the similarity filter's vectors, ``threads`` bounds its encoder."""
+    """The chain `mtqa translate` runs; ``cache`` (a TranslationCache) keeps the similarity filter's vectors, ``threads`` bounds its encoder.
+
+    ``back_translate`` (the run's translator, the other way) is what the round-trip filter needs when it is on.
+    """
     options = options or FilterOptions()
     filters = [
         EmptyFilter(),
@@ -316,6 +311,8 @@ def default_filters(
                 progress=progress,
             )
         )
+    if options.round_trip:
+        filters.append(RoundTripFilter(min_chrf=options.min_round_trip_chrf, back_translate=back_translate))
     return filters
 
 
