@@ -559,3 +559,58 @@ def test_row_columns_fill_in_place_and_carry_on_past_the_announced_rows():
     for chunk in chunks:
         columns.append({"a": chunk})
     assert columns.chunks["a"] == [], "with the count known, no chunk is kept to be joined later"
+
+
+def _two_language_corpus(folder: Path, english: int, spanish: int) -> Path:
+    """``english`` English examples, each its own passage; the first ``spanish`` of them also in Spanish."""
+
+    def row(i: int, lang: str) -> dict:
+        return {
+            "id": f"q{i}",
+            "lang": lang,
+            "title": "t",
+            "question": f"Question {lang} {i}?",
+            "context": f"Passage {lang} {i}. It is unique.",
+            "sentences": [f"Passage {lang} {i}.", "It is unique."],
+            "answer_sentence": 0,
+            "answer_text": None,
+            "flags": [],
+        }
+
+    write_corpus(folder / CORPUS_FILE, [row(i, "en") for i in range(english)] + [row(i, "es") for i in range(spanish)])
+    return folder
+
+
+def test_hybrid_that_can_fill_no_x_y_batch_is_refused_not_written_as_x_x(tmp_path):
+    corpus = _two_language_corpus(tmp_path / "mt", english=40, spanish=5)  # X-Y needs 8 examples in both languages: there are 5
+    with pytest.raises(MtqaError) as error:
+        build(tmp_path, [str(corpus)], articles=None, mode="hybrid", batch_size=8, num_batches=6)
+    assert str(error.value).startswith("--mode hybrid: all 6 batches came out X-X: no X-Y batch could be filled")
+    assert "or ask for --mode xx" in str(error.value) and not (tmp_path / "out").exists()
+    manifest, _ = build(tmp_path, [str(corpus)], name="xx", articles=None, mode="xx", batch_size=8, num_batches=6)
+    assert manifest["batches_by_type"] == {"xx": 6} and manifest["warnings"] == []
+
+
+def test_x_y_batches_fill_where_passages_are_scarce(tmp_path, xquad_r):
+    """Batches of 100 passages over articles 0-19 (about 100 passages): X-Y batches used to give up and turn X-X, silently."""
+    manifest, _ = build(tmp_path, [lareqa(xquad_r)], articles="0-19", mode="hybrid", batch_size=100, positive="passage")
+    assert manifest["batches_by_type"].get("xy", 0) >= 3 and manifest["batches_by_type"].get("xx", 0) >= 3
+    assert any("were never used as a query" in warning and "--positive sentence" in warning for warning in manifest["warnings"])
+    total = manifest["num_batches"]
+    assert abs(manifest["batches_by_type"]["xx"] / total - 0.5) <= 3 * math.sqrt(0.25 / total)  # α's share, within chance
+
+
+def test_the_documented_examples_give_the_mode_they_show(tmp_path, xquad_r):
+    """The --help example on XQuAD-R, and the five-minute start's flags on the same data: both kinds, no warning."""
+    from mtqa.cli.batches import BUILD_EXAMPLE
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "--input lareqa:xquad-r --articles 0-23 \\\n      --mode hybrid --mono-prob 0.5 --positive sentence" in BUILD_EXAMPLE
+    assert "--mode hybrid --mono-prob 0.5 --positive sentence --batch-size 32 \\\n    --num-batches 20 --alpha-schedule exact" in readme
+    manifest, _ = build(tmp_path, [lareqa(xquad_r)], name="help", articles="0-23", mode="hybrid", mono_prob=0.5, positive="sentence")
+    assert set(manifest["batches_by_type"]) == {"xx", "xy"} and manifest["warnings"] == []
+    manifest, _ = build(
+        tmp_path, [lareqa(xquad_r)], name="start", articles="0-19", langs=["en", "es"], mode="hybrid", mono_prob=0.5,
+        positive="sentence", batch_size=32, num_batches=20, alpha_schedule="exact",
+    )  # fmt: skip
+    assert manifest["batches_by_type"] == {"xx": 10, "xy": 10} and manifest["warnings"] == []

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .. import __version__
+from .. import __version__, log
 from ..card import markdown_table, render_card
 from ..errors import MtqaError
 from ..faults import crash_point
@@ -19,9 +19,10 @@ from ..formats import shards
 from ..formats.lareqa import parse_articles
 from ..output import atomic_directory, claim_output
 from ..stages import StageTimer, release_free_memory
+from .checks import Outcome, check_mode_honoured, validate
 from .config import BuildConfig, SamplerConfig
 from .corpus_index import Corpus, TextStores, load_corpus
-from .sampler import Batch, SamplingReport, allowed_languages, iterate_batches, validate
+from .sampler import Batch, SamplingReport, allowed_languages, corpus_size, iterate_batches
 
 EPOCH_DEFINITION = """\
 An epoch uses every (example, language) pair of every input as a query at most
@@ -180,12 +181,26 @@ def _build_batches(config: BuildConfig) -> dict[str, Any]:
             finally:
                 writer.abandon()
                 bar.close()
+        warnings = check_mode_honoured(_outcome(corpora, sampler, report, tally), sampler, corpora)  # may refuse: nothing is kept
+        for message in warnings:
+            log.warning(message)
         manifest = _manifest(config, corpora, report, writer.shards, tally)
+        manifest["warnings"] = warnings
         manifest["timings_s"] = timer.report()
         manifest["memory_mib"] = timer.memory_report()
         manifest = shards.write_manifest(staging, manifest)
         (staging / "README.md").write_text(_card(manifest), encoding="utf-8")
     return manifest
+
+
+def _outcome(corpora: list[Corpus], sampler: SamplerConfig, report: SamplingReport, tally: "_Tally") -> Outcome:
+    epochs = max(1, report.epochs)
+    return Outcome(
+        by_type=tally.by_type,
+        fallbacks=report.fallbacks,
+        leftover=sum(report.leftover_units) // epochs,  # per epoch, as the usable count is
+        usable=sum(corpus_size(corpus, sampler) for corpus in corpora),
+    )
 
 
 def _index(config: BuildConfig, stores: TextStores) -> list[Corpus]:
@@ -287,6 +302,8 @@ def _manifest(
         "pairs": dict(sorted(tally.pairs(corpora).items())),
         "epochs": report.epochs,
         "leftover_units": report.leftover_units,
+        # Batches of the other kind, made because a batch of this kind could not be filled (hybrid).
+        "fallbacks": dict(sorted(report.fallbacks.items())),
         "shards": shards,
     }
 

@@ -17,13 +17,14 @@ too), or two identical positive texts.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import numpy as np
 
 from ..errors import MtqaError
-from .config import MODES, SamplerConfig
+from .config import SamplerConfig
 from .corpus_index import Corpus
 from .units import Batch, BatchState, Queues
 
@@ -38,6 +39,7 @@ class CorpusSampler:
         self.langs = allowed_languages(corpus, config)
         self.queues = Queues(corpus, self.langs, rng)
         self.xx_exhausted: set[int] = set()
+        self.fallbacks: Counter[str] = Counter()  # batch types that could not be filled, so the other type was made
         self.group, self.text = positive_keys(corpus, config.positive)
         weights = language_weights(corpus, self.langs, config)
         self.weight = np.zeros(len(corpus.langs))
@@ -51,13 +53,22 @@ class CorpusSampler:
             int(np.searchsorted(np.cumsum(weights), self.rng.random() * weights.sum(), side="right").clip(max=len(candidates) - 1))
         ]
 
-    def _fill(self, state: BatchState, counts: dict[int, int], positive_of: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> set[int]:
+    def _fill(
+        self,
+        state: BatchState,
+        counts: dict[int, int],
+        positive_of: Callable[[np.ndarray, np.ndarray], np.ndarray],
+        size: int | None = None,
+    ) -> set[int]:
         """Add ``counts[lang]`` rows with questions in each ``lang``; returns the languages that ran dry.
 
         Candidates for all languages are judged together, so a batch usually costs
         one round of array operations; refused ones wait for the next batch.
         """
         needed = {lang: count for lang, count in counts.items() if count > 0}
+        # Rows examined per language before it counts as dry: the whole batch's ``size``, not the language's share of it.
+        # Late in a mixed-language batch a language may be asked for one row that only a few of its rows can give.
+        budget = (MAX_SKIPS_PER_ROW + 1) * (size or sum(needed.values()))
         refused: dict[int, list[np.ndarray]] = {lang: [] for lang in needed}
         examined = {lang: 0 for lang in needed}
         failed: set[int] = set()
@@ -65,7 +76,7 @@ class CorpusSampler:
             taken = {lang: self.queues.take(lang, count) for lang, count in needed.items()}
             for lang, count in needed.items():
                 examined[lang] += len(taken[lang])
-                if len(taken[lang]) < count or examined[lang] > (MAX_SKIPS_PER_ROW + 1) * counts[lang]:
+                if len(taken[lang]) < count or examined[lang] > budget:
                     failed.add(lang)
             for lang in failed & set(taken):
                 self.queues.put_back(lang, np.concatenate([*refused.pop(lang), taken.pop(lang)]))
@@ -154,7 +165,7 @@ class CorpusSampler:
             counts = {
                 lang: int(min(count, self.queues.remaining(lang))) for lang, count in zip(active, np.bincount(draws, minlength=len(active)))
             }
-            failed = self._fill(state, counts, positive_of)
+            failed = self._fill(state, counts, positive_of, size)
             active = [lang for lang in active if lang not in failed and self.queues.remaining(lang) > 0]
         if state.size < size:
             self.queues.restore(snapshot)
@@ -180,8 +191,8 @@ class CorpusSampler:
         if planned is not None:
             if planned.monolingual:
                 batch = self.monolingual(prefer=planned.lang)
-                return batch if batch is not None or self.config.mode == "xx" else self.cross_lingual()
-            return self.cross_lingual() or self.monolingual()
+                return batch if batch is not None or self.config.mode == "xx" else self._instead("xx", self.cross_lingual())
+            return self.cross_lingual() or self._instead("xy", self.monolingual())
         mode = self.config.mode
         if mode in ("xx", "en"):
             return self.monolingual()
@@ -192,8 +203,14 @@ class CorpusSampler:
         if mode == "multitask":
             return self.multitask()
         if self.rng.random() < self.config.mono_prob:
-            return self.monolingual() or self.cross_lingual()
-        return self.cross_lingual() or self.monolingual()
+            return self.monolingual() or self._instead("xx", self.cross_lingual())
+        return self.cross_lingual() or self._instead("xy", self.monolingual())
+
+    def _instead(self, wanted: str, batch: Batch | None) -> Batch | None:
+        """``batch``, made because no ``wanted`` batch could be filled: counted, so the user can be told."""
+        if batch is not None:
+            self.fallbacks[wanted] += 1
+        return batch
 
 
 def weighted_choice(rng: np.random.Generator, weights: np.ndarray, size: int | None = None) -> np.ndarray | int:
@@ -295,52 +312,29 @@ def corpus_size(corpus: Corpus, config: SamplerConfig) -> int:
 class SamplingReport:
     epochs: int = 0
     leftover_units: list[int] = field(default_factory=list)
+    fallbacks: Counter = field(default_factory=Counter)  # batch type that could not be filled -> batches made of the other
+
+    def end_epoch(self, samplers: list[CorpusSampler]) -> None:
+        self.epochs += 1
+        self.leftover_units.append(sum(sampler.queues.total_remaining() for sampler in samplers))
+        for sampler in samplers:
+            self.fallbacks.update(sampler.fallbacks)
 
 
-def validate(corpora: list[Corpus], config: SamplerConfig) -> None:
-    if config.mode not in MODES:
-        raise MtqaError(f"--mode {config.mode!r} is not one of {', '.join(MODES)}")
-    known = sorted({code for corpus in corpora for code in corpus.langs})
-    for code in config.langs or []:
-        if code not in known:
-            raise MtqaError(f"--langs: language {code!r} is in none of the inputs (they have {', '.join(known)})")
-    if config.mode == "en" and "en" not in known:
-        raise MtqaError("--mode en needs English rows, and the inputs have none; add an English input or choose another --mode")
-    for corpus in corpora:
-        langs = allowed_languages(corpus, config)
-        if config.mode in ("hybrid", "xy", "multitask") and len(langs) < 2:
-            names = ", ".join(corpus.langs[lang] for lang in langs) or "none"
-            raise MtqaError(
-                f"--mode {config.mode} needs at least two languages, but {corpus.name} has only {names} (after --langs); add languages or use --mode xx or en"
-            )
-    if config.alpha_schedule == "exact" and config.mode not in ("hybrid", "xx"):
-        raise MtqaError(
-            f"--alpha-schedule exact fixes hybrid's X-X share and xx's languages; --mode {config.mode} has neither: "
-            "drop --alpha-schedule, or use --mode hybrid or xx"
-        )
-    if config.alpha_schedule == "exact" and config.num_batches is None:
-        raise MtqaError("--alpha-schedule exact needs --num-batches N: it fixes round(alpha * N) X-X batches in advance")
-    if config.mode == "multitask" and any(0 < size < 2 for size in multitask_sizes(config)):
-        mono, cross = multitask_sizes(config)
-        raise MtqaError(
-            f"--batch-size {config.batch_size} with --mono-prob {config.mono_prob} gives sub-batches of {mono} X-X and "
-            f"{cross} X-Y rows; a sub-batch of one row has no in-batch negatives: raise --batch-size or move --mono-prob"
-        )
-    largest = max(int((corpus.row_of[:, allowed_languages(corpus, config)] >= 0).any(axis=1).sum()) for corpus in corpora)
-    if config.batch_size > largest:
-        raise MtqaError(
-            f"--batch-size {config.batch_size} is larger than the {largest} distinct examples of the largest input; lower --batch-size"
-        )
-
-
-def no_full_batch(corpora: list[Corpus], config: SamplerConfig) -> MtqaError:
-    """Why no batch of --batch-size fits: a batch needs that many distinct positives in one language (X-X) or pair."""
+def positives_per_language(corpora: list[Corpus], config: SamplerConfig) -> int:
+    """The most distinct positives (passages, or answer sentences) any one language of any input has: a batch's ceiling."""
     cap = 0
     for corpus in corpora:
         groups, _ = positive_keys(corpus, config.positive)
         for lang in allowed_languages(corpus, config):
             rows = corpus.row_of[:, lang]
             cap = max(cap, len(np.unique(groups[rows[rows >= 0]])))
+    return cap
+
+
+def no_full_batch(corpora: list[Corpus], config: SamplerConfig) -> MtqaError:
+    """Why no batch of --batch-size fits: a batch needs that many distinct positives in one language (X-X) or pair."""
+    cap = positives_per_language(corpora, config)
     kind = "passages" if config.positive == "passage" else "answer sentences"
     hint = ", use --positive sentence (sentences outnumber passages)" if config.positive == "passage" else ""
     return MtqaError(
@@ -378,11 +372,9 @@ def iterate_batches(corpora: list[Corpus], config: SamplerConfig, report: Sampli
             produced += 1
             in_epoch += 1
             if config.num_batches is not None and produced >= config.num_batches:
-                report.epochs += 1
-                report.leftover_units.append(sum(s.queues.total_remaining() for s in samplers))
+                report.end_epoch(samplers)
                 return
-        report.epochs += 1
-        report.leftover_units.append(sum(s.queues.total_remaining() for s in samplers))
+        report.end_epoch(samplers)
         if in_epoch == 0:
             raise no_full_batch(corpora, config)
         if config.num_batches is None and report.epochs >= config.epochs:
