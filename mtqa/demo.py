@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -127,7 +128,7 @@ def choose_model() -> tuple[str, bool]:
 
 
 def run(argv: list[str]) -> None:
-    print(f"\n$ mtqa {' '.join(argv)}", file=sys.stderr)
+    print(f"\n$ {shlex.join(['mtqa', *map(str, argv)])}", file=sys.stderr)
     try:
         mtqa_main(argv)
     except SystemExit as done:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shlex
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -191,7 +192,7 @@ def run_recipe(path: Path, out: Path, *, run_command: Callable[[list[str]], None
         if is_complete(step, out):
             echo(f"recipe: {step['name']}: complete, skipped")
             continue
-        echo(f"recipe: {step['name']}: mtqa {' '.join(argv)}")
+        echo(f"recipe: {step['name']}: {shlex.join(['mtqa', *map(str, argv)])}")
         ran.append(step["name"])
         if dry_run:
             continue

@@ -406,3 +406,16 @@ def test_study_v2_design_is_fixed_in_its_recipes():
     claims = recipes[0]["study"]["claims"]
     assert claims["margin"] == 0.01 and claims["final"] == "hybrid-kl" and claims["untrained"] == "untrained"
     assert recipes[0]["study"] == recipes[1]["study"]
+
+
+def test_a_dry_run_prints_commands_that_paste_into_a_shell(tmp_path, capsys):
+    import shlex
+
+    from conftest import run_cli
+
+    args = {"batches": "b", "model": "m", "query-prefix": "query: ", "passage-prefix": "passage: ", "output": "{out}/t"}
+    recipe = write(tmp_path, {"steps": [{"name": "t", "command": "train-eval", "args": args}]})
+    code, err = run_cli("recipe", "run", recipe, "--output", tmp_path / "here", "--dry-run", capsys=capsys)
+    printed = next(line for line in err.splitlines() if line.startswith("recipe: t: "))[len("recipe: t: ") :]
+    words = shlex.split(printed)
+    assert code == 0 and words[words.index("--query-prefix") + 1] == "query: " and words[words.index("--passage-prefix") + 1] == "passage: "
