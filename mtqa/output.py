@@ -64,6 +64,7 @@ def atomic_directory(target: Path, *, overwrite: bool = False) -> Iterator[Path]
         raise MtqaError(f"cannot write to {target.parent}: {error.strerror}; choose a writable --output") from None
     try:
         yield staging
+        follow_umask(staging)
         crash_point("output.commit")
         if target.exists():
             retired = target.parent / f"{STAGING_PREFIX}{target.name}-{os.getpid()}-old"
@@ -78,6 +79,22 @@ def atomic_directory(target: Path, *, overwrite: bool = False) -> Iterator[Path]
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def follow_umask(folder: Path) -> None:
+    """Every file and folder under ``folder`` as the umask would make it.
+
+    Some writers make their files private whatever the umask (safetensors writes model weights 0600
+    through a temporary file), which would leave a shared output folder with one file nobody else can read.
+    """
+    mask = current_umask()
+    for root, folders, files in os.walk(folder):
+        for name in folders:
+            os.chmod(os.path.join(root, name), 0o777 & ~mask)
+        for name in files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, (0o666 | (os.stat(path).st_mode & 0o111)) & ~mask)
 
 
 def current_umask() -> int:

@@ -18,10 +18,15 @@ def test_outputs_follow_the_umask(tmp_path, umask, folder_mode, file_mode):
     try:
         with atomic_directory(tmp_path / "out") as staging:
             atomic_write(staging / "report.json", "{}")
+            (staging / "model").mkdir(mode=0o700)
+            (staging / "model" / "model.safetensors").write_bytes(b"")
+            os.chmod(staging / "model" / "model.safetensors", 0o600)  # as safetensors writes weights, whatever the umask
     finally:
         os.umask(previous)
     assert (tmp_path / "out").stat().st_mode & 0o777 == folder_mode  # mkdtemp alone would give 0700
     assert (tmp_path / "out" / "report.json").stat().st_mode & 0o777 == file_mode
+    assert (tmp_path / "out" / "model").stat().st_mode & 0o777 == folder_mode
+    assert (tmp_path / "out" / "model" / "model.safetensors").stat().st_mode & 0o777 == file_mode
 
 
 def questions(xquad_r, lang: str) -> list[str]:
@@ -60,3 +65,17 @@ def test_messages_and_warnings_share_one_setup(capsys):
     assert (
         ours == "mtqa: warning: a warning of mtqa's own\n" and theirs == "/site-packages/transformers/x.py:7: FutureWarning: deprecated\n"
     )
+
+
+def test_a_merged_model_is_readable_as_the_umask_says(tmp_path, tiny_xlmr, capsys):
+    """sentence-transformers' save writes model.safetensors 0600; the saved folder follows the umask like every output."""
+    from conftest import run_cli
+
+    previous = os.umask(0o022)
+    try:
+        code, err = run_cli("merge", tiny_xlmr, tiny_xlmr, "--lam", "0.5", "--output", tmp_path / "merged", capsys=capsys)
+    finally:
+        os.umask(previous)
+    assert code == 0, err
+    modes = {path.name: path.stat().st_mode & 0o777 for path in (tmp_path / "merged").rglob("*") if path.is_file()}
+    assert modes["model.safetensors"] == 0o644 and set(modes.values()) == {0o644}
