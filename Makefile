@@ -7,6 +7,9 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 TORCH_VERSION ?= 2.13.0
+# Where torch comes from: empty for pip's own configuration; e.g. https://download.pytorch.org/whl/cpu for the CPU build
+# where the default index would bring the CUDA wheels.
+TORCH_INDEX ?=
 # The real data beside the clone (CI and the tests read it there unless MTQA_DATA says otherwise).
 export MTQA_DATA ?= $(abspath ../shared/data)
 
@@ -17,8 +20,8 @@ venv: $(STAMP)
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	# CPU build of torch first: otherwise a resolver pulls the CUDA wheels.
-	$(PIP) install -q torch==$(TORCH_VERSION)
+	# torch first, pinned (and from TORCH_INDEX when set), so resolving the rest never picks another build of it.
+	$(PIP) install -q torch==$(TORCH_VERSION) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 	$(PIP) install -q -e '.[test]'
 	touch $(STAMP)
 
