@@ -409,3 +409,41 @@ def test_sigterm_leaves_no_staging_folder_or_lock_and_says_so_in_one_line(tmp_pa
     assert run.returncode == 143, stderr
     assert "mtqa: terminated; nothing half-written was left" in stderr and "Traceback" not in stderr, stderr
     assert leftovers(tmp_path) == [] and not out.exists()
+
+
+def test_ctrl_c_in_training_keeps_the_steps_done_and_prints_the_command_that_resumes(tmp_path, tiny_xlmr, xquad_r):
+    import shlex
+
+    shards = tmp_path / "shards"
+    args = ["--input", f"lareqa:{xquad_r}", "--articles", "0-3", "--batch-size", "8", "--positive", "sentence", "--num-batches", "80"]
+    assert mtqa("build-batches", *args, "--output", shards, "--quiet", cache=tmp_path / "c").returncode == 0
+    run = tmp_path / "run"
+    train = ["train-eval", "--batches", shards, "--model", tiny_xlmr, "--max-length", "32", "--eval", f"lareqa:{xquad_r}"]
+    train += ["--eval-articles", "47", "--eval-langs", "en,de", "--output", run, "--quiet"]  # --save-every stays 1000: never reached
+    first = mtqa(*train, cache=tmp_path / "c", wait=False)
+    log, deadline = run / "train_log.jsonl", time.time() + 120
+    while (not log.exists() or log.read_text().count("\n") < 3) and first.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    first.send_signal(signal.SIGINT)
+    stderr = first.communicate(timeout=60)[1]
+    assert first.returncode == 130 and "Traceback" not in stderr, stderr
+    line = next(line for line in stderr.splitlines() if line.startswith("mtqa: interrupted;"))
+    assert "keeps a checkpoint at step " in line, line
+    kept = int(line.split("keeps a checkpoint at step ")[1].split(";")[0])
+    assert kept >= 3 and (run / "checkpoints" / f"step-{kept:06d}").is_dir()
+    words = shlex.split(line.split("; continue with: ")[1])
+    assert words[0] == "mtqa" and words[-1] == "--resume" and words[1:-1] == list(map(str, train))
+    resumed = mtqa(*words[1:], cache=tmp_path / "c")
+    assert resumed.returncode == 0, resumed.stderr
+    report = json.loads((run / "report.json").read_text())
+    assert report["training"]["resumed_from"] == kept and report["training"]["steps"] == 80
+
+
+def test_resume_without_a_checkpoint_says_it_starts_from_step_0(tmp_path, tiny_xlmr, xquad_r):
+    shards = tmp_path / "shards"
+    args = ["--input", f"lareqa:{xquad_r}", "--articles", "0-3", "--batch-size", "8", "--positive", "sentence", "--num-batches", "2"]
+    assert mtqa("build-batches", *args, "--output", shards, "--quiet", cache=tmp_path / "c").returncode == 0
+    done = mtqa("train-eval", "--batches", shards, "--model", tiny_xlmr, "--max-length", "32", "--output", tmp_path / "run", "--resume",
+                cache=tmp_path / "c")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"mtqa: --resume: no checkpoint in {tmp_path / 'run' / 'checkpoints'}; training starts from step 0" in done.stderr

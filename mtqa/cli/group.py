@@ -7,6 +7,7 @@ their constants); options are copied into those typed configs by field name.
 from __future__ import annotations
 
 import contextlib
+import shlex
 import signal
 import sys
 import threading
@@ -19,6 +20,7 @@ import click
 from .. import __version__, log
 from ..devices import DEVICES
 from ..errors import MtqaError
+from ..interrupts import Terminated, advice_of
 from ..languages import parse_languages
 
 Config = TypeVar("Config")
@@ -94,10 +96,6 @@ def _invocation() -> list[str]:
     return obj["argv"] if isinstance(obj, dict) and "argv" in obj else ["mtqa", *sys.argv[1:]]
 
 
-class Terminated(BaseException):
-    """SIGTERM, raised where the run is, so its staging folders and locks are removed on the way out (as Ctrl-C does)."""
-
-
 @contextlib.contextmanager
 def _terminate_cleanly() -> Iterator[None]:
     """SIGTERM raises Terminated for the block (the previous handler comes back after: main() also runs in-process)."""
@@ -113,6 +111,29 @@ def _terminate_cleanly() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+# What a rerun of each command does after a stop, where the stage itself attached no advice.
+AFTER_STOP = {
+    "translate": "nothing half-written was left; rerun the same command to resume (finished translations are cached)",
+    "build-batches": "nothing was written; rerun the same command (the same --seed gives the same shards)",
+    "recipe": "rerun the same command to resume (finished steps are skipped)",
+}
+
+
+def _after_stop(stop: BaseException, args: list[str]) -> str:
+    """The line after 'interrupted': what was kept, and the command that goes on from there."""
+    advice = advice_of(stop)
+    if advice is not None:
+        resume, what = advice
+        command = ["mtqa", *[arg for arg in args if arg != "--verbose"]]
+        if resume and "--resume" not in command:
+            command.append("--resume")
+        return f"{what}; continue with: {shlex.join(command)}" if resume else what
+    name = next((arg for arg in args if not arg.startswith("-")), "")
+    if name == "translate" and "--no-cache" in args:
+        return "nothing half-written was left, and nothing was cached (--no-cache): rerunning starts over"
+    return AFTER_STOP.get(name, "nothing half-written was left")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -137,12 +158,9 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         click.echo(f"mtqa: error: {error}", err=True)
         sys.exit(1)
-    except Terminated:
-        click.echo("mtqa: terminated; nothing half-written was left; rerun the same command to resume (finished work is cached)", err=True)
-        sys.exit(143)
-    except (KeyboardInterrupt, click.Abort):
-        click.echo("mtqa: interrupted; rerun the same command to resume (finished work is cached)", err=True)
-        sys.exit(130)
+    except (Terminated, KeyboardInterrupt, click.Abort) as stop:
+        click.echo(f"mtqa: {'terminated' if isinstance(stop, Terminated) else 'interrupted'}; {_after_stop(stop, args)}", err=True)
+        sys.exit(143 if isinstance(stop, Terminated) else 130)
     except Exception as error:  # a bug, not a user error: still one line unless asked
         if verbose:
             traceback.print_exc()

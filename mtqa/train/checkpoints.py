@@ -124,6 +124,10 @@ def resume(directory: Path, model: nn.Module, optimizer, scheduler, scaler, sett
         return int(state["step"])
     if candidates:
         warnings.warn(f"no readable checkpoint in {directory}; training from the start", stacklevel=3)
+    else:
+        from ..log import info
+
+        info(f"--resume: no checkpoint in {directory}; training starts from step 0")
     return 0
 
 

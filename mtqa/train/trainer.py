@@ -28,6 +28,7 @@ from ..errors import MtqaError
 from ..faults import crash_point
 from ..formats.run_files import TRAIN_LOG
 from ..formats.shards import TrainBatch, iter_batches, read_manifest
+from ..interrupts import Terminated, uninterrupted
 from ..output import atomic_directory, write_error
 from . import checkpoints
 from .config import TrainConfig, check_shards_fit
@@ -88,6 +89,11 @@ def train(
                     break
     except OSError as error:
         raise write_error(run.log_path, error) from None
+    except (KeyboardInterrupt, Terminated):
+        bar.close()
+        if run.done > run.saved:  # the steps since the last checkpoint are kept: a stopped run loses the step it was in, no more
+            run.save_checkpoint(run.done)
+        raise
     finally:
         bar.close()
     seconds = time.perf_counter() - started
@@ -226,10 +232,12 @@ class _Run:
         config, model, group, output_dir = self.config, self.model, self.group, self.output_dir
         self.start = 0
         seed_everything(config.seed)
+        self.done = self.saved = 0  # the last whole step, the last step checkpointed
         if config.resume:
             self.start = checkpoints.resume(
                 self.checkpoints, model, self.optimizer, self.scheduler, self.scaler, self.settings, self.fingerprint
             )
+            self.done = self.saved = self.start
             if group.is_main:
                 checkpoints.truncate_log(self.log_path, self.start)
             if self.start >= self.max_steps:
@@ -249,18 +257,21 @@ class _Run:
         loss = objective(self.encoder, columns)
         # x world size: DDP averages the ranks' gradients, and each rank holds the gradient through its rows only.
         ((scaler.scale(loss) if scaler else loss) * self.group.world).backward()
-        if scaler:
-            scaler.unscale_(self.optimizer)
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.max_grad_norm)
-        if scaler:
-            scaler.step(self.optimizer)
-            scaler.update()
-        else:
-            self.optimizer.step()
-        self.scheduler.step()
+        with uninterrupted():  # a stop waits for the update (milliseconds): the weights are always those of a whole step
+            if scaler:
+                scaler.unscale_(self.optimizer)
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.max_grad_norm)
+            if scaler:
+                scaler.step(self.optimizer)
+                scaler.update()
+            else:
+                self.optimizer.step()
+            self.scheduler.step()
+            self.done += 1
         return float(loss.detach()), float(grad_norm)
 
     def save_checkpoint(self, step: int) -> None:
+        self.saved = step
         if self.group.is_main:
             checkpoints.save_checkpoint(
                 self.checkpoints,

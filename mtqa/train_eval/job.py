@@ -21,6 +21,7 @@ from ..formats.beir import load_beir, trec_qrels_lines
 from ..formats.lareqa import parse_articles
 from ..formats.run_files import TRAINED
 from ..formats.shards import read_manifest
+from ..interrupts import advise, is_stop
 from ..output import atomic_write, check_writable_parent, output_lock, write_error
 from ..paths import resolve_eval_data
 from ..stages import announced
@@ -130,9 +131,11 @@ def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
         existed = config.output.exists()
         try:
             return _train_eval(config, manifest)
-        except BaseException:
+        except BaseException as stop:
             if not existed:
                 _remove_if_nothing_written(config.output)
+            if is_stop(stop) and not config.eval_only:
+                _advise_after_stop(stop, config.output)
             raise
 
 
@@ -215,6 +218,22 @@ def _train_on_other_rank(config: TrainEvalConfig) -> dict[str, Any]:
 
     model = load_encoder(config.model, pooling=config.pooling, max_length=config.max_length, device=config.device)
     return {"training": train(config.train, model, config.batches, config.output, progress=False)}
+
+
+def _advise_after_stop(stop: BaseException, output: Path) -> None:
+    """What a stopped training run kept, and that --resume goes on from it; or that nothing was kept."""
+    from ..train.checkpoints import complete_checkpoints
+
+    if (output / "model").is_dir():
+        advise(stop, resume=True, what=f"training had finished ({output / 'model'}); the evaluation had not")
+        return
+    kept = complete_checkpoints(output / "checkpoints")
+    if kept:
+        advise(stop, resume=True, what=f"{output} keeps a checkpoint at step {int(kept[0].name.split('-')[-1])}")
+    elif output.exists():
+        advise(stop, resume=True, what=f"{output} holds the run but no checkpoint yet (--resume starts it from step 0)")
+    else:
+        advise(stop, resume=False, what="no step had finished, and nothing was kept; rerun the same command")
 
 
 def _remove_if_nothing_written(folder: Path) -> None:
