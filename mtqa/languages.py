@@ -80,12 +80,13 @@ def get_language(code: str) -> Language:
 
 
 def parse_languages(spec: str, *, option: str = "--langs") -> list[Language]:
-    """Resolve a comma-separated list, keeping order and dropping repeats; ``option`` names it in errors.
+    """Resolve a comma-separated list, keeping order; ``option`` names it in errors, a language named twice among them.
 
     Every command's language option goes through here, so each accepts ISO 639-1 or
     FLORES-200 codes and answers a typo with the same near-match suggestion.
     """
     languages: list[Language] = []
+    spelled: dict[Language, str] = {}
     for token in spec.split(","):
         if not token.strip():
             continue
@@ -93,8 +94,10 @@ def parse_languages(spec: str, *, option: str = "--langs") -> list[Language]:
             language = get_language(token)
         except MtqaError as error:
             raise MtqaError(f"{option}: {error}") from None
-        if language not in languages:
-            languages.append(language)
+        if language in spelled:
+            raise MtqaError(f"{option}: {spelled[language]} and {token.strip()} are both {language.name} ({language.code}); give it once")
+        spelled[language] = token.strip()
+        languages.append(language)
     if not languages:
         raise MtqaError(f"{option} is empty; give codes such as de,es,zh")
     return languages

@@ -438,6 +438,14 @@ CASES: dict[str, Case] = {
         c.batches(f"lareqa:{c.xquad_r}", extra=["--articles", "0", "--langs", "en,ja"]),
         ["--langs", "'ja'", "is in none of the inputs"],
     ),
+    "lang-weights-not-in-input": lambda c: (
+        c.batches(f"lareqa:{c.xquad_r}", extra=["--articles", "0", "--langs", "en,es", "--lang-weights", "en=1,de=2"]),
+        ["--lang-weights: de is not among --langs (en, es)", "drop it"],
+    ),
+    "langs-named-twice": lambda c: (
+        c.batches(f"lareqa:{c.xquad_r}", extra=["--articles", "0", "--langs", "en,es,spa_Latn"]),
+        ["--langs: es and spa_Latn are both Spanish (es); give it once"],
+    ),
     "langs-unknown-code": lambda c: (
         c.batches(f"lareqa:{c.xquad_r}", extra=["--articles", "0", "--langs", "en,deu_Latx"]),
         ["--langs", "unknown language 'deu_Latx'", "did you mean de", "FLORES-200"],

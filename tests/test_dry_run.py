@@ -24,6 +24,7 @@ def config(small_squad, model, output=None, **extra) -> TranslateConfig:
         model=str(model),
         decoding=FAST_DECODING,
         progress=False,
+        allow_empty=True,  # the tiny model's random output fails every filter
         **extra,
     )
 

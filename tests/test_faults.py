@@ -52,7 +52,7 @@ def cache_rows(cache: Path) -> int:
 
 # --- translate -------------------------------------------------------------------------------------
 
-TRANSLATE = ["--langs", "de,es", "--beam-size", "1", "--max-decoding-length", "24", "--max-batch-tokens", "64", "--quiet"]
+TRANSLATE = ["--langs", "de,es", "--allow-empty", "--beam-size", "1", "--max-decoding-length", "24", "--max-batch-tokens", "64", "--quiet"]
 
 
 def test_translate_killed_while_translating_and_writing_loses_and_duplicates_nothing(

@@ -46,7 +46,9 @@ def test_unknown_code_suggests_near_matches():
         get_language("deu_Ltn")
 
 
-def test_repeats_are_dropped_and_empty_list_refused():
-    assert [language.code for language in parse_languages("de,deu_Latn,es")] == ["de", "es"]
+def test_a_language_named_twice_and_an_empty_list_are_refused():
+    with pytest.raises(MtqaError, match=r"^--langs: es and spa_Latn are both Spanish \(es\); give it once$"):
+        parse_languages("es,spa_Latn")
+    assert [language.code for language in parse_languages("de,es")] == ["de", "es"]
     with pytest.raises(MtqaError):
         parse_languages(" , ")

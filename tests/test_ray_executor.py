@@ -15,7 +15,20 @@ from conftest import run_mtqa
 needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is an optional extra (pip install 'mtqa[ray]')")
 
 CORPUS = "data/train-00000-of-00001.parquet"
-ARGS = ["--langs", "de,es", "--limit", "30", "--beam-size", "1", "--max-decoding-length", "24", "--max-batch-tokens", "64", "--quiet"]
+ARGS = [
+    "--langs",
+    "de,es",
+    "--allow-empty",
+    "--limit",
+    "30",
+    "--beam-size",
+    "1",
+    "--max-decoding-length",
+    "24",
+    "--max-batch-tokens",
+    "64",
+    "--quiet",
+]
 
 
 def translate(squad: Path, model: Path, out: Path, cache: Path, *extra: str, crash_at: str | None = None, env: dict | None = None):

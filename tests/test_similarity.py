@@ -165,6 +165,7 @@ def test_translate_with_the_similarity_filter_reports_its_distributions(tmp_path
         str(small_squad),
         "--langs",
         "de,zh",
+        "--allow-empty",
         "--model",
         str(tiny_ct2),
         "--beam-size",

@@ -101,11 +101,17 @@ def test_translate_writes_an_aligned_corpus(tmp_path, tiny_nllb, small_squad, is
 
 def test_filters_drop_noise_and_report_why(tmp_path, tiny_ct2, small_squad, isolated_cache):
     out = tmp_path / "out"
-    result = mtqa("translate", "--input", small_squad, "--langs", "ru", "--model", tiny_ct2, "--output", out, *FAST, cache=isolated_cache)
+    args = ["translate", "--input", small_squad, "--langs", "ru", "--model", tiny_ct2, "--output", out, *FAST]
+    emptied = mtqa(*args, cache=isolated_cache)  # random weights do not produce Russian: every row goes
+    assert emptied.returncode == 1 and not out.exists()
+    assert emptied.stderr.strip().splitlines()[-1].startswith("mtqa: error: --langs ru: the filters dropped every one of its 97 rows (")
+    assert "--allow-empty" in emptied.stderr
+    result = mtqa(*args, "--allow-empty", cache=isolated_cache)
     assert result.returncode == 0, result.stderr
+    assert "mtqa: warning: ru: the filters dropped 97 of 97 rows (100%: " in result.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     ru = manifest["counts"]["ru"]
-    assert ru["kept"] + ru["dropped"] == 97 and ru["dropped"] > 0  # random weights do not produce Russian
+    assert ru["kept"] == 0 and ru["dropped"] == 97
     assert manifest["filters"]["dropped_examples_by_reason"]["langid"]["ru"] > 0
     table = pq.read_table(next((out / "data").iterdir())).to_pylist()
     assert all(row["lang"] == "en" or not row["flags"] for row in table)

@@ -34,6 +34,13 @@ def validate(corpora: list[Corpus], config: SamplerConfig) -> None:
     for code in config.langs or []:
         if code not in known:
             raise MtqaError(f"--langs: language {code!r} is in none of the inputs (they have {', '.join(known)})")
+    for code in config.lang_weights or {}:
+        if code not in known or (config.langs and code not in config.langs):
+            where = "--langs" if code in known else "the inputs"
+            raise MtqaError(
+                f"--lang-weights: {code} is not among {where} ({', '.join(config.langs if code in known else known)}); "
+                "weigh only languages that are used, or drop it"
+            )
     if config.mode == "en" and "en" not in known:
         raise MtqaError("--mode en needs English rows, and the inputs have none; add an English input or choose another --mode")
     for corpus in corpora:

@@ -206,6 +206,11 @@ Example:
 @click.option("--no-cache", is_flag=True, help="Do not read or write the translation cache ($MTQA_CACHE).")
 @click.option("--license", "license", help="License of the source data, for the dataset card.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --output.")
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Write the corpus even when the filters drop every row of a requested language (otherwise that is an error).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option(
     "--dry-run",

@@ -40,6 +40,7 @@ class TranslateConfig:
     use_cache: bool = True
     license: str | None = None
     overwrite: bool = False
+    allow_empty: bool = False  # write the corpus even when the filters leave a requested language no rows
     progress: bool = True
     dry_run: bool = False
     assume_tokens_per_second: float | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from .. import log
 from ..errors import MtqaError
 from ..faults import crash_point
 from ..formats.parallel_corpus import CORPUS_FILE, CREATED_BY, write_corpus
@@ -67,6 +68,7 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
         rows = [row for record in records for row in aligner.rows(record, targets)]
 
     codes = ["en"] + [language.code for language in targets]
+    _check_what_was_kept(aligner, targets, config)
     manifest = {
         "created_by": CREATED_BY,
         "translated_with": opened.described,
@@ -100,6 +102,28 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
     manifest["timings_s"]["write"] = timer.report()["write"]
     manifest["memory_mib"]["write"] = timer.memory_report()["write"]
     return manifest
+
+
+# Past this share of a language's rows dropped by the filters, the run says so (the manifest says by which filter).
+DROPPED_SHARE_WARNING = 0.2
+
+
+def _check_what_was_kept(aligner: Aligner, targets: list[Language], config: TranslateConfig) -> None:
+    """A requested language the filters emptied is an error (unless --allow-empty); one they thinned is a warning."""
+    for language in targets:
+        kept, dropped = aligner.kept[language.code], aligner.dropped[language.code]
+        reasons = ", ".join(
+            f"{name} {counts[language.code]}" for name, counts in sorted(aligner.dropped_by_reason.items()) if counts.get(language.code)
+        )
+        if kept == 0 and dropped and not config.allow_empty:
+            raise MtqaError(
+                f"--langs {language.code}: the filters dropped every one of its {dropped} rows ({reasons}); nothing was written. "
+                "Loosen the filter that drops them, use --no-filter to keep them flagged, or pass --allow-empty to write the rest"
+            )
+        if dropped > DROPPED_SHARE_WARNING * (kept + dropped):
+            log.warning(
+                f"{language.code}: the filters dropped {dropped} of {kept + dropped} rows ({dropped / (kept + dropped):.0%}: {reasons})"
+            )
 
 
 def _translate_and_prepare_filters(config: TranslateConfig, opened, requested, records, source: Language, targets: list[Language],
