@@ -614,3 +614,12 @@ def test_the_documented_examples_give_the_mode_they_show(tmp_path, xquad_r):
         positive="sentence", batch_size=32, num_batches=20, alpha_schedule="exact",
     )  # fmt: skip
     assert manifest["batches_by_type"] == {"xx": 10, "xy": 10} and manifest["warnings"] == []
+
+
+def test_cards_carry_xquad_rs_licence_from_translate_to_the_shards(tmp_path, xquad_r):
+    from mtqa.formats.qa_input import lareqa_license
+
+    assert lareqa_license(f"lareqa:{xquad_r}") == "cc-by-sa-4.0" and lareqa_license("lareqa:./my-set") is None
+    manifest, _ = build(tmp_path, [lareqa(xquad_r)], articles="0-1", positive="sentence", batch_size=8, num_batches=2)
+    assert manifest["licenses"] == {lareqa(xquad_r): "cc-by-sa-4.0"}
+    assert "license: cc-by-sa-4.0" in (tmp_path / "out" / "README.md").read_text()

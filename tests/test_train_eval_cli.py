@@ -63,15 +63,18 @@ def test_train_then_evaluate_then_resume_refusal(tmp_path, tiny_xlmr, xquad_r):
         "| seed | 0 |",
         "`Query: `",
         "`Passage: `",
-        "| xquad-r |",
+        "| xquad-r (articles ",
         f"--output {run}",
         "license: unknown",
     ):
         assert expected in card, (expected, card)
-    assert f"| xquad-r | {report['evals']['xquad-r']['mono_map']:.3f} |" in card
+    evaluated = report["evals"]["xquad-r"]
+    label = f"xquad-r (articles {evaluated['articles']}; {', '.join(evaluated['languages'])})"  # which figures these are
+    assert f"| {label} | {evaluated['mono_map']:.3f} |" in card and f"| {label} |" in (run / "report.md").read_text()
     from huggingface_hub import ModelCard
 
     metadata = ModelCard.load(run / "model" / "README.md").data  # the results as model-index, which the Hub shows
+    assert {result.dataset_config for result in metadata.eval_results} == {label[len("xquad-r (") : -1]}
     scores = {result.metric_type: result.metric_value for result in metadata.eval_results}
     assert scores["mono_map"] == round(report["evals"]["xquad-r"]["mono_map"], 4) and set(scores) >= {"cross_map", "rank_distance"}
     again = mtqa(*args)
@@ -104,3 +107,13 @@ def test_model_path_that_is_not_a_model(tmp_path):
     (folder / "notes.txt").write_text("hello")
     result = mtqa("train-eval", "--eval-only", "--eval", "lareqa:xquad-r", "--model", folder, "--output", tmp_path / "r")
     assert result.returncode == 1 and "is not a model folder" in result.stderr
+
+
+def test_a_card_names_a_base_model_others_can_resolve(tmp_path, monkeypatch):
+    from mtqa.encoders.load import base_model_id
+
+    assert base_model_id("offline-me5") == "intfloat/multilingual-e5-small"
+    assert base_model_id("offline-minilm") == "sentence-transformers/all-MiniLM-L6-v2"
+    (tmp_path / "mine").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert base_model_id("mine") == str(tmp_path / "mine") and base_model_id("org/model") == "org/model"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -292,6 +293,8 @@ def _manifest(
         "seed": sampler.seed,
         "epoch_definition": " ".join(EPOCH_DEFINITION.split()),
         "inputs": inputs,
+        # Each input's licence where it is known (a LAReQA set mtqa knows; a translate output's manifest): the card carries it.
+        "licenses": {spec: found for spec in config.inputs if (found := _input_license(spec)) is not None},
         "num_batches": sum(tally.by_type.values()),
         "rows": sum(shard["rows"] for shard in shards),
         "batches_by_type": dict(sorted(tally.by_type.items())),
@@ -306,6 +309,17 @@ def _manifest(
         "fallbacks": dict(sorted(report.fallbacks.items())),
         "shards": shards,
     }
+
+
+def _input_license(spec: str) -> str | None:
+    from ..formats.qa_input import lareqa_license
+
+    if spec.startswith("lareqa:"):
+        return lareqa_license(spec)
+    try:
+        return json.loads((Path(spec) / "manifest.json").read_text(encoding="utf-8"))["input"].get("license")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def _card(manifest: dict[str, Any]) -> str:
@@ -329,7 +343,9 @@ prefixes such as "query: "."""
     return render_card(
         title="Hybrid-batch training shards",
         languages=langs,
-        license_name=None,
+        license_name=next(iter(set(manifest.get("licenses", {}).values())))
+        if len(set(manifest.get("licenses", {}).values())) == 1
+        else None,
         rows=manifest["rows"],
         source_datasets=[i["spec"] for i in manifest["inputs"]],
         task_categories=["text-retrieval", "sentence-similarity"],

@@ -35,6 +35,17 @@ def offline_minilm() -> Path:
 OFFLINE_MODELS = {"offline-minilm": offline_minilm, ALIAS: offline_me5}
 
 
+# What each alias is on the Hugging Face Hub: a model card's base_model must be an id or path others can resolve.
+HUB_IDS = {"offline-minilm": "sentence-transformers/all-MiniLM-L6-v2", ALIAS: "intfloat/multilingual-e5-small"}
+
+
+def base_model_id(name: str) -> str:
+    """The hub id behind an alias, an absolute path for a local folder, else the name as given (a hub id)."""
+    if name in HUB_IDS:
+        return HUB_IDS[name]
+    return str(Path(name).resolve()) if Path(name).exists() else name
+
+
 def resolve_model_name(name: str) -> str:
     """Map the aliases ``offline-minilm`` and ``offline-me5`` to their folders; leave paths and hub ids alone."""
     return str(OFFLINE_MODELS[name]()) if name in OFFLINE_MODELS else name

@@ -23,11 +23,18 @@ def format_value(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def set_label(name: str, item: dict[str, Any]) -> str:
+    """A LAReQA set as the reader must know it to compare figures: its name, the articles and the languages evaluated."""
+    articles = "all articles" if item.get("articles") in (None, "all") else f"articles {item['articles']}"
+    languages = ", ".join(item.get("languages") or [])
+    return f"{name} ({articles}; {languages})" if languages else f"{name} ({articles})"
+
+
 def lareqa_rows(report: dict[str, Any]) -> list[list[str]]:
     """Per LAReQA set: mono, cross and multi mAP and the rank distance, formatted."""
     return [
         [
-            name,
+            set_label(name, item),
             format_value(item["mono_map"]),
             format_value(item["cross_map"]),
             format_value(item["multi_map"]),
@@ -50,11 +57,11 @@ def render_markdown(report: dict[str, Any]) -> str:
     lareqa = {name: item for name, item in report["evals"].items() if item["kind"] == "lareqa"}
     if lareqa:
         rows = [
-            [name, format_value(item["mono_map"]), format_value(item["cross_map"]), format_value(item["multi_map"])]
+            [set_label(name, item), format_value(item["mono_map"]), format_value(item["cross_map"]), format_value(item["multi_map"])]
             for name, item in lareqa.items()
         ]
         lines += ["## mAP (as Table 1 of arXiv 2408.10536)\n", markdown_table(["set", "mono", "cross", "multi"], rows), ""]
-        rows = [[name, format_value(item["rank_distance"], 1)] for name, item in lareqa.items()]
+        rows = [[set_label(name, item), format_value(item["rank_distance"], 1)] for name, item in lareqa.items()]
         lines += [
             "## Language bias: rank distance in the multilingual pool (as Table 2; lower is better)\n",
             markdown_table(["set", "rank distance"], rows),

@@ -214,6 +214,15 @@ def read_hf(spec: str, split: str) -> tuple[Iterator[tuple[str, Any]], str | Non
     return rows(), license_name
 
 
+# The licences of the LAReQA sets mtqa knows by folder name (the LAReQA release's own LICENSE files), for dataset cards.
+KNOWN_LICENSES = {"xquad-r": "cc-by-sa-4.0", "mlqa-r": "cc-by-sa-3.0"}
+
+
+def lareqa_license(spec: str) -> str | None:
+    """The licence of ``lareqa:NAME_OR_PATH`` where mtqa knows it, by the set's folder name."""
+    return KNOWN_LICENSES.get(Path(spec[len("lareqa:") :].rstrip("/")).name.lower()) if spec.startswith("lareqa:") else None
+
+
 def lareqa_english(spec: str) -> Path:
     """``lareqa:NAME_OR_PATH`` -> the set's English file (SQuAD layout), found as evaluation sets are ($MTQA_DATA first)."""
     from ..paths import resolve_eval_data
@@ -249,6 +258,7 @@ def load_records(
     license_name = None
     if spec.startswith("lareqa:"):
         rows = read_squad_json(str(lareqa_english(spec)), articles)
+        license_name = lareqa_license(spec)
     elif spec.startswith("hf:"):
         rows, license_name = read_hf(spec, split)
     elif os.path.isdir(spec):

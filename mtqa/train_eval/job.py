@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..encoders.load import load_encoder, resolve_model_name
+from ..encoders.load import base_model_id, load_encoder, resolve_model_name
 from ..errors import MtqaError
 from ..evaluate.beir import evaluate_beir
 from ..evaluate.config import EvalSpec, parse_eval_spec
@@ -90,6 +90,7 @@ def _evaluate_sets(
         results[spec.name] = {
             "kind": spec.kind,
             "source": spec.source,
+            **({"articles": config.eval_articles or "all"} if spec.kind == "lareqa" else {}),
             **item,
             "engine": engine,
             "seconds": round(time.perf_counter() - started, 2),
@@ -279,7 +280,7 @@ def _train_eval(config: TrainEvalConfig, manifest: dict[str, Any] | None) -> dic
         base = Path(resolve_model_name(config.model))
         write_model_card(
             output / "model",
-            base_model=config.model,
+            base_model=base_model_id(config.model),
             base_folder=base if base.is_dir() else None,
             shards=manifest,
             train=config.train,

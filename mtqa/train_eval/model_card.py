@@ -39,7 +39,8 @@ def card_metadata(base_model: str, licence: str, languages: list[str], report: d
 
     results = [
         EvalResult(task_type="text-retrieval", task_name="Language-agnostic answer retrieval (LAReQA)", dataset_type=item.get("source", name),
-                   dataset_name=name, metric_type=metric, metric_name=label, metric_value=round(float(item[metric]), 4))
+                   dataset_name=name, dataset_config=f"articles {item.get('articles', 'all')}; {', '.join(item.get('languages', []))}",
+                   metric_type=metric, metric_name=label, metric_value=round(float(item[metric]), 4))
         for name, item in report.get("evals", {}).items() if item.get("kind") == "lareqa"
         for metric, label in LAREQA_METRICS.items() if item.get(metric) is not None
     ]  # fmt: skip
