@@ -79,6 +79,18 @@ def test_train_then_evaluate_then_resume_refusal(tmp_path, tiny_xlmr, xquad_r):
     assert scores["mono_map"] == round(report["evals"]["xquad-r"]["mono_map"], 4) and set(scores) >= {"cross_map", "rank_distance"}
     again = mtqa(*args)
     assert again.returncode == 1 and "already exists" in again.stderr and len(again.stderr.strip().splitlines()) == 1
+    assert "--overwrite" in again.stderr  # the way to replace it
+    both = mtqa(*args, "--overwrite", "--resume")
+    assert both.returncode == 2 and "give one of them" in both.stderr
+    (run / "report.json").write_text("{}")  # the earlier run, marked, so its replacement shows
+    replaced = mtqa(*args, "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr
+    assert json.loads((run / "report.json").read_text())["training"]["steps"] == 6
+    other = tmp_path / "not-a-run"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    refused = mtqa(*[arg if arg != run else other for arg in args], "--overwrite")
+    assert refused.returncode == 1 and "is not one" in refused.stderr and (other / "notes.txt").read_text() == "mine"
 
 
 def test_cpu_refuses_half_precision(tmp_path, tiny_xlmr, xquad_r):

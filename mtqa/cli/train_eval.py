@@ -110,6 +110,7 @@ Examples:
 )
 @click.option("--seed", type=int, default=TrainConfig.seed, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from the latest complete checkpoint in --output.")
+@click.option("--overwrite", is_flag=True, help="Replace an earlier train-eval run in --output (finished or not).")
 @click.option(
     "--merge-base",
     help="WiSE-FT: after training, use (1 − λ)·base + λ·trained as the model, e.g. 0.5; "
@@ -128,6 +129,8 @@ def train_eval(**options) -> None:
     from ..train.merge import parse_lambda
     from ..train_eval.job import run_train_eval
 
+    if options["overwrite"] and options["resume"]:
+        raise click.UsageError("--overwrite starts the run in --output again and --resume continues it; give one of them")
     config = fill(
         TrainEvalConfig,
         options,

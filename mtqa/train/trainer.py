@@ -160,9 +160,13 @@ def _summary(run: "_Run", samples: int, seconds: float, losses: list[float], eva
 def check_run_folder(output_dir: Path, resume: bool) -> None:
     """A run folder may be trained into: not finished, and holding an earlier run only with --resume (checked before any load too)."""
     if (output_dir / "model").exists():
-        raise MtqaError(f"{output_dir}/model already exists: that run is finished; choose another --output")
+        raise MtqaError(
+            f"{output_dir}/model already exists: that run is finished; choose another --output, or pass --overwrite to replace it"
+        )
     if not resume and ((output_dir / TRAIN_LOG).exists() or checkpoints.complete_checkpoints(output_dir / "checkpoints")):
-        raise MtqaError(f"{output_dir} holds an earlier run; pass --resume to continue it, or choose another --output")
+        raise MtqaError(
+            f"{output_dir} holds an earlier run; pass --resume to continue it, --overwrite to start it again, or choose another --output"
+        )
 
 
 class _Run:

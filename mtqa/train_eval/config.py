@@ -29,6 +29,7 @@ class TrainEvalConfig:
     train: TrainConfig = field(default_factory=TrainConfig)  # also holds the prefixes and max_length evaluation uses
     merge_base: float | str | None = None  # WiSE-FT: λ in [0, 1] or "auto"; None: the fine-tuned model as it is
     merge_dev_articles: str | None = None  # with merge_base "auto": the lareqa articles that choose λ
+    overwrite: bool = False  # replace an earlier run in output (never with train.resume)
     progress: bool = True
     command: list[str] | None = None  # the command line that made the run, for the model card
 

@@ -103,6 +103,8 @@ def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
         raise MtqaError("train-eval needs --batches DIR (or --eval-only to evaluate the model as it is)")
     if config.eval_only and not config.evals:
         raise MtqaError("--eval-only needs at least one --eval set")
+    if config.overwrite and config.output.exists():
+        _remove_earlier_run(config.output)
     if config.device == "auto":
         import torch
 
@@ -219,6 +221,22 @@ def _train_on_other_rank(config: TrainEvalConfig) -> dict[str, Any]:
 
     model = load_encoder(config.model, pooling=config.pooling, max_length=config.max_length, device=config.device)
     return {"training": train(config.train, model, config.batches, config.output, progress=False)}
+
+
+# What marks a folder as an earlier train-eval run, which --overwrite may remove.
+RUN_MARKERS = ("report.json", "train_log.jsonl", "training.json", "model", "checkpoints")
+
+
+def _remove_earlier_run(output: Path) -> None:
+    """--overwrite: an earlier run's folder goes, under its lock; any other folder is refused, never deleted."""
+    if output.is_dir() and not any(output.iterdir()):
+        return
+    if not output.is_dir() or not any((output / marker).exists() for marker in RUN_MARKERS):
+        raise MtqaError(f"--overwrite replaces an earlier train-eval run, and {output} is not one; choose another --output")
+    if current_group().is_main:
+        with output_lock(output):
+            shutil.rmtree(output)
+    current_group().barrier()
 
 
 def _advise_after_stop(stop: BaseException, output: Path) -> None:
