@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from conftest import run_mtqa as mtqa
 
 
@@ -129,3 +130,18 @@ def test_a_card_names_a_base_model_others_can_resolve(tmp_path, monkeypatch):
     (tmp_path / "mine").mkdir()
     monkeypatch.chdir(tmp_path)
     assert base_model_id("mine") == str(tmp_path / "mine") and base_model_id("org/model") == "org/model"
+
+
+def _torch_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(_torch_cuda(), reason="a CUDA device is visible: --device cuda is valid here")
+def test_device_cuda_without_a_gpu_fails_before_the_model_loads(tmp_path, xquad_r):
+    result = mtqa("train-eval", "--eval-only", "--model", tmp_path / "no-model-yet", "--device", "cuda", "--eval", f"lareqa:{xquad_r}",
+                  "--output", tmp_path / "r")  # fmt: skip
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        "mtqa: error: --device cuda: PyTorch sees no CUDA device here; use --device cpu, or auto to take one where there is"
+    ]

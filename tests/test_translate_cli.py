@@ -213,3 +213,27 @@ def test_round_trip_back_translates_with_the_same_neural_model(tmp_path, tiny_ct
     assert manifest["filters"]["segment_failures"]["round_trip"]["ru"] > 0
     again = mtqa(*args, "--output", tmp_path / "again", cache=isolated_cache)
     assert again.returncode == 0 and "0 translated now" in again.stderr
+
+
+def _cuda_visible() -> bool:
+    import ctranslate2
+
+    return ctranslate2.get_cuda_device_count() > 0
+
+
+@pytest.mark.skipif(_cuda_visible(), reason="a CUDA device is visible: --device cuda is valid here")
+def test_device_cuda_without_a_gpu_fails_before_the_model_is_converted(tmp_path, tiny_nllb, small_squad, isolated_cache):
+    result = mtqa("translate", "--input", small_squad, "--langs", "de", "--model", tiny_nllb, "--device", "cuda", "--output", tmp_path / "o",
+                  *FAST, cache=isolated_cache)  # fmt: skip
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        "mtqa: error: --device cuda: CTranslate2 sees no CUDA device here; use --device cpu, or auto to take one where there is"
+    ]
+    assert not (isolated_cache / "models").exists()  # nothing was converted first
+
+
+def test_an_unreachable_hub_dataset_fails_at_once_in_offline_mode(tmp_path, isolated_cache):
+    """No network: the hub client is put in offline mode (its cache still serves) instead of retrying for half a minute."""
+    result = mtqa("translate", "--input", "hf:someone/no-such-squad", "--langs", "de", "--output", tmp_path / "o", cache=isolated_cache,
+                  env={"HF_ENDPOINT": "http://127.0.0.1:9"})  # fmt: skip
+    assert result.returncode == 1 and "cannot load Hugging Face dataset 'someone/no-such-squad'" in result.stderr
+    assert "OfflineModeIsEnabled" in result.stderr

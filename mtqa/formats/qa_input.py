@@ -195,6 +195,13 @@ def read_hf(spec: str, split: str) -> tuple[Iterator[tuple[str, Any]], str | Non
     name, _, config = spec[len("hf:") :].partition(":")
     if not name:
         raise MtqaError("hf: needs a dataset name, e.g. hf:rajpurkar/squad or hf:./my_dataset")
+    from ..paths import hub_reachable
+
+    offline = {}
+    if not os.path.exists(name) and not hub_reachable():
+        # A hub id with no network: offline mode reads the local cache or fails at once, where the client would retry for half a minute.
+        offline = {key: os.environ.get(key) for key in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")}
+        os.environ.update(dict.fromkeys(offline, "1"))
     import datasets
 
     try:
@@ -205,6 +212,12 @@ def read_hf(spec: str, split: str) -> tuple[Iterator[tuple[str, Any]], str | Non
             f"cannot load Hugging Face dataset {name!r} (split {split!r}): {message}; "
             "check the name, the split, and network access (or use a local file)"
         ) from None
+    finally:
+        for key, value in offline.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     license_name = getattr(dataset.info, "license", None) or None
 
     def rows() -> Iterator[tuple[str, Any]]:

@@ -105,9 +105,11 @@ def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
         raise MtqaError("--eval-only needs at least one --eval set")
     if config.overwrite and config.output.exists():
         _remove_earlier_run(config.output)
-    if config.device == "auto":
+    if config.device in ("auto", "cuda"):
         import torch
 
+        if config.device == "cuda" and not torch.cuda.is_available():  # before the model loads, not after
+            raise MtqaError("--device cuda: PyTorch sees no CUDA device here; use --device cpu, or auto to take one where there is")
         config.device = "cuda" if torch.cuda.is_available() else "cpu"
     if config.train.precision != "fp32" and config.device != "cuda" and not config.eval_only:
         raise MtqaError(

@@ -69,6 +69,11 @@ def _open_ctranslate2(config, source: Language, targets: list[Language], *, load
     from .model.tokenizer import ModelTokenizer
     from .model.translator import LocalExecutor, ModelTranslator
 
+    if config.device == "cuda" and load:
+        import ctranslate2
+
+        if ctranslate2.get_cuda_device_count() == 0:  # before a download or conversion, not after
+            raise MtqaError("--device cuda: CTranslate2 sees no CUDA device here; use --device cpu, or auto to take one where there is")
     # Languages are checked on the tokenizer first: a pair the model lacks fails before a download or conversion.
     folder, fingerprint = resolve_tokenizer(config.model, quantization=config.quantization, revision=config.revision)
     tokenizer = ModelTokenizer(folder, model=config.model)
