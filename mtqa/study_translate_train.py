@@ -87,15 +87,10 @@ def collect(spec: dict[str, Any], out: Path) -> dict[str, dict[int, dict[str, fl
 
 
 def interval(differences: list[float]) -> tuple[float, float, float]:
-    """Mean and 95% t-interval of paired differences (the interval is the mean itself for one pair)."""
-    from scipy import stats
+    """Mean and 95% t-interval of paired differences: the studies' one interval (unbounded for a single pair: nothing is shown)."""
+    from .study_claims import t_interval
 
-    values = np.asarray(differences, dtype=float)
-    mean = float(values.mean())
-    if len(values) < 2:
-        return mean, mean, mean
-    half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
-    return mean, mean - half, mean + half
+    return t_interval(list(differences))
 
 
 def _digits(measure: str) -> int:
@@ -281,7 +276,11 @@ def write_translate_train(recipe: dict[str, Any], out: Path) -> str:
     text = "\n".join(lines)
     record = {
         "arms": {arm: {str(seed): values for seed, values in runs.items()} for arm, runs in arms.items()},
-        "paired": {**spanish_pairs, **all_pairs},
+        # An unbounded end (one seed) is null: strict JSON has no infinity.
+        "paired": {
+            key: {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in item.items()}
+            for key, item in {**spanish_pairs, **all_pairs}.items()
+        },  # fmt: skip
         "recovered": shares,
     }
     atomic_write(Path(out) / "translate-train.md", text + "\n")

@@ -109,3 +109,17 @@ def test_v2_gives_a_recovered_share_only_where_the_human_gain_is_shown_and_judge
     assert "2. Filtering does not hurt (mt − unfiltered ≥ −0.01 on every measure): **holds, and is shown**" in text
     assert "2 (round_trip). Filtering does not hurt (round_trip − unfiltered ≥ −0.01 on every measure): **fails**" in text
     assert record["paired"]["round_trip-mt:enes_multi"]["mean"] == pytest.approx(-0.03)
+
+
+def test_one_seed_shows_nothing(tmp_path):
+    """A single pair has no spread to judge by: its interval is unbounded and no verdict reads "shown"."""
+    mean, low, high = interval([0.01])
+    assert mean == pytest.approx(0.01) and low == -math.inf and high == math.inf
+    recipe = load_recipe(RECIPE)
+    write_run(tmp_path, "en-s0", 0.70, 0.60, 0.40)
+    write_run(tmp_path, "human-s0", 0.80, 0.70, 0.50)
+    write_run(tmp_path, "mt-s0", 0.79, 0.65, 0.45)
+    write_run(tmp_path, "mt-unfiltered-s0", 0.79, 0.65, 0.45)
+    text = write_study_report(recipe, tmp_path)
+    assert "**holds on the means, not shown**" in text and "holds, and is shown" not in text
+    assert json.loads((tmp_path / "translate-train.json").read_text())["paired"]["mt-unfiltered:es_mono"]["low"] is None
