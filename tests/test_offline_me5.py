@@ -204,7 +204,7 @@ def test_trains_and_evaluates_like_any_other_model(tmp_path, me5_dir, xquad_r, m
     assert report["training"]["steps"] == 2 and 0.3 < report["evals"]["xquad-r"]["mono_map"] <= 1
     assert SentenceTransformer(str(run / "model"), device="cpu").encode(["query: ok"]).shape == (1, 384)
     card = (run / "model" / "README.md").read_text()
-    assert "base_model: offline-me5" in card and "license: mit" in card and "`query: `" in card and "de, en" in card
+    assert "base_model: intfloat/multilingual-e5-small" in card and "license: mit" in card and "`query: `" in card and "de, en" in card
 
 
 def assert_exit(main, argv: list[str]) -> None:

@@ -57,11 +57,6 @@ def interpolate(
     return merged
 
 
-def merge_models(base_model, tuned_model, lam: float) -> None:
-    """Load the merge of ``base_model`` and ``tuned_model`` into ``tuned_model`` (both torch modules)."""
-    tuned_model.load_state_dict(interpolate(base_model.state_dict(), tuned_model.state_dict(), lam))
-
-
 def merge_folders(base: str, tuned: str, lam: float, output: Path, *, overwrite: bool = False) -> Path:
     """`mtqa merge`: two sentence-transformers models (folders or names train-eval accepts) -> their merge in ``output``."""
     from ..encoders.load import load_encoder

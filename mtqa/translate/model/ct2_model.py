@@ -174,11 +174,9 @@ def _convert_in_child(source: str, revision: str | None, quantization: str, targ
     code = "import sys, json; from mtqa.translate.model.ct2_model import _convert_main; _convert_main(json.loads(sys.argv[1]))"
     arguments = json.dumps([source, revision, quantization, str(target)])
     done = subprocess.run([sys.executable, "-c", code, arguments], env=env, capture_output=True, text=True)
-    if done.returncode == CONVERT_REFUSED:
-        raise MtqaError(done.stderr.strip().splitlines()[-1])
     if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-        raise MtqaError(f"cannot convert {source} to CTranslate2: {last}")
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}, and nothing on stderr"])[-1]
+        raise MtqaError(last if done.returncode == CONVERT_REFUSED else f"cannot convert {source} to CTranslate2: {last}")
 
 
 def _convert_main(arguments: list) -> None:
