@@ -7,7 +7,7 @@ The three stages are functions here, as the commands are on the command line: :f
 
 __version__ = "0.1.0"
 
-_API = (
+API_NAMES = (
     "BuildConfig",
     "FilterOptions",
     "Language",
@@ -21,11 +21,11 @@ _API = (
     "train_eval",
     "translate",
 )
-__all__ = ["__version__", *_API]
+__all__ = ["__version__", *API_NAMES]
 
 
 def __getattr__(name: str):
-    if name in _API:
+    if name in API_NAMES:
         import importlib
 
         # By name, on first use: the façade sits on top of the stages (mtqa.api), while every module imports
@@ -35,4 +35,4 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_API})
+    return sorted({*globals(), *API_NAMES})

@@ -18,28 +18,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from .batches.config import BuildConfig, SamplerConfig
-from .errors import MtqaError
-from .languages import Language, get_language
-from .train.config import TrainConfig
-from .train_eval.config import TrainEvalConfig
-from .translate.config import TranslateConfig
-from .translate.filters.chain import FilterOptions
+from . import API_NAMES
 
-__all__ = [
-    "BuildConfig",
-    "FilterOptions",
-    "Language",
-    "MtqaError",
-    "SamplerConfig",
-    "TrainConfig",
-    "TrainEvalConfig",
-    "TranslateConfig",
-    "build_batches",
-    "get_language",
-    "train_eval",
-    "translate",
-]
+# Re-exported (`X as X`) for mtqa/__init__.py, which hands them out by name.
+from .batches.config import BuildConfig as BuildConfig
+from .batches.config import SamplerConfig as SamplerConfig
+from .errors import MtqaError as MtqaError
+from .languages import Language as Language
+from .languages import get_language as get_language
+from .train.config import TrainConfig as TrainConfig
+from .train_eval.config import TrainEvalConfig as TrainEvalConfig
+from .translate.config import TranslateConfig as TranslateConfig
+from .translate.filters.chain import FilterOptions as FilterOptions
+
+__all__ = list(API_NAMES)  # the one list, kept where `import mtqa` can read it without loading this module
 
 
 def translate(config: TranslateConfig) -> dict[str, Any]:
