@@ -14,6 +14,19 @@ section tabulates the reports of chosen steps in Markdown and JSON.
         command: train-eval
         args: {batches: "{out}/batches", model: offline-minilm, eval: [lareqa:xquad-r], output: "{out}/trained"}
     compare: [trained]
+
+A study writes its arms once: ``defaults`` gives every step of a command the args they share,
+``grid: {seed: [0, 1, 2]}`` runs every step that names ``{seed}`` once per seed (all of seed 0's
+steps first), and a step's ``vary: {lr: [1e-4, 3e-5]}`` expands it per value::
+
+    grid: {seed: [0, 1, 2]}
+    defaults:
+      train-eval: {model: offline-me5, seed: "{seed}", eval: lareqa:xquad-r}
+    steps:
+      - name: hybrid-lr{lr}-s{seed}
+        vary: {lr: [1e-4, 3e-5]}
+        command: train-eval
+        args: {batches: "{out}/batches-s{seed}", lr: "{lr}", output: "{out}/hybrid-lr{lr}-s{seed}"}
 """
 
 from __future__ import annotations
@@ -46,7 +59,9 @@ def load_recipe(path: Path) -> dict[str, Any]:
         raise MtqaError(f"{path}: not valid YAML ({first_line(error)})") from None
     if not isinstance(recipe, dict) or not isinstance(recipe.get("steps"), list) or not recipe["steps"]:
         raise MtqaError(f"{path}: a recipe needs a non-empty 'steps' list")
-    recipe["steps"] = [expanded for step in recipe["steps"] for expanded in expand_step(step, path)]
+    steps = [with_defaults(step, recipe.get("defaults"), path) for step in recipe["steps"]]
+    steps = [gridded for combination in grid_combinations(recipe.get("grid"), path) for gridded in fill_steps(steps, combination)]
+    recipe["steps"] = unique_steps([expanded for step in steps for expanded in expand_step(step, path)], path)
     names = set()
     for number, step in enumerate(recipe["steps"], start=1):
         if not isinstance(step, dict) or step.get("command") not in COMMANDS or not isinstance(step.get("args"), dict):
@@ -65,6 +80,63 @@ def load_recipe(path: Path) -> dict[str, Any]:
     return recipe
 
 
+def with_defaults(step: Any, defaults: Any, path: Path) -> Any:
+    """``defaults: {train-eval: {model: ..., lr: ...}}`` gives every step of that command those args; the step's own win.
+
+    A step drops a default by setting it to null (or false, for a flag).
+    """
+    if defaults is None or not isinstance(step, dict):
+        return step
+    if not isinstance(defaults, dict) or not all(isinstance(args, dict) for args in defaults.values()):
+        raise MtqaError(f"{path}: 'defaults' maps a command to its args, e.g. {{train-eval: {{model: offline-me5}}}}")
+    unknown = sorted(set(defaults) - set(COMMANDS))
+    if unknown:
+        raise MtqaError(f"{path}: 'defaults' names {unknown[0]!r}, which is not a command ({', '.join(COMMANDS)})")
+    if not isinstance(step.get("args"), dict):
+        return step
+    return {**step, "args": {**defaults.get(step.get("command"), {}), **step["args"]}}
+
+
+def grid_combinations(grid: Any, path: Path) -> list[dict[str, Any]]:
+    """``grid: {seed: [0, 1, 2]}``: the recipe's steps are written once and run once per value, the first value's
+    steps all first (so a partial run compares every arm on the same seeds); steps that do not use a grid
+    placeholder run once."""
+    if grid is None:
+        return [{}]
+    if not isinstance(grid, dict) or not grid or not all(isinstance(values, list) and values for values in grid.values()):
+        raise MtqaError(f"{path}: 'grid' maps placeholders to non-empty lists, e.g. {{seed: [0, 1, 2]}}")
+    return [dict(zip(grid, combination)) for combination in itertools.product(*grid.values())]
+
+
+def fill(value: Any, values: dict[str, Any]) -> Any:
+    """``{key}`` in a string (or in the strings of a list or mapping) replaced by each of ``values``."""
+    if isinstance(value, str):
+        for key, item in values.items():
+            value = value.replace("{" + key + "}", str(item))
+        return value
+    if isinstance(value, list):
+        return [fill(item, values) for item in value]
+    return {key: fill(item, values) for key, item in value.items()} if isinstance(value, dict) else value
+
+
+def fill_steps(steps: list[Any], values: dict[str, Any]) -> list[Any]:
+    return [fill(step, values) if isinstance(step, dict) else step for step in steps]
+
+
+def unique_steps(steps: list[Any], path: Path) -> list[Any]:
+    """The steps in order, each once: a grid repeats the steps that use none of its placeholders."""
+    seen: dict[str, Any] = {}
+    kept = []
+    for step in steps:
+        name = step.get("name") if isinstance(step, dict) else None
+        if name is not None and name in seen and seen[name] == step:
+            continue
+        if name is not None:
+            seen.setdefault(name, step)
+        kept.append(step)
+    return kept
+
+
 def expand_step(step: Any, path: Path) -> list[Any]:
     """A step with ``vary: {seed: [0, 1, 2]}`` becomes one step per value (per combination, for several keys).
 
@@ -80,16 +152,8 @@ def expand_step(step: Any, path: Path) -> list[Any]:
     expanded = []
     for combination in itertools.product(*vary.values()):
         values = dict(zip(vary, combination))
-
-        def fill(value: Any) -> Any:
-            if isinstance(value, str):
-                for key, item in values.items():
-                    value = value.replace("{" + key + "}", str(item))
-                return value
-            return [fill(item) for item in value] if isinstance(value, list) else value
-
         copy = {key: value for key, value in step.items() if key != "vary"}
-        copy.update(name=fill(template), args={key: fill(value) for key, value in step["args"].items()})
+        copy.update(name=fill(template, values), args=fill(step["args"], values))
         expanded.append(copy)
     return expanded
 
@@ -225,9 +289,9 @@ def run_recipe(path: Path, out: Path, *, run_command: Callable[[list[str]], None
 def write_study_report(recipe: dict[str, Any], out: Path) -> str:
     """The study section's report over every run finished in ``out`` so far; returns its Markdown."""
     if recipe["study"].get("kind") == "translate-train":
-        from .study_translate_train import write_translate_train
+        from .studies.translate_train import write_translate_train
 
         return write_translate_train(recipe, Path(out))
-    from .study import write_study
+    from .studies.report import write_study
 
     return write_study(recipe, Path(out))

@@ -31,6 +31,7 @@ def test_lareqa_settings_on_a_hand_built_pool():
         questions={"en": ["Q1", "Q2"], "de": ["F1", "F2"]},
         candidates={"en": ["S1", "S2"], "de": ["T1", "T2"]},
         candidate_context={"en": ["", ""], "de": ["", ""]},
+        candidate_paragraph={"en": [0, 1], "de": [0, 0]},  # German: one paragraph, so its confusions are in-paragraph
         answer={"en": {"q1": 0, "q2": 1}, "de": {"q1": 0, "q2": 1}},
     )
     vectors = {
@@ -55,6 +56,11 @@ def test_lareqa_settings_on_a_hand_built_pool():
     assert result["per_language"]["multi_map"]["de"] == pytest.approx((1 / 2 + 2 / 4) / 2)
     assert result["per_language"]["rank_distance"]["de"] == 2.0
     assert result["pairs"] == 2
+    # Both German queries miss at rank 1, each picking the other sentence of their one paragraph.
+    assert result["per_language"]["mono_errors"] == {"en": 0, "de": 2}
+    assert result["per_language"]["mono_errors_same_paragraph"] == {"en": 0, "de": 2}
+    assert result["mono_errors_same_paragraph"] == 1.0
+    assert result["mono_r@1"] == 0.5 and result["mono_mrr"] == pytest.approx((1 + 0.5) / 2)
 
 
 def test_rank_distance_skips_queries_answered_in_one_language_only():
@@ -65,6 +71,7 @@ def test_rank_distance_skips_queries_answered_in_one_language_only():
         questions={"en": ["Q1", "Q2"], "de": ["F1", "F3"]},
         candidates={"en": ["S1", "S2"], "de": ["T1", "T3"]},
         candidate_context={"en": ["", ""], "de": ["", ""]},
+        candidate_paragraph={"en": [0, 1], "de": [0, 1]},
         answer={"en": {"q1": 0, "q2": 1}, "de": {"q1": 0, "q3": 1}},
     )
     vectors = {
@@ -92,6 +99,7 @@ def test_rank_distance_is_nan_not_zero_when_no_query_has_two_answers():
         questions={"en": ["Q1"], "de": ["F2"]},
         candidates={"en": ["S1"], "de": ["T2"]},
         candidate_context={"en": [""], "de": [""]},
+        candidate_paragraph={"en": [0], "de": [0]},
         answer={"en": {"q1": 0}, "de": {"q2": 0}},
     )
     result = evaluate_lareqa(data, one_hot_encoder({"Q1": [1, 0], "F2": [0, 1], "S1": [1, 0], "T2": [0, 1]})).summary()
@@ -113,7 +121,7 @@ def test_offline_minilm_on_held_out_xquad_r_articles(minilm, xquad_r):
         langs=["en", "de"],
         **{
             key: {lang: getattr(data, key)[lang] for lang in ("en", "de")}
-            for key in ("question_ids", "questions", "candidates", "candidate_context", "answer")
+            for key in ("question_ids", "questions", "candidates", "candidate_context", "candidate_paragraph", "answer")
         },
     )
     result = evaluate_lareqa(english, lambda texts, role: encode(minilm, texts)).summary()
@@ -122,6 +130,9 @@ def test_offline_minilm_on_held_out_xquad_r_articles(minilm, xquad_r):
     assert result["per_language"]["mono_map"]["en"] > max(0.5, 5 * random_ap)
     assert result["languages"] == ["en", "de"]
     assert 0 <= result["rank_distance"] < 2 * pool
+    # A real encoder's English misses are mostly another sentence of the gold paragraph, never none of them.
+    errors = result["per_language"]["mono_errors"]["en"]
+    assert 0 < result["per_language"]["mono_errors_same_paragraph"]["en"] <= errors
 
 
 def test_lareqa_article_selection_and_languages(xquad_r):

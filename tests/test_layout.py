@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mtqa"
-TOP = {"cli", "recipe", "demo", "__main__", "study", "study_translate_train", "train_eval", "api"}
+TOP = {"cli", "recipe", "demo", "__main__", "studies", "train_eval", "api"}
 STAGES = {"translate", "batches", "train", "evaluate"}
 MAX_LINES = 420
 

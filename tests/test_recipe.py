@@ -268,6 +268,38 @@ def test_vary_expands_a_step_per_value_and_names_its_group(tmp_path):
         load_recipe(bad)
 
 
+def test_grid_and_defaults_write_a_study_once_and_run_it_seed_by_seed(tmp_path):
+    recipe = write(
+        tmp_path,
+        {
+            "grid": {"seed": [0, 1]},
+            "defaults": {"train-eval": {"model": "m", "seed": "{seed}", "lr": 1e-4}},
+            "steps": [
+                {"name": "untrained", "command": "train-eval", "args": {"eval-only": True, "seed": None, "output": "{out}/untrained"}},
+                {"name": "b-s{seed}", "command": "build-batches", "args": {"input": "x", "seed": "{seed}", "output": "{out}/b-s{seed}"}},
+                {
+                    "name": "hn{hn}-s{seed}",
+                    "vary": {"hn": [1, 2]},
+                    "command": "train-eval",
+                    "args": {"batches": "{out}/b-s{seed}", "lr": 3e-5, "output": "{out}/hn{hn}-s{seed}"},
+                },
+            ],
+        },
+    )
+    steps = load_recipe(recipe)["steps"]
+    # Every arm's seed 0 before any seed 1; the step without a placeholder once.
+    assert [step["name"] for step in steps] == ["untrained", "b-s0", "hn1-s0", "hn2-s0", "b-s1", "hn1-s1", "hn2-s1"]
+    argv = step_arguments(steps[-1], tmp_path)
+    assert argv[argv.index("--model") + 1] == "m" and argv[argv.index("--seed") + 1] == "1"
+    assert argv[argv.index("--lr") + 1] == "3e-05"  # the step's own value beats the default
+    assert "--seed" not in step_arguments(steps[0], tmp_path)  # null drops a default
+    assert "--model" not in step_arguments(steps[1], tmp_path)  # defaults are per command
+    (tmp_path / "bad").mkdir()
+    bad = write(tmp_path / "bad", {"defaults": {"train": {}}, "steps": [{"command": "train-eval", "args": {"output": "o"}}]})
+    with pytest.raises(MtqaError, match="'train', which is not a command"):
+        load_recipe(bad)
+
+
 def fake_report(folder: Path, mono: float, cross: float, multi: float, distance: float, langs=("en", "de", "zh")) -> None:
     folder.mkdir(parents=True)
     item = {
@@ -287,7 +319,7 @@ def fake_report(folder: Path, mono: float, cross: float, multi: float, distance:
 
 
 def test_study_tables_claims_and_sweeps_from_run_folders(tmp_path):
-    from mtqa.study import write_study
+    from mtqa.studies.report import write_study
 
     out = tmp_path / "out"
     for seed, shift in enumerate((0.0, 0.01, -0.01)):
@@ -357,8 +389,8 @@ def test_comparison_sets_the_papers_numbers_beside_ours(tmp_path):
 def test_claims_with_a_margin_are_judged_by_paired_t_intervals(tmp_path):
     from scipy import stats
 
-    from mtqa.study import write_study
-    from mtqa.study_claims import judge, t_interval
+    from mtqa.studies.claims import judge, t_interval
+    from mtqa.studies.report import write_study
 
     mean, low, high = t_interval([1.0, 2.0, 3.0])  # std 1, n 3: half-width t(0.975, 2) / sqrt(3)
     half = stats.t.ppf(0.975, 2) / 3**0.5
@@ -419,3 +451,24 @@ def test_a_dry_run_prints_commands_that_paste_into_a_shell(tmp_path, capsys):
     printed = next(line for line in err.splitlines() if line.startswith("recipe: t: "))[len("recipe: t: ") :]
     words = shlex.split(printed)
     assert code == 0 and words[words.index("--query-prefix") + 1] == "query: " and words[words.index("--passage-prefix") + 1] == "passage: "
+
+
+def test_the_choice_rule_keeps_cross_and_multi_and_needs_every_seed():
+    from mtqa.studies.choice import choose, diagnostic_table
+
+    def runs(mono: float, cross: float, multi: float, seeds: int = 3) -> list[dict]:
+        return [{"seed": s, "mono_map": mono, "cross_map": cross, "multi_map": multi, "mono_errors_same_paragraph": 0.7} for s in range(seeds)]
+
+    groups = {
+        "untrained": runs(0.95, 0.9, 0.9, seeds=1),  # never a candidate, whatever its figures
+        "ref": runs(0.80, 0.70, 0.60),
+        "a": runs(0.82, 0.696, 0.60),  # within 0.005 on cross
+        "b": runs(0.85, 0.69, 0.60),  # the best mono, but it gives back cross
+        "c": runs(0.90, 0.75, 0.70, seeds=2),  # the best of all on two seeds only
+    }
+    rule = {"reference": "ref", "by": "mono_map", "keep": ["cross_map", "multi_map"], "within": 0.005, "seeds": 3}
+    text, record = choose(groups, rule)
+    assert record["chosen"] == "a"
+    assert "loses cross_map" in text and "too few seeds" in text
+    assert choose({"a": runs(0.8, 0.7, 0.6)}, rule)[1]["chosen"] is None  # no reference yet: no choice
+    assert "0.700" in diagnostic_table(groups, ["ref", "a"]) and "—" in diagnostic_table({"x": [{"mono_map": 0.5}]}, ["x"])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mtqa.recipe import load_recipe, write_study_report
-from mtqa.study_translate_train import collect, interval
+from mtqa.studies.translate_train import collect, interval
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "translate-train.yaml"
 LANGS = ["ar", "en", "es"]

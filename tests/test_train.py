@@ -140,6 +140,21 @@ def test_score_distillation_adds_the_kl_to_the_teachers_scores():
         ScoreDistillationLoss(infonce, weight=0.0)
 
 
+def test_distillation_without_negatives_leaves_the_negative_columns_out_of_the_kl_term():
+    """The teacher disagrees only about a hard negative: with negatives the KL term sees it, without it does not."""
+    infonce = InfoNCELoss(temperature=1.0)
+    queries, positives = torch.eye(2), torch.eye(2)
+    negatives = torch.tensor([[1.0, 0.0]])
+    teacher_negatives = torch.tensor([[0.0, 1.0]])
+    with_negatives = ScoreDistillationLoss(infonce, weight=1.0, temperature=1.0)
+    positives_only = ScoreDistillationLoss(infonce, weight=1.0, temperature=1.0, negatives=False)
+    for loss in (with_negatives, positives_only):
+        loss.set_teacher([queries, positives, teacher_negatives])
+    plain = infonce(queries, positives, negatives).item()
+    assert positives_only(queries, positives, negatives).item() == pytest.approx(plain, abs=1e-6)
+    assert with_negatives(queries, positives, negatives).item() > plain + 0.01
+
+
 def test_distillation_keeps_the_base_models_scores(tmp_path, tiny_xlmr):
     """Trained hard on the same batches, the distilled model's in-batch scores stay nearer the base model's."""
     shards = write_shards(tmp_path / "shards", synthetic_batches(count=4))

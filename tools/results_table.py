@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mtqa.study import mean_std_cell
+from mtqa.studies.report import mean_std_cell
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "recipes" / "results"

@@ -82,6 +82,12 @@ Examples:
     help="Keep the base model's scores: add W · KL(base ‖ trained) over each query's in-batch scores (0: off).",
 )
 @click.option(
+    "--distill-negatives/--no-distill-negatives",
+    default=TrainConfig.distill_negatives,
+    show_default=True,
+    help="With --distill-weight: score the hard-negative columns in the KL term too, or the batch's positives only.",
+)
+@click.option(
     "--xx-weight",
     type=click.FloatRange(min=0),
     default=TrainConfig.xx_weight,

@@ -13,6 +13,10 @@ bias is the rank distance in the multilingual pool: per query, the worst minus
 the best rank among its relevant sentences, over the queries whose answer exists
 in two or more languages (one answer says nothing of bias), averaged over those
 queries, then over query languages; the report says how many queries it covers.
+Beside mAP: R@1, R@10 and MRR per setting, and a diagnostic of the monolingual
+errors: the share of queries whose top-1 sentence is wrong but from the gold
+paragraph (a confusion between sentences of one passage, which in-paragraph hard
+negatives target).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from ..errors import MtqaError
 from ..formats import lareqa
 from .metrics import compute, csr, per_query, relevant_ranks
 
+SETTINGS = ("mono", "cross", "multi")
+
 
 @dataclass
 class LareqaSet:
@@ -39,6 +45,7 @@ class LareqaSet:
     questions: dict[str, list[str]]
     candidates: dict[str, list[str]]  # texts, one per sentence
     candidate_context: dict[str, list[str]]
+    candidate_paragraph: dict[str, list[int]]  # the paragraph each sentence belongs to, numbered per language
     answer: dict[str, dict[str, int]]  # lang -> question id -> candidate index
 
 
@@ -51,14 +58,15 @@ def load_lareqa(directory: Path, *, articles: str | None = None, langs: list[str
         if unknown:
             raise MtqaError(f"--eval-langs: {', '.join(unknown)} not in {directory} (it has {', '.join(p.stem for p in files)})")
         files = [path for path in files if path.stem in langs]
-    data = LareqaSet(langs=[], question_ids={}, questions={}, candidates={}, candidate_context={}, answer={})
+    data = LareqaSet(langs=[], question_ids={}, questions={}, candidates={}, candidate_context={}, candidate_paragraph={}, answer={})
     for path in files:
         lang = path.stem
-        ids, questions, candidates, contexts, answer = [], [], [], [], {}
-        for paragraph in lareqa.read_language(path, chosen):
+        ids, questions, candidates, contexts, paragraphs, answer = [], [], [], [], [], {}
+        for number, paragraph in enumerate(lareqa.read_language(path, chosen)):
             offset = len(candidates)
             candidates += paragraph.sentences
             contexts += [paragraph.context] * len(paragraph.sentences)
+            paragraphs += [number] * len(paragraph.sentences)
             for qa in paragraph.questions:
                 ids.append(qa.id)
                 questions.append(qa.question)
@@ -68,6 +76,7 @@ def load_lareqa(directory: Path, *, articles: str | None = None, langs: list[str
         data.langs.append(lang)
         data.question_ids[lang], data.questions[lang] = ids, questions
         data.candidates[lang], data.candidate_context[lang], data.answer[lang] = candidates, contexts, answer
+        data.candidate_paragraph[lang] = paragraphs
     if not data.langs:
         raise MtqaError(f"{directory}: no questions{' in the chosen --articles' if chosen else ''}; check --eval-articles")
     return data
@@ -82,6 +91,18 @@ class _Scores:
 
     def __getitem__(self, rows: slice) -> np.ndarray:
         return self.queries[rows] @ self.candidates.T
+
+    def top1(self, chunk_size: int) -> np.ndarray:
+        """Each query's best-scoring candidate."""
+        return np.concatenate(
+            [self[start : start + chunk_size].argmax(axis=1) for start in range(0, self.shape[0], chunk_size)] or [np.zeros(0, int)]
+        )
+
+
+def _share(part: dict[str, int], whole: dict[str, int]) -> float:
+    """sum(part) / sum(whole) over languages; NaN when there is no error to share out."""
+    total = sum(whole.values())
+    return sum(part.values()) / total if total else float("nan")
 
 
 def _mean_of_finite(values) -> float:
@@ -99,6 +120,8 @@ class LareqaResult:
     recall: dict[str, dict[str, float]] = field(default_factory=dict)
     rank_distance: dict[str, float] = field(default_factory=dict)
     rank_distance_queries: dict[str, int] = field(default_factory=dict)  # queries with answers in two or more languages
+    mono_errors: dict[str, int] = field(default_factory=dict)  # queries whose top-1 sentence is not the answer
+    mono_errors_same_paragraph: dict[str, int] = field(default_factory=dict)  # ... of which the top-1 is in the gold paragraph
     encode_seconds: float = 0.0
     total_seconds: float = 0.0
 
@@ -110,12 +133,15 @@ class LareqaResult:
             "multi_map": float(np.mean(list(self.multi.values()))),
             "rank_distance": _mean_of_finite(self.rank_distance.values()),
             "rank_distance_queries": sum(self.rank_distance_queries.values()),
+            "mono_errors_same_paragraph": _share(self.mono_errors_same_paragraph, self.mono_errors),
             **{f"{setting}_{name}": value for setting, values in self.recall.items() for name, value in values.items()},
             "per_language": {
                 "mono_map": self.mono,
                 "multi_map": self.multi,
                 "rank_distance": self.rank_distance,
                 "rank_distance_queries": self.rank_distance_queries,
+                "mono_errors": self.mono_errors,
+                "mono_errors_same_paragraph": self.mono_errors_same_paragraph,
             },
             "cross_matrix": self.cross,
             "languages": self.langs,
@@ -136,13 +162,14 @@ def evaluate_lareqa(data: LareqaSet, encode: Encoder, *, candidate: str = "sente
         texts = data.candidates
     candidate_vectors = {lang: encode(texts[lang], "passage") for lang in langs}
     result = LareqaResult(langs=langs, encode_seconds=time.perf_counter() - started)
-    recall = {"mono": {1: [], 10: []}, "cross": {1: [], 10: []}, "multi": {1: [], 10: []}}
+    recall: dict[str, dict[str, list[float]]] = {setting: {"r@1": [], "r@10": [], "mrr": []} for setting in SETTINGS}
 
     def score(queries: np.ndarray, pool: np.ndarray, relevant: list[list[int]], setting: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         indptr, indices = csr(relevant)
         ranks = relevant_ranks(_Scores(queries, pool), indptr, indices, chunk_size=chunk_size)
         for k in (1, 10):
-            recall[setting][k].append(float(np.mean(per_query(f"recall@{k}", ranks, indptr))))
+            recall[setting][f"r@{k}"].append(float(np.mean(per_query(f"recall@{k}", ranks, indptr))))
+        recall[setting]["mrr"].append(float(np.mean(per_query(f"mrr@{len(pool)}", ranks, indptr))))
         return ranks, indptr, per_query("map", ranks, indptr)
 
     for query_lang in langs:
@@ -156,6 +183,14 @@ def evaluate_lareqa(data: LareqaSet, encode: Encoder, *, candidate: str = "sente
             _, _, ap = score(question_vectors[query_lang][present], candidate_vectors[pool_lang], relevant, setting)
             if setting == "mono":
                 result.mono[query_lang] = float(ap.mean())
+                _count_mono_errors(
+                    data,
+                    query_lang,
+                    present,
+                    _Scores(question_vectors[query_lang][present], candidate_vectors[pool_lang]),
+                    result,
+                    chunk_size,
+                )
             else:
                 result.cross.setdefault(query_lang, {})[pool_lang] = float(ap.mean())
 
@@ -170,7 +205,17 @@ def evaluate_lareqa(data: LareqaSet, encode: Encoder, *, candidate: str = "sente
         result.rank_distance[query_lang] = compute("rank_distance", ranks, indptr)
         result.rank_distance_queries[query_lang] = int(sum(len(items) >= 2 for items in relevant))
     result.recall = {
-        setting: {f"r@{k}": float(np.mean(values)) for k, values in by_k.items() if values} for setting, by_k in recall.items()
+        setting: {name: float(np.mean(values)) for name, values in by_name.items() if values} for setting, by_name in recall.items()
     }
     result.total_seconds = time.perf_counter() - started
     return result
+
+
+def _count_mono_errors(data: LareqaSet, lang: str, present: list[int], scores: _Scores, result: LareqaResult, chunk_size: int) -> None:
+    """How many of ``lang``'s queries miss at top 1, and how many of those pick another sentence of the gold paragraph."""
+    answers = np.array([data.answer[lang][data.question_ids[lang][i]] for i in present], dtype=int)
+    top = scores.top1(chunk_size)
+    paragraph = np.asarray(data.candidate_paragraph[lang])
+    wrong = top != answers
+    result.mono_errors[lang] = int(wrong.sum())
+    result.mono_errors_same_paragraph[lang] = int((wrong & (paragraph[top] == paragraph[answers])).sum())

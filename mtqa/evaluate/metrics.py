@@ -133,8 +133,9 @@ def ndcg_at_k(ranks: np.ndarray, indptr: np.ndarray, k: int, grades: np.ndarray 
 def rank_distance(ranks: np.ndarray, indptr: np.ndarray) -> np.ndarray:
     """Per query: worst minus best rank among its relevant items (language bias, arXiv 2408.10536).
 
-    In a multilingual pool where the relevant items are one answer in every
-    language, a language-agnostic retriever ranks them together, which gives 0.
+    In a multilingual pool where the relevant items are one answer in each of k
+    languages, a language-agnostic retriever ranks them together, at best at
+    ranks 1..k: its floor is k - 1, not 0.
     A query with fewer than two relevant items says nothing of bias (its answer
     exists in one language), so it gets NaN, not 0. Average the result with
     ``np.nanmean`` (``compute("rank_distance", ...)``).

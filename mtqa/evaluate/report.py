@@ -14,6 +14,7 @@ from ..faults import crash_point
 from ..formats.run_files import REPORT
 from ..output import atomic_write
 from ..plots import heatmap
+from .lareqa import SETTINGS
 from .metrics import BEIR_METRICS
 
 
@@ -61,6 +62,23 @@ def render_markdown(report: dict[str, Any]) -> str:
             for name, item in lareqa.items()
         ]
         lines += ["## mAP (as Table 1 of arXiv 2408.10536)\n", markdown_table(["set", "mono", "cross", "multi"], rows), ""]
+        rows = [
+            [
+                set_label(name, item),
+                *[format_value(item.get(f"{setting}_{metric}", float("nan"))) for setting in SETTINGS for metric in ("r@1", "mrr")],
+            ]
+            for name, item in lareqa.items()
+        ]
+        lines += [
+            "## R@1 and MRR\n",
+            markdown_table(["set", *[f"{setting} {metric.upper()}" for setting in SETTINGS for metric in ("r@1", "mrr")]], rows),
+            "",
+            "## Monolingual top-1 errors\n",
+            "The share of the queries missed at rank 1 whose top sentence is another sentence of the gold paragraph "
+            "(what in-paragraph hard negatives target).\n",
+            markdown_table(["set", "errors", "from the gold paragraph"], [_error_row(name, item) for name, item in lareqa.items()]),
+            "",
+        ]
         rows = [[set_label(name, item), format_value(item["rank_distance"], 1)] for name, item in lareqa.items()]
         lines += [
             "## Language bias: rank distance in the multilingual pool (as Table 2; lower is better)\n",
@@ -83,6 +101,11 @@ def render_markdown(report: dict[str, Any]) -> str:
         ]
         lines += ["## BEIR-format sets\n", markdown_table(["set", *BEIR_METRICS, "queries", "documents"], rows), ""]
     return "\n".join(lines)
+
+
+def _error_row(name: str, item: dict[str, Any]) -> list[str]:
+    errors = sum(item["per_language"].get("mono_errors", {}).values())
+    return [set_label(name, item), str(errors), format_value(item.get("mono_errors_same_paragraph", float("nan")))]
 
 
 def map_matrix(item: dict[str, Any]) -> np.ndarray:

@@ -27,6 +27,7 @@ class TrainConfig:
     symmetric: bool = False
     freeze_word_embeddings: bool = False  # train everything but the token embedding matrix
     distill_weight: float = 0.0  # KL(base model's in-batch scores ‖ the trained model's); 0: off
+    distill_negatives: bool = True  # the KL term scores the hard-negative columns too; False: the batch's positives only
     xx_weight: float = 1.0  # multitask steps: the weight of the X-X sub-batch's loss
     xy_weight: float = 1.0  # ... and of the X-Y sub-batch's
     seed: int = 0

@@ -63,14 +63,16 @@ class ScoreDistillationLoss(nn.Module):
     The teacher is the frozen base model: keeping the student's in-batch score distribution near
     the base model's holds on to what the base knew (its monolingual ranking) while InfoNCE teaches
     the new task. :meth:`set_teacher` receives the teacher's embeddings of the step's columns
-    before the objective runs; both sides score with the same temperature.
+    before the objective runs; both sides score with the same temperature. With ``negatives=False``
+    the KL term scores the batch's positives only: the base's view of the hard negatives (other
+    sentences of the gold paragraph, which it often confuses with the answer) is left out of the target.
     """
 
-    def __init__(self, loss: nn.Module, weight: float, temperature: float = 0.05) -> None:
+    def __init__(self, loss: nn.Module, weight: float, temperature: float = 0.05, negatives: bool = True) -> None:
         super().__init__()
         if weight <= 0 or temperature <= 0:
             raise MtqaError(f"distillation weight and temperature must be positive, got {weight} and {temperature}")
-        self.loss, self.weight, self.temperature = loss, weight, temperature
+        self.loss, self.weight, self.temperature, self.negatives = loss, weight, temperature, negatives
         self.teacher: list[Tensor] | None = None
 
     def set_teacher(self, embeddings: list[Tensor]) -> None:
@@ -79,8 +81,9 @@ class ScoreDistillationLoss(nn.Module):
     def forward(self, *embeddings: Tensor) -> Tensor:
         if self.teacher is None or len(self.teacher) != len(embeddings):
             raise MtqaError("score distillation needs the teacher's embeddings of the same columns; call set_teacher first")
-        student = F.log_softmax(in_batch_scores(*embeddings, temperature=self.temperature), dim=-1)
-        teacher = F.log_softmax(in_batch_scores(*self.teacher, temperature=self.temperature), dim=-1)
+        scored = len(embeddings) if self.negatives else 2
+        student = F.log_softmax(in_batch_scores(*embeddings[:scored], temperature=self.temperature), dim=-1)
+        teacher = F.log_softmax(in_batch_scores(*self.teacher[:scored], temperature=self.temperature), dim=-1)
         return self.loss(*embeddings) + self.weight * F.kl_div(student, teacher, log_target=True, reduction="batchmean")
 
 

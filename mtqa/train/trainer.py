@@ -226,7 +226,9 @@ class _Run:
         self.teacher = None
         if config.distill_weight:
             self.teacher = frozen_copy(self.model)  # the base, before any checkpoint is loaded into the model
-            self.loss_fn = ScoreDistillationLoss(self.score_loss, config.distill_weight, config.temperature)
+            self.loss_fn = ScoreDistillationLoss(
+                self.score_loss, config.distill_weight, config.temperature, negatives=config.distill_negatives
+            )
         dtype = torch.bfloat16 if config.precision == "bf16" else torch.float16
         autocast = (lambda: torch.autocast(self.device.type, dtype=dtype)) if config.precision != "fp32" else contextlib.nullcontext
         self.encoder = ColumnEncoder(model, runner, self.group, autocast)

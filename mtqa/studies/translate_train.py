@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from .card import markdown_table
-from .output import atomic_write
-from .study import mean_std_cell, seen_unseen
+from ..card import markdown_table
+from ..output import atomic_write
+from .report import mean_std_cell, seen_unseen
 
 SPANISH = {
     "es_mono": "Spanish mono mAP",
@@ -88,7 +88,7 @@ def collect(spec: dict[str, Any], out: Path) -> dict[str, dict[int, dict[str, fl
 
 def interval(differences: list[float]) -> tuple[float, float, float]:
     """Mean and 95% t-interval of paired differences: the studies' one interval (unbounded for a single pair: nothing is shown)."""
-    from .study_claims import t_interval
+    from .claims import t_interval
 
     return t_interval(list(differences))
 

@@ -24,9 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from .card import markdown_table
-from .output import atomic_write
-from .study_claims import SETTINGS, by_seed, interval_table_and_verdicts
+from ..card import markdown_table
+from ..evaluate.lareqa import SETTINGS
+from ..output import atomic_write
+from .choice import DIAGNOSTICS, choose, diagnostic_table
+from .claims import by_seed, interval_table_and_verdicts
 
 METRICS = ("mono_map", "cross_map", "multi_map", "mono_r@1", "cross_r@1", "multi_r@1", "rank_distance")
 
@@ -52,6 +54,7 @@ def collect(recipe: dict[str, Any], out: Path) -> dict[str, list[dict[str, Any]]
                 "run": folder,
                 "seed": seed,
                 **{m: item[m] for m in METRICS},
+                **{m: item.get(m, float("nan")) for m in DIAGNOSTICS if m not in METRICS},  # reports before v3 lack some
                 "per_language": item["per_language"],
                 "cross_matrix": item["cross_matrix"],
                 "languages": item["languages"],
@@ -234,6 +237,10 @@ def write_study(recipe: dict[str, Any], out: Path) -> str:
             name: [{k: v for k, v in run.items() if k in (*METRICS, "run", "seed")} for run in runs] for name, runs in groups.items()
         }
     }
+    if "choose" in spec:
+        table, record["choice"] = choose(groups, spec["choose"])
+        lines += ["## What the methods change: ranks at the top and in-paragraph errors (mono, means over seeds)", ""]
+        lines += [diagnostic_table(groups, order), "", "## The choice", "", table, ""]
     if "selection" in spec:
         table, record["selection"] = selection(Path(out), spec["selection"], spec.get("set", "xquad-r"))
         lines += ["## Dev-split selection", "", table, ""]

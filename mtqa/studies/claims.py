@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from .card import markdown_table
+from ..card import markdown_table
+from ..evaluate.lareqa import SETTINGS
 
-SETTINGS = ("mono", "cross", "multi")
 CONFIDENCE = 0.95
 
 
