@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 
@@ -22,6 +23,17 @@ def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
 TRANSLATIONS = ("machine", "human")  # what a card says its non-English text is
 
 
+def arrow_bytes(data_dir: Path, pattern: str) -> int:
+    """The uncompressed size of the Parquet files matching ``pattern``, from their footers (what datasets calls num_bytes)."""
+    import pyarrow.parquet as pq
+
+    total = 0
+    for path in sorted(Path(data_dir).glob(pattern)):
+        metadata = pq.read_metadata(path)
+        total += sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
+    return total
+
+
 def render_card(
     *,
     title: str,
@@ -33,11 +45,12 @@ def render_card(
     sections: list[tuple[str, str]],
     translations: list[str],
     data_files: str,
+    data_dir: Path,
 ) -> str:
     """A Hugging Face dataset card (front matter through huggingface_hub's DatasetCardData), then the Markdown sections.
 
     ``translations`` names what the non-English text is (``machine``, ``human`` or both); ``data_files``
-    is the glob the Hub's viewer loads as the train split.
+    is the glob, under ``data_dir``, that the Hub's viewer and ``datasets.load_dataset`` load as the train split.
     """
     from huggingface_hub import DatasetCard, DatasetCardData
 
@@ -50,7 +63,8 @@ def render_card(
         task_categories=task_categories,
         tags=["mtqa", *[f"{kind}-translated" for kind in TRANSLATIONS if kind in translations]],
         configs=[{"config_name": "default", "data_files": [{"split": "train", "path": data_files}]}],
-        dataset_info={"splits": [{"name": "train", "num_examples": rows}]},
+        # datasets ignores a split, with a warning, unless it has all three fields.
+        dataset_info={"splits": [{"name": "train", "num_bytes": arrow_bytes(data_dir, data_files), "num_examples": rows}]},
     )
     body = "\n".join(f"## {heading}\n\n{text.strip()}\n" for heading, text in sections)
     return str(DatasetCard(f"---\n{data.to_yaml()}\n---\n\n# {title}\n\n{body}"))

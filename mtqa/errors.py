@@ -2,7 +2,12 @@
 
 
 class MtqaError(Exception):
-    """An error caused by the user's input or environment, reported without a traceback."""
+    """An error caused by the user's input or environment, reported without a traceback (exit status 1)."""
+
+
+class OptionError(MtqaError):
+    """The command line is wrong in itself, whatever the files hold: an option's value, or options that conflict
+    or need another (exit status 2, as click gives its own usage errors)."""
 
 
 def first_line(error: BaseException) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from typing import Iterator
+from typing import Iterable, Iterator
 
 STOPS = (signal.SIGINT, signal.SIGTERM)
 
@@ -35,6 +35,21 @@ def advice_of(stop: BaseException | None) -> tuple[bool, str] | None:
             return stop.mtqa_advice
         stop = stop.__cause__ or stop.__context__
     return None
+
+
+def let_stops_into_backward(parameters: Iterable) -> list:
+    """Ctrl-C and SIGTERM stop a backward pass within a layer, not at its end; returns the hooks' handles.
+
+    Python acts on a signal only between bytecodes, and a step's backward pass is one C++ call that runs
+    no Python: a stop would wait for the whole pass. A pass-through hook on every trainable parameter
+    runs Python as each gradient is computed, so the stop is raised there. The interrupted step is lost,
+    not half-applied: the optimizer has not run, and the next step clears the gradients.
+    """
+    return [parameter.register_hook(_pass_through) for parameter in parameters if parameter.requires_grad]
+
+
+def _pass_through(gradient):
+    return gradient
 
 
 @contextlib.contextmanager

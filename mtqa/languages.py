@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 
-from .errors import MtqaError
+from .errors import MtqaError, OptionError
 
 PAPER_TARGETS = ("ar", "zh", "de", "hi", "ru", "es", "th", "tr")
 # Codes in common use that the table cannot hold (one ISO 639-1 code per entry).
@@ -93,13 +93,13 @@ def parse_languages(spec: str, *, option: str = "--langs") -> list[Language]:
         try:
             language = get_language(token)
         except MtqaError as error:
-            raise MtqaError(f"{option}: {error}") from None
+            raise OptionError(f"{option}: {error}") from None
         if language in spelled:
-            raise MtqaError(f"{option}: {spelled[language]} and {token.strip()} are both {language.name} ({language.code}); give it once")
+            raise OptionError(f"{option}: {spelled[language]} and {token.strip()} are both {language.name} ({language.code}); give it once")
         spelled[language] = token.strip()
         languages.append(language)
     if not languages:
-        raise MtqaError(f"{option} is empty; give codes such as de,es,zh")
+        raise OptionError(f"{option} is empty; give codes such as de,es,zh")
     return languages
 
 

@@ -457,7 +457,9 @@ def test_the_choice_rule_keeps_cross_and_multi_and_needs_every_seed():
     from mtqa.studies.choice import choose, diagnostic_table
 
     def runs(mono: float, cross: float, multi: float, seeds: int = 3) -> list[dict]:
-        return [{"seed": s, "mono_map": mono, "cross_map": cross, "multi_map": multi, "mono_errors_same_paragraph": 0.7} for s in range(seeds)]
+        return [
+            {"seed": s, "mono_map": mono, "cross_map": cross, "multi_map": multi, "mono_errors_same_paragraph": 0.7} for s in range(seeds)
+        ]
 
     groups = {
         "untrained": runs(0.95, 0.9, 0.9, seeds=1),  # never a candidate, whatever its figures

@@ -463,3 +463,31 @@ def test_freeze_word_embeddings_keeps_the_token_matrix_and_trains_the_rest(tmp_p
     word = next(name for name in after if name.endswith("word_embeddings.weight"))
     assert torch.equal(after[word], start[word])
     assert any(not torch.equal(after[name], start[name]) for name in after if "encoder.layer" in name)
+
+
+def test_a_stop_during_backward_is_raised_within_the_pass_not_at_its_end():
+    """SIGINT arrives while backward runs C++ code: with the hooks, the pass stops before the first layer's gradient."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from mtqa.interrupts import let_stops_into_backward
+
+    torch.manual_seed(0)
+    layers = torch.nn.Sequential(*[torch.nn.Linear(1024, 1024) for _ in range(24)])
+    handles = let_stops_into_backward(layers.parameters())
+    assert len(handles) == 48  # a weight and a bias per layer
+    loss = layers(torch.randn(2048, 1024)).pow(2).mean()
+
+    def interrupt_soon(gradient):
+        # The signal comes from another thread a moment after this hook returns, as a terminal's Ctrl-C comes,
+        # while the pass is in C++ with most layers to go.
+        threading.Thread(target=lambda: (time.sleep(0.02), os.kill(os.getpid(), signal.SIGINT))).start()
+        return gradient
+
+    layers[-1].weight.register_hook(interrupt_soon)
+    with pytest.raises(KeyboardInterrupt):
+        loss.backward()
+        time.sleep(1)  # without the hooks the pass ends first and the stop is raised here
+    assert layers[0].weight.grad is None  # the pass never reached the first layer

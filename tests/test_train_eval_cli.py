@@ -140,8 +140,36 @@ def _torch_cuda() -> bool:
 
 @pytest.mark.skipif(_torch_cuda(), reason="a CUDA device is visible: --device cuda is valid here")
 def test_device_cuda_without_a_gpu_fails_before_the_model_loads(tmp_path, xquad_r):
-    result = mtqa("train-eval", "--eval-only", "--model", tmp_path / "no-model-yet", "--device", "cuda", "--eval", f"lareqa:{xquad_r}",
+    model = tmp_path / "unloadable-model"  # passes the cheap check of a model folder; loading it would fail
+    model.mkdir()
+    (model / "config.json").write_text('{"model_type": "bert"}')
+    result = mtqa("train-eval", "--eval-only", "--model", model, "--device", "cuda", "--eval", f"lareqa:{xquad_r}",
                   "--output", tmp_path / "r")  # fmt: skip
     assert result.returncode == 1 and result.stderr.strip().splitlines() == [
         "mtqa: error: --device cuda: PyTorch sees no CUDA device here; use --device cpu, or auto to take one where there is"
     ]
+
+
+HEAVY_MODULES = (
+    "import atexit, sys; "
+    "atexit.register(lambda: print('heavy modules:', sorted(m for m in ('torch', 'transformers') if m in sys.modules), file=sys.stderr)); "
+    "sys.argv[0] = 'mtqa'; from mtqa.cli import main; main()"
+)
+
+
+def test_a_missing_model_or_a_truncated_shard_fails_before_torch_is_imported(tmp_path, xquad_r):
+    shards = tmp_path / "shards"
+    built = mtqa("build-batches", "--input", f"lareqa:{xquad_r}", "--articles", "0", "--batch-size", "4", "--num-batches", "2",
+                 "--output", shards, "--quiet")  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    missing = mtqa("train-eval", "--batches", shards, "--model", tmp_path / "absent", "--output", tmp_path / "r", code=HEAVY_MODULES)
+    assert "model folder not found" in missing.stderr and "heavy modules: []" in missing.stderr, missing.stderr
+    shard = next(shards.glob("*.parquet"))
+    shard.write_bytes(shard.read_bytes()[:100])  # a copy cut short: its footer is gone
+    model = tmp_path / "model"  # the cheap check of a model folder passes; the shard must fail before any loading
+    model.mkdir()
+    (model / "config.json").write_text('{"model_type": "bert"}')
+    truncated = mtqa("train-eval", "--batches", shards, "--model", model, "--device", "cpu", "--output", tmp_path / "r",
+                     code=HEAVY_MODULES)  # fmt: skip
+    assert truncated.returncode == 1 and "unreadable shard" in truncated.stderr, truncated.stderr
+    assert "heavy modules: []" in truncated.stderr and "loaded" not in truncated.stderr, truncated.stderr

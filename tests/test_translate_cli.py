@@ -21,7 +21,7 @@ REPORT_MODULES = (
 )
 
 
-def test_translate_writes_an_aligned_corpus(tmp_path, tiny_nllb, small_squad, isolated_cache):
+def test_translate_writes_an_aligned_corpus(tmp_path, tiny_nllb, small_squad, isolated_cache, capfd):
     """From a Hugging Face folder not yet converted: the conversion runs in a child, so torch never enters the translating process."""
     out = tmp_path / "out"
     result = mtqa(
@@ -50,6 +50,11 @@ def test_translate_writes_an_aligned_corpus(tmp_path, tiny_nllb, small_squad, is
 
     corpus = datasets.load_dataset("parquet", data_dir=str(out), split="train")
     assert corpus.num_rows == 97 * 3
+    # The folder itself loads by its card, whose split datasets takes whole (it warned of a malformed split).
+    capfd.readouterr()
+    by_card = datasets.load_dataset(str(out), split="train")
+    warned = capfd.readouterr().err
+    assert by_card.num_rows == 97 * 3 and "malformed" not in warned, warned
     rows = corpus.to_list()
     by_key = {(row["id"], row["lang"]): row for row in rows}
     english = [row for row in rows if row["lang"] == "en"]

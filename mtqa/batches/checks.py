@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import MtqaError
+from ..errors import MtqaError, OptionError
 from .config import MODES, SamplerConfig
 from .corpus_index import Corpus
 from .sampler import allowed_languages, multitask_sizes, positives_per_language
@@ -29,7 +29,7 @@ MOST_LEFT_OVER = 0.5  # a share of the usable (example, language) pairs left ove
 
 def validate(corpora: list[Corpus], config: SamplerConfig) -> None:
     if config.mode not in MODES:
-        raise MtqaError(f"--mode {config.mode!r} is not one of {', '.join(MODES)}")
+        raise OptionError(f"--mode {config.mode!r} is not one of {', '.join(MODES)}")
     known = sorted({code for corpus in corpora for code in corpus.langs})
     for code in config.langs or []:
         if code not in known:
@@ -51,12 +51,12 @@ def validate(corpora: list[Corpus], config: SamplerConfig) -> None:
                 f"--mode {config.mode} needs at least two languages, but {corpus.name} has only {names} (after --langs); add languages or use --mode xx or en"
             )
     if config.alpha_schedule == "exact" and config.mode not in ("hybrid", "xx"):
-        raise MtqaError(
+        raise OptionError(
             f"--alpha-schedule exact fixes hybrid's X-X share and xx's languages; --mode {config.mode} has neither: "
             "drop --alpha-schedule, or use --mode hybrid or xx"
         )
     if config.alpha_schedule == "exact" and config.num_batches is None:
-        raise MtqaError("--alpha-schedule exact needs --num-batches N: it fixes round(alpha * N) X-X batches in advance")
+        raise OptionError("--alpha-schedule exact needs --num-batches N: it fixes round(alpha * N) X-X batches in advance")
     if config.mode == "multitask" and any(0 < size < 2 for size in multitask_sizes(config)):
         mono, cross = multitask_sizes(config)
         raise MtqaError(

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from .. import __version__, log
 from ..card import markdown_table, render_card
-from ..errors import MtqaError
+from ..errors import MtqaError, OptionError
 from ..faults import crash_point
 from ..formats import shards
 from ..formats.lareqa import parse_articles
@@ -151,7 +151,7 @@ def run_build_batches(config: BuildConfig) -> dict[str, Any]:
     if not config.inputs:
         raise MtqaError("no --input given; pass a directory written by mtqa translate or lareqa:PATH")
     if config.hard_negatives and config.sampler.positive == "passage":
-        raise MtqaError("--hard-negatives needs sentence positives; add --positive sentence (or sentence+context)")
+        raise OptionError("--hard-negatives needs sentence positives; add --positive sentence (or sentence+context)")
     with claim_output(config.output, overwrite=config.overwrite):
         return _build_batches(config)
 
@@ -190,7 +190,7 @@ def _build_batches(config: BuildConfig) -> dict[str, Any]:
         manifest["timings_s"] = timer.report()
         manifest["memory_mib"] = timer.memory_report()
         manifest = shards.write_manifest(staging, manifest)
-        (staging / "README.md").write_text(_card(manifest), encoding="utf-8")
+        (staging / "README.md").write_text(_card(manifest, staging), encoding="utf-8")
     return manifest
 
 
@@ -322,7 +322,7 @@ def _input_license(spec: str) -> str | None:
         return None
 
 
-def _card(manifest: dict[str, Any]) -> str:
+def _card(manifest: dict[str, Any], folder: Path) -> str:
     config = manifest["config"]
     # The languages the batches hold (an input may have more than --langs kept), and what their translations are:
     # a LAReQA set is human-translated, a translate output machine-translated.
@@ -352,4 +352,5 @@ prefixes such as "query: "."""
         sections=[("How it was made", how), ("Epochs", EPOCH_DEFINITION), ("Batch types", types), ("Inputs", inputs)],
         translations=translations,
         data_files="batches-*.parquet",
+        data_dir=folder,
     )

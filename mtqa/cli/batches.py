@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..batches.config import ALPHA_SCHEDULES, DATASET_SAMPLINGS, MODES, POSITIVES, XY_SCOPES, BuildConfig, SamplerConfig
-from ..errors import MtqaError
+from ..errors import MtqaError, OptionError
 from .group import _refuse_unless, cli, fill, language_codes
 
 BUILD_EXAMPLE = """\b
@@ -28,9 +28,9 @@ def _parse_weights(spec: str | None) -> dict[str, float] | None:
         try:
             weights[code.strip()] = float(value)
         except ValueError:
-            raise MtqaError(f"--lang-weights: cannot read {item!r}; use CODE=WEIGHT pairs such as de=2,es=1") from None
+            raise OptionError(f"--lang-weights: cannot read {item!r}; use CODE=WEIGHT pairs such as de=2,es=1") from None
         if not sep or weights[code.strip()] < 0:
-            raise MtqaError(f"--lang-weights: cannot read {item!r}; use CODE=WEIGHT pairs such as de=2,es=1")
+            raise OptionError(f"--lang-weights: cannot read {item!r}; use CODE=WEIGHT pairs such as de=2,es=1")
     return weights
 
 
@@ -101,7 +101,7 @@ def build_batches(**options) -> None:
         _show_stats(options["stats_dir"], options["plot"])
         return
     if not options["inputs"]:
-        raise MtqaError("build-batches needs --input (or --stats DIR to inspect shards)")
+        raise OptionError("build-batches needs --input (or --stats DIR to inspect shards)")
     if options["output"] is None:
         raise MtqaError("build-batches needs --output DIR")
     sampler = fill(

@@ -19,7 +19,7 @@ import click
 
 from .. import __version__, log
 from ..devices import DEVICES
-from ..errors import MtqaError
+from ..errors import MtqaError, OptionError
 from ..interrupts import Terminated, advice_of
 from ..languages import parse_languages
 
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
         if verbose:
             traceback.print_exc()
         click.echo(f"mtqa: error: {error}", err=True)
-        sys.exit(1)
+        sys.exit(2 if isinstance(error, OptionError) else 1)  # click's convention: 2 for a wrong command line
     except (Terminated, KeyboardInterrupt, click.Abort) as stop:
         click.echo(f"mtqa: {'terminated' if isinstance(stop, Terminated) else 'interrupted'}; {_after_stop(stop, args)}", err=True)
         sys.exit(143 if isinstance(stop, Terminated) else 130)

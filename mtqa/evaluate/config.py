@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import MtqaError
+from ..errors import OptionError
 
 CANDIDATES = ("sentence", "sentence+context")  # a LAReQA candidate's text: its sentence, or the sentence then its passage
 EVAL_KINDS = ("lareqa", "beir")
@@ -27,7 +27,7 @@ class EvalSpec:
 def parse_eval_spec(spec: str) -> EvalSpec:
     kind, sep, source = spec.partition(":")
     if not sep or kind not in EVAL_KINDS or not source:
-        raise MtqaError(
+        raise OptionError(
             f"--eval {spec!r}: expected KIND:PATH_OR_NAME with KIND one of {', '.join(EVAL_KINDS)} (e.g. lareqa:xquad-r, beir:./miracl-de)"
         )
     return EvalSpec(kind, source)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from ..errors import MtqaError
+from ..errors import MtqaError, OptionError
 
 
 @dataclass
@@ -52,9 +52,9 @@ def parse_articles(spec: str | None) -> set[int] | None:
         try:
             start, end = int(low), int(high) if sep else int(low)
         except ValueError:
-            raise MtqaError(f"--articles: cannot read {part!r}; use ranges such as 0-23 or 0-23,30") from None
+            raise OptionError(f"--articles: cannot read {part!r}; use ranges such as 0-23 or 0-23,30") from None
         if start < 0 or end < start:
-            raise MtqaError(f"--articles: {part!r} is not an ascending range of article indices; use ranges such as 0-23")
+            raise OptionError(f"--articles: {part!r} is not an ascending range of article indices; use ranges such as 0-23")
         chosen.update(range(start, end + 1))
     return chosen
 

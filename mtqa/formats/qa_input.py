@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..errors import MtqaError, first_line
+from ..errors import MtqaError, OptionError, first_line
 
 ON_BAD_ROW = ("fail", "skip")  # a row that cannot be read: stop with its location, or skip it and count it
 COLUMN_KEYS = ("id", "title", "question", "context", "answers", "answer_text", "answer_start")
@@ -51,7 +51,7 @@ def parse_column_map(spec: str | None) -> dict[str, str]:
         ours, sep, theirs = item.partition("=")
         ours, theirs = ours.strip(), theirs.strip()
         if not sep or not theirs or ours not in COLUMN_KEYS:
-            raise MtqaError(f"--columns: cannot read {item!r}; expected OURS=THEIRS with OURS one of {', '.join(COLUMN_KEYS)}")
+            raise OptionError(f"--columns: cannot read {item!r}; expected OURS=THEIRS with OURS one of {', '.join(COLUMN_KEYS)}")
         mapping[ours] = theirs
     return mapping
 
@@ -194,7 +194,7 @@ def read_hf(spec: str, split: str) -> tuple[Iterator[tuple[str, Any]], str | Non
     """``hf:NAME[:CONFIG]`` through ``datasets.load_dataset`` (hub id or local folder)."""
     name, _, config = spec[len("hf:") :].partition(":")
     if not name:
-        raise MtqaError("hf: needs a dataset name, e.g. hf:rajpurkar/squad or hf:./my_dataset")
+        raise OptionError("hf: needs a dataset name, e.g. hf:rajpurkar/squad or hf:./my_dataset")
     from ..paths import hub_reachable
 
     offline = {}
@@ -265,7 +265,7 @@ def load_records(
     """
     column_map = parse_column_map(columns)
     if articles is not None and not spec.startswith("lareqa:") and (spec.startswith("hf:") or not spec.endswith(".json")):
-        raise MtqaError(
+        raise OptionError(
             f"--articles picks articles of a SQuAD .json file by index; {spec} has no articles: drop --articles, or use --limit"
         )
     license_name = None

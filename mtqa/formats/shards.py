@@ -69,9 +69,20 @@ def read_manifest(directory: Path, option: str = "--batches") -> dict[str, Any]:
     if manifest.get("format_version") != FORMAT_VERSION:
         raise MtqaError(f"{path}: shard format {manifest.get('format_version')} is not {FORMAT_VERSION}; rebuild with this mtqa version")
     for shard in manifest.get("shards", []):
-        if not (Path(directory) / shard["file"]).is_file():
-            raise MtqaError(f"{Path(directory) / shard['file']}: shard listed in manifest.json is missing; rebuild the shards")
+        _check_footer(Path(directory) / shard["file"], shard)
     return manifest
+
+
+def _check_footer(path: Path, entry: dict[str, Any]) -> None:
+    """A shard that is missing, truncated or of another size fails here, from its footer alone, before any model loads."""
+    if not path.is_file():
+        raise MtqaError(f"{path}: shard listed in manifest.json is missing; rebuild the shards")
+    try:
+        rows = pq.read_metadata(path).num_rows
+    except (pa.ArrowException, OSError) as error:
+        raise MtqaError(f"{path}: unreadable shard ({first_line(error)}); rebuild the shards") from None
+    if rows != entry["rows"]:
+        raise MtqaError(f"{path}: {rows} rows, the manifest says {entry['rows']}; rebuild the shards")
 
 
 @dataclass

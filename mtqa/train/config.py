@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import MtqaError
+from ..errors import MtqaError, OptionError
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 # The paper's prefixes (arXiv 2408.10536); models trained with others (e5: "query: ") say so.
@@ -46,25 +46,25 @@ class TrainConfig:
 
     def validate(self) -> None:
         if self.precision not in PRECISIONS:
-            raise MtqaError(f"--precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
+            raise OptionError(f"--precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
         for name in ("max_steps", "grad_cache", "sub_batch", "save_every", "eval_every", "max_length", "warmup_steps"):
             value = getattr(self, name)
             if value is not None and value < (0 if name == "warmup_steps" else 1):
-                raise MtqaError(f"{name.replace('_', '-')} must be a positive number, got {value}")
+                raise OptionError(f"{name.replace('_', '-')} must be a positive number, got {value}")
         if not 0 <= self.warmup_ratio <= 1:
-            raise MtqaError(f"warmup ratio must be between 0 and 1, got {self.warmup_ratio}")
+            raise OptionError(f"warmup ratio must be between 0 and 1, got {self.warmup_ratio}")
         if self.lr <= 0 or self.temperature <= 0:
-            raise MtqaError("learning rate and temperature must be positive")
+            raise OptionError("learning rate and temperature must be positive")
         if self.xx_weight < 0 or self.xy_weight < 0 or self.xx_weight + self.xy_weight == 0:
-            raise MtqaError(f"--xx-weight {self.xx_weight} and --xy-weight {self.xy_weight}: weights must be >= 0 and not both 0")
+            raise OptionError(f"--xx-weight {self.xx_weight} and --xy-weight {self.xy_weight}: weights must be >= 0 and not both 0")
         if self.distill_weight < 0:
-            raise MtqaError(f"--distill-weight must be >= 0 (0: off), got {self.distill_weight}")
+            raise OptionError(f"--distill-weight must be >= 0 (0: off), got {self.distill_weight}")
         if self.keep_checkpoints < 1:
-            raise MtqaError("keep-checkpoints must be at least 1")
+            raise OptionError("keep-checkpoints must be at least 1")
         if (self.validation_batches or self.patience) and not self.eval_every:
-            raise MtqaError("--validation-batches and --patience need --eval-every N (how often to measure)")
+            raise OptionError("--validation-batches and --patience need --eval-every N (how often to measure)")
         if self.patience and not self.validation_batches:
-            raise MtqaError("--patience needs --validation-batches DIR (held-out shards to measure the loss on)")
+            raise OptionError("--patience needs --validation-batches DIR (held-out shards to measure the loss on)")
 
 
 def check_shards_fit(config: TrainConfig, manifest: dict, shards_dir: object) -> None:

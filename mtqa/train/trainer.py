@@ -28,7 +28,7 @@ from ..errors import MtqaError
 from ..faults import crash_point
 from ..formats.run_files import TRAIN_LOG
 from ..formats.shards import TrainBatch, iter_batches, read_manifest
-from ..interrupts import Terminated, uninterrupted
+from ..interrupts import Terminated, let_stops_into_backward, uninterrupted
 from ..output import atomic_directory, write_error
 from . import checkpoints
 from .config import TrainConfig, check_shards_fit
@@ -207,6 +207,7 @@ class _Run:
         if config.freeze_word_embeddings:
             freeze_word_embeddings(model)
         self._set_up_optimisation(wrap(model, group))
+        let_stops_into_backward(model.parameters())
         self._resume()
 
     def _set_up_optimisation(self, runner) -> None:

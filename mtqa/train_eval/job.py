@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..encoders.load import base_model_id, load_encoder, resolve_model_name
-from ..errors import MtqaError
+from ..encoders.load import base_model_id, check_model_source, load_encoder, resolve_model_name
+from ..errors import MtqaError, OptionError
 from ..evaluate.beir import evaluate_beir
 from ..evaluate.config import EvalSpec, parse_eval_spec
 from ..evaluate.engine import evaluation_encoder
@@ -26,7 +26,6 @@ from ..output import atomic_write, check_writable_parent, output_lock, write_err
 from ..paths import resolve_eval_data
 from ..stages import announced
 from ..train.config import check_shards_fit
-from ..train.distributed import current_group
 from .config import TrainEvalConfig
 from .model_card import write_model_card
 
@@ -100,9 +99,19 @@ def _evaluate_sets(
 
 def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
     if not config.eval_only and config.batches is None:
-        raise MtqaError("train-eval needs --batches DIR (or --eval-only to evaluate the model as it is)")
+        raise OptionError("train-eval needs --batches DIR (or --eval-only to evaluate the model as it is)")
     if config.eval_only and not config.evals:
-        raise MtqaError("--eval-only needs at least one --eval set")
+        raise OptionError("--eval-only needs at least one --eval set")
+    if config.eval_only and config.train.distill_weight:
+        raise OptionError("--distill-weight keeps the base model's scores while training; --eval-only trains none: drop one of them")
+    if not config.eval_only:
+        config.train.validate()  # the command line's own conflicts first, before any file is read
+    _check_merge_options(config)
+    manifest = None
+    if config.batches is not None and not config.eval_only:
+        manifest = read_manifest(config.batches)  # read once, here: a wrong folder fails before the model loads
+        check_shards_fit(config.train, manifest, config.batches)
+    check_model_source(config.model)  # a wrong path fails now, before torch is imported
     if config.overwrite and config.output.exists():
         _remove_earlier_run(config.output)
     if config.device in ("auto", "cuda"):
@@ -112,22 +121,16 @@ def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
             raise MtqaError("--device cuda: PyTorch sees no CUDA device here; use --device cpu, or auto to take one where there is")
         config.device = "cuda" if torch.cuda.is_available() else "cpu"
     if config.train.precision != "fp32" and config.device != "cuda" and not config.eval_only:
-        raise MtqaError(
+        raise OptionError(
             f"--precision {config.train.precision} needs a CUDA device (--device cuda); on {config.device} use --precision fp32"
         )
-    manifest = None
-    if config.batches is not None and not config.eval_only:
-        manifest = read_manifest(config.batches)  # read once, here: a wrong folder fails before the model loads
-        check_shards_fit(config.train, manifest, config.batches)
-    if config.eval_only and config.train.distill_weight:
-        raise MtqaError("--distill-weight keeps the base model's scores while training; --eval-only trains none: drop one of them")
-    _check_merge_options(config)
     if not config.eval_only:
         from ..train.trainer import check_run_folder
 
-        config.train.validate()  # conflicting training options fail before the model loads
         if _finished_training(config) is None:
             check_run_folder(config.output, config.train.resume)
+    from ..train.distributed import current_group  # imports torch: only once the cheap checks have passed
+
     group = current_group()
     if not group.is_main:
         return _train_on_other_rank(config)
@@ -159,24 +162,24 @@ def _check_merge_options(config: TrainEvalConfig) -> None:
     """--merge-base's needs, before any model loads."""
     if config.merge_base is None:
         if config.merge_dev_articles:
-            raise MtqaError("--merge-dev-articles chooses λ for --merge-base auto; add --merge-base auto, or drop it")
+            raise OptionError("--merge-dev-articles chooses λ for --merge-base auto; add --merge-base auto, or drop it")
         return
     if config.eval_only:
-        raise MtqaError("--merge-base merges the base with the model this run trains; --eval-only trains none: drop one of them")
+        raise OptionError("--merge-base merges the base with the model this run trains; --eval-only trains none: drop one of them")
     if config.merge_base != "auto":
         if config.merge_dev_articles:
-            raise MtqaError(
+            raise OptionError(
                 f"--merge-dev-articles chooses λ for --merge-base auto; --merge-base {config.merge_base} fixes it: drop one of them"
             )
         return
     if not config.merge_dev_articles:
-        raise MtqaError("--merge-base auto chooses λ on dev articles: add --merge-dev-articles, e.g. 20-23 (never the --eval-articles)")
+        raise OptionError("--merge-base auto chooses λ on dev articles: add --merge-dev-articles, e.g. 20-23 (never the --eval-articles)")
     if not any(parse_eval_spec(raw).kind == "lareqa" for raw in config.evals):
-        raise MtqaError("--merge-base auto scores λ on a lareqa set's --merge-dev-articles; add --eval lareqa:NAME")
+        raise OptionError("--merge-base auto scores λ on a lareqa set's --merge-dev-articles; add --eval lareqa:NAME")
     dev, test = parse_articles(config.merge_dev_articles), parse_articles(config.eval_articles)
     if test is None or dev & test:
         shared = sorted(dev if test is None else dev & test)
-        raise MtqaError(
+        raise OptionError(
             f"--merge-dev-articles and --eval-articles share article {shared[0]}: λ must be chosen on articles the "
             "evaluation never sees; give disjoint ranges, e.g. --merge-dev-articles 20-23 --eval-articles 24-47"
         )
@@ -235,6 +238,8 @@ def _remove_earlier_run(output: Path) -> None:
         return
     if not output.is_dir() or not any((output / marker).exists() for marker in RUN_MARKERS):
         raise MtqaError(f"--overwrite replaces an earlier train-eval run, and {output} is not one; choose another --output")
+    from ..train.distributed import current_group
+
     if current_group().is_main:
         with output_lock(output):
             shutil.rmtree(output)

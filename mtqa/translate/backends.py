@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..errors import MtqaError
+from ..errors import MtqaError, OptionError
 from ..languages import Language, get_language
 from . import apertium
 from .filters.round_trip import BackTranslate
@@ -39,7 +39,7 @@ def _open_apertium(config, targets: list[Language]) -> OpenedModel:
             f"--executor {config.executor}: Apertium runs in this process's own subprocesses; drop --executor, or use a CTranslate2 --model"
         )
     if config.device == "cuda":
-        raise MtqaError("--device cuda: Apertium runs on the CPU; drop --device")
+        raise OptionError("--device cuda: Apertium runs on the CPU; drop --device")
     pairs = apertium.resolve_pairs(config.model, targets)
     translator = apertium.ApertiumTranslator(pairs, max_batch_tokens=config.max_batch_tokens)
     executor = apertium.ApertiumExecutor(translator, workers=config.threads)

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from typing import Any
 
 from .. import log
-from ..errors import MtqaError
+from ..errors import MtqaError, OptionError
 from ..faults import crash_point
 from ..formats.parallel_corpus import CORPUS_FILE, CREATED_BY, write_corpus
 from ..formats.run_files import MANIFEST, TRANSLATION_CACHE
@@ -34,7 +34,7 @@ def run_translate(config: TranslateConfig) -> dict[str, Any]:
     source = get_language("en")
     targets = [language for language in config.langs if language != source]
     if not targets:
-        raise MtqaError("--langs names no target language besides English (the source)")
+        raise OptionError("--langs names no target language besides English (the source)")
     if config.executor == "ray":
         from .model.ray_executor import require_ray
 
@@ -98,7 +98,7 @@ def _translate(config: TranslateConfig, source: Language, targets: list[Language
             write_corpus(staging / CORPUS_FILE, rows)
             crash_point("output.write")
             write_json(staging / MANIFEST, manifest)
-            (staging / "README.md").write_text(dataset_card(manifest, config), encoding="utf-8")
+            (staging / "README.md").write_text(dataset_card(manifest, config, staging), encoding="utf-8")
     manifest["timings_s"]["write"] = timer.report()["write"]
     manifest["memory_mib"]["write"] = timer.memory_report()["write"]
     return manifest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+from pathlib import Path
 from typing import Any
 
 from .. import __version__
@@ -33,7 +34,7 @@ def similarity_report(chain: FilterChain) -> dict[str, Any] | None:
     return {**similarity.report(), "languages": report(similarity.scores, chain.report().get("similarity", {}))}
 
 
-def dataset_card(manifest: dict[str, Any], config: TranslateConfig) -> str:
+def dataset_card(manifest: dict[str, Any], config: TranslateConfig, folder: Path) -> str:
     codes = manifest["languages"]
     counts = manifest["counts"]
     reasons = manifest["filters"]["dropped_examples_by_reason"]
@@ -73,6 +74,7 @@ One row per (example, language), English included:
         sections=[("How it was made", how), ("Fields", fields), ("Filters", filters), ("Limitations", MT_LIMITATIONS)],
         translations=["machine"],
         data_files="data/*.parquet",
+        data_dir=folder,
     )
 
 
