@@ -142,5 +142,5 @@ def test_merge_base_auto_chooses_lambda_on_the_dev_articles_and_saves_the_merge(
 )
 def test_merge_options_are_checked_before_any_work(tmp_path, tiny_xlmr, shards, xquad_r, capsys, extra, message):
     code, err = train_eval(tmp_path, tiny_xlmr, shards, xquad_r, *extra, capsys=capsys)
-    assert code == 1 and message in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1  # the command line's own fault
     assert not (tmp_path / "run").exists()

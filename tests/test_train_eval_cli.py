@@ -111,7 +111,7 @@ def test_cpu_refuses_half_precision(tmp_path, tiny_xlmr, xquad_r):
         "--quiet",
     )
     result = mtqa("train-eval", "--batches", shards, "--model", tiny_xlmr, "--precision", "bf16", "--output", tmp_path / "r")
-    assert result.returncode == 1 and "needs a CUDA device" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert result.returncode == 2 and "needs a CUDA device" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
 def test_model_path_that_is_not_a_model(tmp_path):

@@ -22,10 +22,10 @@ from torch import nn
 
 from ..errors import MtqaError, first_line
 from ..faults import crash_point
+from ..formats.run_files import CHECKPOINT_PREFIX, complete_checkpoints
 from ..output import write_error
 from .rng import host_rng_state, set_host_rng_state, set_torch_rng_state, torch_rng_state
 
-CHECKPOINT_PREFIX = "step-"
 # Settings that may change between a run and its resumption without changing what is learned.
 RESUMABLE_CHANGES = {"save_every", "keep_checkpoints", "eval_every", "resume", "grad_cache", "sub_batch", "precision"}
 
@@ -34,14 +34,6 @@ def remove_unfinished(directory: Path) -> None:
     """Remove checkpoints interrupted while being written."""
     for leftover in directory.glob(".tmp-*"):
         shutil.rmtree(leftover, ignore_errors=True)
-
-
-def complete_checkpoints(directory: Path) -> list[Path]:
-    """Renamed-into-place checkpoint directories, newest first (temp dirs are never listed)."""
-    if not directory.is_dir():
-        return []
-    found = [path for path in directory.glob(f"{CHECKPOINT_PREFIX}*") if path.name[len(CHECKPOINT_PREFIX) :].isdigit()]
-    return sorted(found, key=lambda path: int(path.name[len(CHECKPOINT_PREFIX) :]), reverse=True)
 
 
 def save_checkpoint(

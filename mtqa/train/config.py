@@ -44,6 +44,9 @@ class TrainConfig:
     patience: int | None = None  # stop after this many evals without a better validation loss; keep the best weights
     resume: bool = False
 
+    def __post_init__(self) -> None:
+        self.validate()  # once, as the config is made from the user's options: nothing below checks them again
+
     def validate(self) -> None:
         if self.precision not in PRECISIONS:
             raise OptionError(f"--precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")

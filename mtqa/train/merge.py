@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import MtqaError
+from ..errors import MtqaError, OptionError
 from ..formats.run_files import MERGE_RECORD
 
 # λ values `--merge-base auto` tries on the dev articles (1.0: the fine-tuned model as it is).
@@ -28,7 +28,7 @@ def parse_lambda(value: str | None) -> float | str | None:
     try:
         lam = float(value)
     except ValueError:
-        raise MtqaError(f"--merge-base {value!r}: give λ between 0 and 1 (e.g. 0.5), or auto to choose it on the dev articles") from None
+        raise OptionError(f"--merge-base {value!r}: give λ between 0 and 1 (e.g. 0.5), or auto to choose it on the dev articles") from None
     if not 0 <= lam <= 1:
         raise MtqaError(f"--merge-base {value}: λ must be between 0 (the base model) and 1 (the fine-tuned one)")
     return lam

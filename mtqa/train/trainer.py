@@ -31,10 +31,11 @@ from ..formats.shards import TrainBatch, iter_batches, read_manifest
 from ..interrupts import Terminated, let_stops_into_backward, uninterrupted
 from ..output import atomic_directory, write_error
 from . import checkpoints
-from .config import TrainConfig, check_shards_fit
+from .config import TrainConfig
 from .distributed import Group, current_group, wrap
 from .encode import ColumnEncoder, default_sub_batch, embed, step_columns
 from .losses import CachedEmbeddingLoss, EmbeddingLoss, InfoNCELoss, ScoreDistillationLoss, SubBatchLoss
+from .preflight import checked_manifest
 from .rng import seed_everything
 
 EvalHook = Callable[[int, nn.Module], dict]
@@ -157,35 +158,20 @@ def _summary(run: "_Run", samples: int, seconds: float, losses: list[float], eva
     }
 
 
-def check_run_folder(output_dir: Path, resume: bool) -> None:
-    """A run folder may be trained into: not finished, and holding an earlier run only with --resume (checked before any load too)."""
-    if (output_dir / "model").exists():
-        raise MtqaError(
-            f"{output_dir}/model already exists: that run is finished; choose another --output, or pass --overwrite to replace it"
-        )
-    if not resume and ((output_dir / TRAIN_LOG).exists() or checkpoints.complete_checkpoints(output_dir / "checkpoints")):
-        raise MtqaError(
-            f"{output_dir} holds an earlier run; pass --resume to continue it, --overwrite to start it again, or choose another --output"
-        )
-
-
 class _Run:
     """Everything a training run holds: checked folders, optimizer, schedule, loss, and where it resumes."""
 
     def __init__(self, config: TrainConfig, model: nn.Module, shards_dir: Path, output_dir: Path, manifest: dict[str, Any] | None) -> None:
-        config.validate()
         self.config, self.model, self.shards_dir, self.output_dir = config, model, shards_dir, output_dir
-        self.manifest = manifest or read_manifest(shards_dir)  # the caller's, where it has read it already
+        # The caller's manifest comes checked (train-eval checks before any model loads); without one, check here.
+        self.manifest = manifest or checked_manifest(config, shards_dir, output_dir)
         num_batches = int(self.manifest["num_batches"])
-        if num_batches < 1:
-            raise MtqaError(f"{shards_dir}: no batches to train on; rebuild the shards with more data or a smaller --batch-size")
         self.group = group = current_group()
         if group.world > 1 and group.device.type == "cuda":
             model.to(group.device)
         self.device = next(model.parameters()).device
         if config.precision != "fp32" and self.device.type != "cuda":
             raise MtqaError(f"--precision {config.precision} needs a CUDA device; on {self.device.type} use --precision fp32")
-        check_shards_fit(config, self.manifest, shards_dir)
         self.max_steps = config.max_steps or num_batches
         if self.max_steps > num_batches:
             warnings.warn(
@@ -199,7 +185,6 @@ class _Run:
         self.settings = {**dataclasses.asdict(config), "max_steps": self.max_steps}
         self.checkpoints = output_dir / "checkpoints"
         self.log_path = output_dir / TRAIN_LOG
-        check_run_folder(output_dir, config.resume)
         group.barrier()  # every rank has checked the folder before rank 0 writes to it
         if group.is_main:
             self.checkpoints.mkdir(parents=True, exist_ok=True)

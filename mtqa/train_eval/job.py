@@ -20,12 +20,10 @@ from ..evaluate.report import write_report
 from ..formats.beir import load_beir, trec_qrels_lines
 from ..formats.lareqa import parse_articles
 from ..formats.run_files import TRAINED
-from ..formats.shards import read_manifest
 from ..interrupts import advise, is_stop
 from ..output import atomic_write, check_writable_parent, output_lock, write_error
 from ..paths import resolve_eval_data
 from ..stages import announced
-from ..train.config import check_shards_fit
 from .config import TrainEvalConfig
 from .model_card import write_model_card
 
@@ -104,13 +102,14 @@ def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
         raise OptionError("--eval-only needs at least one --eval set")
     if config.eval_only and config.train.distill_weight:
         raise OptionError("--distill-weight keeps the base model's scores while training; --eval-only trains none: drop one of them")
-    if not config.eval_only:
-        config.train.validate()  # the command line's own conflicts first, before any file is read
     _check_merge_options(config)
     manifest = None
     if config.batches is not None and not config.eval_only:
-        manifest = read_manifest(config.batches)  # read once, here: a wrong folder fails before the model loads
-        check_shards_fit(config.train, manifest, config.batches)
+        from ..train.preflight import checked_manifest
+
+        # Once, here: wrong shards or a run folder that cannot be trained into fail before the model loads.
+        into = not config.overwrite and _finished_training(config) is None  # --overwrite removes the folder below
+        manifest = checked_manifest(config.train, config.batches, config.output, run_folder=into)
     check_model_source(config.model)  # a wrong path fails now, before torch is imported
     if config.overwrite and config.output.exists():
         _remove_earlier_run(config.output)
@@ -124,11 +123,6 @@ def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
         raise OptionError(
             f"--precision {config.train.precision} needs a CUDA device (--device cuda); on {config.device} use --precision fp32"
         )
-    if not config.eval_only:
-        from ..train.trainer import check_run_folder
-
-        if _finished_training(config) is None:
-            check_run_folder(config.output, config.train.resume)
     from ..train.distributed import current_group  # imports torch: only once the cheap checks have passed
 
     group = current_group()
@@ -248,7 +242,7 @@ def _remove_earlier_run(output: Path) -> None:
 
 def _advise_after_stop(stop: BaseException, output: Path) -> None:
     """What a stopped training run kept, and that --resume goes on from it; or that nothing was kept."""
-    from ..train.checkpoints import complete_checkpoints
+    from ..formats.run_files import complete_checkpoints
 
     if (output / "model").is_dir():
         advise(stop, resume=True, what=f"training had finished ({output / 'model'}); the evaluation had not")
