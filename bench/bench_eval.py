@@ -29,9 +29,9 @@ def main() -> None:
     args = parser.parse_args()
     from mtqa.encoders.load import encode, load_encoder
     from mtqa.evaluate.lareqa import evaluate_lareqa, load_lareqa
-    from mtqa.paths import resolve_eval_data
+    from mtqa.paths import resolve_data_set
 
-    data = load_lareqa(resolve_eval_data("xquad-r"), articles="44-47" if args.quick else None)
+    data = load_lareqa(resolve_data_set("xquad-r"), articles="44-47" if args.quick else None)
     model = load_encoder("offline-minilm")
     started = time.perf_counter()
     summary = evaluate_lareqa(data, lambda texts, role: encode(model, texts, batch_size=128)).summary()
@@ -47,7 +47,7 @@ def main() -> None:
         "target": 0.10,
     }
     try:  # the scoring figure above is kept even if this one cannot be measured
-        results["engines"] = engines(resolve_eval_data("xquad-r"), "46-47" if args.quick else "40-47")
+        results["engines"] = engines(resolve_data_set("xquad-r"), "46-47" if args.quick else "40-47")
     except Exception as error:  # noqa: BLE001  (a benchmark reports what failed and goes on)
         print(f"bench-eval: --eval-engine comparison failed: {type(error).__name__}: {error}", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -65,12 +65,12 @@ def load_questions(spec: str, articles: str | None = None) -> tuple[dict[str, di
     """Questions per language by id, and the ids of each passage (for nearby_question)."""
     from mtqa.errors import MtqaError
     from mtqa.formats import lareqa
-    from mtqa.paths import resolve_eval_data
+    from mtqa.paths import resolve_data_set
 
     kind, _, path = spec.partition(":")
     if kind != "lareqa" or not path:
         raise MtqaError(f"--data {spec!r}: use lareqa:PATH or lareqa:NAME (a LAReQA-format folder such as xquad-r)")
-    folder = resolve_eval_data(path)
+    folder = resolve_data_set(path)
     questions: dict[str, dict[str, str]] = {}
     passages: dict[str, list[str]] = {}
     for file in lareqa.language_files(folder):
@@ -92,9 +92,9 @@ def load_sentences(spec: str, articles: str | None = None) -> dict[str, dict[str
     question has in a real run, where its passage's sentences are translated beside it.
     """
     from mtqa.formats import lareqa
-    from mtqa.paths import resolve_eval_data
+    from mtqa.paths import resolve_data_set
 
-    folder = resolve_eval_data(spec.partition(":")[2])
+    folder = resolve_data_set(spec.partition(":")[2])
     return {
         file.stem: {
             str(number): paragraph.sentences for number, paragraph in enumerate(lareqa.read_language(file, lareqa.parse_articles(articles)))

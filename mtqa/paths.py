@@ -3,7 +3,7 @@
 A data set named NAME is looked for in $MTQA_DATA/NAME, then in the cache
 ($MTQA_CACHE/data/NAME); the LAReQA sets are downloaded there from their public
 release as a last resort. Every command, the demo, the
-tests and the benchmarks find data through :func:`find_data` / :func:`resolve_eval_data`.
+tests and the benchmarks find data through :func:`find_data` / :func:`resolve_data_set`.
 """
 
 from __future__ import annotations
@@ -139,8 +139,9 @@ def download_public(name: str, target: Path, timeout: float = 20.0) -> Path:
     return target
 
 
-def resolve_eval_data(spec: str, option: str = "--eval") -> Path:
-    """``spec`` is a folder, or a set name such as ``xquad-r``; ``option`` names where it came from in errors."""
+def resolve_data_set(spec: str, option: str = "--eval") -> Path:
+    """A data set's folder, for evaluation (``--eval``) and training inputs (``--input lareqa:``) alike: ``spec`` is a
+    folder, or a set name such as ``xquad-r``; ``option`` names where it came from in errors."""
     path = Path(spec).expanduser()
     if path.is_dir():
         return path

@@ -13,7 +13,7 @@ from mtqa.evaluate.beir import evaluate_beir
 from mtqa.evaluate.config import parse_eval_spec
 from mtqa.evaluate.lareqa import LareqaSet, evaluate_lareqa, load_lareqa
 from mtqa.formats.beir import load_beir
-from mtqa.paths import resolve_eval_data
+from mtqa.paths import resolve_data_set
 
 
 def one_hot_encoder(vectors: dict[str, list[float]]):
@@ -201,9 +201,9 @@ def test_eval_specs_and_data_resolution(tmp_path, monkeypatch, xquad_r):
         with pytest.raises(MtqaError, match="expected KIND:PATH_OR_NAME"):
             parse_eval_spec(bad)
     monkeypatch.setenv("MTQA_DATA", str(xquad_r.parent))
-    assert resolve_eval_data("xquad-r") == xquad_r
+    assert resolve_data_set("xquad-r") == xquad_r
     with pytest.raises(MtqaError, match="folder not found"):
-        resolve_eval_data(str(tmp_path / "nope"))
+        resolve_data_set(str(tmp_path / "nope"))
 
 
 def test_data_is_found_only_where_the_user_pointed(tmp_path, monkeypatch):
@@ -215,16 +215,16 @@ def test_data_is_found_only_where_the_user_pointed(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path / "work")  # ../shared/data/myset exists from here
     monkeypatch.delenv("MTQA_DATA", raising=False)
     with pytest.raises(MtqaError, match="'myset' not found in \\$MTQA_DATA"):
-        resolve_eval_data("myset")
+        resolve_data_set("myset")
     monkeypatch.setenv("MTQA_DATA", str(tmp_path / "elsewhere"))
-    assert resolve_eval_data("myset") == tmp_path / "elsewhere" / "myset"
+    assert resolve_data_set("myset") == tmp_path / "elsewhere" / "myset"
 
 
 def test_public_download_failure_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr("mtqa.paths.LAREQA_BASE", "http://127.0.0.1:9")  # nothing listens on the discard port
     monkeypatch.setattr("mtqa.paths.local_candidates", lambda name: [])
     with pytest.raises(MtqaError, match="downloading it failed"):
-        resolve_eval_data("mlqa-r")
+        resolve_data_set("mlqa-r")
     assert list((tmp_path / "mtqa-cache" / "data").iterdir()) == []  # the half-fetched set was removed
 
 

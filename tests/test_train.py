@@ -264,13 +264,13 @@ def test_loss_falls_log_and_saved_model_loads(tmp_path, tiny_xlmr):
 def test_grad_cache_equals_full_batch(tmp_path, tiny_xlmr):
     shards = write_shards(tmp_path / "shards", synthetic_batches(count=2, negatives=2))
     plain, cached = load(tiny_xlmr, dropout=False), load(tiny_xlmr, dropout=False)
-    train(config(max_steps=2, sub_batch=64), plain, shards, tmp_path / "plain", progress=False)
+    train(config(max_steps=2, piece_size=64), plain, shards, tmp_path / "plain", progress=False)
     train(config(max_steps=2, grad_cache=3), cached, shards, tmp_path / "cached", progress=False)
     assert_same_weights(plain, cached, atol=1e-5)
     # With dropout on, replaying each chunk's RNG state gives exactly the update of the
     # plain path run in the same pieces (same dropout draws in the same order).
     plain, cached = load(tiny_xlmr), load(tiny_xlmr)
-    train(config(max_steps=2, sub_batch=3), plain, shards, tmp_path / "plain-dropout", progress=False)
+    train(config(max_steps=2, piece_size=3), plain, shards, tmp_path / "plain-dropout", progress=False)
     train(config(max_steps=2, grad_cache=3), cached, shards, tmp_path / "cached-dropout", progress=False)
     assert_same_weights(plain, cached, atol=1e-6)
     start = load(tiny_xlmr).state_dict()
@@ -296,7 +296,7 @@ def test_grad_cache_gives_the_full_batch_gradient_itself(tmp_path, tiny_xlmr):
     batch = next(iter_batches(write_shards(tmp_path / "shards", synthetic_batches(count=1, negatives=2))))
     columns = batch_columns(batch, "Query: ", "Passage: ")
     model, loss = load(tiny_xlmr), InfoNCELoss()
-    plain = gradients(model, EmbeddingLoss(loss, sub_batch=3), columns)
+    plain = gradients(model, EmbeddingLoss(loss, piece_size=3), columns)
     cached = gradients(model, CachedEmbeddingLoss(loss, chunk=3), columns)
     assert plain.keys() == cached.keys() and len(plain) > 10
     assert max(float(g.abs().max()) for g in plain.values()) > 1e-3
@@ -446,7 +446,7 @@ def test_multitask_step_with_a_zero_weight_trains_on_the_other_sub_batch_alone(t
     # With both weights on, the X-Y rows matter, and GradCache gives the same multitask update.
     train(config(max_steps=2, grad_cache=3), c, both, tmp_path / "c", progress=False)
     plain = load(tiny_xlmr, dropout=False)
-    train(config(max_steps=2, sub_batch=3), plain, both, tmp_path / "plain", progress=False)
+    train(config(max_steps=2, piece_size=3), plain, both, tmp_path / "plain", progress=False)
     assert_same_weights(c, plain, atol=1e-6)
     with pytest.raises(AssertionError):
         assert_same_weights(a, plain, atol=1e-6)

@@ -26,7 +26,7 @@ import xxhash
 
 from ..errors import MtqaError
 from ..formats import lareqa, parallel_corpus
-from ..paths import resolve_eval_data
+from ..paths import resolve_data_set
 
 
 def text_key(text: str) -> int:
@@ -314,7 +314,7 @@ def load_corpus(
 ) -> Corpus:
     """Index ``DIR`` (mtqa translate output) or ``lareqa:PATH``; sentence texts only if ``with_sentences``."""
     if spec.startswith("lareqa:"):
-        directory = resolve_eval_data(spec[len("lareqa:") :], option="--input")  # a folder, or a set name such as xquad-r
+        directory = resolve_data_set(spec[len("lareqa:") :], option="--input")  # a folder, or a set name such as xquad-r
         batches = _lareqa_batches(directory, articles)
         expected = None
     else:

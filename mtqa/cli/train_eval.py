@@ -41,8 +41,18 @@ Examples:
 @click.option("--beir-split", default=TrainEvalConfig.beir_split, show_default=True)
 @click.option("--pooling", type=click.Choice(POOLINGS), default=POOLINGS[0], show_default=True)
 @click.option("--max-length", type=click.IntRange(min=8), help="Tokens per text (default: the model's).")
-@click.option("--query-prefix", default=TrainConfig.query_prefix, show_default=True)
-@click.option("--passage-prefix", default=TrainConfig.passage_prefix, show_default=True)
+@click.option(
+    "--query-prefix",
+    default=TrainConfig.query_prefix,
+    show_default=True,
+    help="Put before every query. The default is the paper's, for XLM-R and LaBSE; multilingual-e5 (offline-me5) was trained with 'query: '.",
+)
+@click.option(
+    "--passage-prefix",
+    default=TrainConfig.passage_prefix,
+    show_default=True,
+    help="Put before every passage. The default is the paper's; multilingual-e5 expects 'passage: '.",
+)
 @device_option("PyTorch")
 @click.option("--encode-batch-size", type=click.IntRange(min=1), default=TrainEvalConfig.encode_batch_size, show_default=True)
 @click.option(

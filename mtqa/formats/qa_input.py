@@ -238,10 +238,10 @@ def lareqa_license(spec: str) -> str | None:
 
 def lareqa_english(spec: str) -> Path:
     """``lareqa:NAME_OR_PATH`` -> the set's English file (SQuAD layout), found as evaluation sets are ($MTQA_DATA first)."""
-    from ..paths import resolve_eval_data
+    from ..paths import resolve_data_set
 
     try:
-        folder = resolve_eval_data(spec[len("lareqa:") :], option="--input")
+        folder = resolve_data_set(spec[len("lareqa:") :], option="--input")
     except MtqaError as error:
         raise MtqaError(f"--input {spec}: {error}") from None
     english = folder / "en.json"

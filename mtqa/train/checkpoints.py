@@ -27,7 +27,16 @@ from ..output import write_error
 from .rng import host_rng_state, set_host_rng_state, set_torch_rng_state, torch_rng_state
 
 # Settings that may change between a run and its resumption without changing what is learned.
-RESUMABLE_CHANGES = {"save_every", "keep_checkpoints", "eval_every", "resume", "grad_cache", "sub_batch", "precision"}
+RESUMABLE_CHANGES = {
+    "save_every",
+    "keep_checkpoints",
+    "eval_every",
+    "resume",
+    "grad_cache",
+    "piece_size",
+    "sub_batch",
+    "precision",
+}  # sub_batch: piece_size's old name
 
 
 def remove_unfinished(directory: Path) -> None:

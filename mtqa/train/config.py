@@ -32,7 +32,7 @@ class TrainConfig:
     xy_weight: float = 1.0  # ... and of the X-Y sub-batch's
     seed: int = 0
     grad_cache: int | None = None  # GradCache: encode in chunks of N texts, activation memory of N; None: off
-    sub_batch: int | None = None  # without GradCache: forward length-sorted pieces of N texts; None: 16 on CPU, whole columns on CUDA
+    piece_size: int | None = None  # without GradCache: forward length-sorted pieces of N texts; None: 16 on CPU, whole columns on CUDA
     precision: str = "fp32"  # bf16 / fp16: autocast, CUDA only
     max_length: int | None = None  # tokens; None keeps the model's max_seq_length
     query_prefix: str = QUERY_PREFIX
@@ -50,7 +50,7 @@ class TrainConfig:
     def validate(self) -> None:
         if self.precision not in PRECISIONS:
             raise OptionError(f"--precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
-        for name in ("max_steps", "grad_cache", "sub_batch", "save_every", "eval_every", "max_length", "warmup_steps"):
+        for name in ("max_steps", "grad_cache", "piece_size", "save_every", "eval_every", "max_length", "warmup_steps"):
             value = getattr(self, name)
             if value is not None and value < (0 if name == "warmup_steps" else 1):
                 raise OptionError(f"{name.replace('_', '-')} must be a positive number, got {value}")

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from ..formats.shards import TrainBatch
 from .distributed import Group
 
-DEFAULT_CPU_SUB_BATCH = 16  # on CPU, padding is paid in full; smaller pieces of similar length waste less
+DEFAULT_CPU_PIECE_SIZE = 16  # on CPU, padding is paid in full; smaller pieces of similar length waste less
 
 
 class TextPieces:
@@ -66,20 +66,20 @@ class TextPieces:
         return torch.cat(pieces)[torch.argsort(torch.cat(self.rows))]
 
 
-def embed(model: nn.Module, texts: list[str], sub_batch: int | None = None, runner: nn.Module | None = None) -> Tensor:
+def embed(model: nn.Module, texts: list[str], piece_size: int | None = None, runner: nn.Module | None = None) -> Tensor:
     """Sentence embeddings of ``texts`` (in order) through a SentenceTransformer, with autograd unlike ``encode``.
 
-    ``sub_batch`` runs length-sorted pieces of that many texts (less padding); None: one forward.
+    ``piece_size`` runs length-sorted pieces of that many texts (less padding); None: one forward.
     ``runner`` is what the forwards go through (the DDP wrapper in distributed training).
     """
     if not texts:
         return torch.zeros((0, model.get_sentence_embedding_dimension()), device=next(model.parameters()).device)
-    pieces = TextPieces(model, texts, sub_batch)
+    pieces = TextPieces(model, texts, piece_size)
     return pieces.restore_order([pieces.forward(runner or model, number) for number in range(len(pieces))])
 
 
-def default_sub_batch(sub_batch: int | None, device: torch.device) -> int | None:
-    return sub_batch or (DEFAULT_CPU_SUB_BATCH if device.type == "cpu" else None)
+def default_piece_size(piece_size: int | None, device: torch.device) -> int | None:
+    return piece_size or (DEFAULT_CPU_PIECE_SIZE if device.type == "cpu" else None)
 
 
 @dataclass

@@ -107,15 +107,15 @@ class SubBatchLoss(nn.Module):
 
 
 class EmbeddingLoss(nn.Module):
-    """Encode each column with autograd (length-sorted pieces of ``sub_batch`` texts), gather, score with ``loss``."""
+    """Encode each column with autograd (length-sorted pieces of ``piece_size`` texts), gather, score with ``loss``."""
 
-    def __init__(self, loss: nn.Module, sub_batch: int | None = None) -> None:
+    def __init__(self, loss: nn.Module, piece_size: int | None = None) -> None:
         super().__init__()
-        self.loss, self.sub_batch = loss, sub_batch
+        self.loss, self.piece_size = loss, piece_size
 
     def forward(self, encoder: ColumnEncoder, columns: list[list[str]]) -> Tensor:
         with encoder.autocast():
-            embeddings = [embed(encoder.model, texts, self.sub_batch, runner=encoder.forward_module) for texts in columns]
+            embeddings = [embed(encoder.model, texts, self.piece_size, runner=encoder.forward_module) for texts in columns]
         return self.loss(*[encoder.group.gather(column) for column in embeddings])
 
 
@@ -132,7 +132,7 @@ class CachedEmbeddingLoss(nn.Module):
     Each chunk's RNG state is saved in step 1 and restored in step 2, so dropout draws
     the same masks in both passes and the result is the gradient of the loss actually
     computed. Chunks are length-sorted as in :class:`EmbeddingLoss`, so ``chunk=N`` and
-    ``sub_batch=N`` give the same update.
+    ``piece_size=N`` give the same update.
     """
 
     def __init__(self, loss: nn.Module, chunk: int) -> None:

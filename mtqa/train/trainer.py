@@ -33,7 +33,7 @@ from ..output import atomic_directory, write_error
 from . import checkpoints
 from .config import TrainConfig
 from .distributed import Group, current_group, wrap
-from .encode import ColumnEncoder, default_sub_batch, embed, step_columns
+from .encode import ColumnEncoder, default_piece_size, embed, step_columns
 from .losses import CachedEmbeddingLoss, EmbeddingLoss, InfoNCELoss, ScoreDistillationLoss, SubBatchLoss
 from .preflight import checked_manifest
 from .rng import seed_everything
@@ -67,7 +67,7 @@ def train(
     stopping = _EarlyStopping(config)
     model.train()
     try:
-        with open(run.log_path, "a", encoding="utf-8") if run.group.is_main else contextlib.nullcontext() as log:
+        with _open_log(run) as log:
             for step, batch in zip(range(run.start + 1, run.max_steps + 1), _cycle(run.shards_dir, run.manifest, run.start)):
                 began = time.perf_counter()
                 lr = run.scheduler.get_last_lr()[0]
@@ -78,8 +78,7 @@ def train(
                 stop = _evaluate_at(step, record, run, on_eval, stopping)
                 evals = record.get("eval", evals)
                 if run.group.is_main:
-                    log.write(json.dumps(record, default=float) + "\n")
-                    log.flush()
+                    _append(log, record, run.log_path)
                 crash_point("train.step")
                 if config.save_every and step % config.save_every == 0 and step < run.max_steps:
                     run.save_checkpoint(step)
@@ -88,8 +87,6 @@ def train(
                 if stop:
                     stopped_at = step
                     break
-    except OSError as error:
-        raise write_error(run.log_path, error) from None
     except (KeyboardInterrupt, Terminated):
         bar.close()
         if run.done > run.saved:  # the steps since the last checkpoint are kept: a stopped run loses the step it was in, no more
@@ -103,6 +100,25 @@ def train(
     if run.group.is_main:
         _save_model(model, run.output_dir / "model", progress)
     return summary
+
+
+def _open_log(run: "_Run"):
+    """The step log, opened for appending on rank 0 (other ranks write none); a disk that refuses it is named."""
+    if not run.group.is_main:
+        return contextlib.nullcontext()
+    try:
+        return open(run.log_path, "a", encoding="utf-8")
+    except OSError as error:
+        raise write_error(run.log_path, error) from None
+
+
+def _append(log, record: dict[str, Any], path: Path) -> None:
+    """One step's line, flushed; only a failure of this write is reported as the log's (evaluation's writes name their own files)."""
+    try:
+        log.write(json.dumps(record, default=float) + "\n")
+        log.flush()
+    except OSError as error:
+        raise write_error(path, error) from None
 
 
 def _step_record(step: int, loss: float, lr: float, grad_norm: float, batch: TrainBatch, began: float) -> dict[str, Any]:
@@ -243,8 +259,8 @@ class _Run:
         columns, objective = step_objective(config, batch, self.loss_fn, self.device, self.group)
         if self.teacher is not None:
             with torch.no_grad():
-                sub_batch = default_sub_batch(config.sub_batch, self.device)
-                self.loss_fn.set_teacher([self.group.gather(embed(self.teacher, texts, sub_batch)) for texts in columns])
+                piece_size = default_piece_size(config.piece_size, self.device)
+                self.loss_fn.set_teacher([self.group.gather(embed(self.teacher, texts, piece_size)) for texts in columns])
         self.optimizer.zero_grad(set_to_none=True)
         loss = objective(self.encoder, columns)
         # x world size: DDP averages the ranks' gradients, and each rank holds the gradient through its rows only.
@@ -361,7 +377,7 @@ def step_objective(
         loss_fn = SubBatchLoss(loss_fn, [(weights.get(label, 1.0), width) for label, width in layout])
     if config.grad_cache and cached:
         return columns, CachedEmbeddingLoss(loss_fn, config.grad_cache)
-    return columns, EmbeddingLoss(loss_fn, default_sub_batch(config.sub_batch, device))
+    return columns, EmbeddingLoss(loss_fn, default_piece_size(config.piece_size, device))
 
 
 def validation_loss(config: TrainConfig, model: nn.Module, loss_fn: nn.Module, device: torch.device) -> float:

@@ -22,7 +22,7 @@ from ..formats.lareqa import parse_articles
 from ..formats.run_files import TRAINED
 from ..interrupts import advise, is_stop
 from ..output import atomic_write, check_writable_parent, output_lock, write_error
-from ..paths import resolve_eval_data
+from ..paths import resolve_data_set
 from ..stages import announced
 from .config import TrainEvalConfig
 from .model_card import write_model_card
@@ -33,7 +33,7 @@ def _prepare_evals(config: TrainEvalConfig) -> list[tuple[EvalSpec, Any]]:
     prepared = []
     for raw in config.evals:
         spec = parse_eval_spec(raw)
-        folder = resolve_eval_data(spec.source)
+        folder = resolve_data_set(spec.source)
         if spec.kind == "lareqa":
             prepared.append((spec, load_lareqa(folder, articles=config.eval_articles, langs=config.eval_langs)))
         else:
@@ -188,7 +188,7 @@ def _merge_with_base(model, config: TrainEvalConfig, output: Path) -> dict[str, 
     scores = None
     if config.merge_base == "auto":
         dev = [
-            (spec, load_lareqa(resolve_eval_data(spec.source), articles=config.merge_dev_articles, langs=config.eval_langs))
+            (spec, load_lareqa(resolve_data_set(spec.source), articles=config.merge_dev_articles, langs=config.eval_langs))
             for spec in map(parse_eval_spec, config.evals)
             if spec.kind == "lareqa"
         ]
