@@ -69,7 +69,7 @@ def test_every_relative_link_resolves():
 
 
 def test_the_readme_results_table_is_generated_from_the_results():
-    done = subprocess.run([sys.executable, str(ROOT / "tools" / "results_table.py"), "--check"], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "mtqa.studies.results_table", "--check"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
 
