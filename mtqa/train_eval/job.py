@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..encoders.load import base_model_id, check_model_source, load_encoder, resolve_model_name
 from ..errors import MtqaError, OptionError
-from ..evaluate.beir import evaluate_beir
-from ..evaluate.config import EvalSpec, parse_eval_spec
-from ..evaluate.engine import evaluation_encoder
-from ..evaluate.lareqa import evaluate_lareqa, load_lareqa
+from ..evaluate.config import parse_eval_spec
+from ..evaluate.lareqa import load_lareqa
 from ..evaluate.metrics import HEADLINE_METRICS
 from ..evaluate.report import write_report
-from ..formats.beir import load_beir, trec_qrels_lines
+from ..evaluate.run import EvalSettings, evaluate_model, prepare_sets
 from ..formats.lareqa import parse_articles
 from ..formats.run_files import TRAINED
 from ..interrupts import advise, is_stop
@@ -28,71 +25,17 @@ from .config import TrainEvalConfig
 from .model_card import write_model_card
 
 
-def _prepare_evals(config: TrainEvalConfig) -> list[tuple[EvalSpec, Any]]:
-    """Parse and load every evaluation set before any training, so a typo fails at once."""
-    prepared = []
-    for raw in config.evals:
-        spec = parse_eval_spec(raw)
-        folder = resolve_data_set(spec.source)
-        if spec.kind == "lareqa":
-            prepared.append((spec, load_lareqa(folder, articles=config.eval_articles, langs=config.eval_langs)))
-        else:
-            prepared.append((spec, load_beir(folder, split=config.beir_split)))
-    names = [spec.name for spec, _ in prepared]
-    if len(names) != len(set(names)):
-        raise MtqaError(f"--eval: two sets share the name {next(n for n in names if names.count(n) > 1)!r}; give distinct folders")
-    return prepared
-
-
-def evaluate_model(
-    model, prepared: list[tuple[EvalSpec, Any]], config: TrainEvalConfig, output: Path, *, final: bool = True
-) -> dict[str, Any]:
-    """Every evaluation set; each distinct text is encoded once, with its role's prefix."""
-
-    if not prepared:
-        return {}
-    with evaluation_encoder(
-        model,
+def _eval_settings(config: TrainEvalConfig) -> EvalSettings:
+    return EvalSettings(
         engine=config.eval_engine,
-        workdir=output,
         device=config.device,
         batch_size=config.encode_batch_size,
         progress=config.progress,
-    ) as (encode, engine):
-        return _evaluate_sets(encode, engine, prepared, config, output, final)
-
-
-def _evaluate_sets(
-    encode, engine: str, prepared: list[tuple[EvalSpec, Any]], config: TrainEvalConfig, output: Path, final: bool
-) -> dict[str, Any]:
-    def encoder(texts: list[str], role: str):
-        prefix = config.query_prefix if role == "query" else config.passage_prefix
-        unique = list(dict.fromkeys(texts))
-        vectors = encode(unique, prefix)
-        if len(unique) == len(texts):
-            return vectors
-        position = {text: index for index, text in enumerate(unique)}
-        return vectors[[position[text] for text in texts]]
-
-    results: dict[str, Any] = {}
-    for spec, data in prepared:
-        started = time.perf_counter()
-        if spec.kind == "lareqa":
-            item = evaluate_lareqa(data, encoder, candidate=config.candidate).summary()
-        else:
-            item, run = evaluate_beir(data, encoder, workdir=output)
-            if final:  # the TREC files are the final model's; an evaluation during training keeps only its metrics
-                atomic_write(output / f"run-{spec.name}.trec", "\n".join(run) + "\n")
-                atomic_write(output / f"qrels-{spec.name}.trec", "\n".join(trec_qrels_lines(data)) + "\n")
-        results[spec.name] = {
-            "kind": spec.kind,
-            "source": spec.source,
-            **({"articles": config.eval_articles or "all"} if spec.kind == "lareqa" else {}),
-            **item,
-            "engine": engine,
-            "seconds": round(time.perf_counter() - started, 2),
-        }
-    return results
+        query_prefix=config.query_prefix,
+        passage_prefix=config.passage_prefix,
+        candidate=config.candidate,
+        articles=config.eval_articles,
+    )
 
 
 def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
@@ -195,7 +138,7 @@ def _merge_with_base(model, config: TrainEvalConfig, output: Path) -> dict[str, 
         scores = {}
         for lam in AUTO_GRID:
             model.load_state_dict(interpolate(base, tuned, lam))
-            results = evaluate_model(model, dev, config, output, final=False)
+            results = evaluate_model(model, dev, _eval_settings(config), output, final=False)
             scores[lam] = float(sum(item[f"{s}_map"] for item in results.values() for s in ("mono", "cross", "multi")) / (3 * len(results)))
         lam = max(AUTO_GRID, key=lambda value: (scores[value], -value))  # a tie goes to the smaller step away from the base
     else:
@@ -263,7 +206,7 @@ def _remove_if_nothing_written(folder: Path) -> None:
 
 
 def _train_eval(config: TrainEvalConfig, manifest: dict[str, Any] | None) -> dict[str, Any]:
-    prepared = _prepare_evals(config)
+    prepared = prepare_sets(config.evals, articles=config.eval_articles, langs=config.eval_langs, beir_split=config.beir_split)
     output = config.output
     finished = _finished_training(config)
     source = str(output / "model") if finished else config.model
@@ -285,7 +228,7 @@ def _train_eval(config: TrainEvalConfig, manifest: dict[str, Any] | None) -> dic
         from ..train.trainer import train
 
         def on_eval(step: int, model) -> dict[str, Any]:
-            results = evaluate_model(model, prepared, config, output, final=False)
+            results = evaluate_model(model, prepared, _eval_settings(config), output, final=False)
             return {name: {key: item[key] for key in HEADLINE_METRICS if key in item} for name, item in results.items()}
 
         report["training"] = train(
@@ -294,7 +237,7 @@ def _train_eval(config: TrainEvalConfig, manifest: dict[str, Any] | None) -> dic
         if config.merge_base is not None:
             report["merge"] = _merge_with_base(model, config, output)
         atomic_write(output / TRAINED, json.dumps({key: report[key] for key in ("training", "merge") if key in report}, indent=2) + "\n")
-    report["evals"] = evaluate_model(model, prepared, config, output)
+    report["evals"] = evaluate_model(model, prepared, _eval_settings(config), output)
     if report["training"] is not None:  # the card before the report: report.json, written last, marks the run complete
         base = Path(resolve_model_name(config.model))
         write_model_card(
