@@ -180,17 +180,12 @@ def evaluate_lareqa(data: LareqaSet, encode: Encoder, *, candidate: str = "sente
                 continue
             relevant = [[data.answer[pool_lang][ids[i]]] for i in present]
             setting = "mono" if pool_lang == query_lang else "cross"
-            _, _, ap = score(question_vectors[query_lang][present], candidate_vectors[pool_lang], relevant, setting)
+            ranks, _, ap = score(question_vectors[query_lang][present], candidate_vectors[pool_lang], relevant, setting)
             if setting == "mono":
                 result.mono[query_lang] = float(ap.mean())
-                _count_mono_errors(
-                    data,
-                    query_lang,
-                    present,
-                    _Scores(question_vectors[query_lang][present], candidate_vectors[pool_lang]),
-                    result,
-                    chunk_size,
-                )
+                missed = np.flatnonzero(ranks > 1)  # one answer per query: its rank says whether top 1 missed
+                _count_mono_errors(data, query_lang, [present[i] for i in missed], question_vectors[query_lang][present][missed],
+                                   candidate_vectors[pool_lang], result, chunk_size)  # fmt: skip
             else:
                 result.cross.setdefault(query_lang, {})[pool_lang] = float(ap.mean())
 
@@ -211,11 +206,13 @@ def evaluate_lareqa(data: LareqaSet, encode: Encoder, *, candidate: str = "sente
     return result
 
 
-def _count_mono_errors(data: LareqaSet, lang: str, present: list[int], scores: _Scores, result: LareqaResult, chunk_size: int) -> None:
-    """How many of ``lang``'s queries miss at top 1, and how many of those pick another sentence of the gold paragraph."""
-    answers = np.array([data.answer[lang][data.question_ids[lang][i]] for i in present], dtype=int)
-    top = scores.top1(chunk_size)
+def _count_mono_errors(
+    data: LareqaSet, lang: str, missed: list[int], queries: np.ndarray, pool: np.ndarray, result: LareqaResult, chunk_size: int
+) -> None:
+    """``lang``'s queries that miss at top 1 (``missed``, with their vectors), and how many of them rank another
+    sentence of the gold paragraph first; only the misses are scored again, to find what they put first."""
+    answers = np.array([data.answer[lang][data.question_ids[lang][i]] for i in missed], dtype=int)
+    top = _Scores(queries, pool).top1(chunk_size)
     paragraph = np.asarray(data.candidate_paragraph[lang])
-    wrong = top != answers
-    result.mono_errors[lang] = int(wrong.sum())
-    result.mono_errors_same_paragraph[lang] = int((wrong & (paragraph[top] == paragraph[answers])).sum())
+    result.mono_errors[lang] = len(missed)
+    result.mono_errors_same_paragraph[lang] = int((paragraph[top] == paragraph[answers]).sum())
