@@ -36,12 +36,28 @@ def corpus_rows(folder: Path) -> list[dict]:
     return pq.read_table(next((folder / "data").glob("*.parquet"))).to_pylist()
 
 
-def test_the_language_table_maps_every_english_pair():
-    assert apertium._target_of("eng-spa").code == "es"
-    assert apertium._target_of("en-gl").code == "gl"
-    assert apertium._target_of("eng-cat_valencia").code == "ca"  # a variant translates into its base language
-    assert apertium._target_of("spa-eng") is None  # not from English
-    assert apertium._target_of("eng-xxq") is None  # a code the table lacks
+def test_the_language_table_maps_every_english_pair(tmp_path, monkeypatch):
+    """Pairs are found by their mode files' names, whatever apertium has installed here."""
+    modes = tmp_path / "modes"
+    modes.mkdir()
+    for mode in ("eng-spa", "en-gl", "eng-cat_valencia", "spa-eng", "eng-xxq"):
+        (modes / f"{mode}.mode").write_text("")
+    program = tmp_path / "bin" / "apertium"
+    program.parent.mkdir()
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    monkeypatch.setenv("PATH", str(program.parent))
+    targets = [get_language(code) for code in ("es", "gl", "ca")]
+    pairs = apertium.resolve_pairs("apertium", targets, modes_dir=modes)
+    # a variant (eng-cat_valencia) translates into its base language
+    assert {flores: pair.mode for flores, pair in pairs.items()} == {
+        "spa_Latn": "eng-spa",
+        "glg_Latn": "en-gl",
+        "cat_Latn": "eng-cat_valencia",
+    }
+    for mode in ("spa-eng", "eng-xxq"):  # not from English; a code the table lacks
+        with pytest.raises(MtqaError, match=f"apertium:{mode}: not an English pair"):
+            apertium.resolve_pairs(f"apertium:{mode}", targets[:1], modes_dir=modes)
 
 
 def test_a_segment_s_newlines_keep_every_segment_aligned(eng_spa):

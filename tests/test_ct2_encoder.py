@@ -95,8 +95,17 @@ def test_each_engine_keeps_its_own_vectors(me5, monkeypatch):
     monkeypatch.setenv("MTQA_CACHE", str(cache))
     fast, plain = SimilarityScorer(str(folder), engine="ctranslate2"), SimilarityScorer(str(folder), engine="torch")
     assert fast.engine_used == "ctranslate2-int8" and plain.engine_used == "torch"
-    assert json.loads(plain._fingerprint_of_model())[0] == "similarity" and len(json.loads(plain._fingerprint_of_model())) == 3
-    assert fast._fingerprint_of_model() != plain._fingerprint_of_model()
+    # one cache: each engine's vectors are found again by that engine only
+    from mtqa.translate.cache import TranslationCache
+
+    texts = ["Where is the library?", "The black cat sleeps."]
+    shared = TranslationCache(None)
+    first, second = (SimilarityScorer(str(folder), shared, engine=engine) for engine in ("torch", "ctranslate2"))
+    first.vectors(texts), second.vectors(texts)
+    assert (first.encoded, second.encoded, second.cached) == (2, 2, 0)
+    again = SimilarityScorer(str(folder), shared, engine="torch")
+    again.vectors(texts)
+    assert (again.encoded, again.cached) == (0, 2)
     from mtqa.errors import MtqaError
 
     with pytest.raises(MtqaError, match="--similarity-engine 'onnx' is not one of torch, ctranslate2"):

@@ -58,6 +58,16 @@ def test_mtqa_merge_writes_the_average_of_two_folders(tmp_path, tiny_xlmr, capsy
     assert code == 1 and "already exists" in err
 
 
+def test_a_merged_nllb_encoder_loads_with_plain_sentence_transformers(tmp_path, tiny_nllb, capsys):
+    """A merge is saved as training saves: an encoder half of a seq2seq model with the stock module types."""
+    from sentence_transformers import SentenceTransformer
+
+    code, err = run_cli("merge", tiny_nllb, tiny_nllb, "--lam", "0.5", "--output", tmp_path / "merged", capsys=capsys)
+    assert code == 0, err
+    assert "mtqa." not in (tmp_path / "merged" / "modules.json").read_text()
+    assert type(SentenceTransformer(str(tmp_path / "merged"))[0].auto_model).__name__ == "M2M100Encoder"
+
+
 def test_mtqa_merge_of_two_architectures_is_one_line(tmp_path, tiny_xlmr, capsys):
     code, err = run_cli("merge", tiny_xlmr, "offline-minilm", "--lam", "0.5", "--output", tmp_path / "merged", capsys=capsys)
     assert code == 1 and len(err.strip().splitlines()) == 1

@@ -147,10 +147,10 @@ def test_a_saved_nllb_encoder_loads_with_plain_sentence_transformers(tiny_nllb, 
     """sentence-transformers loads a saved M2M-100 / Marian encoder itself, so the folder needs no trust_remote_code."""
     from sentence_transformers import SentenceTransformer
 
-    from mtqa.train.trainer import _save_model
+    from mtqa.encoders.load import save_encoder
 
     model = load_encoder(str(tiny_nllb))
-    _save_model(model, tmp_path / "model", progress=False)
+    save_encoder(model, tmp_path / "model")
     assert "mtqa." not in (tmp_path / "model" / "modules.json").read_text()
     reloaded = SentenceTransformer(str(tmp_path / "model"))
     assert type(reloaded[0].auto_model).__name__ == "M2M100Encoder"

@@ -1,6 +1,7 @@
 """The token ids fed to CTranslate2 equal what transformers' NLLB tokenizer produces."""
 
 import json
+import sys
 
 import pytest
 from transformers import AutoTokenizer
@@ -85,13 +86,19 @@ def test_a_cache_written_before_the_special_token_fix_is_never_read(tmp_path, tr
 
 
 @pytest.mark.parametrize("family", ["nllb", "madlad"])
-def test_tokenizer_json_gives_the_vocabulary_transformers_gives(tmp_path, family):
+def test_tokenizer_json_gives_the_vocabulary_transformers_gives(tmp_path, family, monkeypatch):
     """The language check reads tokenizer.json without transformers: it must see what transformers' tokenizer sees."""
+    import shutil
+
     from mtqa.testing import build_tiny_madlad, build_tiny_nllb
-    from mtqa.translate.model.tokenizer import _fast_tokenizer_vocabulary
+    from mtqa.translate.model.tokenizer import tokenizer_vocabulary
 
     folder = (build_tiny_nllb if family == "nllb" else build_tiny_madlad)(tmp_path / family)
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
     expected = {*tokenizer.get_vocab(), *getattr(tokenizer, "lang_token_to_id", {}), *tokenizer.all_special_tokens}
-    assert set(_fast_tokenizer_vocabulary(folder)) == expected
-    assert _fast_tokenizer_vocabulary(tmp_path) is None  # no tokenizer.json: the caller falls back to transformers
+    without_json = shutil.copytree(folder, tmp_path / "no-json")
+    (without_json / "tokenizer.json").unlink()
+    assert set(tokenizer_vocabulary(without_json)) == expected  # no tokenizer.json: transformers' tokenizer says it
+    with monkeypatch.context() as blocked:
+        blocked.setitem(sys.modules, "transformers", None)  # any import of transformers now fails
+        assert set(tokenizer_vocabulary(folder)) == expected

@@ -158,7 +158,7 @@ def test_filter_scope_passage_also_drops_rows_with_a_bad_other_sentence():
 
 
 def test_conversion_cache_is_keyed_by_quantization_and_revision(tiny_nllb):
-    from mtqa.translate.model.ct2_model import _source_key, resolve_model
+    from mtqa.translate.model.ct2_model import resolve_model, resolve_tokenizer
 
     first = resolve_model(str(tiny_nllb), quantization="int8")
     again = resolve_model(str(tiny_nllb), quantization="int8")
@@ -166,7 +166,7 @@ def test_conversion_cache_is_keyed_by_quantization_and_revision(tiny_nllb):
     assert again.path == first.path and again.fingerprint == first.fingerprint
     assert other.path != first.path and other.fingerprint != first.fingerprint
     assert (first.path / "model.bin").stat().st_size < (other.path / "model.bin").stat().st_size  # int8 weights are smaller
-    hub = "facebook/nllb-200-distilled-600M"
-    keys = {_source_key(hub, revision, quantization) for revision in (None, "main", "abc123") for quantization in ("int8", "float16")}
-    assert len(keys) == 4  # no revision means "main"; every other (revision, quantization) pair is its own folder
-    assert _source_key(hub, None, "int8") == _source_key(hub, "main", "int8")
+    # no revision means "main"; every other (revision, quantization) pair is its own folder, not converted yet
+    assert resolve_tokenizer(str(tiny_nllb), revision="main") == (first.path, first.fingerprint)
+    assert resolve_tokenizer(str(tiny_nllb), quantization="float32", revision="main") == (other.path, other.fingerprint)
+    assert resolve_tokenizer(str(tiny_nllb), revision="abc123") == (tiny_nllb, None)

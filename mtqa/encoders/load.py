@@ -162,3 +162,33 @@ def encode(model, texts: list[str], *, prefix: str = "", batch_size: int = 64, p
         show_progress_bar=progress,
     )
     return np.asarray(embeddings, dtype=np.float32)
+
+
+def save_encoder(
+    model, target: Path, *, extra_files: dict[str, str] | None = None, overwrite: bool = False, progress: bool = False
+) -> None:
+    """Write ``model`` as a sentence-transformers folder that plain sentence-transformers loads, with ``extra_files``
+    beside it; staged and renamed, so a crash leaves the previous folder (or none), never half of one.
+
+    An encoder half of a seq2seq model (NLLB, mT5, mBART) is written with the stock module types, so loading the
+    folder needs neither mtqa nor trust_remote_code.
+    """
+    from transformers.utils import logging as transformers_logging
+
+    from ..output import atomic_directory
+
+    bars = transformers_logging.is_progress_bar_enabled()
+    if not progress:
+        transformers_logging.disable_progress_bar()  # save_pretrained's "Writing model shards" bar
+    try:
+        with atomic_directory(Path(target), overwrite=overwrite) as staging:
+            model.save(str(staging))
+            if any(type(module).__name__ == "EncoderHalfTransformer" for module in model.children()):
+                from .seq2seq import use_stock_module_types
+
+                use_stock_module_types(staging)
+            for name, text in (extra_files or {}).items():
+                (staging / name).write_text(text, encoding="utf-8")
+    finally:
+        if bars:
+            transformers_logging.enable_progress_bar()

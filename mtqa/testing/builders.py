@@ -46,6 +46,35 @@ def train_sentencepiece(model_type: str, vocab_size: int, **options) -> io.Bytes
     return proto
 
 
+# The ids fairseq's BART-family models (M2M-100, NLLB, mBART) give <s>, <pad> and </s>.
+BART_IDS = {"scale_embedding": True, "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2}
+
+
+def bart_sizes(d_model: int, layers: int, heads: int, ffn: int) -> dict:
+    """The size fields of a BART-family config (M2M-100, NLLB, mBART, Marian): as many encoder layers as decoder ones."""
+    return {
+        "d_model": d_model,
+        "encoder_layers": layers,
+        "decoder_layers": layers,
+        "encoder_attention_heads": heads,
+        "decoder_attention_heads": heads,
+        "encoder_ffn_dim": ffn,
+        "decoder_ffn_dim": ffn,
+    }
+
+
+def t5_sizes(d_model: int, layers: int, heads: int, ffn: int) -> dict:
+    """The size fields of a T5-family config (mT5, MADLAD-400)."""
+    return {
+        "d_model": d_model,
+        "d_kv": d_model // heads,
+        "d_ff": ffn,
+        "num_layers": layers,
+        "num_decoder_layers": layers,
+        "num_heads": heads,
+    }
+
+
 def _nllb_tokenizer(directory: Path, vocab_size: int):
     """An NllbTokenizer over a SentencePiece BPE model trained on a few lines, written as ``sentencepiece.bpe.model``."""
     import sentencepiece as spm
@@ -102,18 +131,9 @@ def build_tiny_nllb(
     torch.manual_seed(seed)
     config = M2M100Config(
         vocab_size=max(len(tokenizer), model_vocab_size or 0),
-        d_model=d_model,
-        encoder_layers=layers,
-        decoder_layers=layers,
-        encoder_attention_heads=heads,
-        decoder_attention_heads=heads,
-        encoder_ffn_dim=ffn_dim,
-        decoder_ffn_dim=ffn_dim,
+        **bart_sizes(d_model, layers, heads, ffn_dim),
+        **BART_IDS,
         max_position_embeddings=max_positions,
-        scale_embedding=True,
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
         decoder_start_token_id=2,
         init_std=1.0,  # large enough that outputs differ from input to input
         tokenizer_class="NllbTokenizer",
@@ -201,18 +221,9 @@ def build_tiny_m2m100(directory: Path, *, d_model: int = 32, layers: int = 2, he
     torch.manual_seed(seed)
     config = M2M100Config(
         vocab_size=len(vocab) + len(tokenizer.lang_token_to_id) + 8,
-        d_model=d_model,
-        encoder_layers=layers,
-        decoder_layers=layers,
-        encoder_attention_heads=heads,
-        decoder_attention_heads=heads,
-        encoder_ffn_dim=ffn,
-        decoder_ffn_dim=ffn,
+        **bart_sizes(d_model, layers, heads, ffn),
+        **BART_IDS,
         max_position_embeddings=1024,
-        scale_embedding=True,
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
         decoder_start_token_id=2,
         init_std=1.0,
     )
@@ -237,21 +248,7 @@ def build_tiny_seq2seq(
     torch.manual_seed(seed)
     if family == "mbart":
         tokenizer.save_pretrained(directory)
-        config = MBartConfig(
-            vocab_size=len(tokenizer),
-            d_model=d_model,
-            encoder_layers=layers,
-            decoder_layers=layers,
-            encoder_attention_heads=heads,
-            decoder_attention_heads=heads,
-            encoder_ffn_dim=ffn,
-            decoder_ffn_dim=ffn,
-            max_position_embeddings=128,
-            pad_token_id=1,
-            bos_token_id=0,
-            eos_token_id=2,
-            scale_embedding=True,
-        )
+        config = MBartConfig(vocab_size=len(tokenizer), **bart_sizes(d_model, layers, heads, ffn), **BART_IDS, max_position_embeddings=128)
         MBartForConditionalGeneration(config).save_pretrained(directory)
     elif family == "mt5":
         pieces = [(tokenizer.convert_ids_to_tokens(i), -1.0) for i in range(4, len(tokenizer) - 1)]
@@ -259,12 +256,7 @@ def build_tiny_seq2seq(
         t5.save_pretrained(directory)
         config = MT5Config(
             vocab_size=len(t5),
-            d_model=d_model,
-            d_kv=d_model // heads,
-            d_ff=ffn,
-            num_layers=layers,
-            num_decoder_layers=layers,
-            num_heads=heads,
+            **t5_sizes(d_model, layers, heads, ffn),
             pad_token_id=0,
             eos_token_id=1,
             decoder_start_token_id=0,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from .builders import TRAINING_LINES, train_sentencepiece
+from .builders import TRAINING_LINES, bart_sizes, t5_sizes, train_sentencepiece
 
 
 def _madlad_tokenizer(directory: Path, tags_in_spm: bool):
@@ -70,12 +70,7 @@ def build_tiny_madlad(
     torch.manual_seed(seed)
     config = T5Config(
         vocab_size=len(tokenizer),
-        d_model=d_model,
-        d_kv=d_model // heads,
-        d_ff=ffn,
-        num_layers=layers,
-        num_decoder_layers=layers,
-        num_heads=heads,
+        **t5_sizes(d_model, layers, heads, ffn),
         pad_token_id=1,
         eos_token_id=2,
         decoder_start_token_id=0,
@@ -125,13 +120,7 @@ def build_tiny_opus_mt(
     torch.manual_seed(seed)
     config = MarianConfig(
         vocab_size=len(vocab),
-        d_model=d_model,
-        encoder_layers=layers,
-        decoder_layers=layers,
-        encoder_attention_heads=heads,
-        decoder_attention_heads=heads,
-        encoder_ffn_dim=ffn,
-        decoder_ffn_dim=ffn,
+        **bart_sizes(d_model, layers, heads, ffn),
         max_position_embeddings=256,
         pad_token_id=vocab["<pad>"],
         eos_token_id=0,

@@ -59,25 +59,21 @@ def interpolate(
 
 def merge_folders(base: str, tuned: str, lam: float, output: Path, *, overwrite: bool = False) -> Path:
     """`mtqa merge`: two sentence-transformers models (folders or names train-eval accepts) -> their merge in ``output``."""
-    from ..encoders.load import load_encoder
-    from ..output import atomic_directory, check_writable_parent
+    from ..encoders.load import load_encoder, save_encoder
+    from ..output import check_writable_parent
 
     check_writable_parent(Path(output))
     if Path(output).exists() and not overwrite:
         raise MtqaError(f"output {output} already exists; choose another --output or pass --overwrite")
     base_model, tuned_model = load_encoder(base, option="BASE"), load_encoder(tuned, option="TUNED")
     tuned_model.load_state_dict(interpolate(base_model.state_dict(), tuned_model.state_dict(), lam, names=(base, tuned)))
-    with atomic_directory(Path(output), overwrite=overwrite) as staging:
-        tuned_model.save(str(staging))
-        record = {"method": "WiSE-FT", "lambda": lam, "base": base, "tuned": tuned}
-        (staging / MERGE_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    record = {"method": "WiSE-FT", "lambda": lam, "base": base, "tuned": tuned}
+    save_encoder(tuned_model, Path(output), extra_files={MERGE_RECORD: json.dumps(record, indent=2) + "\n"}, overwrite=overwrite)
     return Path(output)
 
 
 def save_merged(model, target: Path, record: dict[str, Any]) -> None:
     """Replace the run's saved model with the merged one (by rename: a crash leaves the old one), with its record."""
-    from ..output import atomic_directory
+    from ..encoders.load import save_encoder
 
-    with atomic_directory(Path(target), overwrite=True) as staging:
-        model.save(str(staging))
-        (staging / MERGE_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    save_encoder(model, Path(target), extra_files={MERGE_RECORD: json.dumps(record, indent=2) + "\n"}, overwrite=True)

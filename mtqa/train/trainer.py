@@ -24,12 +24,13 @@ from typing import Any, Callable, Iterator
 import torch
 from torch import nn
 
+from ..encoders.load import save_encoder
 from ..errors import MtqaError
 from ..faults import crash_point
 from ..formats.run_files import TRAIN_LOG
 from ..formats.shards import TrainBatch, iter_batches, read_manifest
 from ..interrupts import Terminated, let_stops_into_backward, uninterrupted
-from ..output import atomic_directory, write_error
+from ..output import write_error
 from . import checkpoints
 from .config import TrainConfig
 from .distributed import Group, current_group, wrap
@@ -98,7 +99,7 @@ def train(
     stopping.restore_best(model)
     summary = _summary(run, samples, seconds, losses, evals, stopped_at, stopping)
     if run.group.is_main:
-        _save_model(model, run.output_dir / "model", progress)
+        save_encoder(model, run.output_dir / "model", progress=progress)
     return summary
 
 
@@ -328,24 +329,6 @@ def freeze_word_embeddings(model: nn.Module) -> None:
     if embeddings is None:
         raise MtqaError("--freeze-word-embeddings: this model has no input embedding matrix to freeze")
     embeddings.weight.requires_grad_(False)
-
-
-def _save_model(model: nn.Module, target: Path, progress: bool) -> None:
-    from transformers.utils import logging as transformers_logging
-
-    bars = transformers_logging.is_progress_bar_enabled()
-    if not progress:
-        transformers_logging.disable_progress_bar()  # save_pretrained's "Writing model shards" bar
-    try:
-        with atomic_directory(target) as staging:
-            model.save(str(staging))
-            if any(type(module).__name__ == "EncoderHalfTransformer" for module in model.children()):
-                from ..encoders.seq2seq import use_stock_module_types
-
-                use_stock_module_types(staging)
-    finally:
-        if bars:
-            transformers_logging.enable_progress_bar()
 
 
 def _finite(value: float, digits: int) -> float | None:
