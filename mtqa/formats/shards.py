@@ -112,26 +112,6 @@ class TrainBatch:
             return self.positives
         return [_with_context(text, context) for text, context in zip(self.positives, self.positive_context)]
 
-    def rows(self, start: int, stop: int) -> "TrainBatch":
-        """Rows ``start:stop`` of the batch (one rank's share in distributed training)."""
-        pick = slice(start, stop)
-        return TrainBatch(
-            self.index,
-            self.batch_type,
-            self.queries[pick],
-            self.positives[pick],
-            self.positive_context[pick] if self.positive_context is not None else None,
-            self.negatives[pick] if self.negatives is not None else None,
-            self.sub_batch[pick] if self.sub_batch is not None else None,
-        )
-
-    def sub_batches(self) -> list[tuple[str, "TrainBatch"]]:
-        """``(label, rows)`` of each sub-batch in stored order; a batch without labels is one, labelled by its type."""
-        if self.sub_batch is None:
-            return [(self.batch_type, self)]
-        starts = [i for i in range(len(self)) if i == 0 or self.sub_batch[i] != self.sub_batch[i - 1]]
-        return [(self.sub_batch[start], self.rows(start, stop)) for start, stop in zip(starts, [*starts[1:], len(self)])]
-
     def negative_texts(self) -> list[str]:
         """The batch's hard negatives, flattened; with contexts, each gets its row's passage.
 

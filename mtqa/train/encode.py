@@ -96,12 +96,36 @@ class ColumnEncoder:
         return self.runner or self.model
 
 
+def batch_rows(batch: TrainBatch, start: int, stop: int) -> TrainBatch:
+    """Rows ``start:stop`` of the batch (one rank's share in distributed training)."""
+    pick = slice(start, stop)
+    return TrainBatch(
+        batch.index,
+        batch.batch_type,
+        batch.queries[pick],
+        batch.positives[pick],
+        batch.positive_context[pick] if batch.positive_context is not None else None,
+        batch.negatives[pick] if batch.negatives is not None else None,
+        batch.sub_batch[pick] if batch.sub_batch is not None else None,
+    )
+
+
+def sub_batches(batch: TrainBatch) -> list[tuple[str, TrainBatch]]:
+    """``(label, rows)`` of each sub-batch in stored order (the xx and xy halves of a multitask batch); a batch
+    without labels is one, labelled by its type."""
+    labels = batch.sub_batch
+    if labels is None:
+        return [(batch.batch_type, batch)]
+    starts = [i for i in range(len(batch)) if i == 0 or labels[i] != labels[i - 1]]
+    return [(labels[start], batch_rows(batch, start, stop)) for start, stop in zip(starts, [*starts[1:], len(batch)])]
+
+
 def step_columns(
     batch: TrainBatch, query_prefix: str, passage_prefix: str, group: Group | None = None
 ) -> tuple[list[list[str]], list[tuple[str, int]]]:
     """Every sub-batch's columns one after the other, and each sub-batch's (label, number of columns)."""
     columns, layout = [], []
-    for label, rows in batch.sub_batches():
+    for label, rows in sub_batches(batch):
         part = batch_columns(rows, query_prefix, passage_prefix, group)
         columns += part
         layout.append((label, len(part)))
@@ -113,7 +137,7 @@ def batch_columns(batch: TrainBatch, query_prefix: str, passage_prefix: str, gro
     group = group or Group()
     has_negatives = bool(batch.negative_texts())
     if group.world > 1:
-        batch = batch.rows(*group.span(len(batch)))
+        batch = batch_rows(batch, *group.span(len(batch)))
     columns = [[query_prefix + text for text in batch.queries], [passage_prefix + text for text in batch.positive_texts()]]
     if has_negatives:  # every rank has the column, even one whose rows have no negatives: the gathers must match
         columns.append([passage_prefix + text for text in batch.negative_texts()])
