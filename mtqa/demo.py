@@ -184,7 +184,7 @@ def batches_step(xquad_r: Path, translated: Path, trains: bool) -> Path:
             file=sys.stderr,
         )
         source = ["--input", f"lareqa:{xquad_r}", "--articles", f"0-{last}", "--langs", LANGS]
-    run(["build-batches", *source, "--mode", "hybrid", "--mono-prob", "0.5", "--alpha-schedule", "exact", "--num-batches", TRAIN_STEPS,
+    run(["build-batches", *source, "--mode", "hybrid", "--alpha", "0.5", "--alpha-schedule", "exact", "--num-batches", TRAIN_STEPS,
          "--batch-size", "32", "--positive", "sentence", "--output", str(batches), "--overwrite", "--quiet"])  # fmt: skip
     return batches
 

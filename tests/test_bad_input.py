@@ -459,8 +459,8 @@ CASES: dict[str, Case] = {
         ["--mode xy needs at least two languages", "add languages"],
     ),
     "alpha-out-of-range": lambda c: (
-        c.batches(f"lareqa:{c.xquad_r}", extra=["--mono-prob", "1.5"]),
-        ["--mono-prob", "see 'mtqa build-batches --help'"],
+        c.batches(f"lareqa:{c.xquad_r}", extra=["--alpha", "1.5"]),
+        ["--alpha", "see 'mtqa build-batches --help'"],
     ),
     "stats-without-manifest": lambda c: (["build-batches", "--stats", c.tmp], ["no manifest.json", "written by mtqa build-batches"]),
     # --- train-eval ------------------------------------------------------------------------------

@@ -88,7 +88,7 @@ def test_every_batch_of_every_mode(tmp_path, xquad_r, english_passage, mode, sco
         assert len(batch) == size
         kind = batch[0]["batch_type"]
         assert {row["batch_type"] for row in batch} == {kind}
-        if mode == "multitask":  # an X-X and an X-Y sub-batch per step, half the rows each at the default --mono-prob
+        if mode == "multitask":  # an X-X and an X-Y sub-batch per step, half the rows each at the default --alpha
             assert kind == "multitask" and [row["sub_batch"] for row in batch] == ["xx"] * 8 + ["xy"] * 8
             parts = [("xx", batch[:8]), ("xy", batch[8:])]
         else:
@@ -605,8 +605,8 @@ def test_the_documented_examples_give_the_mode_they_show(tmp_path, xquad_r):
     from mtqa.cli.batches import BUILD_EXAMPLE
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert "--input lareqa:xquad-r --articles 0-23 \\\n      --mode hybrid --mono-prob 0.5 --positive sentence" in BUILD_EXAMPLE
-    assert "--mode hybrid --mono-prob 0.5 --positive sentence --batch-size 32 \\\n    --num-batches 20 --alpha-schedule exact" in readme
+    assert "--input lareqa:xquad-r --articles 0-23 \\\n      --mode hybrid --alpha 0.5 --positive sentence" in BUILD_EXAMPLE
+    assert "--mode hybrid --alpha 0.5 --positive sentence --batch-size 32 \\\n    --num-batches 20 --alpha-schedule exact" in readme
     manifest, _ = build(tmp_path, [lareqa(xquad_r)], name="help", articles="0-23", mode="hybrid", mono_prob=0.5, positive="sentence")
     assert set(manifest["batches_by_type"]) == {"xx", "xy"} and manifest["warnings"] == []
     manifest, _ = build(
@@ -623,3 +623,11 @@ def test_cards_carry_xquad_rs_licence_from_translate_to_the_shards(tmp_path, xqu
     manifest, _ = build(tmp_path, [lareqa(xquad_r)], articles="0-1", positive="sentence", batch_size=8, num_batches=2)
     assert manifest["licenses"] == {lareqa(xquad_r): "cc-by-sa-4.0"}
     assert "license: cc-by-sa-4.0" in (tmp_path / "out" / "README.md").read_text()
+
+
+def test_alpha_is_the_option_and_mono_prob_its_earlier_name():
+    from mtqa.cli.batches import build_batches
+
+    for spelling in ("--alpha", "--mono-prob"):
+        context = build_batches.make_context("build-batches", ["--input", "x", "--output", "y", spelling, "0.25"])
+        assert context.params["mono_prob"] == 0.25, spelling

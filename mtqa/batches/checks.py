@@ -60,8 +60,8 @@ def validate(corpora: list[Corpus], config: SamplerConfig) -> None:
     if config.mode == "multitask" and any(0 < size < 2 for size in multitask_sizes(config)):
         mono, cross = multitask_sizes(config)
         raise MtqaError(
-            f"--batch-size {config.batch_size} with --mono-prob {config.mono_prob} gives sub-batches of {mono} X-X and "
-            f"{cross} X-Y rows; a sub-batch of one row has no in-batch negatives: raise --batch-size or move --mono-prob"
+            f"--batch-size {config.batch_size} with --alpha {config.mono_prob} gives sub-batches of {mono} X-X and "
+            f"{cross} X-Y rows; a sub-batch of one row has no in-batch negatives: raise --batch-size or move --alpha"
         )
     largest = max(int((corpus.row_of[:, allowed_languages(corpus, config)] >= 0).any(axis=1).sum()) for corpus in corpora)
     if config.batch_size > largest:
@@ -113,12 +113,10 @@ def check_mode_honoured(outcome: Outcome, config: SamplerConfig, corpora: list[C
             kinds = ", ".join(f"{count} meant to be {NAMES[kind]}" for kind, count in sorted(outcome.fallbacks.items()))
             warnings.append(
                 f"--mode hybrid: {fell} of {total} batches are of the other kind ({kinds}) because that kind could not be "
-                f"filled; the X-X share is {share:.2f} for --mono-prob {config.mono_prob}"
+                f"filled; the X-X share is {share:.2f} for --alpha {config.mono_prob}"
             )
         elif off and config.alpha_schedule == "random":
-            warnings.append(
-                f"--mode hybrid: the X-X share is {share:.2f} for --mono-prob {config.mono_prob}; --alpha-schedule exact fixes it"
-            )
+            warnings.append(f"--mode hybrid: the X-X share is {share:.2f} for --alpha {config.mono_prob}; --alpha-schedule exact fixes it")
     if config.num_batches is None and outcome.usable and outcome.leftover > MOST_LEFT_OVER * outcome.usable:
         warnings.append(
             f"{outcome.leftover:,} of {outcome.usable:,} (example, language) pairs were never used as a query: the epoch ends when "

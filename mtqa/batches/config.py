@@ -17,7 +17,7 @@ ALPHA_SCHEDULES = ("random", "exact")
 @dataclass
 class SamplerConfig:
     mode: str = MODES[0]
-    mono_prob: float = 0.5
+    mono_prob: float = 0.5  # α, `--alpha`; the name is the manifest's key, kept so shards built earlier still read
     alpha_schedule: str = ALPHA_SCHEDULES[0]
     xy_scope: str = XY_SCOPES[0]
     batch_size: int = 100

@@ -298,7 +298,7 @@ def _manifest(
         "num_batches": sum(tally.by_type.values()),
         "rows": sum(shard["rows"] for shard in shards),
         "batches_by_type": dict(sorted(tally.by_type.items())),
-        # What --mono-prob (alpha) gave in fact: the X-X share of the batches and each X-X language's count.
+        # What --alpha gave in fact: the X-X share of the batches and each X-X language's count.
         "xx_share": round(tally.by_type.get("xx", 0) / max(1, sum(tally.by_type.values())), 4),
         "xx_batches_by_language": dict(sorted(tally.xx_by_language.items())),
         "batches_by_dataset": dict(sorted(tally.by_dataset.items())),

@@ -14,7 +14,7 @@ BUILD_EXAMPLE = """\b
 Examples:
   mtqa build-batches --input out/squad-mt --output out/batches
   mtqa build-batches --input lareqa:xquad-r --articles 0-23 \\
-      --mode hybrid --mono-prob 0.5 --positive sentence --output out/xquad-batches
+      --mode hybrid --alpha 0.5 --positive sentence --output out/xquad-batches
   mtqa build-batches --stats out/batches
 """
 
@@ -39,11 +39,14 @@ def _parse_weights(spec: str | None) -> dict[str, float] | None:
 @click.option("--output", type=click.Path(path_type=Path), help="Directory for shards, manifest.json and README.md.")
 @click.option("--mode", type=click.Choice(MODES), default=SamplerConfig.mode, show_default=True)
 @click.option(
+    "--alpha",
     "--mono-prob",
+    "mono_prob",
     type=click.FloatRange(0, 1),
     default=SamplerConfig.mono_prob,
     show_default=True,
-    help="The paper's α. Hybrid: probability of an X-X batch; multitask: the X-X share of each step's rows.",
+    help="The paper's α. Hybrid: probability of an X-X batch; multitask: the X-X share of each step's rows. "
+    "(--mono-prob is its earlier name; the manifest keeps the key mono_prob.)",
 )
 @click.option(
     "--alpha-schedule",
@@ -90,7 +93,7 @@ def _parse_weights(spec: str | None) -> dict[str, float] | None:
 def build_batches(**options) -> None:
     """Compose monolingual (X-X) and cross-lingual (X-Y) batches into training shards.
 
-    Every batch is X-X with probability --mono-prob, else X-Y (hybrid mode, the
+    Every batch is X-X with probability --alpha, else X-Y (hybrid mode, the
     method of arXiv 2408.10536). Same inputs and --seed give byte-identical shards.
     """
     from ..batches import job as batches_job
