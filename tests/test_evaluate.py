@@ -121,10 +121,18 @@ def test_offline_minilm_on_held_out_xquad_r_articles(minilm, xquad_r):
         langs=["en", "de"],
         **{
             key: {lang: getattr(data, key)[lang] for lang in ("en", "de")}
-            for key in ("question_ids", "questions", "candidates", "candidate_context", "candidate_paragraph", "answer")
+            for key in ("question_ids", "questions", "candidates", "candidate_context", "candidate_paragraph", "answer", "question_article")
         },
     )
     result = evaluate_lareqa(english, lambda texts, role: encode(minilm, texts)).summary()
+    # Each article's figures, weighted by its questions, average to the summary's (every question is in both languages).
+    articles = result["per_article"]
+    assert sorted(articles) == ["24", "25", "26"]
+    weights = np.array([entry["questions"] for entry in articles.values()])
+    for metric in ("mono_map", "cross_map", "multi_map", "rank_distance"):
+        by_article = np.array([entry[metric] for entry in articles.values()])
+        assert abs(weights @ by_article / weights.sum() - result[metric]) < 1e-5, metric
+    assert len(set(articles["24"].values())) > 2  # the articles differ: not one figure copied
     pool = len(data.candidates["en"])
     random_ap = sum(1 / rank for rank in range(1, pool + 1)) / pool  # expected AP of a random ranking, one relevant item
     assert result["per_language"]["mono_map"]["en"] > max(0.5, 5 * random_ap)

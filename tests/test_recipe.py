@@ -86,7 +86,7 @@ def test_shipped_recipes_are_valid_commands(name):
         assert recipe["compare"] == ["xx", "xy", "hybrid"]
         batches = {mode: steps[f"batches-{mode}"]["args"] for mode in recipe["compare"]}
         assert {mode: args["mode"] for mode, args in batches.items()} == {"xx": "xx", "xy": "xy", "hybrid": "hybrid"}
-        assert batches["hybrid"]["mono-prob"] == 0.5
+        assert batches["hybrid"]["alpha"] == 0.5
         assert len({(a["input"], a["batch-size"], a["num-batches"], a["seed"], a["positive"]) for a in batches.values()}) == 1
         assert all(a["batch-size"] == 100 for a in batches.values())
         trains = {mode: steps[mode]["args"] for mode in recipe["compare"]}
@@ -145,7 +145,7 @@ def test_study_recipes_compare_like_with_like():
     study = load_recipe(RECIPES / "study-sweeps.yaml")["study"]
     alpha, languages = study["sweeps"]["alpha"]["points"], study["sweeps"]["languages"]["points"]
     for value, run in alpha.items():
-        assert batches[f"{run}-s0"]["mode"] == "hybrid" and float(batches[f"{run}-s0"].get("mono-prob", 0.5)) == float(value)
+        assert batches[f"{run}-s0"]["mode"] == "hybrid" and float(batches[f"{run}-s0"].get("alpha", 0.5)) == float(value)
     for k, run in languages.items():
         langs = batches[f"{run}-s0"].get("langs")
         assert (len(langs.split(",")) if langs else 11) == int(k) + 1, run
@@ -421,6 +421,48 @@ def test_claims_with_a_margin_are_judged_by_paired_t_intervals(tmp_path):
     # claim 4: final - untrained on mono is +0.020, +0.024, +0.016: shown; rank distance 45-47 against 90: shown
     assert record["mono mAP: final − untrained"]["verdict"] == "shown"
     assert "4. the final model beats the untrained one on mono, cross, multi and rank distance: **shown**" in text
+
+
+def with_articles(folder: Path, mono_by_article: list[float]) -> None:
+    """Give a fake report per-article figures: mono as given (equal weights), the rest each article the summary's."""
+    report = json.loads((folder / "report.json").read_text())
+    item = report["evals"]["xquad-r"]
+    metrics = ("cross_map", "multi_map", "rank_distance")
+    item["per_article"] = {
+        str(a): {"questions": 10, "mono_map": mono, **{m: item[m] for m in metrics}} for a, mono in enumerate(mono_by_article)
+    }
+    item["mono_map"] = sum(mono_by_article) / len(mono_by_article)
+    (folder / "report.json").write_text(json.dumps(report))
+
+
+@pytest.mark.parametrize("spread", [0.0, 0.08])
+def test_a_claim_is_shown_only_where_the_article_bootstrap_agrees_with_the_seeds(tmp_path, spread):
+    """Three seeds agree on a mono gain of +0.02; when the articles disagree (+0.10, -0.06, ...) it is not shown."""
+    from mtqa.studies.claims import article_interval, claim_differences
+    from mtqa.studies.report import collect, write_study
+
+    out = tmp_path / "out"
+    fake_report(out / "untrained", 0.80, 0.5, 0.2, 90.0)
+    with_articles(out / "untrained", [0.80] * 6)
+    for seed, shift in enumerate((0.0, 0.004, -0.004)):
+        for name, mono, cross in (("xx", 0.80, 0.60), ("xy", 0.75, 0.70), ("hybrid", 0.80, 0.70), ("final", 0.82 + shift, 0.71)):
+            fake_report(out / f"{name}-s{seed}", mono, cross, 0.37, 45.0 + seed)
+        gains = [0.02 + spread * (1 if a % 2 == 0 else -1) for a in range(6)]
+        with_articles(out / f"final-s{seed}", [0.80 + gain + shift for gain in gains])
+    claims = {"hybrid": "hybrid", "xx": "xx", "xy": "xy", "baselines": ["xx", "xy"], "final": "final", "untrained": "untrained"}
+    recipe = {"name": "v3", "steps": [], "study": {"set": "xquad-r", "claims": {**claims, "margin": 0.01}}}
+    write_study(recipe, out)
+    record = {part["what"]: part for part in json.loads((out / "study.json").read_text())["claims"]}
+    mono = record["mono mAP: final − untrained"]
+    assert mono["ci95"][0] > 0  # the seeds alone show it
+    low, high = mono["articles_ci95"]
+    assert low - 1e-9 <= 0.02 <= high + 1e-9 and (low > 0) == (spread == 0.0)
+    assert mono["verdict"] == ("shown" if spread == 0.0 else "not shown")
+    assert record["cross mAP: final − untrained"]["articles_ci95"] == pytest.approx([0.21, 0.21])  # the same on every article
+    assert record["mono mAP: hybrid − max(xx, xy)"]["articles_ci95"] is None  # these runs' reports have no articles
+    parts = claim_differences(collect(recipe, out), recipe["study"]["claims"])
+    again = article_interval(next(part for part in parts if part["what"] == "mono mAP: final − untrained"))
+    assert again == pytest.approx((low, high))  # the same draws: a study report does not change from run to run
 
 
 def test_study_v2_design_is_fixed_in_its_recipes():

@@ -47,6 +47,7 @@ class LareqaSet:
     candidate_context: dict[str, list[str]]
     candidate_paragraph: dict[str, list[int]]  # the paragraph each sentence belongs to, numbered per language
     answer: dict[str, dict[str, int]]  # lang -> question id -> candidate index
+    question_article: dict[str, list[int]] = field(default_factory=dict)  # the article each question belongs to
 
 
 def load_lareqa(directory: Path, *, articles: str | None = None, langs: list[str] | None = None) -> LareqaSet:
@@ -61,7 +62,7 @@ def load_lareqa(directory: Path, *, articles: str | None = None, langs: list[str
     data = LareqaSet(langs=[], question_ids={}, questions={}, candidates={}, candidate_context={}, candidate_paragraph={}, answer={})
     for path in files:
         lang = path.stem
-        ids, questions, candidates, contexts, paragraphs, answer = [], [], [], [], [], {}
+        ids, questions, candidates, contexts, paragraphs, answer, articles = [], [], [], [], [], {}, []
         for number, paragraph in enumerate(lareqa.read_language(path, chosen)):
             offset = len(candidates)
             candidates += paragraph.sentences
@@ -70,6 +71,7 @@ def load_lareqa(directory: Path, *, articles: str | None = None, langs: list[str
             for qa in paragraph.questions:
                 ids.append(qa.id)
                 questions.append(qa.question)
+                articles.append(paragraph.article)
                 answer[qa.id] = offset + qa.answer_sentence
         if not ids:
             continue
@@ -77,6 +79,7 @@ def load_lareqa(directory: Path, *, articles: str | None = None, langs: list[str
         data.question_ids[lang], data.questions[lang] = ids, questions
         data.candidates[lang], data.candidate_context[lang], data.answer[lang] = candidates, contexts, answer
         data.candidate_paragraph[lang] = paragraphs
+        data.question_article[lang] = articles
     if not data.langs:
         raise MtqaError(f"{directory}: no questions{' in the chosen --articles' if chosen else ''}; check --eval-articles")
     return data
@@ -122,6 +125,7 @@ class LareqaResult:
     rank_distance_queries: dict[str, int] = field(default_factory=dict)  # queries with answers in two or more languages
     mono_errors: dict[str, int] = field(default_factory=dict)  # queries whose top-1 sentence is not the answer
     mono_errors_same_paragraph: dict[str, int] = field(default_factory=dict)  # ... of which the top-1 is in the gold paragraph
+    per_article: dict[str, dict[str, float]] = field(default_factory=dict)
     encode_seconds: float = 0.0
     total_seconds: float = 0.0
 
@@ -144,6 +148,7 @@ class LareqaResult:
                 "mono_errors_same_paragraph": self.mono_errors_same_paragraph,
             },
             "cross_matrix": self.cross,
+            "per_article": self.per_article,
             "languages": self.langs,
             "pairs": len(cross_values),
             "encode_seconds": round(self.encode_seconds, 3),
@@ -163,6 +168,7 @@ def evaluate_lareqa(data: LareqaSet, encode: Encoder, *, candidate: str = "sente
     candidate_vectors = {lang: encode(texts[lang], "passage") for lang in langs}
     result = LareqaResult(langs=langs, encode_seconds=time.perf_counter() - started)
     recall: dict[str, dict[str, list[float]]] = {setting: {"r@1": [], "r@10": [], "mrr": []} for setting in SETTINGS}
+    by_query: dict[str, list[QueryValues]] = {metric: [] for metric in ARTICLE_METRICS}
 
     def score(queries: np.ndarray, pool: np.ndarray, relevant: list[list[int]], setting: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         indptr, indices = csr(relevant)
@@ -181,6 +187,7 @@ def evaluate_lareqa(data: LareqaSet, encode: Encoder, *, candidate: str = "sente
             relevant = [[data.answer[pool_lang][ids[i]]] for i in present]
             setting = "mono" if pool_lang == query_lang else "cross"
             ranks, _, ap = score(question_vectors[query_lang][present], candidate_vectors[pool_lang], relevant, setting)
+            by_query[f"{setting}_map"].append((query_lang, present, ap))
             if setting == "mono":
                 result.mono[query_lang] = float(ap.mean())
                 missed = np.flatnonzero(ranks > 1)  # one answer per query: its rank says whether top 1 missed
@@ -196,14 +203,43 @@ def evaluate_lareqa(data: LareqaSet, encode: Encoder, *, candidate: str = "sente
         relevant = [[int(offsets[j]) + data.answer[lang][qid] for j, lang in enumerate(langs) if qid in data.answer[lang]] for qid in ids]
         ranks, indptr, ap = score(question_vectors[query_lang], pool, relevant, "multi")
         result.multi[query_lang] = float(ap.mean())
+        by_query["multi_map"].append((query_lang, list(range(len(ids))), ap))
+        by_query["rank_distance"].append((query_lang, list(range(len(ids))), per_query("rank_distance", ranks, indptr)))
         # Mean over this language's queries here; summary() then averages over languages.
         result.rank_distance[query_lang] = compute("rank_distance", ranks, indptr)
         result.rank_distance_queries[query_lang] = int(sum(len(items) >= 2 for items in relevant))
     result.recall = {
         setting: {name: float(np.mean(values)) for name, values in by_name.items() if values} for setting, by_name in recall.items()
     }
+    if data.question_article:
+        result.per_article = _per_article(data, by_query)
     result.total_seconds = time.perf_counter() - started
     return result
+
+
+QueryValues = tuple[str, list[int], np.ndarray]  # query language, its questions' indices, one value each
+ARTICLE_METRICS = ("mono_map", "cross_map", "multi_map", "rank_distance")
+
+
+def _per_article(data: LareqaSet, by_query: dict[str, list[QueryValues]]) -> dict[str, dict[str, float]]:
+    """Each article's figures, computed as the summary computes them but over its own questions, and its number of
+    questions: the weights that make the article figures average to the summary's when every question is in every
+    language (as in XQuAD-R). A bootstrap over articles resamples these."""
+    article_of = {lang: np.asarray(articles) for lang, articles in data.question_article.items()}
+    every = sorted(set().union(*(set(articles) for articles in data.question_article.values())))
+    table = {}
+    for article in every:
+        entry = {"questions": max(int((article_of[lang] == article).sum()) for lang in data.langs)}
+        for metric, parts in by_query.items():
+            means = []
+            for lang, indices, values in parts:  # one per language (mono, multi) or language pair (cross)
+                chosen = values[article_of[lang][indices] == article]
+                chosen = chosen[np.isfinite(chosen)]
+                if len(chosen):
+                    means.append(float(chosen.mean()))
+            entry[metric] = round(float(np.mean(means)), 6) if means else float("nan")
+        table[str(article)] = entry
+    return table
 
 
 def _count_mono_errors(

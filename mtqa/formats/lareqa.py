@@ -28,6 +28,7 @@ class LareqaParagraph:
     context: str
     sentences: list[str]  # stripped
     questions: list[LareqaQuestion]
+    article: int = 0  # the article's index in the file
 
 
 def answer_sentence_index(spans: Sequence[Sequence[int]], answer_start: int) -> int:
@@ -83,7 +84,9 @@ def read_language(path: Path, articles: set[int] | None = None) -> list[LareqaPa
                     LareqaQuestion(qa["id"], qa["question"], answer_sentence_index(breaks, qa["answers"][0]["answer_start"]))
                     for qa in paragraph["qas"]
                 ]
-                paragraphs.append(LareqaParagraph(paragraph["context"], [s.strip() for s in paragraph["sentences"]], questions))
+                paragraphs.append(
+                    LareqaParagraph(paragraph["context"], [s.strip() for s in paragraph["sentences"]], questions, article_index)
+                )
     except json.JSONDecodeError as error:
         raise MtqaError(
             f"{path}:{error.lineno}:{error.colno}: not valid JSON ({error.msg}); fix the file or fetch the release again"

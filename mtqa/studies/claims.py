@@ -13,7 +13,7 @@ seeds, or a larger effect, would be needed to tell.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from ..card import markdown_table
 from ..evaluate.lareqa import SETTINGS
 
 CONFIDENCE = 0.95
+BOOTSTRAP_RESAMPLES = 2000
 
 
 def t_interval(values: list[float]) -> tuple[float, float, float]:
@@ -49,44 +50,115 @@ def _seeded(groups: dict[str, list[dict]], name: str) -> dict[Any, dict[str, Any
     return by_seed(groups.get(name, []))
 
 
+Value = Callable[[dict[str, Any], str], float]  # a run's figure for a metric: as reported, or over resampled articles
+
+
+def reported(run: dict[str, Any], metric: str) -> float:
+    return run[metric]
+
+
 def claim_differences(groups: dict[str, list[dict]], claims: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every claim's parts: what is compared, the per-seed differences, the bound and its side."""
+    """Every claim's parts: what is compared, its per-seed differences as a function of how a run's figure is read
+    (``difference(value)``), the reported differences (``diffs``), the bound and its side."""
     margin = float(claims["margin"])
     hybrid, xx, xy = (_seeded(groups, claims[key]) for key in ("hybrid", "xx", "xy"))
     parts = []
     common = sorted(set(hybrid) & set(xx) & set(xy), key=str)
+
+    def part(claim: int, what: str, difference: Callable[[Value], list[float]], bound: float, above: bool) -> None:
+        parts.append(
+            {"claim": claim, "what": what, "difference": difference, "diffs": difference(reported), "bound": bound, "above": above}
+        )
+
     for s in SETTINGS:
-        diffs = [hybrid[k][f"{s}_map"] - max(xx[k][f"{s}_map"], xy[k][f"{s}_map"]) for k in common]
-        parts.append({"claim": 1, "what": f"{s} mAP: hybrid − max(xx, xy)", "diffs": diffs, "bound": -margin, "above": True})
+        m = f"{s}_map"
+        part(
+            1,
+            f"{s} mAP: hybrid − max(xx, xy)",
+            lambda v, m=m: [v(hybrid[k], m) - max(v(xx[k], m), v(xy[k], m)) for k in common],
+            -margin,
+            True,
+        )
     for best, metric in ((claims["xx"], "mono_map"), (claims["xy"], "cross_map")):
         rivals = [_seeded(groups, name) for name in [n for n in claims.get("baselines", []) if n != best]]
         runs = _seeded(groups, best)
         seeds = sorted(set(runs).intersection(*rivals), key=str) if rivals else []
-        diffs = [runs[k][metric] - max(rival[k][metric] for rival in rivals) for k in seeds]
         label = f"{metric.replace('_map', '')} mAP: {best} − best other baseline"
-        parts.append({"claim": 2, "what": label, "diffs": diffs, "bound": 0.0, "above": True})
-    diffs = [hybrid[k]["rank_distance"] - xx[k]["rank_distance"] for k in common]
-    parts.append({"claim": 3, "what": "rank distance: hybrid − xx", "diffs": diffs, "bound": 0.0, "above": False})
+        part(2, label, lambda v, r=runs, rs=rivals, ks=seeds, m=metric: [v(r[k], m) - max(v(x[k], m) for x in rs) for k in ks], 0.0, True)
+    part(3, "rank distance: hybrid − xx", lambda v: [v(hybrid[k], "rank_distance") - v(xx[k], "rank_distance") for k in common], 0.0, False)
     if claims.get("final") and claims.get("untrained"):
         final, base = _seeded(groups, claims["final"]), groups.get(claims["untrained"], [])
         for metric in (*(f"{s}_map" for s in SETTINGS), "rank_distance"):
-            diffs = [run[metric] - base[0][metric] for run in final.values()] if base else []
             what = f"{metric.replace('_map', ' mAP').replace('_', ' ')}: {claims['final']} − {claims['untrained']}"
-            parts.append({"claim": 4, "what": what, "diffs": diffs, "bound": 0.0, "above": metric != "rank_distance"})
+            difference = (lambda v, m=metric: [v(run, m) - v(base[0], m) for run in final.values()]) if base else (lambda v: [])
+            part(4, what, difference, 0.0, metric != "rank_distance")
     return parts
 
 
+class _NoArticles(Exception):
+    """A run's report has no per-article figures (reports before study v3), or not the same articles as the others."""
+
+
+def article_interval(part: dict[str, Any], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> tuple[float, float] | None:
+    """The 95% percentile interval of the mean paired difference when the test articles are drawn again with
+    replacement (one draw for every run, so the pairing holds); None when a run lacks per-article figures.
+
+    The seeds are held as they are: this interval says how much the verdict rests on which articles were tested,
+    as the seed t-interval says how much it rests on which seeds were run.
+    """
+    columns: dict[tuple[int, str], np.ndarray] = {}
+    order: list[list[str]] = []
+
+    def column(run: dict[str, Any], metric: str) -> np.ndarray:
+        key = (id(run), metric)
+        if key not in columns:
+            table = run.get("per_article") or {}
+            articles = sorted(table, key=int)
+            if not articles or (order and articles != order[0]):
+                raise _NoArticles
+            order.append(articles)
+            columns[key] = np.array([table[a][metric] for a in articles], dtype=float)
+            columns[(id(run), "questions")] = np.array([table[a]["questions"] for a in articles], dtype=float)
+        return columns[key]
+
+    try:
+        part["difference"](lambda run, metric: float(column(run, metric).mean()))  # reads every run once
+    except _NoArticles:
+        return None
+    if not order:
+        return None
+    weights = next(value for (_, metric), value in columns.items() if metric == "questions")
+    rng = np.random.default_rng(seed)
+    means = []
+    for _ in range(resamples):
+        drawn = np.bincount(rng.integers(0, len(weights), len(weights)), minlength=len(weights)) * weights
+        means.append(np.mean(part["difference"](lambda run, metric: float(drawn @ column(run, metric) / drawn.sum()))))
+    low, high = np.percentile(means, [100 * (1 - CONFIDENCE) / 2, 100 * (1 + CONFIDENCE) / 2])
+    return float(low), float(high)
+
+
+def combined(by_seeds: str, by_articles: str | None) -> str:
+    """Shown (or refuted) only when both intervals say so; one interval alone when the reports give no articles."""
+    if by_articles is None or by_articles == by_seeds:
+        return by_seeds
+    return "not shown"
+
+
 def interval_table_and_verdicts(groups: dict[str, list[dict]], claims: dict[str, Any]) -> tuple[str, list[str], list[dict]]:
-    """The paired-difference table (mean, 95% interval, per seed, verdict) and one line per claim."""
+    """The paired-difference table (mean, the seed t-interval, the article bootstrap, per seed, verdict) and one line per
+    claim. A verdict is shown only where both intervals clear the bound."""
     rows, record = [], []
     for part in claim_differences(groups, claims):
         digits = 1 if "rank distance" in part["what"] else 3
+        summary = {key: value for key, value in part.items() if key != "difference"}
         if not part["diffs"]:
-            rows.append([part["claim"], part["what"], 0, "—", "—", "not run yet"])
-            record.append({**part, "verdict": "not run yet"})
+            rows.append([part["claim"], part["what"], 0, "—", "—", "—", "not run yet"])
+            record.append({**summary, "verdict": "not run yet"})
             continue
         mean, low, high = t_interval(part["diffs"])
-        verdict = judge(low, high, part["bound"], part["above"])
+        articles = article_interval(part)
+        by_articles = judge(*articles, part["bound"], part["above"]) if articles else None
+        verdict = combined(judge(low, high, part["bound"], part["above"]), by_articles)
         side = ">" if part["above"] else "<"
         rows.append(
             [
@@ -94,13 +166,30 @@ def interval_table_and_verdicts(groups: dict[str, list[dict]], claims: dict[str,
                 f"{part['what']} {side} {part['bound']:g}",
                 len(part["diffs"]),
                 f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]" if np.isfinite(low) else f"{mean:+.{digits}f} (one seed)",
+                f"[{articles[0]:+.{digits}f}, {articles[1]:+.{digits}f}]" if articles else "—",
                 ", ".join(f"{d:+.{digits}f}" for d in part["diffs"]),
                 verdict,
             ]
         )
-        record.append({**part, "mean": mean, "ci95": [low, high] if np.isfinite(low) else None, "verdict": verdict})
-    table = markdown_table(["claim", "paired difference", "seeds", "mean [95% t-interval]", "per seed", "verdict"], rows)
-    return table, _verdict_lines(record, claims), record
+        record.append(
+            {
+                **summary,
+                "mean": mean,
+                "ci95": [low, high] if np.isfinite(low) else None,
+                "articles_ci95": list(articles) if articles else None,
+                "verdict": verdict,
+            }  # fmt: skip
+        )
+    headers = [
+        "claim",
+        "paired difference",
+        "seeds",
+        "mean [95% t-interval over seeds]",
+        "95% bootstrap over articles",
+        "per seed",
+        "verdict",
+    ]
+    return markdown_table(headers, rows), _verdict_lines(record, claims), record
 
 
 CLAIM_TEXT = {

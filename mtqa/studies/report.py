@@ -57,6 +57,7 @@ def collect(recipe: dict[str, Any], out: Path) -> dict[str, list[dict[str, Any]]
                 **{m: item.get(m, float("nan")) for m in DIAGNOSTICS if m not in METRICS},  # reports before v3 lack some
                 "per_language": item["per_language"],
                 "cross_matrix": item["cross_matrix"],
+                "per_article": item.get("per_article"),  # reports before study v3 lack it
                 "languages": item["languages"],
             }
         )
