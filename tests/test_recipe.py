@@ -465,6 +465,29 @@ def test_a_claim_is_shown_only_where_the_article_bootstrap_agrees_with_the_seeds
     assert again == pytest.approx((low, high))  # the same draws: a study report does not change from run to run
 
 
+def test_named_rivals_are_compared_as_named_not_as_the_best_of_each_seed(tmp_path):
+    from mtqa.studies.claims import claim_differences
+    from mtqa.studies.report import collect
+
+    out = tmp_path / "out"
+    for seed in range(2):
+        fake_report(out / f"xx-s{seed}", 0.80, 0.60, 0.30, 50.0)
+        fake_report(out / f"xy-s{seed}", 0.81, 0.70, 0.35, 30.0)  # xy, not xx, is the better on mono here
+        fake_report(out / f"multitask-s{seed}", 0.79, 0.65, 0.33, 40.0)
+        fake_report(out / f"hybrid-s{seed}", 0.805, 0.69, 0.36, 20.0)
+    claims = {"hybrid": "hybrid", "xx": "xx", "xy": "xy", "baselines": ["xx", "xy", "multitask"], "margin": 0.01}
+    recipe = {"name": "v3", "steps": [], "study": {"set": "xquad-r", "claims": claims}}
+    by_max = {part["what"]: part["diffs"] for part in claim_differences(collect(recipe, out), claims)}
+    named = {
+        part["what"]: part["diffs"]
+        for part in claim_differences(collect(recipe, out), {**claims, "rivals": {"mono": "xx", "cross": "xy", "multi": "xy"}})
+    }
+    assert by_max["mono mAP: hybrid − max(xx, xy)"] == pytest.approx([-0.005] * 2)
+    assert named["mono mAP: hybrid − xx"] == pytest.approx([0.005] * 2) and named["multi mAP: hybrid − xy"] == pytest.approx([0.01] * 2)
+    assert named["mono mAP: xx − xy"] == pytest.approx([-0.01] * 2) and named["mono mAP: xx − multitask"] == pytest.approx([0.01] * 2)
+    assert named["cross mAP: xy − xx"] == pytest.approx([0.1] * 2) and "cross mAP: xy − best other baseline" in by_max
+
+
 def test_study_v2_design_is_fixed_in_its_recipes():
     """Five seeds per trained mode, the exact schedule where it applies, one protocol, the claims with their margin."""
     recipes = [load_recipe(RECIPES / f"study-v2-main-{part}.yaml") for part in ("a", "b")]

@@ -5,6 +5,10 @@ A recipe's ``study.claims`` with a ``margin`` asks for this judgement instead of
     claims: {hybrid: hybrid, xx: xx, xy: xy, baselines: [xx, xy, multitask], final: hybrid-kl, untrained: untrained,
              margin: 0.01}
 
+Study v2 compared hybrid with the better of xx and xy in each seed, and each baseline with the best of the others.
+``rivals: {mono: xx, cross: xy, multi: xy}`` (study v3) names claim 1's rival for each setting in advance, and makes
+claim 2 one comparison per named baseline, so no comparison picks its rival from the results.
+
 Each claim is a set of per-seed differences (same seed, same batches where the modes share them). A
 claim is **shown** when the whole 95% interval lies on its side of the bound, **refuted** when the
 whole interval lies on the other side, and **not shown** when the interval crosses the bound: more
@@ -70,21 +74,44 @@ def claim_differences(groups: dict[str, list[dict]], claims: dict[str, Any]) -> 
             {"claim": claim, "what": what, "difference": difference, "diffs": difference(reported), "bound": bound, "above": above}
         )
 
+    rivals = claims.get("rivals")  # study v3: each setting's rival named in advance, not the better of two per seed
     for s in SETTINGS:
         m = f"{s}_map"
-        part(
-            1,
-            f"{s} mAP: hybrid − max(xx, xy)",
-            lambda v, m=m: [v(hybrid[k], m) - max(v(xx[k], m), v(xy[k], m)) for k in common],
-            -margin,
-            True,
-        )
+        if rivals:
+            rival = _seeded(groups, rivals[s])
+            seeds = sorted(set(hybrid) & set(rival), key=str)
+            part(
+                1,
+                f"{s} mAP: hybrid − {rivals[s]}",
+                lambda v, r=rival, ks=seeds, m=m: [v(hybrid[k], m) - v(r[k], m) for k in ks],
+                -margin,
+                True,
+            )
+        else:
+            part(
+                1,
+                f"{s} mAP: hybrid − max(xx, xy)",
+                lambda v, m=m: [v(hybrid[k], m) - max(v(xx[k], m), v(xy[k], m)) for k in common],
+                -margin,
+                True,
+            )
     for best, metric in ((claims["xx"], "mono_map"), (claims["xy"], "cross_map")):
-        rivals = [_seeded(groups, name) for name in [n for n in claims.get("baselines", []) if n != best]]
+        others = [n for n in claims.get("baselines", []) if n != best]
         runs = _seeded(groups, best)
-        seeds = sorted(set(runs).intersection(*rivals), key=str) if rivals else []
-        label = f"{metric.replace('_map', '')} mAP: {best} − best other baseline"
-        part(2, label, lambda v, r=runs, rs=rivals, ks=seeds, m=metric: [v(r[k], m) - max(v(x[k], m) for x in rs) for k in ks], 0.0, True)
+        setting = metric.replace("_map", "")
+        if rivals:  # one part per named rival: best must beat each
+            for other in others:
+                rival = _seeded(groups, other)
+                seeds = sorted(set(runs) & set(rival), key=str)
+                difference = lambda v, r=runs, o=rival, ks=seeds, m=metric: [v(r[k], m) - v(o[k], m) for k in ks]  # noqa: E731
+                part(2, f"{setting} mAP: {best} − {other}", difference, 0.0, True)
+            continue
+        rival_runs = [_seeded(groups, name) for name in others]
+        seeds = sorted(set(runs).intersection(*rival_runs), key=str) if rival_runs else []
+        label = f"{setting} mAP: {best} − best other baseline"
+        part(
+            2, label, lambda v, r=runs, rs=rival_runs, ks=seeds, m=metric: [v(r[k], m) - max(v(x[k], m) for x in rs) for k in ks], 0.0, True
+        )
     part(3, "rank distance: hybrid − xx", lambda v: [v(hybrid[k], "rank_distance") - v(xx[k], "rank_distance") for k in common], 0.0, False)
     if claims.get("final") and claims.get("untrained"):
         final, base = _seeded(groups, claims["final"]), groups.get(claims["untrained"], [])
