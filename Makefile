@@ -33,28 +33,28 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m mtqa.demo
 
-# Every benchmark, then the scorecard: bench/results.json, bench/results.md and the table in docs/benchmarks.md.
+# Every benchmark, then the scorecard: bench/results/scorecard.json and .md and the table in docs/benchmarks.md.
 bench: $(STAMP)
-	$(PY) bench/scorecard.py $(if $(QUICK),--quick,)
+	$(PY) -m bench.scorecard $(if $(QUICK),--quick,)
 
 bench-translate: $(STAMP)
-	$(PY) bench/bench_translate.py $(if $(QUICK),--quick,)
+	$(PY) -m bench.translate.run $(if $(QUICK),--quick,)
 
 bench-translate-memory: $(STAMP)
-	$(PY) bench/scorecard.py --only translate-memory $(if $(QUICK),--quick,)
+	$(PY) -m bench.scorecard --only translate-memory $(if $(QUICK),--quick,)
 
 bench-batches: $(STAMP)
-	$(PY) bench/bench_batches.py $(if $(QUICK),--quick,)
+	$(PY) -m bench.batches $(if $(QUICK),--quick,)
 
 bench-train: $(STAMP)
-	$(PY) bench/bench_train.py $(if $(QUICK),--quick,)
+	$(PY) -m bench.train $(if $(QUICK),--quick,)
 
-# The labelled filter benchmark alone; its figures replace the filters rows of bench/results.json.
+# The labelled filter benchmark alone; its figures replace the filters rows of bench/results/scorecard.json.
 bench-filters: $(STAMP)
-	$(PY) bench/scorecard.py --only filters $(if $(QUICK),--quick,)
+	$(PY) -m bench.scorecard --only filters $(if $(QUICK),--quick,)
 
 bench-eval: $(STAMP)
-	$(PY) bench/bench_eval.py $(if $(QUICK),--quick,)
+	$(PY) -m bench.evaluate $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf $(VENV) build *.egg-info bench/work demo-out

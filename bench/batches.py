@@ -10,9 +10,9 @@ reads texts back through a memory map of its spill files, and those pages, which
 ``ru_maxrss`` also counts, belong to the kernel's file cache: it may drop them at
 any time. Both peaks are in the results.
 
-    python bench/bench_batches.py                         # 2M, 5M and 20M rows
-    python bench/bench_batches.py --rows 2000000          # one size
-    python bench/bench_batches.py --quick                 # 200,000 rows
+    python -m bench.batches                     # 2M, 5M and 20M rows
+    python -m bench.batches --rows 2000000      # one size
+    python -m bench.batches --quick             # 200,000 rows
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import machine, measure  # noqa: E402
+from bench import WORK
+from bench.measure import machine, measure
 
 LANGS = ["en", "ar", "de", "es", "hi", "ru", "th", "tr", "zh", "vi"]
 QUESTIONS_PER_PASSAGE = 5  # SQuAD's shape
@@ -171,8 +171,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rows", help="comma-separated corpus sizes, smallest first (default 2000000,5000000,20000000)")
-    parser.add_argument("--workdir", type=Path, default=Path("bench/work"))
-    parser.add_argument("--out", type=Path, default=Path("bench/results-batches.json"))
+    parser.add_argument("--workdir", type=Path, default=WORK)
+    parser.add_argument("--out", type=Path, default=WORK / "results-batches.json")
     parser.add_argument("--positive", default="passage", choices=["passage", "sentence", "sentence+context"])
     args = parser.parse_args()
     rows = [int(value) for value in args.rows.split(",")] if args.rows else ([200_000] if args.quick else FULL_SIZES)

@@ -18,14 +18,14 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import machine  # noqa: E402
+from bench import WORK
+from bench.measure import machine
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="articles 44-47 only")
-    parser.add_argument("--out", type=Path, default=Path("bench/results-eval.json"))
+    parser.add_argument("--out", type=Path, default=WORK / "results-eval.json")
     args = parser.parse_args()
     from mtqa.encoders.load import encode, load_encoder
     from mtqa.evaluate.lareqa import evaluate_lareqa, load_lareqa

@@ -13,7 +13,9 @@ import subprocess
 import sys
 import threading
 import time
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 
 def available_cores() -> int:
@@ -80,3 +82,15 @@ def machine() -> str:
     return f"{platform.machine()} {platform.processor() or ''}, {available_cores()} cores, Python {platform.python_version()}".replace(
         "  ", " "
     )
+
+
+def machine_info(threads: int) -> dict[str, Any]:
+    """The machine, the threads a benchmark used and the versions of what it measured."""
+    return {
+        "platform": platform.platform(),
+        "cpu": cpu_name(),
+        "cores": available_cores(),
+        "threads_used": threads,
+        "python": platform.python_version(),
+        "versions": {name: version(name) for name in ("mtqa", "ctranslate2", "torch", "transformers", "sentencepiece")},
+    }

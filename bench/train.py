@@ -6,8 +6,8 @@ corpus when XQuAD-R is absent), with the same prefixes, max_length, optimiser
 settings and number of steps; each in its own subprocess, so peak RSS (os.wait4)
 is its own. Target: mtqa trains at >= 1.0x the samples/s at <= 1.0x the memory.
 
-    python bench/bench_train.py            # 100 steps
-    python bench/bench_train.py --quick    # 10 steps
+    python -m bench.train         # 100 steps
+    python -m bench.train --quick # 10 steps
 """
 
 from __future__ import annotations
@@ -23,13 +23,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import machine, measure  # noqa: E402
+from bench import ROOT, WORK
+from bench.measure import machine, measure
+from mtqa.paths import find_data
+from mtqa.train.config import TrainConfig
 
-from mtqa.paths import find_data  # noqa: E402
-from mtqa.train.config import TrainConfig  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
 XQUAD_R = find_data("xquad-r")
 QUERY, PASSAGE = TrainConfig.query_prefix, TrainConfig.passage_prefix
 
@@ -39,7 +37,7 @@ def make_shards(target: Path, steps: int, batch_size: int) -> str:
     if XQUAD_R is not None:
         source, spec = "XQuAD-R (sentence positives)", f"lareqa:{XQUAD_R}"
     else:
-        from bench_batches import make_corpus
+        from bench.batches import make_corpus
 
         corpus = target.parent / "train-corpus"
         make_corpus(corpus, max(2000, steps * batch_size * 2))
@@ -162,8 +160,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "work")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results-train.json")
+    parser.add_argument("--workdir", type=Path, default=WORK)
+    parser.add_argument("--out", type=Path, default=WORK / "results-train.json")
     parser.add_argument("--side", choices=["mtqa", "sentence-transformers"], help=argparse.SUPPRESS)
     parser.add_argument("--shards", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)

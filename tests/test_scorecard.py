@@ -1,11 +1,6 @@
 """The scorecard: an --only run replaces its own rows and keeps the others."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-
-from scorecard import merge  # noqa: E402
+from bench.scorecard import merge
 
 
 def test_an_only_run_replaces_its_rows_and_keeps_the_others_in_bench_order():

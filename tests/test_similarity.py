@@ -205,8 +205,7 @@ def test_translate_with_the_similarity_filter_reports_its_distributions(tmp_path
 
 
 def test_bench_filters_builds_each_corruption_as_described():
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-    from bench_filters import KINDS, make_examples
+    from bench.filters.corruptions import KINDS, make_examples
 
     questions = {
         "en": {"a": "Who won the game in the end?", "b": "Where was the game played?"},

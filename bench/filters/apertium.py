@@ -15,7 +15,7 @@ Two measurements, both on every XQuAD-R article (0-47 by default):
 
 Five examples of dropped rows are printed and kept, with the English and the human Spanish beside them.
 
-    python bench/apertium_filters.py [--articles 0-47] [--out bench/results/apertium-filters.json]
+    python -m bench.filters.apertium [--articles 0-47] [--out bench/results/apertium-filters.json]
 """
 
 from __future__ import annotations
@@ -28,11 +28,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_filters import load_questions  # noqa: E402
-from measure import machine  # noqa: E402
+from bench import RESULTS
+from bench.filters.corruptions import load_questions
+from bench.measure import machine
 
 EXAMPLES = 5
 
@@ -215,7 +213,7 @@ def markdown(result: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--articles", default="0-47")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "apertium-filters.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "apertium-filters.json")
     args = parser.parse_args()
     import time
 

@@ -30,7 +30,7 @@ every unique text (no cache). Targets: the chain catches every kind but nearby_q
 >= 95% of the time, and drops <= 2% of good examples in every language. The filters'
 thresholds were chosen on articles 0-15; by default the benchmark uses articles 16-47.
 
-    python bench/bench_filters.py [--data lareqa:PATH] [--articles 16-47] [--quick] [--out FILE]
+    python -m bench.filters.labelled [--data lareqa:PATH] [--articles 16-47] [--quick] [--out FILE]
 """
 
 from __future__ import annotations
@@ -46,117 +46,17 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import machine  # noqa: E402
+from bench import WORK
+from bench.filters.corruptions import KINDS, context_pairs, load_questions, load_sentences, make_examples
+from bench.measure import machine
 
 TARGET_RECALL, TARGET_FALSE_DROP = 0.95, 0.02
 # The filters' defaults were chosen on XQuAD-R articles 0-15; the benchmark reports the others.
 TUNING, HELD_OUT, QUICK = "0-15", "16-47", "16,24,32,40"
 RUN_CORRUPTION = 4
 ENGINE_SAMPLE = 1000  # texts encoded by both engines to compare them  # the similarity filter judges each corruption in a run where one question in this many is corrupted
-KINDS = ("wrong_language", "copy", "other_question", "nearby_question", "truncated", "repetition", "empty", "mixed_script")
 UNTARGETED = {"nearby_question"}
 CHAIN = "chain"
-
-
-def load_questions(spec: str, articles: str | None = None) -> tuple[dict[str, dict[str, str]], dict[str, list[str]]]:
-    """Questions per language by id, and the ids of each passage (for nearby_question)."""
-    from mtqa.errors import MtqaError
-    from mtqa.formats import lareqa
-    from mtqa.paths import resolve_data_set
-
-    kind, _, path = spec.partition(":")
-    if kind != "lareqa" or not path:
-        raise MtqaError(f"--data {spec!r}: use lareqa:PATH or lareqa:NAME (a LAReQA-format folder such as xquad-r)")
-    folder = resolve_data_set(path)
-    questions: dict[str, dict[str, str]] = {}
-    passages: dict[str, list[str]] = {}
-    for file in lareqa.language_files(folder):
-        questions[file.stem] = {}
-        for number, paragraph in enumerate(lareqa.read_language(file, lareqa.parse_articles(articles))):
-            for qa in paragraph.questions:
-                questions[file.stem][qa.id] = qa.question
-                if file.stem == "en":
-                    passages.setdefault(str(number), []).append(qa.id)
-    if "en" not in questions:
-        raise MtqaError(f"{folder}: no en.json; the benchmark pairs English questions with their translations")
-    return questions, passages
-
-
-def load_sentences(spec: str, articles: str | None = None) -> dict[str, dict[str, list[str]]]:
-    """Each passage's sentences per language, numbered as :func:`load_questions` numbers passages.
-
-    They are not aligned across languages, so they are never judged; they are the rivals a
-    question has in a real run, where its passage's sentences are translated beside it.
-    """
-    from mtqa.formats import lareqa
-    from mtqa.paths import resolve_data_set
-
-    folder = resolve_data_set(spec.partition(":")[2])
-    return {
-        file.stem: {
-            str(number): paragraph.sentences for number, paragraph in enumerate(lareqa.read_language(file, lareqa.parse_articles(articles)))
-        }
-        for file in lareqa.language_files(folder)
-    }
-
-
-def context_pairs(sentences: dict[str, dict[str, list[str]]]) -> tuple[list[tuple[str, str, str]], dict[str, str]]:
-    """(English sentence, that language's sentence at the same place, language) for every passage, and each English sentence's passage."""
-    pairs, groups = [], {}
-    for lang, passages in sentences.items():
-        if lang == "en":
-            continue
-        for passage, translated in passages.items():
-            for english, other in zip(sentences["en"].get(passage, []), translated):
-                pairs.append((english, other, lang))
-                groups[english] = passage
-    return pairs, groups
-
-
-def make_examples(questions: dict[str, dict[str, str]], passages: dict[str, list[str]], seed: int = 0) -> list[dict[str, Any]]:
-    from mtqa.languages import get_language
-
-    rng = random.Random(seed)
-    english = questions["en"]
-    langs = sorted(lang for lang in questions if lang != "en")
-    passage_of = {qid: ids for ids in passages.values() for qid in ids}
-    group_of = {qid: name for name, ids in passages.items() for qid in ids}
-    examples = []
-    for lang in langs:
-        language = get_language(lang)
-        ids = [qid for qid in english if qid in questions[lang]]
-        others = [other for other in langs if other != lang]
-        foreign = "ru" if language.script == "Latn" and "ru" in questions else "en"
-        for qid in ids:
-            source, good = english[qid], questions[lang][qid]
-            group = group_of.get(qid, qid)  # the passage: the similarity filter's rivals are its other questions
-
-            def add(kind: str, output: str) -> None:
-                examples.append({"lang": lang, "id": qid, "kind": kind, "source": source, "output": output, "group": group})
-
-            add("good", good)
-            other_lang = next((o for o in rng.sample(others, len(others)) if qid in questions[o]), None)
-            if other_lang:
-                add("wrong_language", questions[other_lang][qid])
-            add("copy", source)
-            other = rng.choice([o for o in questions[lang] if o != qid])
-            add("other_question", questions[lang][other])
-            nearby = [o for o in passage_of.get(qid, []) if o != qid and o in questions[lang]]
-            if nearby:
-                add("nearby_question", questions[lang][rng.choice(nearby)])
-            add("truncated", good[: max(1, len(good) // 3)].rstrip())
-            units = list(good) if language.joins_without_spaces else good.split()
-            joiner = "" if language.joins_without_spaces else " "
-            tail = joiner.join(units[-3:])
-            add("repetition", good + joiner + joiner.join([tail] * 6))
-            add("empty", "")
-            if qid in questions.get(foreign, {}):
-                mixed = questions[foreign][qid]
-                add("mixed_script", good[: len(good) // 2] + " " + mixed[len(mixed) // 2 :])
-    return examples
 
 
 def run_filters(
@@ -381,7 +281,7 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help=f"articles {QUICK} only")
     parser.add_argument("--langid", default="fasttext", help="language-ID backend of the chain")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "work" / "results-filters.json")
+    parser.add_argument("--out", type=Path, default=WORK / "results-filters.json")
     args = parser.parse_args()
     from mtqa.errors import MtqaError
 

@@ -21,7 +21,7 @@ against those it keeps (true-quality mean and quartiles); precision and recall o
 by true quality" for the filter as it stands and for the signal's own lowest 5%. The round-trip
 threshold is then chosen from these figures (the one whose drops best match the worst 5%).
 
-    python bench/filter_signals.py [--articles 0-47] [--out bench/results/filter-signals.json]
+    python -m bench.filters.signals [--articles 0-47] [--out bench/results/filter-signals.json]
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from difflib import SequenceMatcher
 from pathlib import Path
@@ -37,11 +36,9 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_filters import load_questions  # noqa: E402
-from measure import machine  # noqa: E402
+from bench import RESULTS
+from bench.filters.corruptions import load_questions
+from bench.measure import machine
 
 WORST_SHARE = 0.05
 SIGNALS = ("langid", "length_ratio", "copy", "similarity", "margin", "round_trip")
@@ -143,7 +140,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", default="0-47")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "filter-signals.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "filter-signals.json")
     args = parser.parse_args()
     started = time.time()
     questions, passages = load_questions("lareqa:xquad-r", args.articles)

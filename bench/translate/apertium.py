@@ -7,7 +7,7 @@ tokens), one chunk per worker thread as :class:`~mtqa.translate.apertium.Apertiu
 runs them. The two alternate within each repeat; the figure is the median segments/s. It
 also counts the segments whose old translation differs from the one they get alone.
 
-    python bench/bench_apertium.py [--repeats 3] [--out bench/results/apertium-isolation.json]
+    python -m bench.translate.apertium [--repeats 3] [--out bench/results/apertium-isolation.json]
 """
 
 from __future__ import annotations
@@ -17,19 +17,15 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import available_cores, machine  # noqa: E402
-
-from mtqa.languages import get_language  # noqa: E402
-from mtqa.translate import apertium  # noqa: E402
-from mtqa.translate.model.translator import MAX_BATCH_TOKENS  # noqa: E402
+from bench import RESULTS, ROOT
+from bench.measure import available_cores, machine
+from mtqa.languages import get_language
+from mtqa.translate import apertium
+from mtqa.translate.model.translator import MAX_BATCH_TOKENS
 
 
 def xquad_segments(data: Path) -> list[str]:
@@ -77,7 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--max-batch-tokens", type=int, default=MAX_BATCH_TOKENS)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "apertium-isolation.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "apertium-isolation.json")
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")

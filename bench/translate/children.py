@@ -1,6 +1,6 @@
-"""The child processes of ``bench/bench_translate.py``: each method runs alone in its own process.
+"""The child processes of ``bench.translate.run``: each method runs alone in its own process.
 
-    python bench/translate_children.py ROLE SPEC.json
+    python -m bench.translate.children ROLE SPEC.json
 
 Each role reads its spec, does its one job and writes its result to ``spec["result"]``, so the
 harness measures every method's wall time and peak memory by itself. Heavy imports live inside
@@ -98,7 +98,7 @@ def child_ctranslate2(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def child_phases(spec: dict[str, Any]) -> dict[str, Any]:
-    """Where bare CTranslate2's memory goes (bench_translate_memory.py): resident set and peak after each phase, in a fresh process.
+    """Where bare CTranslate2's memory goes (bench.translate.memory): resident set and peak after each phase, in a fresh process.
 
     Phases: the interpreter; importing ctranslate2 and sentencepiece; the tokenizer; the model
     (``ctranslate2.Translator``); the first batch of ``max_batch_tokens`` source tokens; the rest.

@@ -1,4 +1,4 @@
-"""The inputs of ``bench/bench_translate.py``: XQuAD-R English as plain SQuAD, and the exact segments mtqa translates."""
+"""The inputs of ``bench.translate.run``: XQuAD-R English as plain SQuAD, and the exact segments mtqa translates."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 """Where `mtqa translate`'s memory goes, against transformers and against CTranslate2's own floor.
 
 Every method runs in its own fresh process on the same unique segments (the first
-``--segments`` of bench_translate.py's list) with the NLLB-200-distilled-600M shape:
+``--segments`` of bench.translate.run's list) with the NLLB-200-distilled-600M shape:
 
   (a) mtqa translate at its default --max-batch-tokens and at 1024, with the process's
       resident set and peak at the end of each stage (the manifest's ``memory_mib``);
@@ -11,7 +11,7 @@ Every method runs in its own fresh process on the same unique segments (the firs
       per batch: the floor CTranslate2 itself cannot go below at each size;
   (c) transformers ``generate`` in float32, the baseline of the peak-RSS target.
 
-Peak RSS is ``ru_maxrss`` of each process. Usage: python bench/bench_translate_memory.py [--quick] [--out FILE]
+Peak RSS is ``ru_maxrss`` of each process. Usage: python -m bench.translate.memory [--quick] [--out FILE]
 """
 
 from __future__ import annotations
@@ -19,14 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_translate as bt  # noqa: E402
+from bench import WORK
+from bench.translate import run as bt
 
 PHASE_BATCH_TOKENS = (bt.MAX_BATCH_TOKENS, 1024, 256)
 SMALL_BATCH_TOKENS = 1024
@@ -136,8 +135,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="the half-size model")
     parser.add_argument("--segments", type=int, default=150, help="unique segments (default: %(default)s)")
-    parser.add_argument("--workdir", type=Path, default=Path("bench/work"))
-    parser.add_argument("--out", type=Path, default=Path("bench/results-translate-memory.json"))
+    parser.add_argument("--workdir", type=Path, default=WORK)
+    parser.add_argument("--out", type=Path, default=WORK / "results-translate-memory.json")
     parser.add_argument("--xquad", type=Path, default=bt.DEFAULT_XQUAD)
     args = parser.parse_args()
     results = benchmark(settings_from(args))

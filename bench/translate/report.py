@@ -1,4 +1,4 @@
-"""The Markdown report of ``bench/bench_translate.py``'s results."""
+"""The Markdown report of ``bench.translate.run``'s results."""
 
 from __future__ import annotations
 

@@ -79,7 +79,7 @@ def round_trip_cost(summary: dict[str, Any], rate: float | None) -> dict[str, An
     return {"segments": summary["total"].get("segments", 0), "tokens_to_translate": tokens, "hours": tokens / rate / 3600 if rate else None}
 
 
-RATES_FILE = "data/measured_rates.json"  # shipped with the package; bench/scorecard.py rewrites it after a full make bench
+RATES_FILE = "data/measured_rates.json"  # shipped with the package; `python -m bench.scorecard` rewrites it after a full make bench
 
 
 def measured_tokens_per_second() -> tuple[float | None, str | None]:

@@ -7,7 +7,7 @@ target swapped), through the translation cache, so a rerun pays nothing. The sco
 sacrebleu's sentence chrF, 0-100.
 
 The default threshold was chosen on XQuAD-R questions, where the human Spanish gives each
-Apertium translation a true quality (``bench/filter_signals.py``, docs/translate.md): it is the
+Apertium translation a true quality (``python -m bench.filters.signals``, docs/translate.md): it is the
 round-trip chrF below which the dropped rows best match the worst 5% by true quality.
 """
 
