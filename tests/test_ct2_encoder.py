@@ -28,7 +28,7 @@ def _texts(xquad_r: Path) -> list[str]:
 
     texts = []
     for file in lareqa.language_files(xquad_r):
-        for paragraph in lareqa.read_language(file, {3}):
+        for paragraph in lareqa.read_language(file, {3})[:2]:
             texts += [qa.question for qa in paragraph.questions[:3]] + paragraph.sentences[:2]
     return texts
 
@@ -41,7 +41,7 @@ def test_int8_vectors_match_sentence_transformers_in_all_11_languages(me5, xquad
     layout = ct2_layout(str(folder))
     assert layout is not None and layout.pooling == "mean" and layout.max_length == 512
     texts = _texts(xquad_r)
-    assert len(texts) > 200
+    assert len(texts) > 100
     from transformers import AutoTokenizer
 
     from mtqa.encoders.ct2_encoder import _tokenizer

@@ -64,7 +64,7 @@ def test_translate_killed_while_translating_and_writing_loses_and_duplicates_not
 
     rng = random.Random(FAULT_SEED)
     cache, out = tmp_path / "cache", tmp_path / "out"
-    points = [f"translate.chunk:{rng.randint(1, 8)}" for _ in range(3)] + ["output.write:1", "output.commit:1"]
+    points = [f"translate.chunk:{rng.randint(1, 8)}" for _ in range(2)] + ["output.write:1", "output.commit:1"]
     committed = [0]
     for point in points:
         crashed = mtqa(*args, "--output", out, cache=cache, crash_at=point)
@@ -72,8 +72,8 @@ def test_translate_killed_while_translating_and_writing_loses_and_duplicates_not
         assert not out.exists(), f"killed at {point}, yet the output looks complete"
         committed.append(cache_rows(cache))
     # each kill during translation kept what was committed before it, and only that
-    assert committed[1] < committed[2] < committed[3] < expected["segments"]["pieces"], committed
-    assert committed[4] == committed[5] == expected["segments"]["pieces"]  # then killed while writing the output
+    assert committed[1] < committed[2] < expected["segments"]["pieces"], committed
+    assert committed[3] == committed[4] == expected["segments"]["pieces"]  # then killed while writing the output
 
     final = mtqa(*args, "--output", out, cache=cache)
     assert final.returncode == 0, final.stderr
