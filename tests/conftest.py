@@ -11,6 +11,9 @@ from hypothesis import settings
 
 # The tests read the real data beside the checkout unless MTQA_DATA points elsewhere (mtqa itself looks only there).
 os.environ.setdefault("MTQA_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+# ranx, the metrics' oracle, compiles its numba functions on first use: most of a minute on a fresh venv. The
+# cases it checks are small, so it runs them as plain Python; mtqa itself does not use numba.
+os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
 
 from mtqa.paths import data_roots, find_data  # noqa: E402
 

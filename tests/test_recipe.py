@@ -488,6 +488,26 @@ def test_named_rivals_are_compared_as_named_not_as_the_best_of_each_seed(tmp_pat
     assert named["cross mAP: xy − xx"] == pytest.approx([0.1] * 2) and "cross mAP: xy − best other baseline" in by_max
 
 
+def test_the_final_model_is_held_above_the_base_by_a_margin_and_to_the_reference_method(tmp_path):
+    from mtqa.studies.report import write_study
+
+    out = tmp_path / "out"
+    fake_report(out / "untrained", 0.80, 0.5, 0.2, 90.0)
+    for seed, shift in enumerate((0.0, 0.001, -0.001)):
+        fake_report(out / f"reference-s{seed}", 0.81 + shift, 0.70, 0.40, 50.0 + seed)
+        fake_report(out / f"final-s{seed}", 0.815 + shift, 0.695 + shift, 0.30, 52.0 + seed)  # gives back multi mAP
+    claims = {"hybrid": "final", "xx": "final", "xy": "final", "final": "final", "untrained": "untrained", "reference": "reference",
+              "margin": 0.01, "above_base_by": 0.01, "rank_margin": 5, "rivals": {"mono": "final", "cross": "final", "multi": "final"}}  # fmt: skip
+    text = write_study({"name": "v3", "steps": [], "study": {"set": "xquad-r", "claims": claims}}, out)
+    record = {part["what"]: part for part in json.loads((out / "study.json").read_text())["claims"]}
+    assert record["mono mAP: final − untrained"]["bound"] == 0.01 and record["mono mAP: final − untrained"]["verdict"] == "shown"
+    assert record["cross mAP: final − reference"]["verdict"] == "shown"  # -0.005 ± 0.001, inside the margin of 0.01
+    assert record["multi mAP: final − reference"]["verdict"] == "refuted"  # -0.10
+    assert record["rank distance: final − reference"]["verdict"] == "shown"  # +2 < 5
+    assert "4. the final model beats the untrained one on mono, cross and multi by 0.01, and on rank distance: **shown**" in text
+    assert "5. the final model keeps the reference method's cross and multi mAP (within 0.01) and rank distance (within 5)" in text
+
+
 def test_study_v2_design_is_fixed_in_its_recipes():
     """Five seeds per trained mode, the exact schedule where it applies, one protocol, the claims with their margin."""
     recipes = [load_recipe(RECIPES / f"study-v2-main-{part}.yaml") for part in ("a", "b")]

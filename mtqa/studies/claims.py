@@ -118,7 +118,18 @@ def claim_differences(groups: dict[str, list[dict]], claims: dict[str, Any]) -> 
         for metric in (*(f"{s}_map" for s in SETTINGS), "rank_distance"):
             what = f"{metric.replace('_map', ' mAP').replace('_', ' ')}: {claims['final']} − {claims['untrained']}"
             difference = (lambda v, m=metric: [v(run, m) - v(base[0], m) for run in final.values()]) if base else (lambda v: [])
-            part(4, what, difference, 0.0, metric != "rank_distance")
+            above = metric != "rank_distance"
+            part(4, what, difference, float(claims.get("above_base_by", 0.0)) if above else 0.0, above)
+    if claims.get("final") and claims.get("reference"):  # the final model gives back nothing the reference method gained
+        final, reference = _seeded(groups, claims["final"]), _seeded(groups, claims["reference"])
+        seeds = sorted(set(final) & set(reference), key=str)
+        for metric in ("cross_map", "multi_map", "rank_distance"):
+            what = f"{metric.replace('_map', ' mAP').replace('_', ' ')}: {claims['final']} − {claims['reference']}"
+            difference = lambda v, m=metric: [v(final[k], m) - v(reference[k], m) for k in seeds]  # noqa: E731
+            if metric == "rank_distance":
+                part(5, what, difference, float(claims["rank_margin"]), False)
+            else:
+                part(5, what, difference, -margin, True)
     return parts
 
 
@@ -224,12 +235,25 @@ CLAIM_TEXT = {
     2: "xx is the best baseline on mono and xy the best on cross",
     3: "hybrid's rank distance is below xx's",
     4: "the final model beats the untrained one on mono, cross, multi and rank distance",
+    5: "the final model keeps the reference method's cross and multi mAP (within margin) and rank distance (within rank_margin)",
 }
+NAMED_CLAIM_TEXT = {  # with claims.rivals
+    1: "hybrid ≥ its named rival − margin: xx on mono, xy on cross and multi",
+    2: "xx beats each other baseline on mono and xy each other baseline on cross",
+    4: "the final model beats the untrained one on mono, cross and multi by above_base_by, and on rank distance",
+}
+
+
+def claim_text(number: int, claims: dict[str, Any]) -> str:
+    text = NAMED_CLAIM_TEXT.get(number, CLAIM_TEXT[number]) if claims.get("rivals") else CLAIM_TEXT[number]
+    for key in ("above_base_by", "rank_margin", "margin"):  # longest first: "margin" is inside the others
+        text = text.replace(key, str(claims.get(key, 0)))
+    return text
 
 
 def _verdict_lines(record: list[dict], claims: dict[str, Any]) -> list[str]:
     lines = []
-    for number, text in CLAIM_TEXT.items():
+    for number in CLAIM_TEXT:
         parts = [part for part in record if part["claim"] == number]
         if not parts:
             continue
@@ -238,5 +262,5 @@ def _verdict_lines(record: list[dict], claims: dict[str, Any]) -> list[str]:
         if "not run yet" in verdicts:
             overall = "not judged yet"
         detail = "; ".join(f"{part['what']}: {part['verdict']}" for part in parts)
-        lines.append(f"{number}. {text.replace('margin', str(claims['margin']))}: **{overall}** ({detail}).")
+        lines.append(f"{number}. {claim_text(number, claims)}: **{overall}** ({detail}).")
     return lines
