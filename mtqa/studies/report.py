@@ -238,10 +238,12 @@ def write_study(recipe: dict[str, Any], out: Path) -> str:
             name: [{k: v for k, v in run.items() if k in (*METRICS, "run", "seed")} for run in runs] for name, runs in groups.items()
         }
     }
+    if "choose" in spec or spec.get("diagnostics"):
+        lines += ["## What the methods change: ranks at the top and in-paragraph errors (mono, means over seeds)", ""]
+        lines += [diagnostic_table(groups, order), ""]
     if "choose" in spec:
         table, record["choice"] = choose(groups, spec["choose"])
-        lines += ["## What the methods change: ranks at the top and in-paragraph errors (mono, means over seeds)", ""]
-        lines += [diagnostic_table(groups, order), "", "## The choice", "", table, ""]
+        lines += ["## The choice", "", table, ""]
     if "selection" in spec:
         table, record["selection"] = selection(Path(out), spec["selection"], spec.get("set", "xquad-r"))
         lines += ["## Dev-split selection", "", table, ""]
