@@ -41,7 +41,7 @@ def make_shards(target: Path, steps: int, batch_size: int) -> str:
 
         corpus = target.parent / "train-corpus"
         make_corpus(corpus, max(2000, steps * batch_size * 2))
-        source, spec = "synthetic corpus (bench_batches)", str(corpus)
+        source, spec = "synthetic corpus (bench.batches)", str(corpus)
     subprocess.run(
         [
             sys.executable,
@@ -132,8 +132,8 @@ def run_sentence_transformers(shards: Path, steps: int, max_length: int, result:
 
 def run_side(side: str, shards: Path, steps: int, max_length: int, result: Path, env: dict[str, str]) -> dict[str, Any]:
     """One trainer in its own process: its wall time and peak memory, and what it reported."""
-    command = [sys.executable, __file__, "--side", side, "--shards", str(shards), "--result", str(result)]
-    process = measure([*command, "--steps", str(steps), "--max-length", str(max_length)], env=env)
+    command = [sys.executable, "-m", "bench.train", "--side", side, "--shards", str(shards), "--result", str(result)]
+    process = measure([*command, "--steps", str(steps), "--max-length", str(max_length)], env=env, cwd=ROOT)
     inner = json.loads(result.read_text())
     return {**process, **inner, "samples_per_s": inner["samples"] / inner["train_seconds"]}
 
@@ -180,7 +180,6 @@ def main() -> None:
         **os.environ,
         "HF_HUB_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
     results = {
         "date": time.strftime("%Y-%m-%d"),

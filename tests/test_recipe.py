@@ -506,6 +506,14 @@ def test_the_final_model_is_held_above_the_base_by_a_margin_and_to_the_reference
     assert record["rank distance: final − reference"]["verdict"] == "shown"  # +2 < 5
     assert "4. the final model beats the untrained one on mono, cross and multi by 0.01, and on rank distance: **shown**" in text
     assert "5. the final model keeps the reference method's cross and multi mAP (within 0.01) and rank distance (within 5)" in text
+    assert "1. hybrid ≥ its named rival − 0.01 (final on mono, cross, multi)" in text
+    from mtqa.errors import MtqaError
+    from mtqa.studies.claims import claim_differences
+
+    without_rank_margin = {key: value for key, value in claims.items() if key != "rank_margin"}
+    for broken, lacking in ((without_rank_margin, "rank_margin"), ({**claims, "rivals": {"mono": "final"}}, "rivals.cross, rivals.multi")):
+        with pytest.raises(MtqaError, match=f"study.claims: missing {lacking}"):
+            claim_differences({}, broken)
 
 
 def test_study_v2_design_is_fixed_in_its_recipes():

@@ -343,7 +343,7 @@ def log(message: str) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller model and input: a few minutes on 2 cores")
-    parser.add_argument("--workdir", type=Path, default=Path("bench/work"), help="models, inputs, runs and logs (default: %(default)s)")
+    parser.add_argument("--workdir", type=Path, default=WORK, help="models, inputs, runs and logs (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=WORK / "results-translate.json", help="JSON results (default: %(default)s)")
     parser.add_argument("--xquad", type=Path, default=DEFAULT_XQUAD, help="XQuAD-R English file (default: $MTQA_DATA/xquad-r/en.json)")
     parser.add_argument("--segments", type=int, help="unique segments to translate (default: 100 quick, 600 full)")

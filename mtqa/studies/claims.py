@@ -1,4 +1,5 @@
-"""Study claims judged by paired differences over seeds and their 95% t-intervals (study v2).
+"""Study claims judged by paired differences over seeds: a 95% t-interval over seeds and, where the reports give
+per-article figures, a 95% bootstrap over the test articles.
 
 A recipe's ``study.claims`` with a ``margin`` asks for this judgement instead of the means-only one::
 
@@ -6,13 +7,19 @@ A recipe's ``study.claims`` with a ``margin`` asks for this judgement instead of
              margin: 0.01}
 
 Study v2 compared hybrid with the better of xx and xy in each seed, and each baseline with the best of the others.
-``rivals: {mono: xx, cross: xy, multi: xy}`` (study v3) names claim 1's rival for each setting in advance, and makes
-claim 2 one comparison per named baseline, so no comparison picks its rival from the results.
+Study v3 adds keys:
+
+* ``rivals: {mono: xx, cross: xy, multi: xy}`` names claim 1's rival for each setting in advance, and makes claim 2
+  one comparison per named baseline, so no comparison picks its rival from the results;
+* ``above_base_by``: claim 4's bound on mono, cross and multi mAP (0 without it);
+* ``reference`` and ``rank_margin``: claim 5, the final model keeps the reference method's cross and multi mAP (within
+  ``margin``) and its rank distance (within ``rank_margin``).
 
 Each claim is a set of per-seed differences (same seed, same batches where the modes share them). A
 claim is **shown** when the whole 95% interval lies on its side of the bound, **refuted** when the
 whole interval lies on the other side, and **not shown** when the interval crosses the bound: more
-seeds, or a larger effect, would be needed to tell.
+seeds, or a larger effect, would be needed to tell. With both intervals, a claim is shown (or refuted)
+only when both say so.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..card import markdown_table
+from ..errors import MtqaError
 from ..evaluate.lareqa import SETTINGS
 
 CONFIDENCE = 0.95
@@ -57,6 +65,17 @@ def _seeded(groups: dict[str, list[dict]], name: str) -> dict[Any, dict[str, Any
 Value = Callable[[dict[str, Any], str], float]  # a run's figure for a metric: as reported, or over resampled articles
 
 
+def check_claims(claims: dict[str, Any]) -> None:
+    """One line naming what a recipe's claims section lacks, before any report is read."""
+    missing = [key for key in ("hybrid", "xx", "xy", "margin") if key not in claims]
+    if claims.get("rivals") is not None:
+        missing += [f"rivals.{setting}" for setting in SETTINGS if setting not in claims["rivals"]]
+    if claims.get("reference") and "rank_margin" not in claims:
+        missing.append("rank_margin (claim 5 needs it beside reference)")
+    if missing:
+        raise MtqaError(f"study.claims: missing {', '.join(missing)}; see mtqa/studies/claims.py for the keys")
+
+
 def reported(run: dict[str, Any], metric: str) -> float:
     return run[metric]
 
@@ -64,6 +83,7 @@ def reported(run: dict[str, Any], metric: str) -> float:
 def claim_differences(groups: dict[str, list[dict]], claims: dict[str, Any]) -> list[dict[str, Any]]:
     """Every claim's parts: what is compared, its per-seed differences as a function of how a run's figure is read
     (``difference(value)``), the reported differences (``diffs``), the bound and its side."""
+    check_claims(claims)
     margin = float(claims["margin"])
     hybrid, xx, xy = (_seeded(groups, claims[key]) for key in ("hybrid", "xx", "xy"))
     parts = []
@@ -117,7 +137,7 @@ def claim_differences(groups: dict[str, list[dict]], claims: dict[str, Any]) -> 
         final, base = _seeded(groups, claims["final"]), groups.get(claims["untrained"], [])
         for metric in (*(f"{s}_map" for s in SETTINGS), "rank_distance"):
             what = f"{metric.replace('_map', ' mAP').replace('_', ' ')}: {claims['final']} − {claims['untrained']}"
-            difference = (lambda v, m=metric: [v(run, m) - v(base[0], m) for run in final.values()]) if base else (lambda v: [])
+            difference = (lambda v, m=metric, f=final, b=base: [v(run, m) - v(b[0], m) for run in f.values()]) if base else (lambda v: [])
             above = metric != "rank_distance"
             part(4, what, difference, float(claims.get("above_base_by", 0.0)) if above else 0.0, above)
     if claims.get("final") and claims.get("reference"):  # the final model gives back nothing the reference method gained
@@ -125,7 +145,7 @@ def claim_differences(groups: dict[str, list[dict]], claims: dict[str, Any]) -> 
         seeds = sorted(set(final) & set(reference), key=str)
         for metric in ("cross_map", "multi_map", "rank_distance"):
             what = f"{metric.replace('_map', ' mAP').replace('_', ' ')}: {claims['final']} − {claims['reference']}"
-            difference = lambda v, m=metric: [v(final[k], m) - v(reference[k], m) for k in seeds]  # noqa: E731
+            difference = lambda v, m=metric, f=final, r=reference, ks=seeds: [v(f[k], m) - v(r[k], m) for k in ks]  # noqa: E731
             if metric == "rank_distance":
                 part(5, what, difference, float(claims["rank_margin"]), False)
             else:
@@ -134,7 +154,8 @@ def claim_differences(groups: dict[str, list[dict]], claims: dict[str, Any]) -> 
 
 
 class _NoArticles(Exception):
-    """A run's report has no per-article figures (reports before study v3), or not the same articles as the others."""
+    """A run's report has no per-article figures (reports before study v3), not the same articles as the others, or
+    an article without a figure."""
 
 
 def article_interval(part: dict[str, Any], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> tuple[float, float] | None:
@@ -156,6 +177,8 @@ def article_interval(part: dict[str, Any], resamples: int = BOOTSTRAP_RESAMPLES,
                 raise _NoArticles
             order.append(articles)
             columns[key] = np.array([table[a][metric] for a in articles], dtype=float)
+            if not np.isfinite(columns[key]).all():  # an article without the figure (no query it can judge)
+                raise _NoArticles
             columns[(id(run), "questions")] = np.array([table[a]["questions"] for a in articles], dtype=float)
         return columns[key]
 
@@ -237,15 +260,20 @@ CLAIM_TEXT = {
     4: "the final model beats the untrained one on mono, cross, multi and rank distance",
     5: "the final model keeps the reference method's cross and multi mAP (within margin) and rank distance (within rank_margin)",
 }
-NAMED_CLAIM_TEXT = {  # with claims.rivals
-    1: "hybrid ≥ its named rival − margin: xx on mono, xy on cross and multi",
-    2: "xx beats each other baseline on mono and xy each other baseline on cross",
-    4: "the final model beats the untrained one on mono, cross and multi by above_base_by, and on rank distance",
-}
 
 
 def claim_text(number: int, claims: dict[str, Any]) -> str:
-    text = NAMED_CLAIM_TEXT.get(number, CLAIM_TEXT[number]) if claims.get("rivals") else CLAIM_TEXT[number]
+    """The claim in words, with the rivals and bounds this recipe gives it."""
+    rivals = claims.get("rivals")
+    if number == 1 and rivals:
+        named = "; ".join(f"{rival} on {', '.join(s for s in SETTINGS if rivals[s] == rival)}" for rival in dict.fromkeys(rivals.values()))
+        text = f"hybrid ≥ its named rival − margin ({named})"
+    elif number == 2 and rivals:
+        text = "xx beats each other baseline on mono and xy each other baseline on cross"
+    elif number == 4 and "above_base_by" in claims:
+        text = "the final model beats the untrained one on mono, cross and multi by above_base_by, and on rank distance"
+    else:
+        text = CLAIM_TEXT[number]
     for key in ("above_base_by", "rank_margin", "margin"):  # longest first: "margin" is inside the others
         text = text.replace(key, str(claims.get(key, 0)))
     return text
