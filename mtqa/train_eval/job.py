@@ -15,7 +15,6 @@ from ..evaluate.lareqa import load_lareqa
 from ..evaluate.metrics import HEADLINE_METRICS
 from ..evaluate.report import write_report
 from ..evaluate.run import EvalSettings, evaluate_model, prepare_sets
-from ..formats.lareqa import parse_articles
 from ..formats.run_files import TRAINED
 from ..interrupts import advise, is_stop
 from ..output import atomic_write, check_writable_parent, output_lock, write_error
@@ -39,14 +38,7 @@ def _eval_settings(config: TrainEvalConfig) -> EvalSettings:
 
 
 def run_train_eval(config: TrainEvalConfig) -> dict[str, Any]:
-    if not config.eval_only and config.batches is None:
-        raise OptionError("train-eval needs --batches DIR (or --eval-only to evaluate the model as it is)")
-    if config.eval_only and not config.evals:
-        raise OptionError("--eval-only needs at least one --eval set")
-    if config.eval_only and config.train.distill_weight:
-        raise OptionError("--distill-weight keeps the base model's scores while training; --eval-only trains none: drop one of them")
-    _check_merge_options(config)
-    manifest = None
+    manifest = None  # the options were checked when the config was made (TrainEvalConfig.__post_init__)
     if config.batches is not None and not config.eval_only:
         from ..train.preflight import checked_manifest
 
@@ -93,33 +85,6 @@ def _finished_training(config: TrainEvalConfig) -> dict[str, Any] | None:
         return json.loads(record.read_text())
     except ValueError:
         return None  # torn: train again from the checkpoints
-
-
-def _check_merge_options(config: TrainEvalConfig) -> None:
-    """--merge-base's needs, before any model loads."""
-    if config.merge_base is None:
-        if config.merge_dev_articles:
-            raise OptionError("--merge-dev-articles chooses λ for --merge-base auto; add --merge-base auto, or drop it")
-        return
-    if config.eval_only:
-        raise OptionError("--merge-base merges the base with the model this run trains; --eval-only trains none: drop one of them")
-    if config.merge_base != "auto":
-        if config.merge_dev_articles:
-            raise OptionError(
-                f"--merge-dev-articles chooses λ for --merge-base auto; --merge-base {config.merge_base} fixes it: drop one of them"
-            )
-        return
-    if not config.merge_dev_articles:
-        raise OptionError("--merge-base auto chooses λ on dev articles: add --merge-dev-articles, e.g. 20-23 (never the --eval-articles)")
-    if not any(parse_eval_spec(raw).kind == "lareqa" for raw in config.evals):
-        raise OptionError("--merge-base auto scores λ on a lareqa set's --merge-dev-articles; add --eval lareqa:NAME")
-    dev, test = parse_articles(config.merge_dev_articles), parse_articles(config.eval_articles)
-    if test is None or dev & test:
-        shared = sorted(dev if test is None else dev & test)
-        raise OptionError(
-            f"--merge-dev-articles and --eval-articles share article {shared[0]}: λ must be chosen on articles the "
-            "evaluation never sees; give disjoint ranges, e.g. --merge-dev-articles 20-23 --eval-articles 24-47"
-        )
 
 
 def _merge_with_base(model, config: TrainEvalConfig, output: Path) -> dict[str, Any]:
