@@ -80,76 +80,58 @@ def reported(run: dict[str, Any], metric: str) -> float:
     return run[metric]
 
 
+def _minus(left: dict[Any, dict], rivals: list[dict[Any, dict]], metric: str) -> Callable[[Value], list[float]]:
+    """Per seed that every side ran: ``left`` minus the best of ``rivals`` (one rival: minus that rival)."""
+    seeds = sorted(set(left).intersection(*rivals), key=str)
+    return lambda v: [v(left[k], metric) - max(v(rival[k], metric) for rival in rivals) for k in seeds]
+
+
+def _label(metric: str, left: str, right: str) -> str:
+    return f"{metric.replace('_map', ' mAP').replace('_', ' ')}: {left} − {right}"
+
+
 def claim_differences(groups: dict[str, list[dict]], claims: dict[str, Any]) -> list[dict[str, Any]]:
     """Every claim's parts: what is compared, its per-seed differences as a function of how a run's figure is read
     (``difference(value)``), the reported differences (``diffs``), the bound and its side."""
     check_claims(claims)
-    margin = float(claims["margin"])
-    hybrid, xx, xy = (_seeded(groups, claims[key]) for key in ("hybrid", "xx", "xy"))
+    margin, rivals = float(claims["margin"]), claims.get("rivals")  # study v3 names each rival in advance
+    run = {name: _seeded(groups, name) for name in {*groups, *(v for v in claims.values() if isinstance(v, str))}}
+    hybrid, xx, xy = (run[claims[key]] for key in ("hybrid", "xx", "xy"))
     parts = []
-    common = sorted(set(hybrid) & set(xx) & set(xy), key=str)
 
     def part(claim: int, what: str, difference: Callable[[Value], list[float]], bound: float, above: bool) -> None:
         parts.append(
             {"claim": claim, "what": what, "difference": difference, "diffs": difference(reported), "bound": bound, "above": above}
         )
 
-    rivals = claims.get("rivals")  # study v3: each setting's rival named in advance, not the better of two per seed
-    for s in SETTINGS:
-        m = f"{s}_map"
+    for m in (f"{s}_map" for s in SETTINGS):
         if rivals:
-            rival = _seeded(groups, rivals[s])
-            seeds = sorted(set(hybrid) & set(rival), key=str)
-            part(
-                1,
-                f"{s} mAP: hybrid − {rivals[s]}",
-                lambda v, r=rival, ks=seeds, m=m: [v(hybrid[k], m) - v(r[k], m) for k in ks],
-                -margin,
-                True,
-            )
+            part(1, _label(m, "hybrid", rivals[m[:-4]]), _minus(hybrid, [run.get(rivals[m[:-4]], {})], m), -margin, True)
         else:
-            part(
-                1,
-                f"{s} mAP: hybrid − max(xx, xy)",
-                lambda v, m=m: [v(hybrid[k], m) - max(v(xx[k], m), v(xy[k], m)) for k in common],
-                -margin,
-                True,
-            )
-    for best, metric in ((claims["xx"], "mono_map"), (claims["xy"], "cross_map")):
-        others = [n for n in claims.get("baselines", []) if n != best]
-        runs = _seeded(groups, best)
-        setting = metric.replace("_map", "")
+            part(1, _label(m, "hybrid", "max(xx, xy)"), _minus(hybrid, [xx, xy], m), -margin, True)
+    for best, m in ((claims["xx"], "mono_map"), (claims["xy"], "cross_map")):
+        others = [name for name in claims.get("baselines", []) if name != best]
         if rivals:  # one part per named rival: best must beat each
             for other in others:
-                rival = _seeded(groups, other)
-                seeds = sorted(set(runs) & set(rival), key=str)
-                difference = lambda v, r=runs, o=rival, ks=seeds, m=metric: [v(r[k], m) - v(o[k], m) for k in ks]  # noqa: E731
-                part(2, f"{setting} mAP: {best} − {other}", difference, 0.0, True)
-            continue
-        rival_runs = [_seeded(groups, name) for name in others]
-        seeds = sorted(set(runs).intersection(*rival_runs), key=str) if rival_runs else []
-        label = f"{setting} mAP: {best} − best other baseline"
-        part(
-            2, label, lambda v, r=runs, rs=rival_runs, ks=seeds, m=metric: [v(r[k], m) - max(v(x[k], m) for x in rs) for k in ks], 0.0, True
-        )
-    part(3, "rank distance: hybrid − xx", lambda v: [v(hybrid[k], "rank_distance") - v(xx[k], "rank_distance") for k in common], 0.0, False)
+                part(2, _label(m, best, other), _minus(run[best], [run.get(other, {})], m), 0.0, True)
+        else:
+            rival_runs = [run.get(name, {}) for name in others]
+            part(2, _label(m, best, "best other baseline"), _minus(run[best], rival_runs, m) if others else lambda v: [], 0.0, True)
+    part(3, "rank distance: hybrid − xx", _minus(hybrid, [xx], "rank_distance"), 0.0, False)
+    final = run.get(claims.get("final"), {})
     if claims.get("final") and claims.get("untrained"):
-        final, base = _seeded(groups, claims["final"]), groups.get(claims["untrained"], [])
-        for metric in (*(f"{s}_map" for s in SETTINGS), "rank_distance"):
-            what = f"{metric.replace('_map', ' mAP').replace('_', ' ')}: {claims['final']} − {claims['untrained']}"
-            difference = (lambda v, m=metric, f=final, b=base: [v(run, m) - v(b[0], m) for run in f.values()]) if base else (lambda v: [])
-            above = metric != "rank_distance"
-            part(4, what, difference, float(claims.get("above_base_by", 0.0)) if above else 0.0, above)
+        base = groups.get(claims["untrained"], [])
+        as_base = {seed: base[0] for seed in final} if base else {}  # the untrained model has no seed: every seed against it
+        for m in (*(f"{s}_map" for s in SETTINGS), "rank_distance"):
+            above = m != "rank_distance"
+            bound = float(claims.get("above_base_by", 0.0)) if above else 0.0
+            part(4, _label(m, claims["final"], claims["untrained"]), _minus(final, [as_base], m), bound, above)
     if claims.get("final") and claims.get("reference"):  # the final model gives back nothing the reference method gained
-        final, reference = _seeded(groups, claims["final"]), _seeded(groups, claims["reference"])
-        seeds = sorted(set(final) & set(reference), key=str)
-        for metric in ("cross_map", "multi_map", "rank_distance"):
-            what = f"{metric.replace('_map', ' mAP').replace('_', ' ')}: {claims['final']} − {claims['reference']}"
-            difference = lambda v, m=metric, f=final, r=reference, ks=seeds: [v(f[k], m) - v(r[k], m) for k in ks]  # noqa: E731
-            if metric == "rank_distance":
-                part(5, what, difference, float(claims["rank_margin"]), False)
-            else:
-                part(5, what, difference, -margin, True)
+        reference = run.get(claims["reference"], {})
+        for m in ("cross_map", "multi_map", "rank_distance"):
+            above = m != "rank_distance"
+            bound = -margin if above else float(claims["rank_margin"])
+            part(5, _label(m, claims["final"], claims["reference"]), _minus(final, [reference], m), bound, above)
     return parts
 
 
