@@ -307,37 +307,38 @@ def read_only_disk(tmp_path):
     subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
-def _every_command(tmp_path, tiny_ct2, tiny_xlmr, small_squad, xquad_r, out: Path) -> dict[str, list]:
+def _command(name: str, tmp_path, tiny_ct2, tiny_xlmr, small_squad, xquad_r, out: Path) -> list:
+    """``name``'s arguments, writing to ``out``; train-eval's shards are built first, and only for it."""
+    if name == "translate":
+        return ["translate", "--input", small_squad, "--model", tiny_ct2, *TRANSLATE, "--no-filter", "--output", out]
+    if name == "build-batches":
+        return _batches_args(xquad_r, out)
     shards = tmp_path / "shards"
     if not shards.exists():
         built = mtqa(*_batches_args(xquad_r, shards), cache=tmp_path / "c")
         assert built.returncode == 0, built.stderr
-    return {
-        "translate": ["translate", "--input", small_squad, "--model", tiny_ct2, *TRANSLATE, "--no-filter", "--output", out],
-        "build-batches": _batches_args(xquad_r, out),
-        "train-eval": [
-            "train-eval",
-            "--batches",
-            shards,
-            "--model",
-            tiny_xlmr,
-            "--max-length",
-            "16",
-            "--save-every",
-            "1",
-            "--max-steps",
-            "2",
-            "--output",
-            out,
-            "--quiet",
-        ],
-    }
+    return [
+        "train-eval",
+        "--batches",
+        shards,
+        "--model",
+        tiny_xlmr,
+        "--max-length",
+        "16",
+        "--save-every",
+        "1",
+        "--max-steps",
+        "2",
+        "--output",
+        out,
+        "--quiet",
+    ]
 
 
 @pytest.mark.parametrize("command", ["translate", "build-batches", "train-eval"])
 def test_full_disk_is_one_clear_error_and_nothing_half_written(tmp_path, full_disk, tiny_ct2, tiny_xlmr, small_squad, xquad_r, command):
     out = full_disk / "out"
-    args = _every_command(tmp_path, tiny_ct2, tiny_xlmr, small_squad, xquad_r, out)[command]
+    args = _command(command, tmp_path, tiny_ct2, tiny_xlmr, small_squad, xquad_r, out)
     line = one_line_error(mtqa(*args, cache=tmp_path / "c"))
     assert "no space left" in line and "free space or choose another --output" in line, line
     if command == "train-eval":  # a run folder stays for --resume, but holds no checkpoint, model or report
@@ -362,7 +363,7 @@ def test_vectors_on_a_full_disk_are_one_clear_error(full_disk):
 @pytest.mark.parametrize("command", ["translate", "build-batches", "train-eval"])
 def test_read_only_output_is_refused_before_any_work(tmp_path, read_only_disk, tiny_ct2, tiny_xlmr, small_squad, xquad_r, command):
     out = read_only_disk / "out"
-    args = _every_command(tmp_path, tiny_ct2, tiny_xlmr, small_squad, xquad_r, out)[command]
+    args = _command(command, tmp_path, tiny_ct2, tiny_xlmr, small_squad, xquad_r, out)
     line = one_line_error(mtqa(*args, cache=tmp_path / "c"))
     assert "cannot write to" in line and "choose a writable --output" in line, line
     assert not out.exists()
