@@ -225,21 +225,25 @@ def _per_article(data: LareqaSet, by_query: dict[str, list[QueryValues]]) -> dic
     """Each article's figures, computed as the summary computes them but over its own questions, and its number of
     questions: the weights that make the article figures average to the summary's when every question is in every
     language (as in XQuAD-R). A bootstrap over articles resamples these."""
-    article_of = {lang: np.asarray(articles) for lang, articles in data.question_article.items()}
     every = sorted(set().union(*(set(articles) for articles in data.question_article.values())))
-    table = {}
-    for article in every:
-        entry = {"questions": max(int((article_of[lang] == article).sum()) for lang in data.langs)}
-        for metric, parts in by_query.items():
-            means = []
-            for lang, indices, values in parts:  # one per language (mono, multi) or language pair (cross)
-                chosen = values[article_of[lang][indices] == article]
-                chosen = chosen[np.isfinite(chosen)]
-                if len(chosen):
-                    means.append(float(chosen.mean()))
-            entry[metric] = round(float(np.mean(means)), 6) if means else float("nan")
-        table[str(article)] = entry
-    return table
+    position = {article: i for i, article in enumerate(every)}
+    article_of = {lang: np.array([position[a] for a in articles], dtype=int) for lang, articles in data.question_article.items()}
+    questions = np.max([np.bincount(article_of[lang], minlength=len(every)) for lang in data.langs], axis=0)
+    figures = {}
+    for metric, parts in by_query.items():
+        means = []  # one row per language (mono, multi) or language pair (cross): its mean over each article's questions
+        for lang, indices, values in parts:
+            labels, finite = article_of[lang][indices], np.isfinite(values)
+            counts = np.bincount(labels[finite], minlength=len(every))
+            sums = np.bincount(labels[finite], weights=values[finite], minlength=len(every))
+            means.append(np.where(counts > 0, sums / np.maximum(counts, 1), np.nan))
+        stacked = np.array(means) if means else np.full((1, len(every)), np.nan)
+        judged = np.isfinite(stacked).sum(axis=0)  # an article no row can judge gets NaN, without numpy's warning
+        figures[metric] = np.where(judged > 0, np.nansum(stacked, axis=0) / np.maximum(judged, 1), np.nan)
+    return {
+        str(article): {"questions": int(questions[i]), **{metric: round(float(column[i]), 6) for metric, column in figures.items()}}
+        for i, article in enumerate(every)
+    }
 
 
 def _count_mono_errors(

@@ -175,7 +175,8 @@ def article_interval(part: dict[str, Any], resamples: int = BOOTSTRAP_RESAMPLES,
     means = []
     for _ in range(resamples):
         drawn = np.bincount(rng.integers(0, len(weights), len(weights)), minlength=len(weights)) * weights
-        means.append(np.mean(part["difference"](lambda run, metric: float(drawn @ column(run, metric) / drawn.sum()))))
+        drawn /= drawn.sum()
+        means.append(np.mean(part["difference"](lambda run, metric: float(drawn @ column(run, metric)))))
     low, high = np.percentile(means, [100 * (1 - CONFIDENCE) / 2, 100 * (1 + CONFIDENCE) / 2])
     return float(low), float(high)
 
