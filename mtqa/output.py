@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -153,6 +154,48 @@ def write_error(target: Path, error: OSError) -> MtqaError:
     return MtqaError(f"cannot write {target} ({(error.strerror or str(error)).lower()}); nothing was written; choose a writable --output")
 
 
+# A run killed while it was starting a child leaves that child holding the lock until it execs, a moment later.
+DEAD_HOLDER_GRACE_S = 5.0
+
+
+def _holder_gone(holder: str) -> bool:
+    return holder.isdigit() and not _pid_alive(int(holder))
+
+
+def _open_lock_file(path: Path) -> Any:
+    try:
+        return open(path, "a+", encoding="utf-8")
+    except OSError as error:
+        raise MtqaError(f"cannot write to {path.parent} ({error.strerror.lower()}); choose a writable --output") from None
+
+
+def _acquire(path: Path, target: Path) -> Any:
+    """An open handle on ``path`` holding its flock; refuses a live holder at once and waits briefly for a dead one's."""
+    deadline = time.monotonic() + DEAD_HOLDER_GRACE_S
+    while True:
+        handle = _open_lock_file(path)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            if _holder_gone(holder) and time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            raise MtqaError(
+                f"output {target} is being written by another mtqa run (pid {holder}); wait for it to finish or choose another --output"
+            ) from None
+        # The previous holder may have unlinked the file between our open and our lock: retry on the new one.
+        try:
+            same = os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return handle
+        handle.close()
+
+
 @contextlib.contextmanager
 def output_lock(target: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``target`` for a whole run, so two runs never interleave their writes.
@@ -166,28 +209,7 @@ def output_lock(target: Path) -> Iterator[None]:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise MtqaError(f"cannot write to {target.parent} ({error.strerror.lower()}); choose a writable --output") from None
-    while True:
-        try:
-            handle = open(path, "a+", encoding="utf-8")
-        except OSError as error:
-            raise MtqaError(f"cannot write to {target.parent} ({error.strerror.lower()}); choose a writable --output") from None
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            handle.close()
-            raise MtqaError(
-                f"output {target} is being written by another mtqa run (pid {holder}); wait for it to finish or choose another --output"
-            ) from None
-        # The previous holder may have unlinked the file between our open and our lock: retry on the new one.
-        try:
-            same = os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        handle.close()
+    handle = _acquire(path, target)
     try:
         handle.seek(0)
         handle.truncate()

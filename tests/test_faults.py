@@ -13,6 +13,7 @@ import re
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -398,6 +399,25 @@ def test_a_second_run_on_the_same_output_is_refused_while_the_first_runs(tmp_pat
     # the kernel released the dead run's lock: the next run goes ahead
     again = mtqa(*_batches_args(xquad_r, out), cache=tmp_path / "c")
     assert again.returncode == 0, again.stderr
+    assert not lock.exists()
+
+
+def test_a_lock_left_to_a_dead_runs_child_for_a_moment_does_not_refuse_the_next_run(tmp_path, xquad_r):
+    """A run killed while starting a child: the child holds the lock until it execs, after the run is reaped."""
+    out = tmp_path / "out"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    lock = tmp_path / f".mtqa-lock-{out.name}"
+    lock.write_text(str(dead.pid))
+    # The lingering child: holds the flock for half a second, then lets go as an exec would.
+    code = "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); print(flush=True); time.sleep(0.5)"
+    child = subprocess.Popen([sys.executable, "-c", code, str(lock)], stdout=subprocess.PIPE, text=True)
+    try:
+        child.stdout.readline()  # the lock is held
+        run = mtqa(*_batches_args(xquad_r, out), cache=tmp_path / "c")
+    finally:
+        child.wait()
+    assert run.returncode == 0, run.stderr
     assert not lock.exists()
 
 
