@@ -111,15 +111,17 @@ def test_two_processes_with_grad_cache_equal_one_and_resume_after_a_kill(tmp_pat
 
 
 def test_resume_with_another_number_of_processes(tmp_path, setup, single):
-    """A run killed under one process resumes under two (and the reverse) with the single-process result."""
+    """A run killed under one process resumes under two, is killed again, and resumes under one: the single-process result."""
     model, shards = setup
-    for first, then in ((1, 2), (2, 1)):
-        run = tmp_path / f"{first}-then-{then}"
-        args = ["train-eval", "--batches", shards, "--model", model, *COMMON, "--save-every", "1", "--output", run]
-        killed = mtqa(*args, processes=first, env={"MTQA_CRASH_AT": "train.step:3"})
-        assert killed.returncode != 0 and not (run / "model").exists()
-        resumed = mtqa(*args, "--resume", processes=then)
-        assert resumed.returncode == 0, resumed.stderr
-        report = json.loads((run / "report.json").read_text())["training"]
-        assert report["processes"] == then and report["resumed_from"] == 2
-        assert_same_training(run, single, model.parent / "model-start.safetensors")
+    run = tmp_path / "1-then-2-then-1"
+    args = ["train-eval", "--batches", shards, "--model", model, *COMMON, "--save-every", "1", "--output", run]
+    killed = mtqa(*args, env={"MTQA_CRASH_AT": "train.step:2"})  # in step 2: step 1 is kept
+    assert killed.returncode != 0 and sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-000001"]
+    killed = mtqa(*args, "--resume", processes=2, env={"MTQA_CRASH_AT": "train.step:2"})  # in step 3, its second
+    assert killed.returncode != 0 and not (run / "model").exists()
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-000001", "step-000002"]
+    resumed = mtqa(*args, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    report = json.loads((run / "report.json").read_text())["training"]
+    assert report["processes"] == 1 and report["resumed_from"] == 2
+    assert_same_training(run, single, model.parent / "model-start.safetensors")

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import cache_sharing_models, run_cli
 
 from mtqa.errors import MtqaError
 from mtqa.languages import get_language
@@ -229,7 +229,7 @@ def test_an_opus_mt_folder_without_its_pair_says_what_to_add(tiny, tmp_path):
 
 @pytest.mark.parametrize("family", ["m2m100", "madlad", "opus-mt"])
 def test_translate_cli_writes_a_corpus_and_refuses_a_missing_language(tmp_path, tiny, family, small_squad, isolated_cache, capsys):
-    source, _ = tiny(family)
+    source, converted = tiny(family)
     capsys.readouterr()  # building the tiny model prints its own bars
     base = ["translate", "--input", str(small_squad), "--model", str(source), "--beam-size", "1", "--max-decoding-length", "8",
             "--no-filter", "--quiet"]  # fmt: skip
@@ -240,6 +240,7 @@ def test_translate_cli_writes_a_corpus_and_refuses_a_missing_language(tmp_path, 
     code, err = run("--langs", "de,ace_Arab", "--output", str(tmp_path / "no"))
     assert code == 1 and len(err.strip().splitlines()) == 1 and "not supported by" in err
     assert not (tmp_path / "no").exists() and not (isolated_cache / "models").exists()  # refused before converting
+    cache_sharing_models(isolated_cache, converted.parents[1])  # converted once, by the fixture, through the same path
     code, err = run("--langs", "de", "--output", str(tmp_path / "out"))
     assert code == 0, err
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
@@ -251,7 +252,7 @@ def test_dry_run_counts_the_real_runs_tokens_where_the_target_tag_opens_the_sour
     from mtqa.translate.config import TranslateConfig
     from mtqa.translate.job import run_translate
 
-    source, _ = tiny(family)
+    source, converted = tiny(family)
 
     def run(**extra):
         return run_translate(
@@ -268,5 +269,6 @@ def test_dry_run_counts_the_real_runs_tokens_where_the_target_tag_opens_the_sour
 
     plan = run(dry_run=True, output=None)
     assert not (isolated_cache / "models").exists()  # the tokenizer only: nothing converted
+    cache_sharing_models(isolated_cache, converted.parents[1])
     segments = run(output=tmp_path / "out")["segments"]
     assert plan["total"]["pieces"] == segments["translated"] and plan["total"]["source_tokens"] == segments["source_tokens"]

@@ -25,6 +25,7 @@ KILLED = -signal.SIGKILL
 CORPUS = "data/train-00000-of-00001.parquet"
 
 
+from conftest import run_cli  # noqa: E402
 from conftest import run_mtqa as mtqa  # noqa: E402
 
 PROGRESS = re.compile(r"mtqa: (loaded|converted|downloaded) .* in \d+\.\d s")  # a finished step's one line, before any error
@@ -436,7 +437,7 @@ def test_ctrl_c_in_training_keeps_the_steps_done_and_prints_the_command_that_res
     import shlex
 
     shards = tmp_path / "shards"
-    args = ["--input", f"lareqa:{xquad_r}", "--articles", "0-3", "--batch-size", "8", "--positive", "sentence", "--num-batches", "80"]
+    args = ["--input", f"lareqa:{xquad_r}", "--articles", "0-3", "--batch-size", "8", "--positive", "sentence", "--num-batches", "30"]
     assert mtqa("build-batches", *args, "--output", shards, "--quiet", cache=tmp_path / "c").returncode == 0
     run = tmp_path / "run"
     train = ["train-eval", "--batches", shards, "--model", tiny_xlmr, "--max-length", "32", "--eval", f"lareqa:{xquad_r}"]
@@ -457,14 +458,14 @@ def test_ctrl_c_in_training_keeps_the_steps_done_and_prints_the_command_that_res
     resumed = mtqa(*words[1:], cache=tmp_path / "c")
     assert resumed.returncode == 0, resumed.stderr
     report = json.loads((run / "report.json").read_text())
-    assert report["training"]["resumed_from"] == kept and report["training"]["steps"] == 80
+    assert report["training"]["resumed_from"] == kept and report["training"]["steps"] == 30
 
 
-def test_resume_without_a_checkpoint_says_it_starts_from_step_0(tmp_path, tiny_xlmr, xquad_r):
+def test_resume_without_a_checkpoint_says_it_starts_from_step_0(tmp_path, tiny_xlmr, xquad_r, capsys):
     shards = tmp_path / "shards"
     args = ["--input", f"lareqa:{xquad_r}", "--articles", "0-3", "--batch-size", "8", "--positive", "sentence", "--num-batches", "2"]
-    assert mtqa("build-batches", *args, "--output", shards, "--quiet", cache=tmp_path / "c").returncode == 0
-    done = mtqa("train-eval", "--batches", shards, "--model", tiny_xlmr, "--max-length", "32", "--output", tmp_path / "run", "--resume",
-                cache=tmp_path / "c")  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert f"mtqa: --resume: no checkpoint in {tmp_path / 'run' / 'checkpoints'}; training starts from step 0" in done.stderr
+    assert run_cli("build-batches", *args, "--output", shards, "--quiet", capsys=capsys)[0] == 0
+    code, err = run_cli("train-eval", "--batches", shards, "--model", tiny_xlmr, "--max-length", "32", "--output", tmp_path / "run",
+                        "--resume", capsys=capsys)  # fmt: skip
+    assert code == 0, err
+    assert f"mtqa: --resume: no checkpoint in {tmp_path / 'run' / 'checkpoints'}; training starts from step 0" in err

@@ -180,7 +180,7 @@ def test_recipe_run_takes_output_like_every_command_and_out_as_its_alias(tmp_pat
     assert code == 0 and f"recipe: b: mtqa build-batches --input x --output {tmp_path / 'here' / 'b'}" in err, err
 
 
-def test_chain_on_tiny_models_then_resume_skips_everything(tmp_path, tiny_nllb, tiny_xlmr, small_squad, xquad_r):
+def test_chain_on_tiny_models_then_resume_skips_everything(tmp_path, tiny_ct2, tiny_xlmr, small_squad, xquad_r):
     recipe = write(
         tmp_path,
         {
@@ -192,7 +192,7 @@ def test_chain_on_tiny_models_then_resume_skips_everything(tmp_path, tiny_nllb, 
                     "args": {
                         "input": str(small_squad),
                         "langs": "de,es",
-                        "model": str(tiny_nllb),
+                        "model": str(tiny_ct2),  # converted once for the session, by the same path
                         "beam-size": 1,
                         "max-decoding-length": 8,
                         "no-filter": True,

@@ -4,13 +4,11 @@ trained, saved, reloaded."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
+from conftest import run_cli
 
 from mtqa.encoders.load import encode, load_encoder
 from mtqa.testing import build_tiny_seq2seq
@@ -60,65 +58,16 @@ def test_cls_pooling_pools_mbarts_encoder_too(tmp_path):
     np.testing.assert_allclose(encode(model, TEXTS), torch.nn.functional.normalize(first, dim=-1).numpy(), atol=1e-5)
 
 
-def test_train_eval_trains_it_and_saves_a_folder_sentence_transformers_loads(tiny_seq2seq, tmp_path, xquad_r):
+def test_train_eval_trains_it_and_saves_a_folder_sentence_transformers_loads(tiny_seq2seq, tmp_path, xquad_r, capsys):
     family, folder = tiny_seq2seq
-    env = {**os.environ}
-    shards = tmp_path / "shards"
-    built = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mtqa",
-            "build-batches",
-            "--input",
-            f"lareqa:{xquad_r}",
-            "--articles",
-            "0-1",
-            "--batch-size",
-            "4",
-            "--positive",
-            "sentence",
-            "--num-batches",
-            "3",
-            "--output",
-            str(shards),
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert built.returncode == 0, built.stderr
-    run = tmp_path / "run"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mtqa",
-            "train-eval",
-            "--batches",
-            str(shards),
-            "--model",
-            str(folder),
-            "--max-length",
-            "32",
-            "--lr",
-            "1e-3",
-            "--eval",
-            f"lareqa:{xquad_r}",
-            "--eval-articles",
-            "47",
-            "--eval-langs",
-            "en,de",
-            "--output",
-            str(run),
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr
+    shards, run = tmp_path / "shards", tmp_path / "run"
+    code, err = run_cli("build-batches", "--input", f"lareqa:{xquad_r}", "--articles", "0-1", "--batch-size", "4", "--positive", "sentence",
+                        "--num-batches", "3", "--output", shards, "--quiet", capsys=capsys)  # fmt: skip
+    assert code == 0, err
+    code, err = run_cli("train-eval", "--batches", shards, "--model", folder, "--max-length", "32", "--lr", "1e-3", "--eval",
+                        f"lareqa:{xquad_r}", "--eval-articles", "47", "--eval-langs", "en,de", "--output", run, "--quiet",
+                        capsys=capsys)  # fmt: skip
+    assert code == 0, err
     report = json.loads((run / "report.json").read_text())
     assert report["training"]["steps"] == 3 and report["training"]["first_loss"] != report["training"]["final_loss"]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
 
 from mtqa.languages import get_language
 from mtqa.translate.filters.chain import LengthRatioFilter, MixedScriptFilter, RepetitionFilter, SimilarityFilter
@@ -152,14 +153,11 @@ def test_similarity_filter_tells_a_translation_from_a_translation_of_another_que
     cache.close()
 
 
-def test_translate_with_the_similarity_filter_reports_its_distributions(tmp_path, tiny_ct2, tiny_xlmr, small_squad, isolated_cache):
+def test_translate_with_the_similarity_filter_reports_its_distributions(tmp_path, tiny_ct2, tiny_xlmr, small_squad, isolated_cache, capsys):
     """End to end through the CLI with any model train-eval accepts (here a tiny random XLM-R): manifest and card."""
     out = tmp_path / "out"
     env = {**os.environ, "MTQA_CACHE": str(isolated_cache)}
-    command = [
-        sys.executable,
-        "-m",
-        "mtqa",
+    arguments = [
         "translate",
         "--input",
         str(small_squad),
@@ -178,11 +176,9 @@ def test_translate_with_the_similarity_filter_reports_its_distributions(tmp_path
         str(tiny_xlmr),
         "--min-similarity",
         "0.99",
-        "--output",
-        str(out),
     ]
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
-    assert result.returncode == 0, result.stderr
+    code, err = run_cli(*arguments, "--output", out, capsys=capsys)
+    assert code == 0, err
     manifest = json.loads((out / "manifest.json").read_text())
     similarity = manifest["similarity"]
     assert similarity["model"] == str(tiny_xlmr) and similarity["min_similarity"] == 0.99 and similarity["texts_encoded"] > 0
@@ -196,8 +192,9 @@ def test_translate_with_the_similarity_filter_reports_its_distributions(tmp_path
     card = (out / "README.md").read_text()
     assert "The similarity filter encoded" in card and "| cosine p5 |" in card
 
-    # The same run again: every vector comes from the cache, the manifest's scores are identical.
-    again = subprocess.run(command[:-1] + [str(tmp_path / "again")], capture_output=True, text=True, env=env)
+    # The same run again, in a process of its own: every vector comes from the cache, the manifest's scores are identical.
+    command = [sys.executable, "-m", "mtqa", *arguments, "--output", str(tmp_path / "again")]
+    again = subprocess.run(command, capture_output=True, text=True, env=env)
     assert again.returncode == 0, again.stderr
     second = json.loads((tmp_path / "again" / "manifest.json").read_text())["similarity"]
     assert second["texts_encoded"] == 0 and second["texts_from_cache"] == similarity["texts_encoded"]

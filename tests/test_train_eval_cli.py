@@ -3,12 +3,13 @@
 import json
 
 import pytest
+from conftest import run_cli
 from conftest import run_mtqa as mtqa
 
 
-def test_train_then_evaluate_then_resume_refusal(tmp_path, tiny_xlmr, xquad_r):
+def test_train_then_evaluate_then_resume_refusal(tmp_path, tiny_xlmr, xquad_r, capsys):
     shards = tmp_path / "shards"
-    built = mtqa(
+    code, err = run_cli(
         "build-batches",
         "--input",
         f"lareqa:{xquad_r}",
@@ -23,8 +24,9 @@ def test_train_then_evaluate_then_resume_refusal(tmp_path, tiny_xlmr, xquad_r):
         "--output",
         shards,
         "--quiet",
+        capsys=capsys,
     )
-    assert built.returncode == 0, built.stderr
+    assert code == 0, err
     run = tmp_path / "run"
     args = [
         "train-eval",
@@ -84,8 +86,8 @@ def test_train_then_evaluate_then_resume_refusal(tmp_path, tiny_xlmr, xquad_r):
     both = mtqa(*args, "--overwrite", "--resume")
     assert both.returncode == 2 and "give one of them" in both.stderr
     (run / "report.json").write_text("{}")  # the earlier run, marked, so its replacement shows
-    replaced = mtqa(*args, "--overwrite")
-    assert replaced.returncode == 0, replaced.stderr
+    code, err = run_cli(*args, "--overwrite", capsys=capsys)  # in this process: the user's process ran above
+    assert code == 0, err
     assert json.loads((run / "report.json").read_text())["training"]["steps"] == 6
     other = tmp_path / "not-a-run"
     other.mkdir()
@@ -94,9 +96,9 @@ def test_train_then_evaluate_then_resume_refusal(tmp_path, tiny_xlmr, xquad_r):
     assert refused.returncode == 1 and "is not one" in refused.stderr and (other / "notes.txt").read_text() == "mine"
 
 
-def test_cpu_refuses_half_precision(tmp_path, tiny_xlmr, xquad_r):
+def test_cpu_refuses_half_precision(tmp_path, tiny_xlmr, xquad_r, capsys):
     shards = tmp_path / "shards"
-    mtqa(
+    run_cli(
         "build-batches",
         "--input",
         f"lareqa:{xquad_r}",
@@ -109,9 +111,11 @@ def test_cpu_refuses_half_precision(tmp_path, tiny_xlmr, xquad_r):
         "--output",
         shards,
         "--quiet",
+        capsys=capsys,
     )
-    result = mtqa("train-eval", "--batches", shards, "--model", tiny_xlmr, "--precision", "bf16", "--output", tmp_path / "r")
-    assert result.returncode == 2 and "needs a CUDA device" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    code, err = run_cli("train-eval", "--batches", shards, "--model", tiny_xlmr, "--precision", "bf16", "--output", tmp_path / "r",
+                        capsys=capsys)  # fmt: skip
+    assert code == 2 and "needs a CUDA device" in err and len(err.strip().splitlines()) == 1
 
 
 def test_model_path_that_is_not_a_model(tmp_path):
@@ -157,11 +161,11 @@ HEAVY_MODULES = (
 )
 
 
-def test_a_missing_model_or_a_truncated_shard_fails_before_torch_is_imported(tmp_path, xquad_r):
+def test_a_missing_model_or_a_truncated_shard_fails_before_torch_is_imported(tmp_path, xquad_r, capsys):
     shards = tmp_path / "shards"
-    built = mtqa("build-batches", "--input", f"lareqa:{xquad_r}", "--articles", "0", "--batch-size", "4", "--num-batches", "2",
-                 "--output", shards, "--quiet")  # fmt: skip
-    assert built.returncode == 0, built.stderr
+    code, err = run_cli("build-batches", "--input", f"lareqa:{xquad_r}", "--articles", "0", "--batch-size", "4", "--num-batches", "2",
+                        "--output", shards, "--quiet", capsys=capsys)  # fmt: skip
+    assert code == 0, err
     missing = mtqa("train-eval", "--batches", shards, "--model", tmp_path / "absent", "--output", tmp_path / "r", code=HEAVY_MODULES)
     assert "model folder not found" in missing.stderr and "heavy modules: []" in missing.stderr, missing.stderr
     shard = next(shards.glob("*.parquet"))
