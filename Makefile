@@ -25,10 +25,14 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PIP) install -q -e '.[test]'
 	touch $(STAMP)
 
+# Test files run on TEST_WORKERS processes (pytest-xdist), each pinned to its share of the CPUs (tests/conftest.py):
+# most of the suite's time is processes importing torch and transformers, which one core at a time leaves idle.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
 	$(VENV)/bin/ruff check mtqa tests bench tools
 	$(VENV)/bin/ruff format --check mtqa tests bench tools
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 demo: $(STAMP)
 	$(PY) -m mtqa.demo

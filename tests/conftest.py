@@ -15,6 +15,23 @@ os.environ.setdefault("MTQA_DATA", str(Path(__file__).resolve().parents[2] / "sh
 # cases it checks are small, so it runs them as plain Python; mtqa itself does not use numba.
 os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
 
+
+def _pin_xdist_worker() -> None:
+    """Under ``pytest -n N``, worker i runs on its own share of the CPUs, and so do the processes it starts.
+
+    torch, CTranslate2 and mtqa size their thread pools from the CPUs a process may use: pinned, two workers
+    on two cores run one thread each instead of fighting over both (which is slower than running one at a time).
+    """
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER", ""), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker.startswith("gw") or count < 2 or not hasattr(os, "sched_setaffinity"):
+        return
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) >= count:
+        os.sched_setaffinity(0, cpus[int(worker[2:]) % count :: count])
+
+
+_pin_xdist_worker()  # before anything starts a thread pool
+
 from mtqa.paths import data_roots, find_data  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
