@@ -30,7 +30,7 @@ README = ROOT / "README.md"
 STUDIES = ROOT / "docs" / "studies.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 # Studies whose whole report (recipes/results/<study>/study.md) docs/studies.md shows between <!-- <study>:start/end --> markers.
-STUDY_REPORTS = ("study-v2", "study-v3-dev", "study-v3-main")
+STUDY_REPORTS = ("study-v2", "study-v3-dev", "study-v3-wise-dev", "study-v3-main")
 SWEEPS_START, SWEEPS_END = "<!-- study-v2-sweeps:start -->", "<!-- study-v2-sweeps:end -->"
 TRANSLATE_DOC = ROOT / "docs" / "translate.md"
 FILTER_SIGNALS = ROOT / "bench" / "results" / "filter-signals.json"
