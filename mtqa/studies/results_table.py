@@ -59,12 +59,12 @@ SWEEP_POINTS = (
 SWEEP_SEEDS = (0, 1, 2)
 # (study folder, run group, label, trained on)
 ROWS = (
-    ("study-v2", "untrained", "multilingual-e5-small, untrained", "–"),
-    ("study-v2", "xx", "+ X-X batches, 40 steps", "human translations, 11 languages"),
-    ("study-v2", "xy", "+ X-Y batches, 40 steps", "human translations, 11 languages"),
-    ("study-v2", "multitask", "+ multi-task (X-X and X-Y sub-batches), 40 steps", "human translations, 11 languages"),
-    ("study-v2", "hybrid", "+ hybrid batches, 40 steps", "human translations, 11 languages"),
-    ("study-v2", "hybrid-kl", "+ hybrid batches and score distillation, 40 steps", "human translations, 11 languages"),
+    ("study-v3-main", "untrained", "multilingual-e5-small, untrained", "–"),
+    ("study-v3-main", "xx", "+ X-X batches, 40 steps", "human translations, 11 languages"),
+    ("study-v3-main", "xy", "+ X-Y batches, 40 steps", "human translations, 11 languages"),
+    ("study-v3-main", "multitask", "+ multi-task (X-X and X-Y sub-batches), 40 steps", "human translations, 11 languages"),
+    ("study-v3-main", "hybrid", "+ hybrid batches, 40 steps", "human translations, 11 languages"),
+    ("study-v3-main", "hybrid-kl", "+ hybrid batches and score distillation, 40 steps", "human translations, 11 languages"),
     (
         "study-v3-main",
         "hn3-t0.01-kl0.5",
