@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import IO, Any, Callable, Iterator
 
 from .errors import MtqaError
 from .faults import crash_point
@@ -162,14 +162,18 @@ def _holder_gone(holder: str) -> bool:
     return holder.isdigit() and not _pid_alive(int(holder))
 
 
-def _open_lock_file(path: Path) -> Any:
+def _unwritable_folder(folder: Path, error: OSError) -> MtqaError:
+    return MtqaError(f"cannot write to {folder} ({error.strerror.lower()}); choose a writable --output")
+
+
+def _open_lock_file(path: Path) -> IO[str]:
     try:
         return open(path, "a+", encoding="utf-8")
     except OSError as error:
-        raise MtqaError(f"cannot write to {path.parent} ({error.strerror.lower()}); choose a writable --output") from None
+        raise _unwritable_folder(path.parent, error) from None
 
 
-def _acquire(path: Path, target: Path) -> Any:
+def _acquire(path: Path, target: Path) -> IO[str]:
     """An open handle on ``path`` holding its flock; refuses a live holder at once and waits briefly for a dead one's."""
     deadline = time.monotonic() + DEAD_HOLDER_GRACE_S
     while True:
@@ -208,7 +212,7 @@ def output_lock(target: Path) -> Iterator[None]:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise MtqaError(f"cannot write to {target.parent} ({error.strerror.lower()}); choose a writable --output") from None
+        raise _unwritable_folder(target.parent, error) from None
     handle = _acquire(path, target)
     try:
         handle.seek(0)

@@ -98,7 +98,7 @@ def test_train_then_evaluate_then_resume_refusal(tmp_path, tiny_xlmr, xquad_r, c
 
 def test_cpu_refuses_half_precision(tmp_path, tiny_xlmr, xquad_r, capsys):
     shards = tmp_path / "shards"
-    run_cli(
+    built, err = run_cli(
         "build-batches",
         "--input",
         f"lareqa:{xquad_r}",
@@ -113,6 +113,7 @@ def test_cpu_refuses_half_precision(tmp_path, tiny_xlmr, xquad_r, capsys):
         "--quiet",
         capsys=capsys,
     )
+    assert built == 0, err
     code, err = run_cli("train-eval", "--batches", shards, "--model", tiny_xlmr, "--precision", "bf16", "--output", tmp_path / "r",
                         capsys=capsys)  # fmt: skip
     assert code == 2 and "needs a CUDA device" in err and len(err.strip().splitlines()) == 1
